@@ -1,0 +1,28 @@
+"""Gate `determinism`: two short runs from the same seed give bit-identical losses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .settings import GateSettings
+from .verdict import Verdict, failed, passed
+
+TIP = "tip 1: fix the random seed"
+
+
+@dataclass
+class Settings(GateSettings):
+    steps: int = 5  # optimizer steps in each of the two short runs
+
+
+def identical_losses(first: Sequence[float], second: Sequence[float]) -> Verdict:
+    diverged = next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), None)
+    if diverged is None and len(first) == len(second):
+        return passed("determinism", 0.0, 0.0, f"{len(first)} steps, identical losses bit for bit", TIP)
+    step = diverged if diverged is not None else min(len(first), len(second))
+    gap = abs(first[step] - second[step]) if diverged is not None else float("nan")
+    return failed("determinism", gap, 0.0,
+                  f"two runs from the same seed differ at step {step} (losses {list(first)} vs {list(second)}). "
+                  "Likely causes: an unseeded random source in the model or dataset (numpy.random.default_rng() "
+                  "without a seed, random.SystemRandom, a torch.Generator seeded from the clock), or a "
+                  "nondeterministic kernel.", TIP)

@@ -1,0 +1,23 @@
+"""How a run ends when it does not pass: a typed halt at a gate, or bad input. Exit codes live here."""
+from __future__ import annotations
+
+from .checks.verdict import Verdict
+
+# Documented process exit statuses (README, "Exit status").
+EXIT_PASSED = 0
+EXIT_CRASH = 1  # an unexpected exception: a bug in saneloop or in user code during training
+EXIT_INPUT_ERROR = 2  # bad config or bad input, refused before training; report.json status "error"
+EXIT_HALTED = 3  # a gate failed; report.json status "halted"
+
+
+class GateHalt(Exception):
+    """A gate failed and was not waived: the run stops at once."""
+
+    def __init__(self, stage: str, verdict: Verdict) -> None:
+        super().__init__(f"halted at {stage}/{verdict.gate}: {verdict.message}")
+        self.stage = stage
+        self.verdict = verdict
+
+
+class InputError(Exception):
+    """Bad config or data that saneloop refuses before training; the message says how to fix it."""

@@ -1,0 +1,37 @@
+"""Stage `evaluate`: the whole test set, every example exactly once, metrics with error bars."""
+from __future__ import annotations
+
+from ..build import build_test_loader
+from ..checks import every_example_once
+from ..context import RunContext
+from ..loop import predict_all
+
+NAME = "evaluate"
+
+
+def run(ctx: RunContext) -> None:
+    accelerator = ctx.accelerator
+    loader = accelerator.prepare(build_test_loader(ctx.cfg, ctx.test_set))
+    model = ctx.state.get("trained_model", ctx.model)
+    outputs, targets, indices = predict_all(model, loader, accelerator)
+    ctx.gate("full_eval", lambda s: every_example_once(indices, len(ctx.test_set)))
+    metrics = ctx.task.metrics(outputs, targets)
+    ctx.report.metrics = metrics
+    ctx.report.baselines = _baselines(ctx)
+    for name, value in metrics.items():
+        ctx.tracker.scalar(f"test/{name}", float(value), 0)
+    _save_weights(ctx, model)
+
+
+def _baselines(ctx: RunContext) -> dict[str, float]:
+    baselines = ctx.task.baselines(ctx.train_summary.targets, ctx.test_summary.targets)
+    if ctx.cfg.baselines.human is not None:
+        baselines["human"] = float(ctx.cfg.baselines.human)
+    return baselines
+
+
+def _save_weights(ctx: RunContext, model) -> None:
+    if ctx.cfg.output.save_weights:
+        ctx.accelerator.wait_for_everyone()
+        # model.safetensors, written by the main process only
+        ctx.accelerator.save_model(model, ctx.run_dir, safe_serialization=True)

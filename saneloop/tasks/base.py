@@ -1,0 +1,54 @@
+"""What a task is: the loss, the loss it should start at, the bias it should start with, its metrics.
+
+The pipeline and the checks know nothing about classification or regression; they ask the task.
+Adding a task means writing one class that fits `Task` and one YAML in `conf/task/`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    """Sample indices whose targets break the task's contract, and why."""
+
+    why: str
+    indices: list[int]
+
+
+@runtime_checkable
+class Task(Protocol):
+    name: str
+    causal: bool  # does output position t only depend on inputs <= t (sequence tasks)?
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+    def output_problem(self, output: Any, batch_size: int) -> str | None:
+        """None if a model output of this shape fits the task, else a message that says why not."""
+
+    def target_problems(self, targets: torch.Tensor) -> list[TargetProblem]: ...
+
+    def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
+        """Values the task expects in the training targets that never occur (e.g. a class)."""
+
+    def expected_init_loss(self, train_targets: torch.Tensor) -> tuple[float, str]:
+        """The loss a well-initialised model starts at, and how it was derived."""
+
+    def head_size(self) -> int:
+        """Size of the final layer's output (and bias), used to find the head."""
+
+    def init_bias(self, bias: torch.Tensor, train_targets: torch.Tensor) -> str:
+        """Set the final bias in place from the training targets; say what was set."""
+
+    def prior_gap(self, mean_prediction: torch.Tensor, train_targets: torch.Tensor) -> tuple[float, str]:
+        """How far the model's average prediction at init is from the target prior."""
+
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]: ...
+
+    def baselines(self, train_targets: torch.Tensor, test_targets: torch.Tensor) -> dict[str, float]: ...
+
+    def headline(self) -> str:
+        """The metric's name that decides whether the run is any good (e.g. 'accuracy')."""
