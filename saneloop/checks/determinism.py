@@ -1,6 +1,8 @@
 """Gate `determinism`: two short runs from the same seed give bit-identical losses."""
 from __future__ import annotations
 
+import math
+import struct
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -15,8 +17,13 @@ class Settings(GateSettings):
     steps: int = 5  # optimizer steps in each of the two short runs
 
 
+def _same_bits(a: float, b: float) -> bool:
+    return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+
+
 def identical_losses(first: Sequence[float], second: Sequence[float]) -> Verdict:
-    diverged = next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), None)
+    """Pass when both runs' losses are equal bit for bit (NaN counts as equal to NaN)."""
+    diverged = next((i for i, (a, b) in enumerate(zip(first, second)) if not _same_bits(a, b)), None)
     if diverged is None and len(first) == len(second):
         return passed("determinism", 0.0, 0.0, f"{len(first)} steps, identical losses bit for bit", TIP)
     step = diverged if diverged is not None else min(len(first), len(second))

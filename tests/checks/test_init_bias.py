@@ -1,0 +1,42 @@
+import math
+
+import pytest
+
+from saneloop.checks import bias_from_data
+from saneloop.checks.init_bias import Settings
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+
+IMBALANCED = ["data._target_=tests.plants.planted_digits", "+data.keep_per_minor_class=15"]
+
+
+def test_unit_missing_bias_only_fails_when_prior_is_skewed():
+    assert bias_from_data(None, "", math.nan, "", 0.01, Settings()).passed
+    assert not bias_from_data(None, "", math.nan, "", 0.4, Settings()).passed
+
+
+def test_bias_is_set_to_log_prior_on_imbalanced_data(tmp_path):
+    code, report = run_pipeline(tmp_path, *IMBALANCED, *FAST)
+    assert gate(report, "init_bias")["status"] == "passed"
+    assert gate(report, "init_bias")["value"] <= 0.1
+
+
+def test_no_bias_head_on_imbalanced_data_halts(tmp_path):
+    code, report = run_pipeline(tmp_path, *IMBALANCED, "model._target_=tests.plants.NoBiasMLP", *FAST)
+    assert "no final bias" in assert_halted_at(code, report, "sanity", "init_bias")["message"]
+
+
+def test_no_bias_head_on_balanced_data_is_said_but_passes(tmp_path):
+    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.NoBiasMLP", "gates.overfit.enabled=false",
+                                *FAST)
+    found = gate(report, "init_bias")
+    assert found["status"] == "passed" and "no final bias" in found["message"]
+
+
+@pytest.mark.parametrize("model", ["OutputScaledMLP", "ScaledInitMLP"])
+def test_prediction_far_from_prior_halts(tmp_path, model):
+    code, report = run_pipeline(tmp_path, f"model._target_=tests.plants.{model}", *FAST)
+    assert assert_halted_at(code, report, "sanity", "init_bias")["value"] > 0.1
+
+
+def test_clean_run_passes(default_run):
+    assert gate(default_run[1], "init_bias")["status"] == "passed"

@@ -1,0 +1,57 @@
+"""Shared helpers: compose a config like the CLI does, run the pipeline in-process or as a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from saneloop import pipeline
+from saneloop.config import CONF_DIR, register_configs
+
+REPO = Path(__file__).resolve().parent.parent
+FAST = ["train.epochs=3", "output.progress=false", "output.save_weights=false"]
+
+
+def compose_cfg(*overrides: str, recipe: str = "classify"):
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("saneloop", overrides=[f"+recipe={recipe}", *overrides])
+
+
+def run_pipeline(run_dir: Path, *overrides: str, recipe: str = "classify") -> tuple[int, dict]:
+    """Compose and run in this process; return the exit status and report.json."""
+    code = pipeline.run(compose_cfg(*overrides, recipe=recipe), run_dir)
+    return code, json.loads((run_dir / "report.json").read_text())
+
+
+def run_cli(run_dir: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m saneloop ARGS hydra.run.dir=run_dir` from the repo root, as a user runs it."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "saneloop", *args, f"hydra.run.dir={run_dir}"], cwd=REPO,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def gate(report: dict, name: str) -> dict:
+    return next(g for s in report["stages"] for g in s["gates"] if g["name"] == name)
+
+
+def assert_halted_at(code: int, report: dict, stage: str, gate_name: str) -> dict:
+    assert code == pipeline.EXIT_HALTED, report
+    assert report["status"] == "halted"
+    assert report["halted_at"] == {"stage": stage, "gate": gate_name}, report["halted_at"]
+    ran = [s["name"] for s in report["stages"]]
+    assert ran[-1] == stage, f"stages after {stage} ran: {ran}"
+    return gate(report, gate_name)
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> tuple[int, dict, Path]:
+    """The default classify recipe, exactly as `python -m saneloop +recipe=classify` runs it."""
+    run_dir = tmp_path_factory.mktemp("default_run")
+    code, report = run_pipeline(run_dir, "output.progress=false")
+    return code, report, run_dir
