@@ -10,6 +10,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from .views import BatchView, PredictionView
+
 
 @dataclass(frozen=True)
 class TargetProblem:
@@ -52,3 +54,9 @@ class Task(Protocol):
 
     def headline(self) -> str:
         """The metric's name that decides whether the run is any good (e.g. 'accuracy')."""
+
+    def view_batch(self, inputs: torch.Tensor, targets: torch.Tensor) -> BatchView:
+        """Decode exactly what enters the net back into images, text or table rows (tip 10)."""
+
+    def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
+        """Targets against the model's predictions for these outputs (tips 8 and 11)."""

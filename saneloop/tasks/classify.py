@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import TargetProblem
+from .views import BatchView, ImageView, PredictionView, TableView
 
 _MAX_LISTED = 20  # how many offending sample indices a message names
 
@@ -104,6 +105,23 @@ class Classify:
 
     def headline(self) -> str:
         return "accuracy"
+
+    def view_batch(self, inputs: torch.Tensor, targets: torch.Tensor) -> BatchView:
+        """Images for inputs shaped [B, C, H, W] (C = 1 or 3) or [B, H, W]; table rows otherwise."""
+        x = inputs.detach().float().cpu()
+        captions = [f"y={int(t)}" for t in targets.flatten().tolist()]
+        if x.dim() == 4 and x.shape[1] in (1, 3):
+            images = x.permute(0, 2, 3, 1).numpy()
+            return ImageView(images[..., 0] if x.shape[1] == 1 else images, captions)
+        if x.dim() == 3:
+            return ImageView(x.numpy(), captions)
+        flat = x.reshape(len(x), -1)
+        return TableView([f"x{i}" for i in range(flat.shape[1])] + ["target"],
+                         [row + [float(t)] for row, t in zip(flat.tolist(), targets.flatten().tolist())])
+
+    def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
+        return PredictionView("classes", targets.flatten().tolist(), outputs.argmax(-1).flatten().tolist(),
+                              [str(c) for c in range(self.num_classes)])
 
     def _counts(self, targets: torch.Tensor) -> torch.Tensor:
         return torch.bincount(targets.long().flatten(), minlength=self.num_classes).double()
