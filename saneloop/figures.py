@@ -138,7 +138,8 @@ def predictions_figure(view: PredictionView, title: str) -> Any:
         ax.scatter(targets, predictions, s=20)
         both = np.asarray(targets + predictions, dtype=np.float64)
         if both.size:
-            ax.plot([both.min(), both.max()], [both.min(), both.max()], "k--", linewidth=0.8, label="prediction = target")
+            ends = [both.min(), both.max()]
+            ax.plot(ends, ends, "k--", linewidth=0.8, label="prediction = target")
         ax.set_xlabel("target")
         ax.set_ylabel("prediction")
         ax.legend(fontsize=7)

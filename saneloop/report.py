@@ -113,7 +113,8 @@ class Report:
             lines += ["", "## Baselines", "", "| baseline | value |", "|---|---|"]
             lines += [f"| {k} | {v} |" for k, v in self.baselines.items()]
         if self.figures:
-            lines += ["", "## Figures", ""] + [f"- {gate}: ![{p}]({p})" for gate, ps in self.figures.items() for p in ps]
+            lines += ["", "## Figures", ""]
+            lines += [f"- {gate}: ![{p}]({p})" for gate, paths in self.figures.items() for p in paths]
         if self.waivers:
             lines += ["", "## Waivers", ""] + [f"- {w['stage']}/{w['gate']}: {w['message']}" for w in self.waivers]
         if self.notes:

@@ -24,7 +24,9 @@ GATE = "causality"
 @dataclass
 class Settings(GateSettings):
     batch_size: int = 4  # sequences in the probe batch (real training inputs)
-    positions: int = 0  # output positions t backpropagated from, spread over the sequence; 0: every one
+    # Output positions t backpropagated from (one backward pass each), spread over the sequence with
+    # the first and last included; 0: every position.
+    positions: int = 32
     # Largest gradient allowed on a future position, relative to the largest on positions <= t.
     tolerance: float = 0.0
 

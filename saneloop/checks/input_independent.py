@@ -74,7 +74,8 @@ def _fit_copy(model: nn.Module, make_optimizer, loss_fn: LossFn, batches: Batche
     trained = copy.deepcopy(model).train()
     optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad])
     done = 0
-    with torch.random.fork_rng(devices=[]):
+    cuda = sorted({p.device.index or 0 for p in trained.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):  # the run's random streams are left as they were
         torch.manual_seed(0)
         while done < steps:
             before = done

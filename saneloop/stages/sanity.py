@@ -23,11 +23,8 @@ def run(ctx: RunContext) -> None:
     ctx.gate("init_loss", lambda s: loss_matches(sum(losses) / len(losses),
                                                  *ctx.task.expected_init_loss(ctx.train_summary.targets), s))
     ctx.gate("params_learn", lambda s: every_param_learns(ctx.model, ctx.task.loss, *_probe_batch(ctx)))
-    ctx.gate("batch_independence", lambda s: _mapped(ctx, independent_samples(
-        ctx.model, _probe_batch(ctx, s.batch_size)[0], s.samples, s.tolerance), "sample i (outputs)", "sample j (inputs)"))
-    ctx.gate("causality", lambda s: _mapped(ctx, causal_dependencies(
-        ctx.model, _probe_batch(ctx, s.batch_size)[0], s.positions, s.tolerance), "position t (outputs)",
-        "position s (inputs)") if ctx.task.causal else skipped("causality", f"task '{ctx.task.name}' is not causal"))
+    ctx.gate("batch_independence", lambda s: _batch_independence(ctx, s))
+    ctx.gate("causality", lambda s: _causality(ctx, s))
     ctx.gate("loopy_reference", lambda s: model_matches_reference(ctx.model, _probe_batch(ctx)[0], s))
 
 
@@ -67,6 +64,20 @@ def _bias_verdict(ctx: RunContext, head_name, what_was_set, outputs, settings):
 def _probe_batch(ctx: RunContext, size: int | None = None) -> tuple:
     """A real training batch (the gates' own shuffle), on the device."""
     return tuple(to_device(next(iter(ctx.probe_loader(size))), ctx.device))
+
+
+def _batch_independence(ctx: RunContext, s) -> Verdict:
+    inputs = _probe_batch(ctx, s.batch_size)[0]
+    verdict = independent_samples(ctx.model, inputs, s.samples, s.tolerance)
+    return _mapped(ctx, verdict, "sample i (outputs)", "sample j (inputs)")
+
+
+def _causality(ctx: RunContext, s) -> Verdict:
+    """Only for tasks that declare `causal = True` (e.g. a character-level language model)."""
+    if not ctx.task.causal:
+        return skipped("causality", f"task '{ctx.task.name}' is not causal")
+    verdict = causal_dependencies(ctx.model, _probe_batch(ctx, s.batch_size)[0], s.positions, s.tolerance)
+    return _mapped(ctx, verdict, "position t (outputs)", "position s (inputs)")
 
 
 def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -> Verdict:
