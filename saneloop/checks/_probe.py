@@ -1,10 +1,12 @@
-"""Shared by the backprop-dependency gates (batch_independence, causality): a safe copy of the model
-and a differentiable view of its input, even when the input is integer tokens.
+"""Shared by the probing gates: which items to probe (`spread`) and, for the backprop-dependency gates
+(batch_independence, causality), a safe copy of the model run on a differentiable view of its input,
+even when the input is integer tokens (`probed_forward`).
 """
 from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 import torch
@@ -13,6 +15,33 @@ from torch import nn
 # Layers that mix samples (BatchNorm in training mode) or draw noise (Dropout) on purpose: the
 # dependency probes run them in eval mode, so they neither raise false alarms nor hide a real mix.
 _EVAL_ONLY = {"BatchNorm": nn.modules.batchnorm._BatchNorm, "Dropout": nn.modules.dropout._DropoutNd}
+
+
+def spread(length: int, count: int) -> list[int]:
+    """`count` indices spread evenly over range(length), first and last included; all when count >= length
+    or count <= 0."""
+    if count <= 0 or count >= length:
+        return list(range(length))
+    return sorted({round(k * (length - 1) / max(count - 1, 1)) for k in range(count)})
+
+
+@dataclass
+class Probed:
+    """One forward pass of a probe copy: the tensor gradients are taken to, the outputs shaped [B, ...]."""
+
+    leaf: Optional[torch.Tensor]  # None: integer inputs never became a float tensor shaped [B, ...]
+    outputs: list[torch.Tensor]
+    where: str  # where the leaf is, for messages ("the input", "the output of `tokens` (Embedding) ...")
+    note: str  # which layers ran in eval mode, for messages
+    returned: str  # the type of what the model returned, for messages
+
+
+def probed_forward(model: nn.Module, inputs: torch.Tensor) -> Probed:
+    """Run a probe copy of `model` (see `probe_copy`) on a differentiable view of `inputs`."""
+    probe, note = probe_copy(model)
+    with differentiable_input(probe, inputs) as (fed, holder):
+        output = probe(fed)
+    return Probed(holder["leaf"], batch_tensors(output, len(inputs)), holder["where"], note, type(output).__name__)
 
 
 def probe_copy(model: nn.Module) -> tuple[nn.Module, str]:

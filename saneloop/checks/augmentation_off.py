@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from ._probe import spread
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
@@ -33,7 +34,7 @@ def items_repeat(datasets: Mapping[str, Any], items: int = 8) -> Verdict:
     differ: dict[str, list[int]] = {}
     checked = 0
     for split, dataset in datasets.items():
-        indices = _spread(len(dataset), items)
+        indices = spread(len(dataset), items)
         checked += len(indices)
         bad = [i for i in indices if not same(dataset[i], dataset[i])]
         if bad:
@@ -61,8 +62,3 @@ def same(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return type(a) is type(b) and bool(a == b)
 
-
-def _spread(length: int, items: int) -> list[int]:
-    if length <= items:
-        return list(range(length))
-    return sorted({round(k * (length - 1) / max(items - 1, 1)) for k in range(items)})

@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ._probe import batch_tensors, differentiable_input, grad_of, probe_copy, projection
+from ._probe import grad_of, probed_forward, projection, spread
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed, skipped
 
@@ -43,7 +43,7 @@ def independent_samples(model: nn.Module, inputs: torch.Tensor, samples: int = 1
     batch = len(inputs)
     if batch < 2:
         return skipped(GATE, "needs a batch of at least 2 samples <gates.batch_independence.batch_size>", TIP)
-    rows = _spread(batch, samples)
+    rows = spread(batch, samples)
     matrix, where, note = dependency_rows(model, inputs, rows)
     if matrix is None:
         return skipped(GATE, f"{where}; no differentiable tensor to probe{note}", TIP)
@@ -57,25 +57,17 @@ def dependency_rows(model: nn.Module, inputs: torch.Tensor, rows: list[int]
 
     Returns (matrix or None when nothing differentiable was found, where the gradient was taken, note).
     """
-    probe, note = probe_copy(model)
-    with differentiable_input(probe, inputs) as (fed, holder):
-        output = probe(fed)
-    leaf = holder["leaf"]
-    if leaf is None:
-        return None, "the integer inputs never become a float tensor shaped [B, ...] inside the model", note
-    outputs = batch_tensors(output, len(inputs))
-    if not outputs:
-        return None, f"the model returned no float tensor shaped [B, ...] (got {type(output).__name__})", note
-    weights = projection(outputs)
+    probed = probed_forward(model, inputs)
+    if probed.leaf is None:
+        return None, "the integer inputs never become a float tensor shaped [B, ...] inside the model", probed.note
+    if not probed.outputs:
+        return None, f"the model returned no float tensor shaped [B, ...] (got {probed.returned})", probed.note
+    weights = projection(probed.outputs)
     found = []
     for i in rows:
-        scalar = sum((o[i] * w).sum() for o, w in zip(outputs, weights))
-        found.append(grad_of(scalar, leaf).abs().reshape(len(inputs), -1).sum(1).float().cpu())
-    return torch.stack(found), holder["where"], note
-
-
-def _spread(batch: int, samples: int) -> list[int]:
-    return sorted({round(k * (batch - 1) / max(samples - 1, 1)) for k in range(max(samples, 1))})
+        scalar = sum((o[i] * w).sum() for o, w in zip(probed.outputs, weights))
+        found.append(grad_of(scalar, probed.leaf).abs().reshape(len(inputs), -1).sum(1).float().cpu())
+    return torch.stack(found), probed.where, probed.note
 
 
 def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float,

@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ._probe import batch_tensors, differentiable_input, grad_of, probe_copy, projection
+from ._probe import grad_of, probed_forward, projection, spread
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed, skipped
 
@@ -41,7 +41,7 @@ def causal_dependencies(model: nn.Module, inputs: torch.Tensor, positions: int =
     matrix, where, note = time_dependencies(model, inputs, positions)
     if matrix is None:
         return skipped(GATE, f"{where}{note}", TIP)
-    rows = _rows(inputs.shape[1], positions)
+    rows = spread(inputs.shape[1], positions)
     details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
     return _judge(matrix, rows, where, note, tolerance, details)
 
@@ -49,27 +49,19 @@ def causal_dependencies(model: nn.Module, inputs: torch.Tensor, positions: int =
 def time_dependencies(model: nn.Module, inputs: torch.Tensor, positions: int = 0
                       ) -> tuple[Optional[torch.Tensor], str, str]:
     """|d out_t / d in_s| summed over samples and features: one row per tested t, one column per s."""
-    probe, note = probe_copy(model)
-    with differentiable_input(probe, inputs) as (fed, holder):
-        output = probe(fed)
-    leaf, length = holder["leaf"], inputs.shape[1]
-    outputs = [o for o in batch_tensors(output, len(inputs)) if o.dim() >= 2 and o.shape[1] == length]
+    probed, length = probed_forward(model, inputs), inputs.shape[1]
+    leaf, note = probed.leaf, probed.note
+    outputs = [o for o in probed.outputs if o.dim() >= 2 and o.shape[1] == length]
     if leaf is None or leaf.dim() < 2 or leaf.shape[1] != length:
         return None, "no float tensor with the input's time axis was found inside the model", note
     if not outputs:
         return None, f"the model returned no output shaped [B, T={length}, ...]", note
     weights = projection([o[:, 0] for o in outputs])  # one weight per feature, the same at every t
     found = []
-    for t in _rows(length, positions):
+    for t in spread(length, positions):
         scalar = sum((o[:, t] * w).sum() for o, w in zip(outputs, weights))
         found.append(grad_of(scalar, leaf).abs().transpose(0, 1).reshape(length, -1).sum(1).float().cpu())
-    return torch.stack(found), holder["where"], note
-
-
-def _rows(length: int, positions: int) -> list[int]:
-    if positions <= 0 or positions >= length:
-        return list(range(length))
-    return sorted({round(k * (length - 1) / max(positions - 1, 1)) for k in range(positions)})
+    return torch.stack(found), probed.where, note
 
 
 def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float,
