@@ -12,8 +12,9 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from .checks import (classes_present, determinism, full_eval, init_bias, init_loss, inputs_finite,
-                     loss_decreases, overfit, targets)
+from .checks import (augmentation_off, batch_independence, beats_baselines, capacity, causality, classes_present,
+                     determinism, eval_repeatable, full_eval, init_bias, init_loss, input_independent, inputs_finite,
+                     loopy_reference, loss_decreases, overfit, params_learn, targets)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
@@ -30,12 +31,21 @@ class GatesConfig:
     targets: targets.Settings = field(default_factory=targets.Settings)
     classes_present: classes_present.Settings = field(default_factory=classes_present.Settings)
     inputs_finite: inputs_finite.Settings = field(default_factory=inputs_finite.Settings)
+    augmentation_off: augmentation_off.Settings = field(default_factory=augmentation_off.Settings)
     determinism: determinism.Settings = field(default_factory=determinism.Settings)
     init_bias: init_bias.Settings = field(default_factory=init_bias.Settings)
     init_loss: init_loss.Settings = field(default_factory=init_loss.Settings)
+    params_learn: params_learn.Settings = field(default_factory=params_learn.Settings)
+    batch_independence: batch_independence.Settings = field(default_factory=batch_independence.Settings)
+    causality: causality.Settings = field(default_factory=causality.Settings)
+    loopy_reference: loopy_reference.Settings = field(default_factory=loopy_reference.Settings)
+    input_independent: input_independent.Settings = field(default_factory=input_independent.Settings)
     overfit: overfit.Settings = field(default_factory=overfit.Settings)
+    capacity: capacity.Settings = field(default_factory=capacity.Settings)
     loss_decreases: loss_decreases.Settings = field(default_factory=loss_decreases.Settings)
     full_eval: full_eval.Settings = field(default_factory=full_eval.Settings)
+    eval_repeatable: eval_repeatable.Settings = field(default_factory=eval_repeatable.Settings)
+    beats_baselines: beats_baselines.Settings = field(default_factory=beats_baselines.Settings)
 
 
 def _loader(batch_size: int, shuffle: bool) -> dict[str, Any]:
@@ -56,6 +66,8 @@ class TrainConfig:
     epochs: int = 30
     max_steps: Optional[int] = None  # stop after this many optimizer steps (null: run all epochs)
     log_every: int = 10  # steps between TensorBoard points (each costs one host sync)
+    # Steps between predictions on a fixed test batch (tip 11: prediction dynamics); null: 10 over the run.
+    eval_every: Optional[int] = None
 
 
 @dataclass
@@ -76,6 +88,7 @@ class BaselinesConfig:
 class OutputConfig:
     save_weights: bool = True
     progress: bool = True  # show a progress bar during train
+    figures: bool = True  # draw the figures (PNG in the run dir, TensorBoard images)
 
 
 @dataclass
@@ -91,6 +104,9 @@ class SaneloopConfig:
     task: Any = MISSING
     optim: Any = MISSING
     scheduler: Any = None
+    # A random transform (`_target_`) for training inputs, applied by the train stage only, so every
+    # gate before it sees the data as it is (tip 2). Off by default (augment=none).
+    augment: Any = None
     loader: LoaderConfig = field(default_factory=LoaderConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     accelerator: AcceleratorConfig = field(default_factory=AcceleratorConfig)

@@ -1,6 +1,6 @@
 """The whole run, top to bottom: stages in order, each followed by its gates; halt or go on.
 
-    setup -> sanity -> overfit -> train -> evaluate
+    setup -> sanity -> baselines -> overfit -> capacity -> train -> evaluate
 
 A gate that fails (and is not waived) raises GateHalt: nothing of later stages runs, the report
 is written, and the process exits with EXIT_HALTED.
@@ -35,13 +35,14 @@ class GateRunner:
     def __call__(self, name: str, compute: Callable[[Any], Verdict]) -> Verdict:
         ctx = self._ctx()
         settings = OmegaConf.to_object(ctx.cfg.gates[name])
+        start = time.perf_counter()
         if not settings.enabled:
             verdict = skipped(name, f"turned off <gates.{name}.enabled=false>")
         else:
             verdict = compute(settings)
             if not verdict.passed and settings.waive:
                 verdict = verdict.waived(settings.waive)
-        ctx.report.record(verdict)
+        ctx.report.record(verdict, time.perf_counter() - start)
         ctx.tracker.gate(verdict)
         ctx.terminal.verdict(self.stage, verdict)
         if verdict.status == "failed":

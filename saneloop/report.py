@@ -54,6 +54,7 @@ class Report:
         self.metrics: dict[str, Any] = {}
         self.baselines: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
 
     def start_stage(self, name: str) -> None:
         self.stages.append({"name": name, "seconds": None, "gates": []})
@@ -61,8 +62,16 @@ class Report:
     def end_stage(self, seconds: float) -> None:
         self.stages[-1]["seconds"] = round(seconds, 3)
 
-    def record(self, verdict: Verdict) -> None:
-        self.stages[-1]["gates"].append(verdict.to_json())
+    def add_figure(self, gate: str, path: str) -> None:
+        if path not in self.figures.setdefault(gate, []):
+            self.figures[gate].append(path)
+
+    def record(self, verdict: Verdict, seconds: Optional[float] = None) -> None:
+        """Add a gate's verdict to the current stage, with what it cost (seconds, figures included)."""
+        entry = verdict.to_json()
+        if seconds is not None:
+            entry["seconds"] = round(seconds, 3)
+        self.stages[-1]["gates"].append(entry)
 
     @property
     def waivers(self) -> list[dict[str, str]]:
@@ -75,6 +84,7 @@ class Report:
             "stages": [{**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
                        for s in self.stages],
             "waivers": self.waivers, "metrics": self.metrics, "baselines": self.baselines, "notes": self.notes,
+            "figures": self.figures,
         })
 
     def write(self) -> None:
@@ -91,6 +101,7 @@ class Report:
         for stage in self.stages:
             for g in stage["gates"]:
                 message = str(g["message"]).replace("|", "\\|").replace("\n", " ")
+                message += "".join(f" [figure]({p})" for p in self.figures.get(g["name"], []))
                 lines.append(f"| {stage['name']} | {g['name']} | {SYMBOL[g['status']]} | {g['value']} | "
                              f"{g['expected']} | {message} |")
         lines += ["", "## Stage times", "", "| stage | seconds |", "|---|---|"]
@@ -101,6 +112,9 @@ class Report:
         if self.baselines:
             lines += ["", "## Baselines", "", "| baseline | value |", "|---|---|"]
             lines += [f"| {k} | {v} |" for k, v in self.baselines.items()]
+        if self.figures:
+            lines += ["", "## Figures", ""]
+            lines += [f"- {gate}: ![{p}]({p})" for gate, paths in self.figures.items() for p in paths]
         if self.waivers:
             lines += ["", "## Waivers", ""] + [f"- {w['stage']}/{w['gate']}: {w['message']}" for w in self.waivers]
         if self.notes:

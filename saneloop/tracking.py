@@ -30,6 +30,11 @@ class Tracker:
             self._writer.add_scalar(f"gates/{verdict.gate}/value", float(verdict.value), 0)
         self._writer.add_scalar(f"gates/{verdict.gate}/passed", float(verdict.passed), 0)
 
+    def image(self, tag: str, pixels: Any, step: int) -> None:
+        """An [H, W, 3] uint8 image (a figure), under `tag` at `step`."""
+        if self._writer is not None:
+            self._writer.add_image(tag, pixels, step, dataformats="HWC")
+
     def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
         if self._writer is not None:
             self._writer.add_hparams(hparams, {f"hparam/{k}": v for k, v in metrics.items()}, run_name=".")

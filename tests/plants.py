@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -89,3 +90,196 @@ class SummedLossClassify(Classify):
 
     def loss(self, output, target):
         return F.cross_entropy(output, target, reduction="sum")
+
+
+# --- Planted bugs for the gates of issue 3 (every tip a gate or a picture) ---------------------------
+
+def shuffled_digits(train_labels: bool = True, test_labels: bool = False, test_size: int = 449,
+                    split_seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+    """Bug: labels permuted apart from their inputs (in the training set, the test set, or both)."""
+    train, test = digits(test_size=test_size, split_seed=split_seed)
+    gen = torch.Generator().manual_seed(123)
+
+    def shuffled(ds: TensorDataset, on: bool) -> TensorDataset:
+        x, y = ds.tensors
+        return TensorDataset(x, y[torch.randperm(len(y), generator=gen)] if on else y)
+    return shuffled(train, train_labels), shuffled(test, test_labels)
+
+
+class NoisyItems(torch.utils.data.Dataset):
+    """A dataset whose __getitem__ adds random noise: a random transform left on."""
+
+    def __init__(self, dataset, scale: float = 0.05) -> None:
+        self.dataset, self.scale = dataset, scale
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        x, y = self.dataset[i]
+        return x + self.scale * torch.randn_like(x), y
+
+
+def noisy_digits(test_size: int = 449, split_seed: int = 0):
+    """Bug: the training items carry a random transform while augmentation is off."""
+    train, test = digits(test_size=test_size, split_seed=split_seed)
+    return NoisyItems(train), test
+
+
+class TimeMajorNet(nn.Module):
+    """Reads a digit's 8 rows as a sequence, time-major [T, B, C] as RNN code does, then flattens.
+
+    Bug (permute=False): `h.reshape(B, -1)` on the [T, B, C] tensor instead of permuting to
+    [B, T, C] first, so each sample's features come from other samples.
+    """
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 16, depth: int = 1,
+                 dropout: float = 0.0, permute: bool = True) -> None:
+        super().__init__()
+        self.permute = permute
+        self.row = nn.Linear(8, hidden)
+        self.head = nn.Linear(8 * hidden, out_features)
+
+    def forward(self, x):
+        rows = x.reshape(len(x), 8, 8).transpose(0, 1)  # [T, B, 8]
+        h = torch.relu(self.row(rows))  # [T, B, hidden]
+        flat = h.permute(1, 0, 2).reshape(len(x), -1) if self.permute else h.reshape(len(x), -1)
+        return self.head(flat)
+
+
+class BatchStandardizedMLP(MLP):
+    """Bug: inputs standardised with the batch's own mean and std inside forward."""
+
+    def forward(self, x):
+        x = x.flatten(1)
+        return super().forward((x - x.mean(0)) / (x.std(0) + 1e-5))
+
+
+class BatchSoftmaxMLP(MLP):
+    """Bug: a softmax over the batch axis (what F.softmax(h) without dim= picks on a 3-D tensor)."""
+
+    def forward(self, x):
+        h = self.body(x)
+        h = F.softmax(h.reshape(len(h), 16, -1), dim=0).reshape(len(h), -1)
+        return self.head(h)
+
+
+class BatchNormDropoutMLP(nn.Module):
+    """Clean: BatchNorm and Dropout mix and randomise the batch in training, by design."""
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 128, depth: int = 2,
+                 dropout: float = 0.2) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, out_features)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+class DetachedBodyMLP(MLP):
+    """Bug: the body's output is detached, so only the head ever learns."""
+
+    def forward(self, x):
+        return self.head(self.body(x).detach())
+
+
+class EvalDropoutMLP(MLP):
+    """Bug: functional dropout without training=self.training, so it also runs at eval."""
+
+    def forward(self, x):
+        return self.head(F.dropout(self.body(x), 0.1))
+
+
+class RowPoolNet(nn.Module):
+    """Attention pooling over a digit's 8 rows, with the loopy reference it was vectorized from.
+
+    Bug (transposed=True): the vectorized forward weights the columns instead of the rows; the
+    shapes match (8x8), so nothing crashes, and samples stay independent.
+    """
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 32, depth: int = 1,
+                 dropout: float = 0.0, transposed: bool = False) -> None:
+        super().__init__()
+        self.transposed = transposed
+        self.score = nn.Linear(8, 1)
+        self.body = nn.Sequential(nn.Linear(8, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, out_features)
+
+    def forward(self, x):
+        rows = x.reshape(len(x), 8, 8)
+        weights = self.score(rows).squeeze(-1).softmax(-1)  # [B, 8], one weight per row
+        pooled = (weights.unsqueeze(-1) * (rows.transpose(1, 2) if self.transposed else rows)).sum(1)
+        return self.head(self.body(pooled))
+
+    def reference_forward(self, x):
+        """The obvious loop: for each sample, for each row, add weight * row."""
+        out = []
+        for image in x.reshape(len(x), 8, 8):
+            weights = self.score(image).squeeze(-1).softmax(-1)
+            pooled = sum(weights[r] * image[r] for r in range(8))
+            out.append(self.head(self.body(pooled)))
+        return torch.stack(out)
+
+
+# --- A tiny causal sequence task: predict each position's previous token ----------------------
+
+def sequences(n: int = 512, length: int = 12, vocab: int = 8, test_size: int = 128, split_seed: int = 0):
+    """Token sequences [T] and per-position targets: the previous token (position 0: token 0)."""
+    gen = torch.Generator().manual_seed(split_seed)
+    x = torch.randint(0, vocab, (n, length), generator=gen)
+    y = torch.cat([torch.zeros(n, 1, dtype=torch.long), x[:, :-1]], dim=1)
+    return TensorDataset(x[test_size:], y[test_size:]), TensorDataset(x[:test_size], y[:test_size])
+
+
+@dataclass
+class PerPositionClassify(Classify):
+    """Classify every position of a sequence: logits [B, T, C], targets [B, T]; causal."""
+
+    causal: bool = True
+
+    def loss(self, output, target):
+        return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+
+    def output_problem(self, output, batch_size):
+        ok = isinstance(output, torch.Tensor) and output.dim() == 3 and output.shape[0] == batch_size \
+            and output.shape[-1] == self.num_classes
+        return None if ok else f"expected logits [B, T, {self.num_classes}]"
+
+    def target_problems(self, targets):
+        return super().target_problems(targets.reshape(-1))
+
+    def prior_gap(self, mean_prediction, train_targets):
+        return super().prior_gap(mean_prediction.reshape(-1, mean_prediction.shape[-1]), train_targets)
+
+    def metrics(self, outputs, targets):
+        return super().metrics(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
+
+
+class TinyCausalLM(nn.Module):
+    """Token and position embeddings, one masked self-attention layer, a linear head per position.
+
+    Bug (mask_offset=1): `tril(ones, diagonal=1)` lets position t attend to t+1.
+    """
+
+    def __init__(self, out_features: int, hidden: int = 32, vocab: int = 8, length: int = 12,
+                 mask_offset: int = 0) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, hidden)
+        self.positions = nn.Parameter(0.02 * torch.randn(length, hidden))
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.register_buffer("mask", torch.tril(torch.ones(length, length), diagonal=mask_offset).bool())
+        self.head = nn.Linear(hidden, out_features)
+
+    def forward(self, tokens):
+        h = self.tokens(tokens) + self.positions[: tokens.shape[1]]
+        q, k, v = self.qkv(h).chunk(3, dim=-1)
+        scores = (q @ k.transpose(1, 2)) / q.shape[-1] ** 0.5
+        T = tokens.shape[1]
+        scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
+        return self.head(h + scores.softmax(-1) @ v)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..build import build_test_loader
-from ..checks import every_example_once
+from ..checks import above_baselines, every_example_once, repeatable_eval
 from ..context import RunContext
 from ..loop import predict_all
 
@@ -16,8 +16,10 @@ def run(ctx: RunContext) -> None:
     outputs, targets, indices = predict_all(model, loader, accelerator)
     ctx.gate("full_eval", lambda s: every_example_once(indices, len(ctx.test_set)))
     metrics = ctx.task.metrics(outputs, targets)
+    ctx.gate("eval_repeatable", lambda s: _again(ctx, model, loader, outputs, metrics))
     ctx.report.metrics = metrics
     ctx.report.baselines = _baselines(ctx)
+    ctx.gate("beats_baselines", lambda s: _beats(ctx, metrics, s.min_se))
     for name, value in metrics.items():
         ctx.tracker.scalar(f"test/{name}", float(value), 0)
     _save_weights(ctx, model)
@@ -28,6 +30,20 @@ def _baselines(ctx: RunContext) -> dict[str, float]:
     if ctx.cfg.baselines.human is not None:
         baselines["human"] = float(ctx.cfg.baselines.human)
     return baselines
+
+
+def _again(ctx: RunContext, model, loader, outputs, metrics):
+    """The same weights, the same loader, a second full pass: the metrics must not move."""
+    again, targets, _ = predict_all(model, loader, ctx.accelerator)
+    return repeatable_eval(outputs, again, metrics, ctx.task.metrics(again, targets))
+
+
+def _beats(ctx: RunContext, metrics: dict, min_se: float):
+    headline = ctx.task.headline()
+    # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
+    higher = bool(getattr(ctx.task, "higher_is_better", True))
+    return above_baselines(headline, float(metrics[headline]), ctx.report.baselines,
+                           metrics.get(f"{headline}_se"), higher, min_se)
 
 
 def _save_weights(ctx: RunContext, model) -> None:

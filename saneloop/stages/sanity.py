@@ -5,8 +5,11 @@ import copy
 
 import torch
 
-from ..checks import bias_from_data, loss_matches
+from ..checks import (bias_from_data, causal_dependencies, every_param_learns, independent_samples, loss_matches,
+                      model_matches_reference)
+from ..checks.verdict import Verdict, skipped
 from ..context import RunContext
+from ..figures import dependency_figure, publish
 from ..head import find_head
 from ..loop import to_device
 
@@ -19,6 +22,10 @@ def run(ctx: RunContext) -> None:
     ctx.gate("init_bias", lambda s: _bias_verdict(ctx, head_name, what_was_set, outputs, s))
     ctx.gate("init_loss", lambda s: loss_matches(sum(losses) / len(losses),
                                                  *ctx.task.expected_init_loss(ctx.train_summary.targets), s))
+    ctx.gate("params_learn", lambda s: every_param_learns(ctx.model, ctx.task.loss, *_probe_batch(ctx)))
+    ctx.gate("batch_independence", lambda s: _batch_independence(ctx, s))
+    ctx.gate("causality", lambda s: _causality(ctx, s))
+    ctx.gate("loopy_reference", lambda s: model_matches_reference(ctx.model, _probe_batch(ctx)[0], s))
 
 
 def _set_final_bias(ctx: RunContext) -> tuple[str | None, str]:
@@ -52,3 +59,34 @@ def _bias_verdict(ctx: RunContext, head_name, what_was_set, outputs, settings):
     gap, meaning = ctx.task.prior_gap(outputs, targets)
     uniform_gap, _ = ctx.task.prior_gap(torch.zeros_like(outputs[:1]), targets)
     return bias_from_data(head_name, what_was_set, gap, meaning, uniform_gap, settings)
+
+
+def _probe_batch(ctx: RunContext, size: int | None = None) -> tuple:
+    """A real training batch (the gates' own shuffle), on the device."""
+    return tuple(to_device(next(iter(ctx.probe_loader(size))), ctx.device))
+
+
+def _batch_independence(ctx: RunContext, s) -> Verdict:
+    inputs = _probe_batch(ctx, s.batch_size)[0]
+    verdict = independent_samples(ctx.model, inputs, s.samples, s.tolerance)
+    return _mapped(ctx, verdict, "sample i (outputs)", "sample j (inputs)")
+
+
+def _causality(ctx: RunContext, s) -> Verdict:
+    """Only for tasks that declare `causal = True` (e.g. a character-level language model)."""
+    if not ctx.task.causal:
+        return skipped("causality", f"task '{ctx.task.name}' is not causal")
+    verdict = causal_dependencies(ctx.model, _probe_batch(ctx, s.batch_size)[0], s.positions, s.tolerance)
+    return _mapped(ctx, verdict, "position t (outputs)", "position s (inputs)")
+
+
+def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -> Verdict:
+    """Draw the dependency map of a backprop check beside its gate (before a failure halts the run)."""
+    if "dependency" in verdict.details and ctx.cfg.output.figures:
+        name = "dependency" if verdict.gate == "batch_independence" else verdict.gate
+        where = verdict.details["where"].split(",")[0]
+        title = (f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "
+                 f"{'every other sample' if name == 'dependency' else 'every position right of it'} must be white")
+        publish(ctx, verdict.gate, name, lambda: dependency_figure(
+            verdict.details["dependency"], verdict.details["rows"], row_label, col_label, title))
+    return verdict

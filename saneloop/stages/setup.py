@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..build import build_datasets, build_model, build_optimizer, build_task, build_train_loader
-from ..checks import all_classes_present, all_finite, identical_losses, targets_valid
+from ..checks import all_classes_present, all_finite, identical_losses, items_repeat, targets_valid
 from ..context import RunContext
 from ..dataset_summary import summarize
 from ..errors import InputError
@@ -27,6 +27,7 @@ def run(ctx: RunContext) -> None:
     ctx.gate("classes_present", lambda s: all_classes_present(ctx.task, ctx.train_summary.targets))
     ctx.gate("inputs_finite", lambda s: all_finite({"train": ctx.train_summary.nonfinite,
                                                     "test": ctx.test_summary.nonfinite}))
+    ctx.gate("augmentation_off", lambda s: items_repeat({"train": ctx.train_set, "test": ctx.test_set}, s.items))
 
     ctx.model = _seeded_model(ctx)
     _refuse_wrong_output_shape(ctx)

@@ -6,10 +6,12 @@ from typing import Any, Optional
 import torch
 from tqdm.auto import tqdm
 
+from ..augment import augmented
 from ..build import build_optimizer, build_scheduler, build_train_loader
 from ..checks import loss_decreased
 from ..context import RunContext
 from ..seeding import seed_everything
+from ..watch import TrainWatch
 
 NAME = "train"
 
@@ -19,17 +21,19 @@ def run(ctx: RunContext) -> None:
     seed_everything(ctx.seed, ctx.cfg.deterministic)
     optimizer = build_optimizer(ctx.cfg, list(ctx.model.parameters()))
     scheduler = build_scheduler(ctx.cfg, optimizer)
-    loader = build_train_loader(ctx.cfg, ctx.train_set, ctx.seed)
+    loader = build_train_loader(ctx.cfg, augmented(ctx.cfg, ctx.train_set), ctx.seed)
+    watch = TrainWatch(ctx, len(loader))  # tips 10 and 11: the first batch, a fixed test batch over time
     model, optimizer, loader = ctx.accelerator.prepare(ctx.model, optimizer, loader)
     if scheduler is not None:
         scheduler = ctx.accelerator.prepare(scheduler)
-    losses, nonfinite_step = _fit(ctx, model, optimizer, scheduler, loader)
+    losses, nonfinite_step = _fit(ctx, model, optimizer, scheduler, loader, watch)
+    watch.finish(len(losses))
     ctx.state["trained_model"] = model
     ctx.state["train_losses"] = losses
     ctx.gate("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
 
 
-def _fit(ctx: RunContext, model, optimizer, scheduler, loader) -> tuple[torch.Tensor, Optional[int]]:
+def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early."""
     cfg, accelerator = ctx.cfg.train, ctx.accelerator
@@ -46,6 +50,7 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader) -> tuple[torch.Te
             for inputs, targets in loader:
                 losses[step] = _step(ctx, model, optimizer, scheduler, inputs, targets)
                 step += 1
+                watch.after_step(step, targets)
                 if step % int(cfg.log_every) == 0 or step == total:
                     bad = _log(ctx, losses[logged:step], logged, bar)
                     if bad is not None:

@@ -1,0 +1,92 @@
+"""Gate `causality`: in a causal sequence model, output position t depends on inputs at positions
+<= t only, and on position t itself.
+
+A causal mask off by one (`tril(ones, diagonal=1)`), inverted or missing lets position t see the
+future: training loss falls fast, generation is useless. Backprop shows it before any step.
+Runs when the task declares `causal = True`; the time axis is dim 1 of inputs and outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ._probe import grad_of, probed_forward, projection, spread
+from .settings import GateSettings
+from .verdict import Verdict, failed, passed, skipped
+
+TIP = "tip 12: use backprop to chart dependencies (no peeking at the future)"
+GATE = "causality"
+
+
+@dataclass
+class Settings(GateSettings):
+    batch_size: int = 4  # sequences in the probe batch (real training inputs)
+    # Output positions t backpropagated from (one backward pass each), spread over the sequence with
+    # the first and last included; 0: every position.
+    positions: int = 32
+    # Largest gradient allowed on a future position, relative to the largest on positions <= t.
+    tolerance: float = 0.0
+
+
+def causal_dependencies(model: nn.Module, inputs: torch.Tensor, positions: int = 0,
+                        tolerance: float = 0.0) -> Verdict:
+    """For output positions t, backprop from a random projection of the outputs at t (all samples)
+    to the inputs (or the embedding output, for token ids); require zero gradient after t and a
+    non-zero gradient at t. Usable on its own: `causal_dependencies(model, tokens).passed`."""
+    if inputs.dim() < 2:
+        return skipped(GATE, f"inputs have shape {list(inputs.shape)}: no time axis (dim 1) to probe", TIP)
+    matrix, where, note = time_dependencies(model, inputs, positions)
+    if matrix is None:
+        return skipped(GATE, f"{where}{note}", TIP)
+    rows = spread(inputs.shape[1], positions)
+    details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
+    return _judge(matrix, rows, where, note, tolerance, details)
+
+
+def time_dependencies(model: nn.Module, inputs: torch.Tensor, positions: int = 0
+                      ) -> tuple[Optional[torch.Tensor], str, str]:
+    """|d out_t / d in_s| summed over samples and features: one row per tested t, one column per s."""
+    probed, length = probed_forward(model, inputs), inputs.shape[1]
+    leaf, note = probed.leaf, probed.note
+    outputs = [o for o in probed.outputs if o.dim() >= 2 and o.shape[1] == length]
+    if leaf is None or leaf.dim() < 2 or leaf.shape[1] != length:
+        return None, "no float tensor with the input's time axis was found inside the model", note
+    if not outputs:
+        return None, f"the model returned no output shaped [B, T={length}, ...]", note
+    weights = projection([o[:, 0] for o in outputs])  # one weight per feature, the same at every t
+    found = []
+    for t in spread(length, positions):
+        scalar = sum((o[:, t] * w).sum() for o, w in zip(outputs, weights))
+        found.append(grad_of(scalar, leaf).abs().transpose(0, 1).reshape(length, -1).sum(1).float().cpu())
+    return torch.stack(found), probed.where, note
+
+
+def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float,
+           details: dict) -> Verdict:
+    future, blind = [], []
+    if not bool(torch.isfinite(matrix).all()):
+        return failed(GATE, float("nan"), "finite", f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
+                      "are not finite for real inputs. Likely causes: an attention row with every position masked "
+                      "(softmax of all -inf), a log or division by zero in forward.", TIP, **details)
+    for k, t in enumerate(rows):
+        past = float(matrix[k, :t + 1].max())
+        ahead = (matrix[k, t + 1:] > tolerance * past).nonzero().flatten() + t + 1
+        if len(ahead):
+            future.append((t, ahead.tolist()))
+        if float(matrix[k, t]) == 0.0:
+            blind.append(t)
+    shown = f"{len(rows)} positions of {matrix.shape[1]}"
+    if not future and not blind:
+        return passed(GATE, 0, 0, f"output t depends on inputs <= t only, and on t itself ({shown}; gradient "
+                      f"to {where}){note}", TIP, **details)
+    found = [f"position {t} sees the future {s[:6]}{' ...' if len(s) > 6 else ''}" for t, s in future[:4]]
+    if blind:
+        found.append(f"positions {blind[:8]} do not see themselves")
+    return failed(GATE, sum(len(s) for _, s in future) + len(blind), 0,
+                  f"the model is not causal: {'; '.join(found)} ({shown}; gradient to {where}){note}. Likely "
+                  "causes: a causal mask off by one (torch.tril(ones, diagonal=1) lets t see t+1), an inverted or "
+                  "missing mask, the diagonal masked too (triu(ones, diagonal=0)), a convolution padded on both "
+                  f"sides, a bidirectional layer. <gates.causality.tolerance={tolerance}>", TIP, **details)

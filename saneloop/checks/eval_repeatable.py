@@ -1,0 +1,41 @@
+"""Gate `eval_repeatable`: evaluating the same weights twice gives identical outputs and metrics.
+
+Evaluation must be a function of the weights. Dropout applied at eval (`F.dropout(x, p)` without
+`training=self.training`), a random transform in the test dataset, or BatchNorm left in training
+mode make the reported number a draw from a distribution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+
+from .settings import GateSettings
+from .verdict import Verdict, failed, passed
+
+TIP = "tip 3 (evaluate on the full test set) with tip 1 (fix the seed): eval is repeatable"
+GATE = "eval_repeatable"
+
+
+@dataclass
+class Settings(GateSettings):
+    pass
+
+
+def repeatable_eval(first: torch.Tensor, second: torch.Tensor, first_metrics: Mapping[str, float],
+                    second_metrics: Mapping[str, float]) -> Verdict:
+    """Compare two evaluations of the same weights: outputs bit for bit, then the metrics."""
+    same_shape = first.shape == second.shape
+    gap = float((first.float() - second.float()).abs().max()) if same_shape and first.numel() else 0.0
+    if not same_shape:
+        gap = float("inf")
+    changed = {k: (first_metrics[k], second_metrics.get(k)) for k in first_metrics
+               if first_metrics[k] != second_metrics.get(k)}
+    if gap == 0.0 and not changed:
+        return passed(GATE, 0.0, 0.0, f"two evaluations of the same weights gave identical outputs "
+                      f"({len(first)} examples) and metrics", TIP)
+    shown = "; ".join(f"{k} {a} then {b}" for k, (a, b) in list(changed.items())[:4]) or "metrics equal"
+    return failed(GATE, gap, 0.0, f"two evaluations of the same weights differ: outputs by up to {gap:.3g}; {shown}. "
+                  "Likely causes: dropout applied at eval (F.dropout(x, p) without training=self.training), a "
+                  "random transform in the test dataset, noise added in forward regardless of model.training.", TIP)

@@ -1,0 +1,63 @@
+"""Gate `params_learn`: after one backward pass, every trainable parameter has a non-zero gradient.
+
+A parameter that gets no gradient never learns: a submodule whose output is detached, a branch that
+is computed but never used, a layer multiplied by zero. The loss still falls through the rest of
+the model, so training alone does not show it. Frozen parameters (requires_grad=False) are a
+choice, not a bug: they are listed for information.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .settings import GateSettings
+from .verdict import Verdict, failed, passed
+
+TIP = "tip 12: use backprop to chart dependencies (every parameter learns)"
+GATE = "params_learn"
+_LISTED = 12
+
+LossFn = Callable[[Any, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Settings(GateSettings):
+    pass
+
+
+def every_param_learns(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: torch.Tensor) -> Verdict:
+    """One forward and backward pass of a copy (training mode) on a real batch; name every trainable
+    parameter whose gradient is missing or zero everywhere. Usable on its own:
+    `every_param_learns(model, F.cross_entropy, x, y).passed`."""
+    probe = copy.deepcopy(model).train()
+    probe.zero_grad(set_to_none=True)
+    loss_fn(probe(inputs), targets).backward()
+    named = list(probe.named_parameters())
+    frozen = [name for name, p in named if not p.requires_grad]
+    missing = [name for name, p in named if p.requires_grad and p.grad is None]
+    zero = [name for name, p in named if p.requires_grad and p.grad is not None and not bool(p.grad.any())]
+    trainable = len(named) - len(frozen)
+    info = f"; frozen (requires_grad=False, not trained by choice): {_names(frozen)}" if frozen else ""
+    details = {"frozen": frozen, "no_grad": missing, "zero_grad": zero}
+    if not missing and not zero:
+        return passed(GATE, 0, 0, f"all {trainable} trainable parameter tensors got a non-zero gradient{info}",
+                      TIP, **details)
+    found = []
+    if missing:
+        found.append(f"no gradient at all: {_names(missing)}")
+    if zero:
+        found.append(f"gradient zero everywhere: {_names(zero)}")
+    return failed(GATE, len(missing) + len(zero), 0,
+                  f"{len(missing) + len(zero)} of {trainable} trainable parameter tensors will never learn "
+                  f"({'; '.join(found)}){info}. Likely causes: a submodule whose output is `.detach()`ed or "
+                  "computed under torch.no_grad(), a layer built but never used in forward, an output multiplied "
+                  "by zero, a dead activation (all ReLU inputs negative). Freeze parameters you mean to keep "
+                  "fixed (requires_grad_(False)). <gates.params_learn.waive=...>", TIP, **details)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:_LISTED]) + (f" (+{len(names) - _LISTED} more)" if len(names) > _LISTED else "")

@@ -1,0 +1,23 @@
+from saneloop.checks import wider_no_worse
+from saneloop.checks.capacity import Settings
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+
+
+def test_unit_paired_difference_within_noise_passes():
+    base = [1.0, 0.9, 1.1, 0.8, 1.0, 0.9, 1.1, 0.8]
+    assert wider_no_worse(base, [b - 0.1 for b in base], "w", Settings(window=0.5)).passed
+    assert wider_no_worse(base, [b + (0.01 if k % 2 else -0.01) for k, b in enumerate(base)], "w",
+                          Settings(window=0.5)).passed
+    assert not wider_no_worse(base, [b + 0.2 for b in base], "w", Settings(window=0.5)).passed
+
+
+def test_narrower_model_halts_at_capacity(tmp_path):
+    """'Wider' set to 4 hidden units: a model that fits worse must be caught."""
+    code, report = run_pipeline(tmp_path, "gates.capacity.wider={model.hidden:4}", *FAST)
+    found = assert_halted_at(code, report, "capacity", "capacity")
+    assert found["value"] > 0 and "model.hidden=4" in found["message"]
+
+
+def test_clean_run_passes(default_run):
+    found = gate(default_run[1], "capacity")
+    assert found["status"] == "passed" and "model.hidden=512" in found["message"]

@@ -1,0 +1,40 @@
+import torch
+import torch.nn.functional as F
+
+from saneloop.checks import every_param_learns
+from saneloop.models import MLP
+from tests import plants
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+
+X, Y = torch.rand(16, 1, 8, 8), torch.randint(0, 10, (16,))
+
+
+def test_unit_detached_submodule_is_named():
+    verdict = every_param_learns(plants.DetachedBodyMLP(64, 10), F.cross_entropy, X, Y)
+    assert not verdict.passed and verdict.value == 4 and "body.1.weight" in verdict.message
+    assert verdict.details["no_grad"] == ["body.1.weight", "body.1.bias", "body.3.weight", "body.3.bias"]
+
+
+def test_unit_frozen_parameters_are_information_not_failure():
+    model = MLP(64, 10)
+    model.body[1].requires_grad_(False)
+    verdict = every_param_learns(model, F.cross_entropy, X, Y)
+    assert verdict.passed and "frozen" in verdict.message and "body.1.weight" in verdict.message
+
+
+def test_unit_zero_gradient_everywhere_counts():
+    model = MLP(64, 10)
+    with torch.no_grad():
+        model.head.weight.zero_()  # nothing reaches the body through a zero head
+    verdict = every_param_learns(model, F.cross_entropy, X, Y)
+    assert not verdict.passed and "gradient zero everywhere" in verdict.message
+
+
+def test_detached_submodule_halts_at_sanity(tmp_path):
+    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.DetachedBodyMLP", *FAST)
+    found = assert_halted_at(code, report, "sanity", "params_learn")
+    assert "body.1.weight" in found["message"] and "detach" in found["message"]
+
+
+def test_clean_run_passes(default_run):
+    assert gate(default_run[1], "params_learn")["status"] == "passed"

@@ -1,0 +1,78 @@
+"""The pictures: the default run writes the four figures, logs them to TensorBoard, links them in
+report.md; every kind of task view can be drawn; a figure that fails never ends a run."""
+from __future__ import annotations
+
+import struct
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from saneloop import figures
+from saneloop.report import Report
+from saneloop.tasks.views import ImageView, PredictionView, TableView, TextView
+
+FOUR = {"batch": "loss_decreases", "dynamics": "loss_decreases", "overfit": "overfit",
+        "dependency": "batch_independence"}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the PNG header, after checking the signature."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", path
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("name", sorted(FOUR))
+def test_default_run_writes_the_four_figures(default_run, name):
+    _, report, run_dir = default_run
+    path = run_dir / "figures" / f"{name}.png"
+    width, height = png_size(path)
+    assert width >= 300 and height >= 200 and path.stat().st_size > 10_000
+    assert f"figures/{name}.png" in report["figures"][FOUR[name]]
+
+
+def test_report_md_links_each_figure_beside_its_gate(default_run):
+    markdown = (default_run[2] / "report.md").read_text()
+    for name, gate_name in FOUR.items():
+        row = next(line for line in markdown.splitlines() if line.startswith(f"| ") and f"| {gate_name} |" in line)
+        assert f"[figure](figures/{name}.png)" in row
+    assert "## Figures" in markdown
+
+
+def test_tensorboard_holds_the_images_and_scalars(default_run):
+    events = EventAccumulator(str(default_run[2] / "tensorboard"), size_guidance={"images": 0}).Reload()
+    images = set(events.Tags()["images"])
+    assert {f"figures/{name}" for name in FOUR} <= images
+    steps = [e.step for e in events.Images("fixed_batch/predictions")]
+    assert steps[0] == 0 and len(steps) >= 5 and steps == sorted(steps)  # predictions over training
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss", "fixed_batch/loss", "gates/input_independent/value", "gates/capacity/passed"} <= scalars
+
+
+@pytest.mark.parametrize("view", [
+    ImageView(np.random.rand(5, 6, 6, 3), [f"y={k}" for k in range(5)]),
+    TextView(["hello world", "to be or not\tto be"]),
+    TableView(["a", "b", "target"], [[0.1, 2.0, 1.0], [0.3, -1.0, 0.0]]),
+], ids=["rgb", "text", "table"])
+def test_every_batch_view_draws(view):
+    assert figures.rgb(figures.batch_figure(view)).shape[2] == 3
+
+
+@pytest.mark.parametrize("kind,targets,predictions", [
+    ("values", [0.1, 0.5, 0.9], [0.2, 0.4, 1.0]), ("text", ["abc", "de"], ["abd", "dd"])])
+def test_every_prediction_view_draws(kind, targets, predictions):
+    views = [PredictionView(kind, targets, predictions)] * 3
+    assert figures.rgb(figures.predictions_figure(views[0], "t")).size
+    assert figures.rgb(figures.dynamics_figure([0, 1, 2], views)).size
+
+
+def test_a_figure_that_fails_is_a_note_not_a_crash(tmp_path):
+    report = Report(tmp_path, "classify")
+    ctx = types.SimpleNamespace(accelerator=types.SimpleNamespace(is_main_process=True), run_dir=tmp_path,
+                                report=report, tracker=None)
+    figures.publish(ctx, "overfit", "broken", lambda: 1 / 0)
+    assert report.notes and "figure broken not drawn: ZeroDivisionError" in report.notes[0]
+    assert report.figures == {}
