@@ -1,0 +1,166 @@
+"""Overhead of saneloop's `train` stage against a plain PyTorch loop and a raw Accelerate loop.
+
+    python scripts/bench_overhead.py [--rounds 7] [--steps 300] [--out bench_overhead.json]
+
+In one process, interleaved and repeated: each round times the same optimizer steps, on the same
+data, from the same init, by (a) a plain loop, (b) a raw Accelerate loop, (c) saneloop's `train`
+stage with its normal logging, progress bar and checkpoint cadence. Medians over rounds (the
+first round is warm-up and dropped), ratios to the plain loop, and the final loss of each
+implementation (they must agree). Single thread, as in ../shared/BENCHMARKING.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+# glibc's allocator can flip a conv workload between a fast and a slow mode depending on what ran
+# before; fixed thresholds remove that (BENCHMARKING.md). They must be set before the process starts.
+_MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+if any(os.environ.get(k) != v for k, v in _MALLOC.items()):
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_MALLOC})
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SEED, BATCH, LR, WD = 0, 64, 1e-3, 0.01
+
+
+def mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+WORKLOADS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
+    "mlp": (mlp, (64,)), "cnn": (cnn, (1, 28, 28))}
+
+
+def dataset(shape: tuple[int, ...], n: int = 4096) -> TensorDataset:
+    gen = torch.Generator().manual_seed(123)
+    x = torch.randn(n, *shape, generator=gen)
+    teacher = torch.randn(x[0].numel(), 10, generator=gen)  # learnable labels: the loss gate passes
+    y = (x.reshape(n, -1) @ teacher).argmax(1)
+    return TensorDataset(x, y)
+
+
+def loader(data: TensorDataset) -> DataLoader:
+    return DataLoader(data, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
+
+
+def fresh(make: Callable[[], nn.Module], init: dict) -> nn.Module:
+    model = make()
+    model.load_state_dict(init)
+    return model
+
+
+def run_plain(make, init, data, steps) -> tuple[float, float]:
+    model = fresh(make, init)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WD)
+    loss_fn = nn.CrossEntropyLoss()
+    start, step = time.perf_counter(), 0
+    train_loader = loader(data)
+    while step < steps:
+        for x, y in train_loader:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step == steps:
+                break
+    return time.perf_counter() - start, loss.item()
+
+
+def run_accelerate(make, init, data, steps) -> tuple[float, float]:
+    from accelerate import Accelerator
+    accelerator = Accelerator(cpu=True)
+    model = fresh(make, init)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WD)
+    loss_fn = nn.CrossEntropyLoss()
+    start, step = time.perf_counter(), 0
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, loader(data))
+    while step < steps:
+        for x, y in train_loader:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            accelerator.backward(loss)
+            optimizer.step()
+            step += 1
+            if step == steps:
+                break
+    elapsed = time.perf_counter() - start
+    accelerator.free_memory()
+    return elapsed, loss.item()
+
+
+def run_saneloop(make, init, data, steps) -> tuple[float, float]:
+    """saneloop's train stage as the pipeline runs it: TensorBoard, progress bar, checkpoints on."""
+    from bench_support import saneloop_train_context
+    from saneloop.stages import train
+    with tempfile.TemporaryDirectory() as run_dir:
+        ctx = saneloop_train_context(fresh(make, init), data, steps, Path(run_dir), SEED, LR, WD, BATCH)
+        ctx.cfg.output.progress = True  # the bar is on, as in a user's run (it draws to stderr)
+        start = time.perf_counter()
+        train.run(ctx)
+        elapsed = time.perf_counter() - start
+        ctx.tracker.close()
+        return elapsed, float(ctx.state["train_losses"][-1])
+
+
+IMPLEMENTATIONS = {"plain": run_plain, "accelerate": run_accelerate, "saneloop": run_saneloop}
+
+
+def bench(workload: str, rounds: int, steps: int) -> dict:
+    make, shape = WORKLOADS[workload]
+    torch.manual_seed(SEED)
+    init = make().state_dict()
+    data = dataset(shape)
+    times: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
+    final: dict[str, float] = {}
+    names = list(IMPLEMENTATIONS)
+    for r in range(rounds + 1):  # round 0 is warm-up
+        order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
+        for name in order:
+            elapsed, loss = IMPLEMENTATIONS[name](make, init, data, steps)
+            final[name] = loss
+            if r > 0:
+                times[name].append(elapsed / steps * 1e3)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    return {"workload": workload, "steps": steps, "rounds": rounds, "ms_per_step": med,
+            "ratio_to_plain": {name: med[name] / med["plain"] for name in med},
+            "final_loss": final, "same_final_loss": len(set(final.values())) == 1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS))
+    parser.add_argument("--out", type=Path, default=Path("bench_overhead.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    results = [bench(w, args.rounds, args.steps) for w in args.workloads]
+    for r in results:
+        ratios = "  ".join(f"{k} {v:.3f}x" for k, v in r["ratio_to_plain"].items())
+        print(f"{r['workload']:>4}: plain {r['ms_per_step']['plain']:.3f} ms/step | {ratios} | "
+              f"same final loss: {r['same_final_loss']} {r['final_loss']}")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
