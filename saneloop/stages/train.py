@@ -9,14 +9,17 @@ from tqdm.auto import tqdm
 from ..build import build_optimizer, build_scheduler, build_train_loader
 from ..checks import loss_decreased
 from ..context import RunContext
+from ..distributed import earliest
 from ..seeding import seed_everything
 
 NAME = "train"
 
 
 def run(ctx: RunContext) -> None:
-    # Reseed: the training stream must not depend on which gates ran before it.
-    seed_everything(ctx.seed, ctx.cfg.deterministic)
+    # Reseed: the training stream must not depend on which gates ran before it. Each process gets
+    # its own stream (dropout, augmentation in the dataset): seed + process index, as Accelerate's
+    # set_seed(device_specific=True); the data order is shared and sharded by `prepare`.
+    seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.cfg.deterministic)
     optimizer = build_optimizer(ctx.cfg, list(ctx.model.parameters()))
     scheduler = build_scheduler(ctx.cfg, optimizer)
     loader = build_train_loader(ctx.cfg, ctx.train_set, ctx.seed)
@@ -47,7 +50,7 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader) -> tuple[torch.Te
                 losses[step] = _step(ctx, model, optimizer, scheduler, inputs, targets)
                 step += 1
                 if step % int(cfg.log_every) == 0 or step == total:
-                    bad = _log(ctx, losses[logged:step], logged, bar)
+                    bad = earliest(ctx.accelerator, _log(ctx, losses[logged:step], logged, bar))  # all stop
                     if bad is not None:
                         return losses[:step], bad
                     logged = step
