@@ -52,6 +52,7 @@ class Report:
         self.error: Optional[str] = None
         self.stages: list[dict[str, Any]] = []
         self.metrics: dict[str, Any] = {}
+        self.headline: Optional[str] = None  # the metric that says whether the run is any good
         self.baselines: dict[str, Any] = {}
         self.notes: list[str] = []
 
@@ -75,6 +76,7 @@ class Report:
             "stages": [{**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
                        for s in self.stages],
             "waivers": self.waivers, "metrics": self.metrics, "baselines": self.baselines, "notes": self.notes,
+            "headline": self.headline,
         })
 
     def write(self) -> None:

@@ -17,6 +17,7 @@ def run(ctx: RunContext) -> None:
     ctx.gate("full_eval", lambda s: every_example_once(indices, len(ctx.test_set)))
     metrics = ctx.task.metrics(outputs, targets)
     ctx.report.metrics = metrics
+    ctx.report.headline = ctx.task.headline()
     ctx.report.baselines = _baselines(ctx)
     for name, value in metrics.items():
         ctx.tracker.scalar(f"test/{name}", float(value), 0)
