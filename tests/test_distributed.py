@@ -149,3 +149,27 @@ def test_other_processes_keep_hydra_quiet_and_cpu_launches_use_gloo(monkeypatch)
     from tests.conftest import compose_cfg
     kwargs = distributed.accelerator_kwargs(compose_cfg("accelerator.timeout_s=42"))
     assert kwargs["cpu"] is True and kwargs["kwargs_handlers"][0].timeout.total_seconds() == 42
+
+
+@pytest.mark.slow
+def test_two_machines_on_localhost_match_one_machine_with_two_processes(tmp_path):
+    """Multi-node `accelerate launch`: two launchers (machine ranks 0 and 1, one process each) meet at
+    a main address, as on two machines. Same seed, same world size: the same result as torchrun's
+    two processes on one machine."""
+    port, runs = str(_free_port()), {"machines": tmp_path / "machines", "torchrun": tmp_path / "torchrun"}
+    launchers = [subprocess.Popen(["accelerate", "launch", "--multi_gpu", "--num_machines", "2", "--machine_rank",
+                                   str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", port,
+                                   "--num_processes", "2", "--mixed_precision", "no", "--dynamo_backend", "no",
+                                   "-m", "saneloop", "+recipe=classify", *SMALL, f"hydra.run.dir={runs['machines']}"],
+                                  cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for rank in (0, 1)]
+    outputs = [p.communicate(timeout=300)[0] for p in launchers]
+    assert [p.returncode for p in launchers] == [EXIT_PASSED, EXIT_PASSED], outputs
+    assert "PASSED test accuracy" in outputs[0] and "PASSED" not in outputs[1]
+    result = subprocess.run(["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL,
+                             f"hydra.run.dir={runs['torchrun']}"], cwd=tmp_path, env=_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    reports = {name: json.loads((path / "report.json").read_text()) for name, path in runs.items()}
+    assert reports["machines"]["metrics"] == reports["torchrun"]["metrics"]
+    assert reports["machines"]["metrics"]["count"] == 449
