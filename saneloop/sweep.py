@@ -50,7 +50,8 @@ class SweepSummary(Callback):
         """Remember each job's overrides and whether its task function raised (jobs run by a
         launcher in other processes are found on disk instead, by their .hydra/ files)."""
         run_dir = str(Path(config.hydra.runtime.output_dir).resolve())
-        self._jobs[run_dir] = {"job": OmegaConf.select(config, "hydra.job.num", default=None), "overrides": list(job_return.overrides or []),
+        self._jobs[run_dir] = {"job": OmegaConf.select(config, "hydra.job.num", default=None),
+                               "overrides": list(job_return.overrides or []),
                                "raised": job_return.status == JobStatus.FAILED}
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -102,9 +102,9 @@ def test_bad_data_on_one_process_halts_both_promptly(tmp_path):
 
 
 def test_crash_on_one_process_ends_both_with_a_clear_message(tmp_path):
-    codes, outputs, seconds = _two_processes(tmp_path, "model._target_=tests.plants.CrashOnProcessMLP", "+model.process=1",
-                                             "train.epochs=1", "gates.loss_decreases.enabled=false",
-                                             *SMALL[1:])
+    codes, outputs, seconds = _two_processes(tmp_path, "model._target_=tests.plants.CrashOnProcessMLP",
+                                             "+model.process=1", "train.epochs=1",
+                                             "gates.loss_decreases.enabled=false", *SMALL[1:])
     assert codes == [EXIT_CRASH, EXIT_CRASH], outputs
     assert seconds < PROMPT_S
     report = json.loads((tmp_path / "report.json").read_text())
@@ -161,7 +161,8 @@ def test_two_machines_on_localhost_match_one_machine_with_two_processes(tmp_path
                                    str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", port,
                                    "--num_processes", "2", "--mixed_precision", "no", "--dynamo_backend", "no",
                                    "-m", "saneloop", "+recipe=classify", *SMALL, f"hydra.run.dir={runs['machines']}"],
-                                  cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                  cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
                  for rank in (0, 1)]
     outputs = [p.communicate(timeout=300)[0] for p in launchers]
     assert [p.returncode for p in launchers] == [EXIT_PASSED, EXIT_PASSED], outputs
