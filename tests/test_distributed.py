@@ -138,6 +138,49 @@ def test_one_process_agrees_with_itself_and_raises_as_is():
     assert distributed.earliest(_OneProcess(), 7) == 7 and distributed.share_failure(_OneProcess(), "x") == "x"
 
 
+class _ProcessZeroOfTwo:
+    """Process 0 of 2, the other process's outcome and message played back by the fakes below."""
+
+    num_processes, process_index, is_main_process, device = 2, 0, True, torch.device("cpu")
+
+    def __init__(self, other_outcome: int, other_message) -> None:
+        self.other_outcome, self.other_message = other_outcome, other_message
+
+    def gather(self, tensor):
+        return torch.cat([tensor, torch.tensor([self.other_outcome])])
+
+
+@pytest.fixture
+def other_process(monkeypatch):
+    def make(outcome: int, message=None):
+        accelerator = _ProcessZeroOfTwo(outcome, message)
+
+        def broadcast(obj, from_process):
+            if from_process == 1:
+                obj[0] = message
+        monkeypatch.setattr(distributed, "broadcast_object_list", broadcast)
+        return accelerator
+    return make
+
+
+def test_a_gate_failing_on_the_other_process_fails_here_too(other_process):
+    theirs = failed("init_loss", 23.0, 2.3, "loss at init 23.0")
+    mine = passed("init_loss", 2.3, 2.3, "ok")
+    verdict = distributed.agree(other_process(1, theirs), "sanity/init_loss", lambda: mine)
+    assert not verdict.passed and verdict.message == "loss at init 23.0 (on process 1 of 2)"
+    both = distributed.agree(other_process(1, theirs), "sanity/init_loss", lambda: failed("init_loss", 9.0, 2.3, "9"))
+    assert both.message == "9 (on all 2 processes)"  # the lowest failing process speaks for all
+
+
+def test_a_gate_raising_on_the_other_process_stops_this_one(other_process):
+    def ok():
+        return passed("overfit", 0.0, 0.01, "ok")
+    with pytest.raises(distributed.PeerFailure, match="process 1 of 2 at overfit/overfit: ValueError: boom"):
+        distributed.agree(other_process(2, (False, "ValueError: boom")), "overfit/overfit", ok)
+    with pytest.raises(InputError, match="process 1 of 2 at setup/targets: bad file"):
+        distributed.agree(other_process(2, (True, "bad file")), "setup/targets", ok)
+
+
 def test_other_processes_keep_hydra_quiet_and_cpu_launches_use_gloo(monkeypatch):
     monkeypatch.setenv("RANK", "0")
     assert distributed.quiet_hydra_overrides(["+recipe=classify"]) == []
