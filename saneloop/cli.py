@@ -8,7 +8,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from . import pipeline
+from . import distributed, pipeline, sweep
 from .config import CONF_DIR, recipe_names, register_configs
 from .errors import EXIT_INPUT_ERROR
 
@@ -16,16 +16,17 @@ _exit_codes: list[int] = []
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="saneloop")
-def _hydra_main(cfg: DictConfig) -> int:
+def _hydra_main(cfg: DictConfig) -> float | None:
+    """One job; returns what a sweeper optimises (the test headline metric; None unless passed)."""
     if OmegaConf.is_missing(cfg, "recipe"):
         print(f"saneloop: choose a recipe, e.g. `python -m saneloop +recipe=classify` "
               f"(recipes: {', '.join(recipe_names())})", file=sys.stderr)
         _exit_codes.append(EXIT_INPUT_ERROR)
-        return EXIT_INPUT_ERROR
+        return None
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     code = pipeline.run(cfg, run_dir)
     _exit_codes.append(code)
-    return code
+    return sweep.objective(run_dir)
 
 
 # Hydra's own flags that take a value; the value follows the flag as the next argument.
@@ -58,5 +59,6 @@ def options_first(argv: list[str]) -> list[str]:
 def main() -> None:
     register_configs()
     sys.argv[1:] = options_first(sys.argv[1:])
+    sys.argv += distributed.quiet_hydra_overrides(sys.argv[1:])  # processes other than the main one
     _hydra_main()
     sys.exit(max(_exit_codes, default=0))

@@ -77,6 +77,9 @@ class AcceleratorConfig:
     cpu: bool = False
     mixed_precision: Optional[str] = None  # null: whatever `accelerate config` / launch chose
     gradient_accumulation_steps: int = 1
+    # Seconds a collective waits for the other processes before the run stops with an error
+    # (a hung or lost process); only used when launched as many processes.
+    timeout_s: int = 600
 
 
 @dataclass

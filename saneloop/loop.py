@@ -44,6 +44,7 @@ def predict_all(model: nn.Module, loader: DataLoader, accelerator: Any) -> tuple
     """Outputs, targets and dataset indices over a test loader, gathered from every process.
 
     `gather_for_metrics` drops the samples a distributed sampler repeats to even out the last batch.
+    Sorted by dataset index, so the metrics do not depend on how many processes shared the work.
     """
     model.eval()
     outputs, targets, indices = [], [], []
@@ -54,7 +55,8 @@ def predict_all(model: nn.Module, loader: DataLoader, accelerator: Any) -> tuple
         indices.append(idx.cpu())
     if not outputs:
         return torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
-    return torch.cat(outputs), torch.cat(targets), torch.cat(indices)
+    order = torch.cat(indices).argsort()
+    return torch.cat(outputs)[order], torch.cat(targets)[order], torch.cat(indices)[order]
 
 
 def to_device(batch: Any, device: torch.device) -> Any:

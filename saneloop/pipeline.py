@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 from accelerate import Accelerator
 from omegaconf import DictConfig, OmegaConf
+from rich.markup import escape
 
-from . import stages
+from . import distributed, stages
 from .checks.verdict import Verdict, skipped
 from .console import Terminal
 from .context import RunContext
@@ -26,7 +27,8 @@ from .tracking import Tracker
 
 
 class GateRunner:
-    """Runs one gate: honours `enabled` and `waive`, records and logs the verdict, halts on failure."""
+    """Runs one gate: honours `enabled` and `waive`, agrees on the verdict across processes, records
+    and logs it, halts on failure."""
 
     def __init__(self, ctx_getter: Callable[[], RunContext]) -> None:
         self._ctx = ctx_getter
@@ -36,12 +38,8 @@ class GateRunner:
         ctx = self._ctx()
         settings = OmegaConf.to_object(ctx.cfg.gates[name])
         start = time.perf_counter()
-        if not settings.enabled:
-            verdict = skipped(name, f"turned off <gates.{name}.enabled=false>")
-        else:
-            verdict = compute(settings)
-            if not verdict.passed and settings.waive:
-                verdict = verdict.waived(settings.waive)
+        verdict = distributed.agree(ctx.accelerator, f"{self.stage}/{name}",
+                                    lambda: _decide(name, settings, compute))
         ctx.report.record(verdict, time.perf_counter() - start)
         ctx.tracker.gate(verdict)
         ctx.terminal.verdict(self.stage, verdict)
@@ -50,11 +48,21 @@ class GateRunner:
         return verdict
 
 
+def _decide(name: str, settings: Any, compute: Callable[[Any], Verdict]) -> Verdict:
+    if not settings.enabled:
+        return skipped(name, f"turned off <gates.{name}.enabled=false>")
+    verdict = compute(settings)
+    if not verdict.passed and settings.waive:
+        verdict = verdict.waived(settings.waive)
+    return verdict
+
+
 def make_accelerator(cfg: DictConfig) -> Accelerator:
     kwargs: dict[str, Any] = {"cpu": cfg.accelerator.cpu,
                               "gradient_accumulation_steps": cfg.accelerator.gradient_accumulation_steps}
     if cfg.accelerator.mixed_precision is not None:
         kwargs["mixed_precision"] = cfg.accelerator.mixed_precision
+    kwargs.update(distributed.accelerator_kwargs(cfg))
     return Accelerator(**kwargs)
 
 
@@ -62,8 +70,10 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
     """Run every stage; write report.json/report.md whatever happens; return the exit status."""
     logging.getLogger("accelerate").setLevel(logging.WARNING)  # its per-save INFO lines are noise here
     accelerator = make_accelerator(cfg)
+    run_dir = distributed.share_run_dir(accelerator, run_dir)  # main's, on every process
     main = accelerator.is_main_process
     report = Report(run_dir, str(cfg.recipe))
+    report.notes += distributed.notes(accelerator)
     terminal = Terminal(enabled=main)
     runner = GateRunner(lambda: ctx)
     ctx = RunContext(cfg=cfg, run_dir=run_dir, report=report, terminal=terminal, gate=runner,
@@ -77,12 +87,12 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
         report.status, report.halted_at = "halted", {"stage": halt.stage, "gate": halt.verdict.gate}
         code = EXIT_HALTED
     except InputError as err:
-        report.status, report.error = "error", str(err)
-        terminal.print(f"[bold red]ERROR[/] {err}")
+        report.status, report.error = "error", distributed.share_failure(accelerator, str(err), False)
+        terminal.print(f"[bold red]ERROR[/] {escape(str(err))}")
         code = EXIT_INPUT_ERROR
     except Exception as err:  # a crash: record it, then let the traceback show
-        report.status, report.error = "error", f"{type(err).__name__}: {err}"
-        terminal.print(traceback.format_exc())
+        report.status, report.error = "error", distributed.share_failure(accelerator, f"{type(err).__name__}: {err}")
+        terminal.print(escape(traceback.format_exc()))  # not markup: gloo errors hold "[...]"
         code = EXIT_CRASH
     finally:
         if report.stages and report.stages[-1]["seconds"] is None:
@@ -92,6 +102,7 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
             terminal.summary(report.to_json())
             _final_words(ctx, code)
         ctx.tracker.close()
+        distributed.finish(accelerator, in_step=code in (EXIT_PASSED, EXIT_HALTED))
     return code
 
 
@@ -122,5 +133,7 @@ def _final_words(ctx: RunContext, code: int) -> None:
         terminal.print(f"[bold green]PASSED[/] test {headline} {shown} on {report.metrics.get('count')} examples")
     elif report.status == "halted":
         terminal.print(f"[bold red]HALTED[/] at {report.halted_at['stage']}/{report.halted_at['gate']}")
+    elif report.status == "error":
+        terminal.print(f"[bold red]ERROR[/] {escape(str(report.error))}")
     terminal.print(f"run dir: {ctx.run_dir}  (report.md, TensorBoard: tensorboard --logdir {ctx.run_dir})"
                    f"  exit status {code}")

@@ -52,6 +52,7 @@ class Report:
         self.error: Optional[str] = None
         self.stages: list[dict[str, Any]] = []
         self.metrics: dict[str, Any] = {}
+        self.headline: Optional[str] = None  # the metric that says whether the run is any good
         self.baselines: dict[str, Any] = {}
         self.notes: list[str] = []
         self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
@@ -84,7 +85,7 @@ class Report:
             "stages": [{**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
                        for s in self.stages],
             "waivers": self.waivers, "metrics": self.metrics, "baselines": self.baselines, "notes": self.notes,
-            "figures": self.figures,
+            "figures": self.figures, "headline": self.headline,
         })
 
     def write(self) -> None:

@@ -26,8 +26,15 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader worker init: torch seeds each worker; NumPy and `random` get the same seed."""
-    worker_seed = torch.initial_seed() % 2**32
+    """DataLoader worker init: torch seeds each worker; NumPy and `random` get the same seed.
+
+    Every process shares the loader's generator (one data order, sharded), so torch gives worker k
+    the same seed on every process: the process's rank is mixed in, so augmentation differs.
+    """
+    rank = int(os.environ.get("RANK", "0") or 0)  # set by torchrun / accelerate launch
+    worker_seed = (torch.initial_seed() + rank * 2**16) % 2**32
+    if rank:
+        torch.manual_seed(worker_seed)
     np.random.seed(worker_seed)
     random.seed(worker_seed)
 

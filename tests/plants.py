@@ -16,8 +16,10 @@ from saneloop.tasks import Classify
 
 def planted_digits(shift_labels: int = 0, drop_class: int | None = None, nan_at: tuple[int, ...] = (),
                    float_targets: bool = False, keep_per_minor_class: int | None = None,
-                   test_size: int = 449, split_seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
-    """The default digits with one planted data bug."""
+                   test_size: int = 449, split_seed: int = 0,
+                   nan_on_process: int | None = None) -> tuple[TensorDataset, TensorDataset]:
+    """The default digits with one planted data bug (`nan_on_process`: only that process's copy of
+    the data has the NaNs of `nan_at`, as when one machine reads a corrupted file)."""
     train, test = digits(test_size=test_size, split_seed=split_seed)
     x, y = train.tensors
     x, y = x.clone(), y.clone() + shift_labels
@@ -30,7 +32,7 @@ def planted_digits(shift_labels: int = 0, drop_class: int | None = None, nan_at:
             idx = (y == c).nonzero().flatten()
             keep[idx if c == 0 else idx[:keep_per_minor_class]] = True
         x, y = x[keep], y[keep]
-    for i in nan_at:
+    for i in nan_at if nan_on_process in (None, _process()) else ():
         x[i, 0, 0, 0] = float("nan")
     if float_targets:
         y = y.float()
@@ -283,3 +285,20 @@ class TinyCausalLM(nn.Module):
         T = tokens.shape[1]
         scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
         return self.head(h + scores.softmax(-1) @ v)
+
+def _process() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+class CrashOnProcessMLP(MLP):
+    """A crash in evaluation on one process only: process `process` (0 in a one-process run) raises
+    in its evaluation pass (eval mode, a batch of more than 100; the gates' probe batches hold 64)."""
+
+    def __init__(self, *args, process: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.process = process
+
+    def forward(self, x):
+        if _process() == self.process and not self.training and len(x) > 100:
+            raise RuntimeError(f"planted crash on process {self.process}")
+        return super().forward(x)

@@ -18,6 +18,7 @@ def run(ctx: RunContext) -> None:
     metrics = ctx.task.metrics(outputs, targets)
     ctx.gate("eval_repeatable", lambda s: _again(ctx, model, loader, outputs, metrics))
     ctx.report.metrics = metrics
+    ctx.report.headline = ctx.task.headline()
     ctx.report.baselines = _baselines(ctx)
     ctx.gate("beats_baselines", lambda s: _beats(ctx, metrics, s.min_se))
     for name, value in metrics.items():

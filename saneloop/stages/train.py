@@ -11,6 +11,7 @@ from ..augment import augmented
 from ..build import build_optimizer, build_scheduler, build_train_loader
 from ..checks import loss_decreased
 from ..context import RunContext
+from ..distributed import earliest
 from ..loop import to_device
 from ..seeding import seed_everything
 from ..watch import TrainWatch
@@ -19,8 +20,10 @@ NAME = "train"
 
 
 def run(ctx: RunContext) -> None:
-    # Reseed: the training stream must not depend on which gates ran before it.
-    seed_everything(ctx.seed, ctx.cfg.deterministic)
+    # Reseed: the training stream must not depend on which gates ran before it. Each process gets
+    # its own stream (dropout, augmentation in the dataset): seed + process index, as Accelerate's
+    # set_seed(device_specific=True); the data order is shared and sharded by `prepare`.
+    seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.cfg.deterministic)
     optimizer = build_optimizer(ctx.cfg, list(ctx.model.parameters()))
     scheduler = build_scheduler(ctx.cfg, optimizer)
     loader = build_train_loader(ctx.cfg, augmented(ctx.cfg, ctx.train_set), ctx.seed)
@@ -76,6 +79,7 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch
                 watch.after_step(step, targets)
                 if step % log_every == 0 or step == total:
                     bad = _log(ctx, torch.stack(losses[logged:step]), logged, bar)
+                    bad = earliest(ctx.accelerator, bad)  # every process stops at the same step
                     if bad is not None:
                         return torch.stack(losses), bad
                     logged = step

@@ -1,0 +1,219 @@
+"""Many processes on CPU (gloo): one run dir, exact full-set eval, gates agreed, no hangs.
+
+`torchrun` runs the pass case as a user would. The failure cases start the two processes
+themselves, with the environment torchrun gives its workers, so each process's own exit status
+and timing can be checked (torchrun itself exits 1 whenever a worker exits non-zero).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from saneloop import distributed
+from saneloop.checks.verdict import failed, passed
+from saneloop.datasets import digits
+from saneloop.errors import EXIT_CRASH, EXIT_HALTED, EXIT_PASSED, InputError
+from saneloop.models import MLP
+from saneloop.tasks import Classify
+from tests.conftest import REPO, gate
+
+SMALL = ["train.epochs=5", "output.progress=false", "gates.overfit.max_steps=100"]
+PROMPT_S = 90  # generous for a 2-core CI box shared with other jobs; a hang would wait 600 s
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _two_processes(run_dir: Path, *overrides: str, timeout: int = 300) -> tuple[list[int], list[str], float]:
+    """Start ranks 0 and 1 as torchrun would; return their exit statuses, outputs and wall time."""
+    port, start = str(_free_port()), time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "saneloop", "+recipe=classify", *overrides,
+                               f"hydra.run.dir={run_dir}"], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              env=_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE="2",
+                                       LOCAL_WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank)))
+             for rank in (0, 1)]
+    try:
+        outputs = [p.communicate(timeout=timeout)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    return [p.returncode for p in procs], outputs, time.perf_counter() - start
+
+
+def _one_process_metrics(weights: Path) -> dict:
+    """The test metrics of saved weights, evaluated here in one process, batch by batch."""
+    model = MLP(64, 10, hidden=256, depth=2)
+    model.load_state_dict(load_file(str(weights)))
+    model.eval()
+    _, test = digits(test_size=449, split_seed=0)
+    inputs, targets = test.tensors
+    with torch.no_grad():
+        outputs = torch.cat([model(inputs[i:i + 256]) for i in range(0, len(inputs), 256)])
+    return Classify(10).metrics(outputs, targets)
+
+
+def test_torchrun_two_processes_one_run_dir_and_exact_eval(tmp_path):
+    """The issue's CI case: torchrun, 2 processes, test set of 449 (odd), no hydra.run.dir given."""
+    result = subprocess.run(["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL],
+                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    run_dirs = list((tmp_path / "outputs" / "classify").iterdir())
+    assert len(run_dirs) == 1, run_dirs  # Hydra's ${now:...} may differ per process; one dir stays
+    run_dir = run_dirs[0]
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["status"] == "passed"
+    assert all(g["status"] == "passed" for s in report["stages"] for g in s["gates"]), report["stages"]
+    assert gate(report, "full_eval")["value"] == 449 == report["metrics"]["count"]
+    assert any(n.startswith("2 processes") for n in report["notes"]), report["notes"]
+    assert result.stdout.count("PASSED test accuracy") == 1  # the other process is quiet
+    alone = _one_process_metrics(run_dir / "model.safetensors")
+    assert alone["count"] == report["metrics"]["count"] and alone["accuracy"] == report["metrics"]["accuracy"]
+    assert alone["loss"] == pytest.approx(report["metrics"]["loss"], rel=1e-6, abs=1e-7)
+
+
+def test_bad_data_on_one_process_halts_both_promptly(tmp_path):
+    codes, outputs, seconds = _two_processes(
+        tmp_path, "data._target_=tests.plants.planted_digits", "+data.nan_at=[3,17]", "+data.nan_on_process=1",
+        *SMALL)
+    assert codes == [EXIT_HALTED, EXIT_HALTED], outputs
+    assert seconds < PROMPT_S
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["halted_at"] == {"stage": "setup", "gate": "inputs_finite"}
+    found = gate(report, "inputs_finite")
+    assert "train indices [3, 17]" in found["message"] and "on process 1 of 2" in found["message"]
+    assert "HALTED at setup/inputs_finite" in outputs[0] and "HALTED" not in outputs[1]
+
+
+def test_crash_on_one_process_ends_both_with_a_clear_message(tmp_path):
+    codes, outputs, seconds = _two_processes(tmp_path, "model._target_=tests.plants.CrashOnProcessMLP",
+                                             "+model.process=1", "train.epochs=1",
+                                             "gates.loss_decreases.enabled=false", *SMALL[1:])
+    assert codes == [EXIT_CRASH, EXIT_CRASH], outputs
+    assert seconds < PROMPT_S
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["status"] == "error" and report["stages"][-1]["name"] == "evaluate"
+    assert report["error"].startswith("process 1 of 2: RuntimeError: planted crash on process 1"), report["error"]
+    assert "planted crash on process 1" in outputs[1] and "Traceback" in outputs[1]  # its own traceback
+
+
+def test_mixed_precision_and_accumulation_keep_every_gate(tmp_path):
+    """bf16 autocast and gradient accumulation through Accelerate's settings (on CPU here); the gates
+    before train measure the model in full precision, so their expectations hold unchanged."""
+    result = subprocess.run([sys.executable, "-m", "saneloop", "+recipe=classify", "accelerator.mixed_precision=bf16",
+                             "accelerator.gradient_accumulation_steps=2", "output.save_weights=false", *SMALL,
+                             f"hydra.run.dir={tmp_path}"], cwd=REPO, env=_env(), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert gate(report, "init_loss")["value"] == pytest.approx(2.3069, abs=1e-4)  # as in full precision
+    assert any("bf16" in n for n in report["notes"]) and any("accumulation over 2" in n for n in report["notes"])
+
+
+class _OneProcess:
+    num_processes, process_index, is_main_process = 1, 0, True
+
+
+def test_one_process_agrees_with_itself_and_raises_as_is():
+    assert distributed.agree(_OneProcess(), "stage/gate", lambda: passed("g", 1, 1, "ok")).passed
+    assert not distributed.agree(_OneProcess(), "stage/gate", lambda: failed("g", 0, 1, "no")).passed
+    with pytest.raises(InputError):
+        distributed.agree(_OneProcess(), "stage/gate", lambda: (_ for _ in ()).throw(InputError("bad key")))
+    assert distributed.earliest(_OneProcess(), 7) == 7 and distributed.share_failure(_OneProcess(), "x") == "x"
+
+
+class _ProcessZeroOfTwo:
+    """Process 0 of 2, the other process's outcome and message played back by the fakes below."""
+
+    num_processes, process_index, is_main_process, device = 2, 0, True, torch.device("cpu")
+
+    def __init__(self, other_outcome: int, other_message) -> None:
+        self.other_outcome, self.other_message = other_outcome, other_message
+
+    def gather(self, tensor):
+        return torch.cat([tensor, torch.tensor([self.other_outcome])])
+
+
+@pytest.fixture
+def other_process(monkeypatch):
+    def make(outcome: int, message=None):
+        accelerator = _ProcessZeroOfTwo(outcome, message)
+
+        def broadcast(obj, from_process):
+            if from_process == 1:
+                obj[0] = message
+        monkeypatch.setattr(distributed, "broadcast_object_list", broadcast)
+        return accelerator
+    return make
+
+
+def test_a_gate_failing_on_the_other_process_fails_here_too(other_process):
+    theirs = failed("init_loss", 23.0, 2.3, "loss at init 23.0")
+    mine = passed("init_loss", 2.3, 2.3, "ok")
+    verdict = distributed.agree(other_process(1, theirs), "sanity/init_loss", lambda: mine)
+    assert not verdict.passed and verdict.message == "loss at init 23.0 (on process 1 of 2)"
+    both = distributed.agree(other_process(1, theirs), "sanity/init_loss", lambda: failed("init_loss", 9.0, 2.3, "9"))
+    assert both.message == "9 (on all 2 processes)"  # the lowest failing process speaks for all
+
+
+def test_a_gate_raising_on_the_other_process_stops_this_one(other_process):
+    def ok():
+        return passed("overfit", 0.0, 0.01, "ok")
+    with pytest.raises(distributed.PeerFailure, match="process 1 of 2 at overfit/overfit: ValueError: boom"):
+        distributed.agree(other_process(2, (False, "ValueError: boom")), "overfit/overfit", ok)
+    with pytest.raises(InputError, match="process 1 of 2 at setup/targets: bad file"):
+        distributed.agree(other_process(2, (True, "bad file")), "setup/targets", ok)
+
+
+def test_other_processes_keep_hydra_quiet_and_cpu_launches_use_gloo(monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    assert distributed.quiet_hydra_overrides(["+recipe=classify"]) == []
+    monkeypatch.setenv("RANK", "1")
+    assert distributed.quiet_hydra_overrides(["hydra/job_logging=stdout"]) == [
+        "hydra.output_subdir=null", "hydra/hydra_logging=disabled"]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(distributed, "_has_accelerator", lambda: False)
+    from tests.conftest import compose_cfg
+    kwargs = distributed.accelerator_kwargs(compose_cfg("accelerator.timeout_s=42"))
+    assert kwargs["cpu"] is True and kwargs["kwargs_handlers"][0].timeout.total_seconds() == 42
+
+
+@pytest.mark.slow
+def test_two_machines_on_localhost_match_one_machine_with_two_processes(tmp_path):
+    """Multi-node `accelerate launch`: two launchers (machine ranks 0 and 1, one process each) meet at
+    a main address, as on two machines. Same seed, same world size: the same result as torchrun's
+    two processes on one machine."""
+    port, runs = str(_free_port()), {"machines": tmp_path / "machines", "torchrun": tmp_path / "torchrun"}
+    launchers = [subprocess.Popen(["accelerate", "launch", "--multi_gpu", "--num_machines", "2", "--machine_rank",
+                                   str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", port,
+                                   "--num_processes", "2", "--mixed_precision", "no", "--dynamo_backend", "no",
+                                   "-m", "saneloop", "+recipe=classify", *SMALL, f"hydra.run.dir={runs['machines']}"],
+                                  cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
+                 for rank in (0, 1)]
+    outputs = [p.communicate(timeout=300)[0] for p in launchers]
+    assert [p.returncode for p in launchers] == [EXIT_PASSED, EXIT_PASSED], outputs
+    assert "PASSED test accuracy" in outputs[0] and "PASSED" not in outputs[1]
+    result = subprocess.run(["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL,
+                             f"hydra.run.dir={runs['torchrun']}"], cwd=tmp_path, env=_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    reports = {name: json.loads((path / "report.json").read_text()) for name, path in runs.items()}
+    assert reports["machines"]["metrics"] == reports["torchrun"]["metrics"]
+    assert reports["machines"]["metrics"]["count"] == 449
