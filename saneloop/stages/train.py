@@ -7,6 +7,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..build import build_optimizer, build_scheduler, build_train_loader
+from ..checkpoint import Checkpointer
 from ..checks import loss_decreased
 from ..context import RunContext
 from ..seeding import seed_everything
@@ -23,15 +24,18 @@ def run(ctx: RunContext) -> None:
     model, optimizer, loader = ctx.accelerator.prepare(ctx.model, optimizer, loader)
     if scheduler is not None:
         scheduler = ctx.accelerator.prepare(scheduler)
-    losses, nonfinite_step = _fit(ctx, model, optimizer, scheduler, loader)
+    checkpoints = Checkpointer(ctx, model, optimizer, scheduler, loader)  # resume=: restores their states
+    losses, nonfinite_step = _fit(ctx, model, optimizer, scheduler, loader, checkpoints)
     ctx.state["trained_model"] = model
     ctx.state["train_losses"] = losses
     ctx.gate("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
 
 
-def _fit(ctx: RunContext, model, optimizer, scheduler, loader) -> tuple[torch.Tensor, Optional[int]]:
+def _fit(ctx: RunContext, model, optimizer, scheduler, loader, checkpoints: Checkpointer
+         ) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
-    `train.log_every` steps (one host sync each), where NaN/Inf stops the run early."""
+    `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
+    A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
     cfg, accelerator = ctx.cfg.train, ctx.accelerator
     total = len(loader) * int(cfg.epochs)
     if cfg.max_steps is not None:
@@ -39,11 +43,13 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader) -> tuple[torch.Te
     losses = torch.zeros(total, device=accelerator.device)
     bar = tqdm(total=total, desc="train", unit="step", disable=not (ctx.cfg.output.progress and
                accelerator.is_main_process), mininterval=0.5, leave=False)
-    step, logged = 0, 0
+    step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
+    logged = step - step % int(cfg.log_every)
+    bar.update(logged)
     model.train()
     try:
         while step < total:
-            for inputs, targets in loader:
+            for inputs, targets in checkpoints.batches(loader, step):
                 losses[step] = _step(ctx, model, optimizer, scheduler, inputs, targets)
                 step += 1
                 if step % int(cfg.log_every) == 0 or step == total:
@@ -51,10 +57,14 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader) -> tuple[torch.Te
                     if bad is not None:
                         return losses[:step], bad
                     logged = step
+                if step >= checkpoints.due:  # every checkpoint.every steps, or at once after SIGINT/SIGTERM
+                    checkpoints.save(step, losses)
                 if step == total:
                     break
+        checkpoints.finish(step, losses)
     finally:
         bar.close()
+        checkpoints.close()
     return losses[:step], None
 
 
