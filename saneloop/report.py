@@ -54,6 +54,7 @@ class Report:
         self.metrics: dict[str, Any] = {}
         self.baselines: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.checkpoint: Optional[dict[str, Any]] = None  # latest checkpoint, how to resume, resumed from
 
     def start_stage(self, name: str) -> None:
         self.stages.append({"name": name, "seconds": None, "gates": []})
@@ -75,6 +76,7 @@ class Report:
             "stages": [{**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
                        for s in self.stages],
             "waivers": self.waivers, "metrics": self.metrics, "baselines": self.baselines, "notes": self.notes,
+            "checkpoint": self.checkpoint,
         })
 
     def write(self) -> None:
@@ -87,6 +89,8 @@ class Report:
             lines.append(f"Halted at stage `{self.halted_at['stage']}`, gate `{self.halted_at['gate']}`.")
         if self.error:
             lines.append(f"Error: {self.error}")
+        if self.checkpoint and self.checkpoint.get("resume_command"):
+            lines.append(f"Resume with `{self.checkpoint['resume_command']}` (checkpoint {self.checkpoint['path']}).")
         lines += ["", "| stage | gate | verdict | value | expected | message |", "|---|---|---|---|---|---|"]
         for stage in self.stages:
             for g in stage["gates"]:
