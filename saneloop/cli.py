@@ -8,7 +8,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from . import pipeline
+from . import pipeline, startup
 from .config import CONF_DIR, recipe_names, register_configs
 from .errors import EXIT_INPUT_ERROR
 
@@ -17,6 +17,7 @@ _exit_codes: list[int] = []
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="saneloop")
 def _hydra_main(cfg: DictConfig) -> int:
+    startup.started()
     if OmegaConf.is_missing(cfg, "recipe"):
         print(f"saneloop: choose a recipe, e.g. `python -m saneloop +recipe=classify` "
               f"(recipes: {', '.join(recipe_names())})", file=sys.stderr)
@@ -57,6 +58,5 @@ def options_first(argv: list[str]) -> list[str]:
 
 def main() -> None:
     register_configs()
-    sys.argv[1:] = options_first(sys.argv[1:])
-    _hydra_main()
-    sys.exit(max(_exit_codes, default=0))
+    refused = startup.launch(_hydra_main, options_first(sys.argv[1:]))  # resume=, config errors, run dir
+    sys.exit(refused if refused is not None else max(_exit_codes, default=0))
