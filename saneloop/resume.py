@@ -27,6 +27,7 @@ from .errors import InputError
 # the numbers nor the data order.
 MAY_DIFFER = ("resume", "output.progress", "output.save_weights", "checkpoint.")
 RESUME_COMMAND = "python -m saneloop resume={run_dir}"
+NOT_RUN_AGAIN = "[passed before resume; not run again]"
 _OVERRIDE = re.compile(r"^(?:~|\+\+|\+)?([\w.@/-]+)=")  # Hydra's [~|+|++]key=value
 _PLAIN = re.compile(r"^[\w./:@%+~-]+$")
 
@@ -123,8 +124,8 @@ def passed_gates(payload: dict) -> dict[str, Verdict]:
     for stage in json.loads(payload["gates"]):
         for g in stage["gates"]:
             if g["status"] in ("passed", "waived"):
-                found[g["name"]] = Verdict(g["name"], g["passed"], g["value"], g["expected"],
-                                           f"{g['message']} [passed before resume; not run again]",
+                message = g["message"] if g["message"].endswith(NOT_RUN_AGAIN) else f"{g['message']} {NOT_RUN_AGAIN}"
+                found[g["name"]] = Verdict(g["name"], g["passed"], g["value"], g["expected"], message,
                                            g.get("tip", ""), g["status"])
     return found
 
