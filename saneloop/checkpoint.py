@@ -96,8 +96,10 @@ class Checkpointer:
 
     def __init__(self, ctx: Any, model: Any, optimizer: Any, scheduler: Any, loader: Any) -> None:
         self.ctx, self.model, self.optimizer, self.scheduler = ctx, model, optimizer, scheduler
-        self.every = int(ctx.cfg.checkpoint.every)
-        self.keep = max(1, int(ctx.cfg.checkpoint.keep))
+        self.every, self.keep = int(ctx.cfg.checkpoint.every), int(ctx.cfg.checkpoint.keep)
+        if self.every < 0 or self.keep < 1:
+            raise InputError(f"checkpoint.every={self.every} must be >= 0 (0: only at the end of train and on a "
+                             f"signal) and checkpoint.keep={self.keep} at least 1")
         self.due = self._next_due(0)
         self.last_path: Optional[Path] = None
         self._saved_step: Optional[int] = None

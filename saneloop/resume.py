@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -71,12 +72,16 @@ def resume_argv(argv: list[str]) -> list[str]:
 
 def _config_dir_flag(run_dir: Path, flags: list[str]) -> list[str]:
     """The `--config-dir` the run was started with, unless one is given now."""
-    if any(f in ("--config-dir", "-cd") or f.startswith("--config-dir=") for f in flags):
-        return []
     hydra_file = run_dir / ".hydra" / "hydra.yaml"
     if not hydra_file.is_file():
         return []
-    sources = OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.config_sources", default=[]) or []
+    runtime = OmegaConf.load(hydra_file).hydra.runtime
+    if runtime.get("cwd") and Path(runtime.cwd).resolve() != Path.cwd().resolve():
+        print(f"saneloop: note: {run_dir} was started from {runtime.cwd}; if its _target_s import from "
+              "there, resume from there", file=sys.stderr)
+    if any(f in ("--config-dir", "-cd") or f.startswith("--config-dir=") for f in flags):
+        return []
+    sources = runtime.get("config_sources") or []
     extra = [s.path for s in sources if s.get("provider") == "command-line" and s.get("schema") == "file"]
     return ["--config-dir", extra[0]] if extra else []
 

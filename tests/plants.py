@@ -180,11 +180,25 @@ class SignalMLP(MLP):
         self.signal_in, self.signal_at, self.signal_name, self.calls = signal_in, signal_at, signal_name, 0
 
     def forward(self, x):
-        frame = sys._getframe(1)
-        while frame is not None and frame.f_code.co_name != self.signal_in:
-            frame = frame.f_back
-        if frame is not None:
+        if _called_from(self.signal_in):
             self.calls += 1
             if self.calls == self.signal_at:
                 os.kill(os.getpid(), getattr(signal, self.signal_name))
         return super().forward(x)
+
+
+class CrashInEvalMLP(MLP):
+    """Bug: the model breaks in evaluation (e.g. a code path only eval mode takes)."""
+
+    def forward(self, x):
+        if not self.training and _called_from("predict_all"):
+            raise RuntimeError("planted crash in evaluate")
+        return super().forward(x)
+
+
+def _called_from(function: str) -> bool:
+    """Is a function of this name on the call stack (e.g. `_fit`: the train loop)?"""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != function:
+        frame = frame.f_back
+    return frame is not None

@@ -65,6 +65,8 @@ def _assert_same_as(reference: tuple[dict, dict, Path], run_dir: Path) -> dict:
     for name, tensor in ref_weights.items():
         assert (weights[name] == tensor).all(), f"{name} differs from the uninterrupted run"
     assert report["metrics"] == ref_report["metrics"]
+    final = checkpoint.load(checkpoint.path_for(run_dir, 60))["losses"]
+    assert torch.equal(final, checkpoint.load(checkpoint.path_for(reference[2], 60))["losses"])  # every step's loss
     assert gate(report, "loss_decreases")["value"] == gate(ref_report, "loss_decreases")["value"]
     return report
 
@@ -145,3 +147,15 @@ def test_checkpoint_of_an_incompatible_model_is_refused_naming_what_differs(refe
     assert code == EXIT_INPUT_ERROR and report["status"] == "error"
     assert (f"checkpoint {path} does not fit the model built from model._target_=saneloop.models.MLP: "
             "head.weight is [10, 128] in the checkpoint, [10, 256] in the model") in report["error"]
+
+
+def test_a_crash_in_evaluate_keeps_what_earlier_stages_wrote(tmp_path):
+    code, report = run_pipeline(tmp_path, "train.max_steps=40", "output.progress=false",
+                                "model._target_=tests.plants.CrashInEvalMLP")
+    assert code == 1 and report["status"] == "error" and "planted crash in evaluate" in report["error"]
+    assert [s["name"] for s in report["stages"]] == ["setup", "sanity", "overfit", "train", "evaluate"]
+    assert all(g["status"] == "passed" for s in report["stages"][:4] for g in s["gates"])
+    assert checkpoint.load(checkpoint.path_for(tmp_path, 40))["step"] == 40  # the end-of-train checkpoint
+    assert report["checkpoint"]["resume_command"] == f"python -m saneloop resume={tmp_path}"
+    assert (tmp_path / "config.yaml").is_file() and not (tmp_path / "model.safetensors").exists()
+    assert not leftovers(tmp_path) and not leftovers(checkpoint.folder(tmp_path))
