@@ -67,7 +67,7 @@ def _refuse(err: Exception, argv: list[str]) -> int:
         traceback.print_exception(err)
     message = describe(err)
     print(f"saneloop: {message}", file=sys.stderr)
-    if not (isinstance(err, OSError) and not isinstance(err, HydraException)) and not any(a.split("=")[0] in _NOT_A_RUN for a in argv):
+    if not _run_dir_failed(err) and not any(a.split("=")[0] in _NOT_A_RUN for a in argv):
         _write_report(argv, message)
     return EXIT_INPUT_ERROR
 
@@ -75,7 +75,7 @@ def _refuse(err: Exception, argv: list[str]) -> int:
 def describe(err: Exception) -> str:
     """One message for a composition or run-dir failure, naming the key and the fix."""
     cause = err.__cause__
-    if isinstance(err, OSError) and not isinstance(err, HydraException):  # Hydra's missing-option error is one
+    if _run_dir_failed(err):
         where = f" {err.filename}" if err.filename else ""
         return (f"cannot create or write the run dir{where}: {err.strerror or err}. Choose a writable place "
                 "with hydra.run.dir=DIR, or fix its permissions")
@@ -91,7 +91,13 @@ def describe(err: Exception) -> str:
     lines = [line.strip() for line in f"{err}\n{cause or ''}".splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith(("full_key:", "object_type=", "reference_type=",
                                                              "Config search path", "provider="))]
-    return "bad config: " + "; ".join(lines) + ". `python -m saneloop +recipe=NAME --cfg job` prints the composed config"
+    return ("bad config: " + "; ".join(lines) +
+            ". `python -m saneloop +recipe=NAME --cfg job` prints the composed config")
+
+
+def _run_dir_failed(err: Exception) -> bool:
+    """An OSError from Hydra creating the run dir (Hydra's missing-option error is an OSError too)."""
+    return isinstance(err, OSError) and not isinstance(err, HydraException)
 
 
 def _unknown_key(full_key: str, key: str, parent: DictConfig) -> str:
