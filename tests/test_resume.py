@@ -17,8 +17,8 @@ from safetensors.torch import load_file
 
 from saneloop import checkpoint
 from saneloop.atomic import leftovers, replacing
-from saneloop.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED
-from saneloop.resume import NOT_RUN_AGAIN
+from saneloop.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, InputError
+from saneloop.resume import NOT_RUN_AGAIN, resume_argv
 from tests.conftest import REPO, gate, run_cli, run_pipeline
 
 # Small, but crossing epochs (22 batches each) with checkpoints mid-epoch, with dropout (global RNG)
@@ -159,3 +159,20 @@ def test_a_crash_in_evaluate_keeps_what_earlier_stages_wrote(tmp_path):
     assert report["checkpoint"]["resume_command"] == f"python -m saneloop resume={tmp_path}"
     assert (tmp_path / "config.yaml").is_file() and not (tmp_path / "model.safetensors").exists()
     assert not leftovers(tmp_path) and not leftovers(checkpoint.folder(tmp_path))
+
+
+def test_resume_argv_reuses_the_runs_overrides_and_config_dir(tmp_path):
+    hydra_dir = tmp_path / "run" / ".hydra"
+    hydra_dir.mkdir(parents=True)
+    (hydra_dir / "overrides.yaml").write_text("- +recipe=classify\n- optim.lr=0.01\n- train.epochs=3\n"
+                                              f"- hydra.run.dir={tmp_path}/run\n")
+    (hydra_dir / "hydra.yaml").write_text(f"hydra:\n  runtime:\n    cwd: {REPO}\n    config_sources:\n"
+                                          f"    - {{path: {tmp_path}/conf, schema: file, provider: command-line}}\n")
+    argv = resume_argv(["+recipe=classify", "train.epochs=5", f"resume={tmp_path}/run"])
+    assert argv == ["--config-dir", f"{tmp_path}/conf", "optim.lr=0.01", "+recipe=classify", "train.epochs=5",
+                    f"resume={tmp_path}/run", f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
+    assert resume_argv(["+recipe=classify"]) == ["+recipe=classify"]
+    with pytest.raises(InputError, match="continues that run in its own dir; drop hydra.run.dir=/elsewhere"):
+        resume_argv([f"resume={tmp_path}/run", "hydra.run.dir=/elsewhere"])
+    with pytest.raises(InputError, match="has no .hydra/overrides.yaml, so it is not a saneloop run dir"):
+        resume_argv([f"resume={tmp_path}"])
