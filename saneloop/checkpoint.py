@@ -92,6 +92,10 @@ class Checkpointer:
     `batches(loader, step)` instead of the loader once per epoch, calls `save` when
     `step >= due` (every `checkpoint.every` steps, or at once after SIGINT/SIGTERM), `finish`
     when done, and `close` in any case.
+
+    Several processes: saving is collective (state gather, barrier), so every rank must reach
+    `save` at the same step. The cadence guarantees it; a signal does only if every rank sees it
+    before the same step (not yet agreed across ranks: see the GateRunner's rank agreement).
     """
 
     def __init__(self, ctx: Any, model: Any, optimizer: Any, scheduler: Any, loader: Any) -> None:
