@@ -25,6 +25,11 @@ def build(node: DictConfig, key: str, *args: Any, **kwargs: Any) -> Any:
         return instantiate(node, *args, **kwargs)
     except InstantiationException as err:
         cause = err.__cause__ or err
+        if isinstance(cause, ImportError):
+            why = " ".join(line.strip() for line in str(cause).splitlines()[1:2])  # e.g. No module named 'x'
+            raise InputError(f"{key}._target_={node._target_} does not import ({why}). Check its spelling, and that "
+                             "its module is importable from where you run (your project's folder, or on "
+                             "PYTHONPATH)") from err
         raise InputError(f"could not build '{key}' from _target_={node._target_}: {cause}. "
                          f"Check that {key}._target_ imports and that every argument under '{key}' is one it "
                          "accepts.") from err

@@ -8,7 +8,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from . import distributed, pipeline, sweep
+from . import distributed, pipeline, startup, sweep
 from .config import CONF_DIR, recipe_names, register_configs
 from .errors import EXIT_INPUT_ERROR
 
@@ -18,6 +18,7 @@ _exit_codes: list[int] = []
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="saneloop")
 def _hydra_main(cfg: DictConfig) -> float | None:
     """One job; returns what a sweeper optimises (the test headline metric; None unless passed)."""
+    startup.started()
     if OmegaConf.is_missing(cfg, "recipe"):
         print(f"saneloop: choose a recipe, e.g. `python -m saneloop +recipe=classify` "
               f"(recipes: {', '.join(recipe_names())})", file=sys.stderr)
@@ -58,7 +59,7 @@ def options_first(argv: list[str]) -> list[str]:
 
 def main() -> None:
     register_configs()
-    sys.argv[1:] = options_first(sys.argv[1:])
-    sys.argv += distributed.quiet_hydra_overrides(sys.argv[1:])  # processes other than the main one
-    _hydra_main()
-    sys.exit(max(_exit_codes, default=0))
+    argv = options_first(sys.argv[1:])
+    argv += distributed.quiet_hydra_overrides(argv)  # processes other than the main one
+    refused = startup.launch(_hydra_main, argv)  # resume=, config errors, run dir
+    sys.exit(refused if refused is not None else max(_exit_codes, default=0))

@@ -71,6 +71,14 @@ class TrainConfig:
 
 
 @dataclass
+class CheckpointConfig:
+    """Checkpoints of the train stage in RUN_DIR/checkpoints/; `resume=RUN_DIR` continues from the latest."""
+
+    every: int = 1000  # train steps between checkpoints (0: only at the end of train and on SIGINT/SIGTERM)
+    keep: int = 2  # how many of the latest checkpoints stay on disk
+
+
+@dataclass
 class AcceleratorConfig:
     """Passed to `accelerate.Accelerator`; `accelerate launch` flags and env settings also apply."""
 
@@ -116,6 +124,8 @@ class SaneloopConfig:
     gates: GatesConfig = field(default_factory=GatesConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    resume: Optional[str] = None  # a run dir to continue in place from its latest checkpoint
 
 
 def recipe_names() -> list[str]:

@@ -42,7 +42,7 @@ def _summarize_tensors(inputs: torch.Tensor, targets: torch.Tensor) -> DatasetSu
 def _pair(item: Any, index: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     if not (isinstance(item, (tuple, list)) and len(item) == 2):
         raise InputError(f"{split} item {index} is a {type(item).__name__}, not an (input, target) pair; "
-                         "make the dataset's __getitem__ return `return x, y`")
+                         "make the dataset's __getitem__ end with `return x, y`")
     return torch.as_tensor(item[0]), torch.as_tensor(item[1])
 
 

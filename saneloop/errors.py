@@ -8,6 +8,7 @@ EXIT_PASSED = 0
 EXIT_CRASH = 1  # an unexpected exception: a bug in saneloop or in user code during training
 EXIT_INPUT_ERROR = 2  # bad config or bad input, refused before training; report.json status "error"
 EXIT_HALTED = 3  # a gate failed; report.json status "halted"
+EXIT_INTERRUPTED = 4  # SIGINT/SIGTERM: a checkpoint was saved if train had begun; report.json status "interrupted"
 
 
 class GateHalt(Exception):
@@ -21,3 +22,15 @@ class GateHalt(Exception):
 
 class InputError(Exception):
     """Bad config or data that saneloop refuses before training; the message says how to fix it."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM ended the run (a BaseException, like KeyboardInterrupt, so that user code's
+    `except Exception` does not swallow it). `checkpoint` is the file saved on the way out, if any."""
+
+    def __init__(self, signal_name: str, step: int | None = None, checkpoint: str | None = None) -> None:
+        where = f" at train step {step}" if step is not None else ""
+        super().__init__(f"interrupted by {signal_name}{where}")
+        self.signal_name = signal_name
+        self.step = step
+        self.checkpoint = checkpoint

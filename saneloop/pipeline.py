@@ -17,11 +17,12 @@ from accelerate import Accelerator
 from omegaconf import DictConfig, OmegaConf
 from rich.markup import escape
 
-from . import distributed, stages
+from . import distributed, interrupts, resume, stages
 from .checks.verdict import Verdict, skipped
 from .console import Terminal
 from .context import RunContext
-from .errors import EXIT_CRASH, EXIT_HALTED, EXIT_INPUT_ERROR, EXIT_PASSED, GateHalt, InputError
+from .errors import (EXIT_CRASH, EXIT_HALTED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, GateHalt, InputError,
+                     Interrupted)
 from .report import Report, write_atomic
 from .tracking import Tracker
 
@@ -33,13 +34,17 @@ class GateRunner:
     def __init__(self, ctx_getter: Callable[[], RunContext]) -> None:
         self._ctx = ctx_getter
         self.stage = ""
+        self.passed_before: dict[str, Verdict] = {}  # a resumed run's gates, passed before it stopped
 
     def __call__(self, name: str, compute: Callable[[Any], Verdict]) -> Verdict:
         ctx = self._ctx()
         settings = OmegaConf.to_object(ctx.cfg.gates[name])
         start = time.perf_counter()
-        verdict = distributed.agree(ctx.accelerator, f"{self.stage}/{name}",
-                                    lambda: _decide(name, settings, compute))
+        if name in self.passed_before:  # recorded as passed before the resume, not run again
+            verdict = self.passed_before[name]
+        else:
+            verdict = distributed.agree(ctx.accelerator, f"{self.stage}/{name}",
+                                        lambda: _decide(name, settings, compute))
         ctx.report.record(verdict, time.perf_counter() - start)
         ctx.tracker.gate(verdict)
         ctx.terminal.verdict(self.stage, verdict)
@@ -78,14 +83,19 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
     runner = GateRunner(lambda: ctx)
     ctx = RunContext(cfg=cfg, run_dir=run_dir, report=report, terminal=terminal, gate=runner,
                      tracker=Tracker(run_dir / "tensorboard", enabled=main), accelerator=accelerator)
-    if main:
+    if main and cfg.get("resume") is None:  # a resumed run keeps the config.yaml it started with
         write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     code = EXIT_CRASH
     try:
-        code = _climb(ctx, runner)
+        with interrupts.SignalGuard():  # SIGINT/SIGTERM: checkpoint (in train), report, EXIT_INTERRUPTED
+            code = _climb(ctx, runner)
     except GateHalt as halt:
         report.status, report.halted_at = "halted", {"stage": halt.stage, "gate": halt.verdict.gate}
         code = EXIT_HALTED
+    except Interrupted as stop:
+        report.status = "interrupted"
+        report.notes.append(f"{stop}" + (f"; checkpoint saved: {stop.checkpoint}" if stop.checkpoint else ""))
+        code = EXIT_INTERRUPTED
     except InputError as err:
         report.status, report.error = "error", distributed.share_failure(accelerator, str(err), False)
         terminal.print(f"[bold red]ERROR[/] {escape(str(err))}")
@@ -98,6 +108,7 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
         if report.stages and report.stages[-1]["seconds"] is None:
             report.end_stage(time.perf_counter() - ctx.state.get("_stage_start", time.perf_counter()))
         if main:
+            resume.describe(ctx)
             report.write()
             terminal.summary(report.to_json())
             _final_words(ctx, code)
@@ -107,6 +118,7 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
 
 
 def _climb(ctx: RunContext, runner: GateRunner) -> int:
+    resume.prepare(ctx, runner)  # resume=RUN_DIR: load its checkpoint, or refuse saying why
     for stage in stages.ORDER:
         runner.stage = stage.NAME
         ctx.report.start_stage(stage.NAME)
@@ -135,5 +147,9 @@ def _final_words(ctx: RunContext, code: int) -> None:
         terminal.print(f"[bold red]HALTED[/] at {report.halted_at['stage']}/{report.halted_at['gate']}")
     elif report.status == "error":
         terminal.print(f"[bold red]ERROR[/] {escape(str(report.error))}")
+    elif report.status == "interrupted":
+        how = (report.checkpoint or {}).get("resume_command")
+        terminal.print(f"[bold yellow]INTERRUPTED[/] {report.notes[-1]}" +
+                       (f"\nresume with: {how}" if how else "\nno checkpoint yet: start the run again"))
     terminal.print(f"run dir: {ctx.run_dir}  (report.md, TensorBoard: tensorboard --logdir {ctx.run_dir})"
                    f"  exit status {code}")

@@ -56,6 +56,7 @@ class Report:
         self.baselines: dict[str, Any] = {}
         self.notes: list[str] = []
         self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
+        self.checkpoint: Optional[dict[str, Any]] = None  # latest checkpoint, how to resume, resumed from
 
     def start_stage(self, name: str) -> None:
         self.stages.append({"name": name, "seconds": None, "gates": []})
@@ -85,7 +86,7 @@ class Report:
             "stages": [{**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
                        for s in self.stages],
             "waivers": self.waivers, "metrics": self.metrics, "baselines": self.baselines, "notes": self.notes,
-            "figures": self.figures, "headline": self.headline,
+            "figures": self.figures, "headline": self.headline, "checkpoint": self.checkpoint,
         })
 
     def write(self) -> None:
@@ -98,6 +99,8 @@ class Report:
             lines.append(f"Halted at stage `{self.halted_at['stage']}`, gate `{self.halted_at['gate']}`.")
         if self.error:
             lines.append(f"Error: {self.error}")
+        if self.checkpoint and self.checkpoint.get("resume_command"):
+            lines.append(f"Resume with `{self.checkpoint['resume_command']}` (checkpoint {self.checkpoint['path']}).")
         lines += ["", "| stage | gate | verdict | value | expected | message |", "|---|---|---|---|---|---|"]
         for stage in self.stages:
             for g in stage["gates"]:

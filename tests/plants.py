@@ -4,6 +4,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import signal
+import sys
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -302,3 +306,112 @@ class CrashOnProcessMLP(MLP):
         if _process() == self.process and not self.training and len(x) > 100:
             raise RuntimeError(f"planted crash on process {self.process}")
         return super().forward(x)
+
+class SlowMLP(MLP):
+    """Not a bug: the default MLP, slowed down so a test can signal it mid-train (same numbers)."""
+
+    def __init__(self, *args, delay: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.delay = delay
+
+    def forward(self, x):
+        if self.delay:
+            time.sleep(self.delay)
+        return super().forward(x)
+
+
+def one_dataset(**digits_args) -> TensorDataset:
+    """Bug: the data callable returns one dataset instead of (train, test)."""
+    return digits(**digits_args)[0]
+
+
+def empty_train(**digits_args) -> tuple[TensorDataset, TensorDataset]:
+    """Bug: a filter that drops every training example."""
+    train, test = digits(**digits_args)
+    x, y = train.tensors
+    return TensorDataset(x[:0], y[:0]), test
+
+
+def unpaired_items(**digits_args) -> tuple[TensorDataset, TensorDataset]:
+    """Bug: items are (input, target, weight) triples, not (input, target) pairs."""
+    train, test = digits(**digits_args)
+    x, y = train.tensors
+    return TensorDataset(x, y, torch.ones(len(y))), test
+
+
+class _ListDataset(torch.utils.data.Dataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+def ragged_inputs(**digits_args) -> tuple[_ListDataset, TensorDataset]:
+    """Bug: images of two sizes in one set, which the default collate cannot stack."""
+    train, test = digits(**digits_args)
+    x, y = train.tensors
+    items = [(x[i] if i % 2 else torch.nn.functional.pad(x[i], (0, 1, 0, 1)), y[i]) for i in range(64)]
+    return _ListDataset(items), test
+
+
+def die_halfway_through_checkpoint(after: int, marker: str) -> None:
+    """The machine's fault, not the code's: the process is killed while it writes checkpoint
+    number `after + 1`. This writes half of its bytes, then creates `marker` and waits to be
+    killed (run in a subprocess that the test SIGKILLs)."""
+    import io
+    from pathlib import Path
+
+    from saneloop import checkpoint
+    real, calls = checkpoint._dump, []
+
+    def dump(payload, handle):
+        calls.append(1)
+        if len(calls) <= after:
+            return real(payload, handle)
+        buffer = io.BytesIO()
+        real(payload, buffer)
+        handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        handle.flush()
+        os.fsync(handle.fileno())
+        Path(marker).touch()
+        time.sleep(600)
+
+    checkpoint._dump = dump
+
+
+class SignalMLP(MLP):
+    """Not a bug: a signal arrives mid-run. At its `signal_at`-th forward call made from inside the
+    function named `signal_in` (e.g. `_fit`, the train loop), the model signals its own process."""
+
+    def __init__(self, *args, signal_in: str = "_fit", signal_at: int = 10, signal_name: str = "SIGINT",
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.signal_in, self.signal_at, self.signal_name, self.calls = signal_in, signal_at, signal_name, 0
+
+    def forward(self, x):
+        if _called_from(self.signal_in):
+            self.calls += 1
+            if self.calls == self.signal_at:
+                os.kill(os.getpid(), getattr(signal, self.signal_name))
+        return super().forward(x)
+
+
+class CrashInEvalMLP(MLP):
+    """Bug: the model breaks in evaluation (e.g. a code path only eval mode takes)."""
+
+    def forward(self, x):
+        if not self.training and _called_from("predict_all"):
+            raise RuntimeError("planted crash in evaluate")
+        return super().forward(x)
+
+
+def _called_from(function: str) -> bool:
+    """Is a function of this name on the call stack (e.g. `_fit`: the train loop)?"""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != function:
+        frame = frame.f_back
+    return frame is not None

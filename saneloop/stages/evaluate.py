@@ -1,6 +1,7 @@
 """Stage `evaluate`: the whole test set, every example exactly once, metrics with error bars."""
 from __future__ import annotations
 
+from ..atomic import staged_dir
 from ..build import build_test_loader
 from ..checks import above_baselines, every_example_once, repeatable_eval
 from ..context import RunContext
@@ -50,5 +51,6 @@ def _beats(ctx: RunContext, metrics: dict, min_se: float):
 def _save_weights(ctx: RunContext, model) -> None:
     if ctx.cfg.output.save_weights:
         ctx.accelerator.wait_for_everyone()
-        # model.safetensors, written by the main process only
-        ctx.accelerator.save_model(model, ctx.run_dir, safe_serialization=True)
+        # model.safetensors, written by the main process only; it appears whole or not at all
+        with staged_dir(ctx.run_dir) as stage:
+            ctx.accelerator.save_model(model, stage, safe_serialization=True)

@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from ..augment import augmented
 from ..build import build_optimizer, build_scheduler, build_train_loader
+from ..checkpoint import Checkpointer
 from ..checks import loss_decreased
 from ..context import RunContext
 from ..distributed import earliest
@@ -29,7 +30,8 @@ def run(ctx: RunContext) -> None:
     loader = build_train_loader(ctx.cfg, augmented(ctx.cfg, ctx.train_set), ctx.seed)
     watch = TrainWatch(ctx, len(loader))  # tips 10 and 11: the first batch, a fixed test batch over time
     model, optimizer, scheduler, loader = _prepare(ctx, ctx.model, optimizer, scheduler, loader)
-    losses, nonfinite_step = _fit(ctx, model, optimizer, scheduler, loader, watch)
+    checkpoints = Checkpointer(ctx, model, optimizer, scheduler, loader)  # resume=: restores their states
+    losses, nonfinite_step = _fit(ctx, model, optimizer, scheduler, loader, watch, checkpoints)
     watch.finish(len(losses))
     ctx.state["trained_model"] = model
     ctx.state["train_losses"] = losses
@@ -54,10 +56,11 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
     return model, optimizer, scheduler, loader
 
 
-def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch
+def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch, checkpoints: Checkpointer
          ) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
-    `train.log_every` steps (one host sync each), where NaN/Inf stops the run early."""
+    `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
+    A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
     cfg, accelerator = ctx.cfg.train, ctx.accelerator
     total = len(loader) * int(cfg.epochs)
     if cfg.max_steps is not None:
@@ -67,11 +70,14 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch
     device = None if accelerator.device.type == "cpu" else accelerator.device
     bar = tqdm(total=total, desc="train", unit="step", disable=not (ctx.cfg.output.progress and
                accelerator.is_main_process), mininterval=0.5, leave=False)
-    step, logged, log_every = 0, 0, int(cfg.log_every)
+    log_every = int(cfg.log_every)
+    step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
+    logged = step - step % log_every
+    bar.update(logged)
     model.train()
     try:
         while step < total:
-            for inputs, targets in loader:
+            for inputs, targets in checkpoints.batches(loader, step):
                 if device is not None:
                     inputs, targets = to_device((inputs, targets), device)
                 losses.append(step_fn(ctx, model, optimizer, scheduler, inputs, targets))
@@ -83,10 +89,14 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch
                     if bad is not None:
                         return torch.stack(losses), bad
                     logged = step
+                if step >= checkpoints.due:  # every checkpoint.every steps, or at once after SIGINT/SIGTERM
+                    checkpoints.save(step, losses)
                 if step == total:
                     break
+        checkpoints.finish(step, losses)
     finally:
         bar.close()
+        checkpoints.close()
     return torch.stack(losses) if losses else torch.zeros(0), None
 
 
