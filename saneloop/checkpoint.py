@@ -105,6 +105,7 @@ class Checkpointer:
             raise InputError(f"checkpoint.every={self.every} must be >= 0 (0: only at the end of train and on a "
                              f"signal) and checkpoint.keep={self.keep} at least 1")
         self.due = self._next_due(0)
+        self.total = 0  # the train stage's step count, set by the loop (reported on resume)
         self.last_path: Optional[Path] = None
         self._saved_step: Optional[int] = None
         self._generators = loader_generators(loader)
@@ -177,7 +178,7 @@ class Checkpointer:
         every_rank = [rng] if accelerator.num_processes == 1 else _gather(rng)
         model_state = accelerator.get_state_dict(self.model)  # every process takes part (sharded models)
         if accelerator.is_main_process:
-            payload = {"format": FORMAT, "step": step, "epoch": self._epoch,
+            payload = {"format": FORMAT, "step": step, "total": self.total, "epoch": self._epoch,
                        "batch_in_epoch": step - self._epoch_first_step,
                        "config": OmegaConf.to_yaml(self.ctx.cfg, resolve=True),
                        "model": model_state, "optimizer": self.optimizer.state_dict(),

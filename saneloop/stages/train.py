@@ -70,7 +70,7 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch
     device = None if accelerator.device.type == "cpu" else accelerator.device
     bar = tqdm(total=total, desc="train", unit="step", disable=not (ctx.cfg.output.progress and
                accelerator.is_main_process), mininterval=0.5, leave=False)
-    log_every = int(cfg.log_every)
+    log_every, checkpoints.total = int(cfg.log_every), total
     step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
     logged = step - step % log_every
     bar.update(logged)
