@@ -71,3 +71,14 @@ class ChecksPairs(Protocol):
     """
 
     def pair_problems(self, inputs: torch.Tensor, targets: torch.Tensor) -> list[TargetProblem]: ...
+
+
+@runtime_checkable
+class HasOverfitFloor(Protocol):
+    """Optional, beside `Task`: the least loss any model can reach on a given batch.
+
+    E.g. a causal language model cannot tell apart windows whose prefixes are the same but whose
+    next tokens differ. The `overfit` gate then asks for floor + threshold.
+    """
+
+    def overfit_floor(self, inputs: torch.Tensor, targets: torch.Tensor) -> float: ...

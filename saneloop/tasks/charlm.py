@@ -84,6 +84,25 @@ class CharLM:
                    "input[t+1]); targets must be the inputs shifted by one")
         return [TargetProblem(why, wrong)]
 
+    def overfit_floor(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """Mean entropy of the next token among windows whose prefixes up to t are identical.
+
+        A causal model sees only the prefix, so no model can memorise a batch below this: e.g. two
+        windows that start with a space and go on with different letters cost log 2 at t = 0.
+        """
+        x, y = inputs.detach().cpu().long(), targets.detach().cpu().long()
+        if x.dim() != 2 or x.shape != y.shape:
+            return 0.0
+        group = torch.zeros(len(x), dtype=torch.long)  # windows with the same prefix so far share a group
+        total = 0.0
+        for t in range(x.shape[1]):
+            group = torch.unique(torch.stack([group, x[:, t]], 1), dim=0, return_inverse=True)[1]
+            pairs = torch.unique(torch.stack([group, y[:, t]], 1), dim=0, return_counts=True)
+            per_group = torch.bincount(group).double()
+            p = pairs[1].double() / per_group[pairs[0][:, 0]]
+            total += float(-(pairs[1].double() * p.log()).sum())
+        return total / y.numel()
+
     def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
         """Token ids that never occur as a training target: a vocab_size too large, or a cut-down text."""
         return (self._counts(train_targets) == 0).nonzero().flatten().tolist()
