@@ -91,3 +91,23 @@ def test_mask_that_lets_t_see_t_plus_1_halts_at_causality(tmp_path):
 def test_model_without_a_time_axis_is_refused_before_training(tmp_path):
     code, report = run_pipeline(tmp_path, "model._target_=tests.plants.LastTokenTransformer", *QUIET, recipe="charlm")
     assert code == EXIT_INPUT_ERROR and "charlm expects logits [B, T, V]" in report["error"]
+
+
+def test_unit_overfit_floor_counts_identical_prefixes_with_different_next_tokens():
+    task = CharLM(vocab_size=5)
+    x = torch.tensor([[0, 1, 2], [0, 1, 3], [1, 2, 3]])
+    y = torch.tensor([[1, 2, 4], [1, 3, 4], [2, 3, 4]])  # windows 0 and 1 share the prefix [0, 1], then differ
+    assert task.overfit_floor(x, y) == pytest.approx(2 * math.log(2) / 9)
+    assert task.overfit_floor(x[1:], y[1:]) == 0.0
+
+
+def test_unit_overfit_goal_is_threshold_above_the_floor():
+    from saneloop.checks import overfit_batch
+    from saneloop.checks.overfit import Settings
+    model = torch.nn.Linear(1, 2)  # one input for two different targets: log 2 is the best it can do
+    inputs, targets = torch.zeros(2, 1), torch.tensor([0, 1])
+    run = lambda floor: overfit_batch(model, torch.optim.SGD(model.parameters(), lr=0.5),
+                                      torch.nn.functional.cross_entropy, inputs, targets, Settings(), floor)
+    assert not run(0.0).passed
+    verdict = run(math.log(2))
+    assert verdict.passed and "a floor of 0.6931" in verdict.message
