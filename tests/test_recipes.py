@@ -59,3 +59,18 @@ def test_charlm_default_recipe_beats_the_unigram_and_bigram_baselines(tmp_path):
     assert all(g["status"] == "passed" for s in report["stages"] for g in s["gates"])
     bits, base = report["metrics"]["bits_per_char"], report["baselines"]
     assert bits < base["bigram_bits_per_char"] - 0.5 and bits < base["unigram_bits_per_char"] - 1.5
+
+
+def test_readme_own_recipe_example_runs_from_a_users_config_dir(tmp_path):
+    """The README's 'Write your own recipe' YAML, saved as conf/recipe/diabetes_linear.yaml."""
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("# @package _global_\n# A linear model on diabetes")
+    (tmp_path / "conf" / "recipe").mkdir(parents=True)
+    (tmp_path / "conf" / "recipe" / "diabetes_linear.yaml").write_text(readme[start:readme.index("```", start)])
+    result = subprocess.run(
+        [sys.executable, "-m", "saneloop", "+recipe=diabetes_linear", "--config-dir", "conf", "output.progress=false",
+         "output.save_weights=false", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["recipe"] == "diabetes_linear" and report["metrics"]["r2"] > 0.4

@@ -53,7 +53,7 @@ def overfit_batch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: L
     floor_note = (f" (= threshold + a floor of {floor:.4f}: inputs the model cannot tell apart have different "
                   "targets)") if floor else ""
     if final < goal:
-        reached = f"{final:.2g} < {goal:.4g}{floor_note}" if floor else f"{final:.2g}"
+        reached = f"{final:.4g} < {goal:.4g}{floor_note}" if floor else f"{final:.2g}"
         return passed("overfit", round(final, 6), f"< {goal:.4g}",
                       f"{len(inputs)} examples reached loss {reached} in {len(losses) - 1} steps", TIP, **details)
     return failed("overfit", round(final, 6) if math.isfinite(final) else final, f"< {goal:.4g}",
