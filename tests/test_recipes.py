@@ -16,6 +16,17 @@ from saneloop.config import recipe_names
 from saneloop.errors import EXIT_PASSED
 from tests.conftest import REPO, compose_cfg, run_pipeline
 
+# One torch thread, in-process and in the user's runs: see tests/tasks/conftest.py for why.
+USER_ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 @pytest.mark.parametrize("recipe", recipe_names())
 def test_every_recipe_builds_and_its_model_fits_its_task(recipe):
@@ -44,7 +55,7 @@ def test_bring_your_own_model_and_data_for_each_recipe(tmp_path, folder, recipe,
     result = subprocess.run(
         [sys.executable, "-m", "saneloop", f"+recipe={recipe}", "--config-dir", "conf", *overrides,
          "output.progress=false", "output.save_weights=false", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=project, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+        cwd=project, env=USER_ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert all(g["status"] == "passed" for s in report["stages"] for g in s["gates"])
@@ -70,7 +81,7 @@ def test_readme_own_recipe_example_runs_from_a_users_config_dir(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "saneloop", "+recipe=diabetes_linear", "--config-dir", "conf", "output.progress=false",
          "output.save_weights=false", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=USER_ENV, capture_output=True, text=True, timeout=300)
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["recipe"] == "diabetes_linear" and report["metrics"]["r2"] > 0.4
