@@ -43,7 +43,8 @@ def test_every_recipe_builds_and_its_model_fits_its_task(recipe):
 BYO = [
     ("byo_regress", "regress", ["model=residual_mlp", "data=my_diabetes"], ("my_regression.ResidualMLP", 100)),
     ("byo_binary", "binary", ["model=small_net", "data=tumours", "train.epochs=30"], ("my_binary.SmallNet", 170)),
-    ("byo_charlm", "charlm", ["model=gru", "data=lowercase_text", "train.max_steps=300"], ("my_lm.GRULanguageModel", 1248)),
+    ("byo_charlm", "charlm", ["model=gru", "data=lowercase_text", "train.max_steps=300"],
+     ("my_lm.GRULanguageModel", 1248)),
 ]
 
 

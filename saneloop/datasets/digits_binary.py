@@ -11,4 +11,5 @@ def digits_binary(positive: int = 0, test_size: int = 449, split_seed: int = 0) 
     if not 0 <= positive <= 9:
         raise ValueError(f"data.positive must be a digit 0-9, got {positive}")
     train, test = digits(test_size=test_size, split_seed=split_seed)
-    return tuple(TensorDataset(x, (y == positive).float()) for x, y in (train.tensors, test.tensors))  # type: ignore[return-value]
+    (x_train, y_train), (x_test, y_test) = train.tensors, test.tensors
+    return TensorDataset(x_train, (y_train == positive).float()), TensorDataset(x_test, (y_test == positive).float())

@@ -55,7 +55,8 @@ class CharLM:
 
     def target_problems(self, targets: torch.Tensor) -> list[TargetProblem]:
         if targets.is_floating_point() or targets.dtype == torch.bool:
-            return [TargetProblem(f"targets have dtype {targets.dtype}; charlm needs integer token ids (torch.long)", [])]
+            return [TargetProblem(f"targets have dtype {targets.dtype}; charlm needs integer token ids (torch.long)",
+                                  [])]
         if targets.dim() != 2:
             return [TargetProblem(f"targets have shape {list(targets.shape)} after stacking; charlm expects one "
                                   "window of token ids [T] per item", [])]

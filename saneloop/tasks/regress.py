@@ -74,7 +74,8 @@ class Regress:
 
     def prior_gap(self, mean_prediction: torch.Tensor, train_targets: torch.Tensor) -> tuple[float, str]:
         """Distance of the average prediction from the target mean, in target standard deviations."""
-        gap = abs(float(mean_prediction.double().mean()) - self._mean(train_targets)) / math.sqrt(self._var(train_targets))
+        distance = abs(float(mean_prediction.double().mean()) - self._mean(train_targets))
+        gap = distance / math.sqrt(self._var(train_targets))
         return gap, "distance of the mean prediction from the training target mean, in target standard deviations"
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

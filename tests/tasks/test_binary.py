@@ -81,3 +81,11 @@ def test_head_without_bias_on_1_to_9_data_halts_at_init_bias(tmp_path):
 def test_two_logit_model_is_refused_before_training(tmp_path):
     code, report = run_pipeline(tmp_path, "model.out_features=2", *FAST, recipe="binary")
     assert code == EXIT_INPUT_ERROR and "binary expects one logit per sample" in report["error"]
+
+
+def test_unit_views_show_images_and_probabilities():
+    task = Binary()
+    view = task.view_batch(torch.zeros(2, 1, 8, 8), torch.tensor([1.0, 0.0]))
+    assert view.captions == ["y=1", "y=0"]
+    predictions = task.view_predictions(torch.tensor([[0.0], [math.log(3)]]), torch.tensor([0.0, 1.0]))
+    assert predictions.kind == "values" and predictions.predictions == pytest.approx([0.5, 0.75])

@@ -80,3 +80,8 @@ def test_model_with_two_outputs_is_refused_before_training(tmp_path):
     code, report = run_pipeline(tmp_path, "model.out_features=2", *QUIET, recipe="regress")
     assert code == EXIT_INPUT_ERROR and "regress expects one value per sample" in report["error"]
     assert [s["name"] for s in report["stages"]] == ["setup"]
+
+
+def test_unit_batch_view_is_a_table_in_original_units():
+    view = Regress(target_shift=152.0, target_scale=77.0).view_batch(torch.zeros(2, 3), torch.tensor([0.0, 1.0]))
+    assert view.columns == ["x0", "x1", "x2", "target"] and [row[-1] for row in view.rows] == [152.0, 229.0]
