@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import TargetProblem
+from .classify import Classify
 from .views import BatchView, PredictionView, TextView
 
 _MAX_LISTED = 20  # how many offending sample indices a message names
@@ -19,9 +20,11 @@ _LN2 = math.log(2)
 class CharLM:
     """Predict token t+1 from tokens <= t, at every position of a window.
 
-    The final bias starts at the log of the training token frequencies (the unigram prior), so
-    the loss at init is the prior's entropy (log V if every token were equally common). Losses are
-    in nats per token; `bits_per_char` is the same divided by log 2.
+    At every position this is a V-way classification of the next token, so the prior, the bias
+    and the loss at init are Classify's over all positions: the final bias starts at the log of
+    the training token frequencies (the unigram prior), and the loss at init is the prior's entropy
+    (log V if every token were equally common). Losses are in nats per token; `bits_per_char` is
+    the same divided by log 2.
     """
 
     vocab_size: int
@@ -35,12 +38,13 @@ class CharLM:
         if self.vocab is not None and len(self.vocab) != int(self.vocab_size):
             raise ValueError(f"data.vocab has {len(self.vocab)} characters but data.vocab_size={self.vocab_size}; "
                              "make them agree")
+        self._next_token = Classify(int(self.vocab_size))  # the classification made at every position
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if output.shape[:-1] != target.shape:
             raise ValueError(f"the model returned {list(output.shape)} for targets {list(target.shape)}; charlm "
                              f"expects logits [B, T, V] for targets [B, T] (V = data.vocab_size = {self.vocab_size})")
-        return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+        return self._next_token.loss(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         v = int(self.vocab_size)
@@ -106,25 +110,24 @@ class CharLM:
 
     def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
         """Token ids that never occur as a training target: a vocab_size too large, or a cut-down text."""
-        return (self._counts(train_targets) == 0).nonzero().flatten().tolist()
+        return self._next_token.missing_targets(train_targets.reshape(-1))
 
     def expected_init_loss(self, train_targets: torch.Tensor) -> tuple[float, str]:
-        p = self._prior(train_targets)
-        return float(-(p * p.log()).sum()), (f"entropy of the training unigram prior (log V = "
-                                              f"{math.log(self.vocab_size):.4f} if every token were equally common)")
+        entropy, _ = self._next_token.expected_init_loss(train_targets.reshape(-1))
+        return entropy, (f"entropy of the training unigram prior (log V = {math.log(self.vocab_size):.4f} if "
+                         "every token were equally common)")
 
     def head_size(self) -> int:
         return int(self.vocab_size)
 
     def init_bias(self, bias: torch.Tensor, train_targets: torch.Tensor) -> str:
-        with torch.no_grad():
-            bias.copy_(self._prior(train_targets).log().to(bias))
+        self._next_token.init_bias(bias, train_targets.reshape(-1))
         return "log token frequencies of the training targets (the unigram prior)"
 
     def prior_gap(self, mean_prediction: torch.Tensor, train_targets: torch.Tensor) -> tuple[float, str]:
         """Total variation between the mean softmax over every position and the unigram prior."""
-        probs = mean_prediction.reshape(-1, mean_prediction.shape[-1]).double().softmax(-1)
-        gap = 0.5 * float((probs.mean(0) - self._prior(train_targets)).abs().sum())
+        flat = mean_prediction.reshape(-1, mean_prediction.shape[-1])
+        gap, _ = self._next_token.prior_gap(flat, train_targets.reshape(-1))
         return gap, "total variation between the mean predicted token distribution and the unigram prior"
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
@@ -149,7 +152,9 @@ class CharLM:
 
     def baselines(self, train_targets: torch.Tensor, test_targets: torch.Tensor) -> dict[str, float]:
         """Test cross-entropy (bits per char) of the training unigram and bigram counts, and of uniform guessing."""
-        unigram = float(-self._prior(train_targets).log()[test_targets.reshape(-1)].mean())
+        log_prior = torch.zeros(int(self.vocab_size), dtype=torch.double)
+        self._next_token.init_bias(log_prior, train_targets.reshape(-1))
+        unigram = float(-log_prior[test_targets.reshape(-1)].mean())
         return {"unigram_bits_per_char": unigram / _LN2, "unigram_loss": unigram,
                 "bigram_bits_per_char": self._bigram_loss(train_targets, test_targets) / _LN2,
                 "uniform_bits_per_char": math.log(self.vocab_size) / _LN2}
@@ -182,14 +187,6 @@ class CharLM:
 
     def _shown(self, tokens: torch.Tensor) -> str:
         return repr(self.decode(tokens))
-
-    def _counts(self, targets: torch.Tensor) -> torch.Tensor:
-        return torch.bincount(targets.long().reshape(-1), minlength=self.vocab_size).double()
-
-    def _prior(self, targets: torch.Tensor) -> torch.Tensor:
-        counts = self._counts(targets)
-        # A token never seen in training gets half a count, so its log prior is finite.
-        return counts.clamp_min(0.5) / counts.clamp_min(0.5).sum()
 
     def _bigram_loss(self, train_targets: torch.Tensor, test_targets: torch.Tensor) -> float:
         """Cross-entropy of next-token counts within training windows (add-one smoothed) on test windows."""
