@@ -89,3 +89,11 @@ def test_unit_views_show_images_and_probabilities():
     assert view.captions == ["y=1", "y=0"]
     predictions = task.view_predictions(torch.tensor([[0.0], [math.log(3)]]), torch.tensor([0.0, 1.0]))
     assert predictions.kind == "values" and predictions.predictions == pytest.approx([0.5, 0.75])
+
+
+def test_init_loss_is_a_mean_per_example_not_per_batch(tmp_path):
+    """1348 training examples in batches of 1347: the one left over weighs 1/1348, not half the mean."""
+    code, report = run_pipeline(tmp_path, "loader.train.batch_size=1347", "gates.overfit.enabled=false",
+                                "train.max_steps=2", "gates.loss_decreases.enabled=false", *QUIET, recipe="binary")
+    found = gate(report, "init_loss")
+    assert found["status"] == "passed" and abs(found["value"] - 0.333) < 0.01
