@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from saneloop.datasets import digits
-from saneloop.models import MLP
+from saneloop.datasets import digits, tiny_shakespeare
+from saneloop.models import MLP, CharTransformer
 from saneloop.tasks import Classify
 
 
@@ -415,3 +415,28 @@ def _called_from(function: str) -> bool:
     while frame is not None and frame.f_code.co_name != function:
         frame = frame.f_back
     return frame is not None
+
+class DoubleSigmoidMLP(MLP):
+    """Bug: a sigmoid before BCE-with-logits, which applies its own (probabilities passed as logits)."""
+
+    def forward(self, x):
+        return torch.sigmoid(super().forward(x))
+
+
+class LeakyMaskTransformer(CharTransformer):
+    """Bug: the causal mask is off by one, so position t also attends to t+1 (the token it must predict)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, mask_diagonal=1, **kwargs)
+
+
+def unshifted_shakespeare(**kwargs) -> tuple[TensorDataset, TensorDataset]:
+    """Bug: language-model targets equal to the inputs instead of the next characters."""
+    return tuple(TensorDataset(x, x.clone()) for x, _ in (d.tensors for d in tiny_shakespeare(**kwargs)))
+
+
+class LastTokenTransformer(CharTransformer):
+    """Bug for the language-model task: only the last position's logits [B, V], not [B, T, V]."""
+
+    def forward(self, tokens):
+        return super().forward(tokens)[:, -1]

@@ -1,11 +1,16 @@
-"""Gate `targets`: every target fits the task's contract (e.g. 0 <= y < num_classes, integer dtype)."""
+"""Gate `targets`: every target fits the task's contract (e.g. 0 <= y < num_classes, integer dtype).
+
+A task that can only judge targets beside their inputs (`ChecksPairs`, e.g. a language model whose
+targets must be its inputs shifted by one) is also shown a few (input, target) pairs of each split.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
-from ..tasks.base import Task
+from ..tasks.base import ChecksPairs, TargetProblem, Task
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
@@ -14,14 +19,25 @@ TIP = "data checks (recipe step 1: become one with the data)"
 
 @dataclass
 class Settings(GateSettings):
-    pass
+    pairs: int = 16  # (input, target) pairs per split shown to a task that checks pairs (e.g. charlm)
 
 
-def targets_valid(task: Task, targets_by_split: dict[str, torch.Tensor]) -> Verdict:
-    """Ask the task which targets break its contract, in each split, and name the samples."""
+def targets_valid(task: Task, targets_by_split: dict[str, torch.Tensor],
+                  pairs_by_split: Optional[dict[str, tuple[list[int], torch.Tensor, torch.Tensor]]] = None
+                  ) -> Verdict:
+    """Ask the task which targets break its contract, in each split, and name the samples.
+
+    `pairs_by_split`: per split, the dataset indices of a few samples and their stacked inputs and
+    targets; only a `ChecksPairs` task is shown them.
+    """
     found = []
     for split, targets in targets_by_split.items():
-        for problem in task.target_problems(targets):
+        problems = list(task.target_problems(targets))
+        if isinstance(task, ChecksPairs) and pairs_by_split and split in pairs_by_split:
+            indices, inputs, paired = pairs_by_split[split]
+            problems += [TargetProblem(p.why, [indices[i] for i in p.indices])
+                         for p in task.pair_problems(inputs, paired)]
+        for problem in problems:
             where = f" at {split} indices {problem.indices}" if problem.indices else ""
             found.append(f"{split}: {problem.why}{where}")
     if found:

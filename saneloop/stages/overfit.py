@@ -10,6 +10,7 @@ from ..checks import overfit_batch
 from ..context import RunContext
 from ..figures import predictions_figure, publish
 from ..loop import to_device
+from ..tasks.base import HasOverfitFloor
 
 NAME = "overfit"
 
@@ -22,7 +23,8 @@ def _overfit(ctx: RunContext, settings):
     model = copy.deepcopy(ctx.model)
     optimizer = build_optimizer(ctx.cfg, list(model.parameters()), lr=settings.lr)
     inputs, targets = to_device(ctx.fixed_batch(settings.batch_size), ctx.device)
-    verdict = overfit_batch(model, optimizer, ctx.task.loss, inputs, targets, settings)
+    floor = ctx.task.overfit_floor(inputs, targets) if isinstance(ctx.task, HasOverfitFloor) else 0.0
+    verdict = overfit_batch(model, optimizer, ctx.task.loss, inputs, targets, settings, floor)
     ctx.state["overfit"] = {"model": model, "inputs": inputs, "targets": targets}
     _plot(ctx, model, inputs, targets, verdict)
     return verdict

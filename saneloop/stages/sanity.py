@@ -18,9 +18,9 @@ NAME = "sanity"
 
 def run(ctx: RunContext) -> None:
     head_name, what_was_set = _set_final_bias(ctx)
-    outputs, losses = _outputs_at_init(ctx, int(ctx.cfg.gates.init_loss.batches))
+    outputs, loss_at_init = _outputs_at_init(ctx, int(ctx.cfg.gates.init_loss.batches))
     ctx.gate("init_bias", lambda s: _bias_verdict(ctx, head_name, what_was_set, outputs, s))
-    ctx.gate("init_loss", lambda s: loss_matches(sum(losses) / len(losses),
+    ctx.gate("init_loss", lambda s: loss_matches(loss_at_init,
                                                  *ctx.task.expected_init_loss(ctx.train_summary.targets), s))
     ctx.gate("params_learn", lambda s: every_param_learns(ctx.model, ctx.task.loss, *_probe_batch(ctx)))
     ctx.gate("batch_independence", lambda s: _batch_independence(ctx, s))
@@ -36,13 +36,14 @@ def _set_final_bias(ctx: RunContext) -> tuple[str | None, str]:
     return name, ctx.task.init_bias(head.bias, ctx.train_summary.targets)
 
 
-def _outputs_at_init(ctx: RunContext, batches: int) -> tuple[torch.Tensor, list[float]]:
-    """Outputs and per-batch losses of the model as it starts, in training mode, with no step taken.
+def _outputs_at_init(ctx: RunContext, batches: int) -> tuple[torch.Tensor, float]:
+    """Outputs and mean loss of the model as it starts, in training mode, with no step taken.
 
-    A copy runs them, so BatchNorm statistics of the real model stay untouched.
+    A copy runs them, so BatchNorm statistics of the real model stay untouched. The mean is per
+    example: a short last batch must not weigh as much as a full one.
     """
     probe = copy.deepcopy(ctx.model).train()
-    outputs, losses = [], []
+    outputs, total, count = [], 0.0, 0
     with torch.no_grad():
         for i, batch in enumerate(ctx.probe_loader()):
             if i == batches:
@@ -50,8 +51,9 @@ def _outputs_at_init(ctx: RunContext, batches: int) -> tuple[torch.Tensor, list[
             inputs, targets = to_device(batch, ctx.device)
             out = probe(inputs)
             outputs.append(out.float().cpu())
-            losses.append(float(ctx.task.loss(out, targets)))
-    return torch.cat(outputs), losses
+            total += float(ctx.task.loss(out, targets)) * len(targets)
+            count += len(targets)
+    return torch.cat(outputs), total / count
 
 
 def _bias_verdict(ctx: RunContext, head_name, what_was_set, outputs, settings):

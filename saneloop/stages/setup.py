@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from torch.utils.data import default_collate
 
 from ..build import build_datasets, build_model, build_optimizer, build_task, build_train_loader
 from ..checks import all_classes_present, all_finite, identical_losses, items_repeat, targets_valid
@@ -10,6 +11,7 @@ from ..dataset_summary import summarize
 from ..errors import InputError
 from ..loop import plain_steps, to_device
 from ..seeding import seed_everything
+from ..tasks.base import ChecksPairs
 
 NAME = "setup"
 
@@ -23,7 +25,7 @@ def run(ctx: RunContext) -> None:
     _refuse_unbatchable_inputs(ctx)
 
     targets = {"train": ctx.train_summary.targets, "test": ctx.test_summary.targets}
-    ctx.gate("targets", lambda s: targets_valid(ctx.task, targets))
+    ctx.gate("targets", lambda s: targets_valid(ctx.task, targets, _pairs_to_check(ctx, s.pairs)))
     ctx.gate("classes_present", lambda s: all_classes_present(ctx.task, ctx.train_summary.targets))
     ctx.gate("inputs_finite", lambda s: all_finite({"train": ctx.train_summary.nonfinite,
                                                     "test": ctx.test_summary.nonfinite}))
@@ -46,6 +48,18 @@ def _short_run(ctx: RunContext, steps: int) -> list[float]:
     optimizer = build_optimizer(ctx.cfg, list(model.parameters()))
     loader = build_train_loader(ctx.cfg, ctx.train_set, ctx.seed)
     return plain_steps(model, optimizer, ctx.task, loader, steps, ctx.device)
+
+
+def _pairs_to_check(ctx: RunContext, count: int) -> dict[str, tuple[list[int], torch.Tensor, torch.Tensor]] | None:
+    """For a task that checks (input, target) pairs: `count` samples per split, spread evenly, stacked."""
+    if not isinstance(ctx.task, ChecksPairs):
+        return None
+    collate, pairs = ctx.cfg_collate() or default_collate, {}
+    for split, dataset in (("train", ctx.train_set), ("test", ctx.test_set)):
+        picks = torch.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().long().unique().tolist()
+        inputs, targets = collate([tuple(dataset[i]) for i in picks])
+        pairs[split] = (picks, inputs, targets)
+    return pairs
 
 
 def _refuse_unbatchable_inputs(ctx: RunContext) -> None:

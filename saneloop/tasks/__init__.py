@@ -1,6 +1,10 @@
-"""Tasks: what 'classify' (and later 'regress', 'binary', 'charlm') means to the recipe."""
-from .base import TargetProblem, Task
+"""Tasks: what 'classify', 'regress', 'binary' and 'charlm' mean to the recipe."""
+from .base import ChecksPairs, HasOverfitFloor, TargetProblem, Task
+from .binary import Binary
+from .charlm import CharLM
 from .classify import Classify
+from .regress import Regress
 from .views import BatchView, ImageView, PredictionView, TableView, TextView
 
-__all__ = ["BatchView", "Classify", "ImageView", "PredictionView", "TableView", "TargetProblem", "Task", "TextView"]
+__all__ = ["BatchView", "Binary", "CharLM", "ChecksPairs", "Classify", "HasOverfitFloor", "ImageView", "PredictionView",
+           "Regress", "TableView", "TargetProblem", "Task", "TextView"]

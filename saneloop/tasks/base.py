@@ -60,3 +60,25 @@ class Task(Protocol):
 
     def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
         """Targets against the model's predictions for these outputs (tips 8 and 11)."""
+
+
+@runtime_checkable
+class ChecksPairs(Protocol):
+    """Optional, beside `Task`: a task whose targets can only be judged next to their inputs.
+
+    E.g. a language model's targets must be its inputs shifted by one. The `targets` gate asks it
+    about a few (input, target) pairs of each split; a task without the method is not asked.
+    """
+
+    def pair_problems(self, inputs: torch.Tensor, targets: torch.Tensor) -> list[TargetProblem]: ...
+
+
+@runtime_checkable
+class HasOverfitFloor(Protocol):
+    """Optional, beside `Task`: the least loss any model can reach on a given batch.
+
+    E.g. a causal language model cannot tell apart windows whose prefixes are the same but whose
+    next tokens differ. The `overfit` gate then asks for floor + threshold.
+    """
+
+    def overfit_floor(self, inputs: torch.Tensor, targets: torch.Tensor) -> float: ...
