@@ -44,8 +44,15 @@ def _beats(ctx: RunContext, metrics: dict, min_se: float):
     headline = ctx.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
     higher = bool(getattr(ctx.task, "higher_is_better", True))
-    return above_baselines(headline, float(metrics[headline]), ctx.report.baselines,
+    return above_baselines(headline, float(metrics[headline]), comparable(ctx.report.baselines, headline),
                            metrics.get(f"{headline}_se"), higher, min_se)
+
+
+def comparable(baselines: dict[str, float], headline: str) -> dict[str, float]:
+    """The baselines in the headline metric's units: `<name>_<headline>` (e.g. `mean_r2`,
+    `chance_auroc`), or a bare `<name>` (`chance`, `majority`, `human`), which means the headline.
+    Baselines of other metrics (`mean_rmse`) are reported but not compared with the headline."""
+    return {k: v for k, v in baselines.items() if k.endswith(f"_{headline}") or "_" not in k}
 
 
 def _save_weights(ctx: RunContext, model) -> None:

@@ -27,6 +27,8 @@ class CharLM:
     the same divided by log 2.
     """
 
+    higher_is_better = False  # the headline, bits per char, is a loss: lower is better
+
     vocab_size: int
     vocab: Optional[str] = None  # the character of each token id, to decode batches; null: show ids
     name: str = "charlm"
