@@ -106,6 +106,9 @@ class OutputConfig:
 class SaneloopConfig:
     recipe: str = MISSING  # set by +recipe=NAME
     seed: int = 0
+    # torch CPU threads per process; null: torch's default (one per core). Tiny models on a few
+    # cores run fastest on 1 (README, "Performance").
+    threads: Optional[int] = None
     deterministic: bool = True  # torch.use_deterministic_algorithms (and cuBLAS workspace) on
     data: Any = MISSING
     model: Any = MISSING

@@ -37,3 +37,13 @@ def saneloop_train_context(model: nn.Module, data: Dataset, steps: int, run_dir:
                      terminal=Terminal(enabled=False), gate=runner, accelerator=Accelerator(cpu=True),
                      task=Classify(10), train_set=data, test_set=data, model=model)
     return ctx
+
+
+def digits_repeated(times: int = 10, test_size: int = 449, split_seed: int = 0):
+    """The default digits with the training set repeated `times` over: how gate cost scales with N."""
+    from torch.utils.data import TensorDataset
+
+    from saneloop.datasets import digits
+    train, test = digits(test_size=test_size, split_seed=split_seed)
+    x, y = train.tensors
+    return TensorDataset(x.repeat(times, 1, 1, 1), y.repeat(times)), test

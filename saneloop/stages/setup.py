@@ -17,6 +17,10 @@ NAME = "setup"
 
 
 def run(ctx: RunContext) -> None:
+    if ctx.cfg.threads is not None:
+        if int(ctx.cfg.threads) < 1:
+            raise InputError(f"threads={ctx.cfg.threads} must be at least 1 (or null for torch's default)")
+        torch.set_num_threads(int(ctx.cfg.threads))
     seed_everything(ctx.seed, ctx.cfg.deterministic)
     ctx.task = build_task(ctx.cfg)
     ctx.train_set, ctx.test_set = build_datasets(ctx.cfg)
