@@ -1,6 +1,6 @@
 """Overhead of saneloop's `train` stage against a plain PyTorch loop and a raw Accelerate loop.
 
-    python scripts/bench_overhead.py [--rounds 7] [--steps 300] [--out bench_overhead.json]
+    python scripts/bench_overhead.py [--rounds 7] [--steps 1000] [--out bench_overhead.json]
 
 In one process, interleaved and repeated: each round times the same optimizer steps, on the same
 data, from the same init, by (a) a plain loop, (b) a raw Accelerate loop, (c) saneloop's `train`
@@ -20,15 +20,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
 # glibc's allocator can flip a conv workload between a fast and a slow mode depending on what ran
 # before; fixed thresholds remove that (BENCHMARKING.md). They must be set before the process starts.
 _MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
-if any(os.environ.get(k) != v for k, v in _MALLOC.items()):
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_MALLOC})
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -146,9 +144,11 @@ def bench(workload: str, rounds: int, steps: int) -> dict:
 
 
 def main() -> None:
+    if any(os.environ.get(k) != v for k, v in _MALLOC.items()):  # re-run this script with them set
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_MALLOC})
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS))
     parser.add_argument("--out", type=Path, default=Path("bench_overhead.json"))
     args = parser.parse_args()

@@ -1,0 +1,18 @@
+"""The overhead benchmark compares like with like: saneloop's train stage, a raw Accelerate loop and
+a plain loop reach the same loss, bit for bit, from the same init and data order."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+bench_overhead = pytest.importorskip("bench_overhead")
+
+
+def test_three_loops_end_at_the_same_loss():
+    result = bench_overhead.bench("mlp", rounds=1, steps=30)
+    assert result["same_final_loss"], result["final_loss"]
+    assert set(result["ratio_to_plain"]) == {"plain", "accelerate", "saneloop"}
