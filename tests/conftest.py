@@ -8,12 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from saneloop import pipeline
 from saneloop.config import CONF_DIR, register_configs
 
 REPO = Path(__file__).resolve().parent.parent
+
+# One torch thread, here and in every process the tests start: the models are tiny, and two threads
+# on a 2-core CI machine wait on each other (several times slower under load).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 FAST = ["train.epochs=3", "output.progress=false", "output.save_weights=false"]
 
 

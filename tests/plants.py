@@ -62,7 +62,7 @@ class FrozenMLP(MLP):
 class ScaledInitMLP(MLP):
     """Bug: final-layer weights initialised far too large."""
 
-    def __init__(self, *args, scale: float = 10.0, **kwargs):
+    def __init__(self, *args, scale: float = 100.0, **kwargs):
         super().__init__(*args, **kwargs)
         with torch.no_grad():
             self.head.weight.mul_(scale)

@@ -36,13 +36,18 @@ def _set_final_bias(ctx: RunContext) -> tuple[str | None, str]:
     return name, ctx.task.init_bias(head.bias, ctx.train_summary.targets)
 
 
-def _outputs_at_init(ctx: RunContext, batches: int) -> tuple[torch.Tensor, float]:
-    """Outputs and mean loss of the model as it starts, in training mode, with no step taken.
+def _outputs_at_init(ctx: RunContext, batches: int, zero_head: str | None = None) -> tuple[torch.Tensor, float]:
+    """Outputs and mean loss of the model as it starts, in training mode, with no step taken
+    (with the weights of module `zero_head` set to zero, if given: then its output is its bias).
 
     A copy runs them, so BatchNorm statistics of the real model stay untouched. The mean is per
     example: a short last batch must not weigh as much as a full one.
     """
     probe = copy.deepcopy(ctx.model).train()
+    head_weight = getattr(probe.get_submodule(zero_head), "weight", None) if zero_head is not None else None
+    if isinstance(head_weight, torch.Tensor):
+        with torch.no_grad():
+            head_weight.zero_()
     outputs, total, count = [], 0.0, 0
     with torch.no_grad():
         for i, batch in enumerate(ctx.probe_loader()):
@@ -58,9 +63,13 @@ def _outputs_at_init(ctx: RunContext, batches: int) -> tuple[torch.Tensor, float
 
 def _bias_verdict(ctx: RunContext, head_name, what_was_set, outputs, settings):
     targets = ctx.train_summary.targets
-    gap, meaning = ctx.task.prior_gap(outputs, targets)
     uniform_gap, _ = ctx.task.prior_gap(torch.zeros_like(outputs[:1]), targets)
-    return bias_from_data(head_name, what_was_set, gap, meaning, uniform_gap, settings)
+    with_weights, meaning = ctx.task.prior_gap(outputs, targets)
+    if head_name is None:
+        return bias_from_data(None, what_was_set, with_weights, meaning, uniform_gap, settings)
+    bias_only, _ = _outputs_at_init(ctx, 1, zero_head=head_name)  # the output is then the bias alone
+    gap, _ = ctx.task.prior_gap(bias_only, targets)
+    return bias_from_data(head_name, what_was_set, gap, meaning, uniform_gap, settings, with_weights)
 
 
 def _probe_batch(ctx: RunContext, size: int | None = None) -> tuple:

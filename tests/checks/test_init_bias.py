@@ -32,10 +32,21 @@ def test_no_bias_head_on_balanced_data_is_said_but_passes(tmp_path):
     assert found["status"] == "passed" and "no final bias" in found["message"]
 
 
-@pytest.mark.parametrize("model", ["OutputScaledMLP", "ScaledInitMLP"])
-def test_prediction_far_from_prior_halts(tmp_path, model):
-    code, report = run_pipeline(tmp_path, f"model._target_=tests.plants.{model}", *FAST)
-    assert assert_halted_at(code, report, "sanity", "init_bias")["value"] > 0.1
+def test_scale_after_the_head_halts_on_imbalanced_data(tmp_path):
+    """10 * logits: the bias no longer gives the prior (balanced classes would hide it: log p is flat)."""
+    code, report = run_pipeline(tmp_path, *IMBALANCED, "model._target_=tests.plants.OutputScaledMLP", *FAST)
+    found = assert_halted_at(code, report, "sanity", "init_bias")
+    assert found["value"] > 0.1 and "does not reach the output" in found["message"]
+
+
+@pytest.mark.parametrize("model", ["bench.plants.ResidualMLP", "tests.plants.BatchNormDropoutMLP"])
+def test_correct_models_whose_random_head_moves_the_mean_prediction_pass(tmp_path, model):
+    """Unit-variance features into a default-initialised head move the mean prediction by ~0.1;
+    the bias is still right, so the gate judges the model with the head's weights at zero."""
+    code, report = run_pipeline(tmp_path, *IMBALANCED, f"model._target_={model}", *FAST,
+                                "gates.overfit.enabled=false", "train.max_steps=5", "gates.loss_decreases.enabled=false")
+    found = gate(report, "init_bias")
+    assert found["status"] == "passed" and found["value"] < 0.01, found["message"]
 
 
 def test_clean_run_passes(default_run):
