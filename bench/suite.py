@@ -13,9 +13,10 @@ BUDGET = {
     "classify": ["train.epochs=3"],  # ~90% test accuracy instead of 98%: beats_baselines still has a wide margin
     "binary": ["train.epochs=3"],
     "regress": [],  # the recipe's own 30 epochs are ~180 steps: already seconds
-    # 120 steps instead of ~2000: a short run ends near the bigram plateau, a ratio of ~0.8 (the recipe's
+    # 250 steps instead of ~2000: a short run ends near the bigram plateau, a ratio of ~0.8 (the recipe's
     # 0.8 is set for the full run's ~0.64), so loss_decreases gets 0.9 here, as tests/tasks/test_charlm.py does.
-    "charlm": ["train.max_steps=120", "gates.loss_decreases.max_ratio=0.9"],
+    # 120 steps (the tests' budget) left the weight-tied control short of the bigram baseline.
+    "charlm": ["train.max_steps=250", "gates.loss_decreases.max_ratio=0.9"],
 }
 QUIET = ["output.progress=false", "output.save_weights=false", "output.figures=false"]
 SOURCE = {"classify": "saneloop.datasets.digits", "binary": "saneloop.datasets.digits_binary",
@@ -94,6 +95,8 @@ def bugs() -> list[Case]:
         Case("cls_eval_drop_last", c, ["loader.test.drop_last=true"], "full_eval", "#39 eval drops the last batch"),
         Case("cls_partial_input", c, _model("PartialInputMLP", "+model.keep=16"), "none",
              "model ignores part of its input", "reads the top 2 of 8 rows: still learns, beats chance"),
+        Case("cls_target_leaked", c, _data(c, "leaked_target"), "none", "#3 target leaked into the input",
+             "every gate passes: the leak makes the task easier, not broken"),
         # --- regress (diabetes, MLP, MSE) ---
         Case("reg_no_bias_raw_targets", r, ["data.target_shift=0", "data.target_scale=1",
                                             *_model("tests.plants.NoBiasMLP")], "init_bias",

@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             for f in as_completed(futures):
                 row = f.result()
                 rows.append(row)
-                ok = row["halted_gate"] == row["expected"] if row["kind"] == "bug" else row["status"] == "passed"
+                ok = row["status"] == "passed" if row["kind"] == "clean" or row["expected"] == "none" \
+                    else row["halted_gate"] == row["expected"]
                 print(f"[{len(rows)}/{len(cases)}] {'ok ' if ok else 'MISS'} {row['id']:<34} expected "
                       f"{row['expected']:<20} got {row['halted_gate'] or row['status']:<20} {row['seconds']:6.1f}s",
                       flush=True)
