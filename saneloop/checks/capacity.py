@@ -27,21 +27,24 @@ class Settings(GateSettings):
     window: float = 0.25  # final fraction of the steps whose losses are compared
     # Allowed excess of the wider model's loss, in standard errors of the paired per-step difference.
     z: float = 2.0
+    # Plus this fraction of the model's own loss: the two curves are correlated from step to step, so
+    # the standard error alone understates how far two correct runs of 100 steps can end apart.
+    rtol: float = 0.25
 
 
 def wider_no_worse(base: Sequence[float], wider: Sequence[float], what: str, settings: Settings) -> Verdict:
     """Compare the final `window` of two per-step training-loss curves taken on the same batches.
 
-    Pairing step by step cancels the batch-to-batch noise; the standard error of the differences is
-    the noise the verdict allows.
+    Pairing step by step cancels the batch-to-batch noise; the verdict allows `z` standard errors of
+    the differences plus `rtol` of the model's own final loss.
     """
     width = max(2, int(min(len(base), len(wider)) * settings.window))
     a, b = list(base)[-width:], list(wider)[-width:]
     diffs = [y - x for x, y in zip(a, b)]
     mean = sum(diffs) / len(diffs)
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / max(len(diffs) - 1, 1))
-    allowed = settings.z * sd / math.sqrt(len(diffs))
     base_end, wide_end = sum(a) / len(a), sum(b) / len(b)
+    allowed = settings.z * sd / math.sqrt(len(diffs)) + settings.rtol * abs(base_end)
     key = f"<gates.capacity.wider={settings.wider}, gates.capacity.steps={settings.steps}>"
     message = (f"over the last {width} of {settings.steps} steps, training loss {wide_end:.4f} for the wider model "
                f"({what}) vs {base_end:.4f} for the model (difference {mean:+.4f}, noise {allowed:.4f})")
