@@ -33,12 +33,12 @@ def test_multirun_records_halted_and_crashed_jobs_and_goes_on(tmp_path):
     assert [r["status"] for r in rows] == ["passed", "halted", "error"]
     assert all(r["overrides"].startswith("+recipe=classify") for r in rows)
     assert "model._target_=tests.plants.ScaledInitMLP" in rows[1]["overrides"]
-    assert rows[1]["halted_at"] == "sanity/init_bias" and rows[2]["error"].startswith("RuntimeError: planted crash")
+    assert rows[1]["halted_at"] == "sanity/init_loss" and rows[2]["error"].startswith("RuntimeError: planted crash")
     assert float(rows[0]["metric.accuracy"]) > 0.5 and rows[0]["metric.count"] == "449"
     assert rows[0]["headline"] == "accuracy" and rows[1]["metric.accuracy"] == ""
     assert [r["run_dir"] for r in rows] == ["0", "1", "2"]
     markdown = (sweep_dir / "summary.md").read_text()
-    assert "| model._target_=tests.plants.ScaledInitMLP | halted | sanity/init_bias |" in markdown
+    assert "| model._target_=tests.plants.ScaledInitMLP | halted | sanity/init_loss |" in markdown
     assert "Every job: `+recipe=classify train.epochs=3" in markdown
     assert "sweep summary: 3 jobs, 1 passed, 1 halted, 1 error" in result.stdout
 
