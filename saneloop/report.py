@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
+from .atomic import replacing
 from .checks.verdict import Verdict
 
 SYMBOL = {"passed": "PASS", "failed": "FAIL", "waived": "WAIVED", "skipped": "skip"}
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `text` to `path` whole or not at all (see `atomic.replacing`)."""
+    with replacing(path) as handle:
+        handle.write(text.encode())
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,7 +2,6 @@
 import importlib.util
 
 import pytest
-import torch
 
 from bench.suite import bugs, clean
 from tests.conftest import REPO
@@ -17,14 +16,6 @@ def _bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_suite_has_at_least_30_bugs_over_four_recipes_and_clean_controls_over_five_seeds():

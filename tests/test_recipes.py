@@ -16,16 +16,8 @@ from saneloop.config import recipe_names
 from saneloop.errors import EXIT_PASSED
 from tests.conftest import REPO, assert_every_gate_passed, compose_cfg, not_applicable, run_pipeline
 
-# One torch thread, in-process and in the user's runs: see tests/tasks/conftest.py for why.
+# One torch thread in the user's runs too: see tests/conftest.py for why.
 USER_ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("recipe", recipe_names())
