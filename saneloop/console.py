@@ -6,10 +6,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .checks.verdict import Verdict
+from .checks.verdict import LABEL, Verdict
 
 STYLE = {"passed": "green", "failed": "bold red", "waived": "yellow", "skipped": "dim"}
-LABEL = {"passed": "PASS", "failed": "FAIL", "waived": "WAIVED", "skipped": "skip"}
 
 
 class Terminal:

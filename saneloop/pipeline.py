@@ -98,8 +98,7 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
         code = EXIT_INTERRUPTED
     except InputError as err:
         report.status, report.error = "error", distributed.share_failure(accelerator, str(err), False)
-        terminal.print(f"[bold red]ERROR[/] {escape(str(err))}")
-        code = EXIT_INPUT_ERROR
+        code = EXIT_INPUT_ERROR  # the message is printed once, by _final_words
     except Exception as err:  # a crash: record it, then let the traceback show
         report.status, report.error = "error", distributed.share_failure(accelerator, f"{type(err).__name__}: {err}")
         terminal.print(escape(traceback.format_exc()))  # not markup: gloo errors hold "[...]"

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .atomic import replacing
-from .checks.verdict import Verdict
+from .checks.verdict import LABEL, Verdict
 
-SYMBOL = {"passed": "PASS", "failed": "FAIL", "waived": "WAIVED", "skipped": "skip"}
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -95,7 +94,7 @@ class Report:
             for g in stage["gates"]:
                 message = str(g["message"]).replace("|", "\\|").replace("\n", " ")
                 message += "".join(f" [figure]({p})" for p in self.figures.get(g["name"], []))
-                lines.append(f"| {stage['name']} | {g['name']} | {SYMBOL[g['status']]} | {g['value']} | "
+                lines.append(f"| {stage['name']} | {g['name']} | {LABEL[g['status']]} | {g['value']} | "
                              f"{g['expected']} | {message} |")
         lines += ["", "## Stage times", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {s['name']} | {s['seconds']} |" for s in self.stages]

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "waived", "skipped"]
+LABEL = {"passed": "PASS", "failed": "FAIL", "waived": "WAIVED", "skipped": "skip"}  # how people see a status
 
 
 @dataclass(frozen=True)

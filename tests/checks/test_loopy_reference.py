@@ -38,5 +38,10 @@ def test_wrong_vectorization_halts_at_sanity(tmp_path):
     assert "transpose" in found["message"]
 
 
+def test_correct_vectorization_passes_in_a_run(tmp_path):
+    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.RowPoolNet", "model.hidden=32", *FAST)
+    assert gate(report, "loopy_reference")["status"] == "passed"
+
+
 def test_model_without_reference_skips(default_run):
     assert gate(default_run[1], "loopy_reference")["status"] == "skipped"
