@@ -110,13 +110,13 @@ def run_saneloop(make, init, data, steps) -> tuple[float, float]:
     from bench_support import saneloop_train_context
     from saneloop.stages import train
     with tempfile.TemporaryDirectory() as run_dir:
-        ctx = saneloop_train_context(fresh(make, init), data, steps, Path(run_dir), SEED, LR, WD, BATCH)
-        ctx.cfg.output.progress = True  # the bar is on, as in a user's run (it draws to stderr)
+        # the bar is on, as in a user's run (it draws to stderr)
+        ctx, prep = saneloop_train_context(fresh(make, init), data, steps, Path(run_dir), SEED, LR, WD, BATCH)
         start = time.perf_counter()
-        train.run(ctx)
+        trained = train.run(ctx, prep)
         elapsed = time.perf_counter() - start
-        ctx.tracker.close()
-        return elapsed, float(ctx.state["train_losses"][-1])
+        ctx.record.close()
+        return elapsed, float(trained.losses[-1])
 
 
 IMPLEMENTATIONS = {"plain": run_plain, "accelerate": run_accelerate, "saneloop": run_saneloop}

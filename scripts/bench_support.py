@@ -8,35 +8,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelerate import Accelerator
-from hydra import compose, initialize_config_dir
 from torch import nn
 from torch.utils.data import Dataset
 
-from saneloop.config import CONF_DIR, register_configs
-from saneloop.console import Terminal
-from saneloop.context import RunContext
-from saneloop.pipeline import GateRunner
-from saneloop.report import Report
+from saneloop.config import Components, read_settings
+from saneloop.data.summary import summarize
+from saneloop.engine.gates import GateRunner
+from saneloop.record.run_record import RunRecord
+from saneloop.runner import compose_config
+from saneloop.stages.context import Prepared, RunContext
 from saneloop.tasks import Classify
-from saneloop.tracking import Tracker
 
 
 def saneloop_train_context(model: nn.Module, data: Dataset, steps: int, run_dir: Path, seed: int, lr: float,
-                           wd: float, batch: int) -> RunContext:
-    register_configs()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("saneloop", overrides=[
-            "+recipe=classify", f"seed={seed}", f"optim.lr={lr}", f"optim.weight_decay={wd}",
-            f"loader.train.batch_size={batch}", f"train.max_steps={steps}", "train.epochs=100000",
-            "accelerator.cpu=true", "output.figures=false", "gates.loss_decreases.waive='benchmark: synthetic data and a short budget'"])
-    report = Report(run_dir, "bench")
-    report.start_stage("train")
-    runner = GateRunner(lambda: ctx)
-    runner.stage = "train"
-    ctx = RunContext(cfg=cfg, run_dir=run_dir, report=report, tracker=Tracker(run_dir / "tb", enabled=True),
-                     terminal=Terminal(enabled=False), gate=runner, accelerator=Accelerator(cpu=True),
-                     task=Classify(10), train_set=data, test_set=data, model=model)
-    return ctx
+                           wd: float, batch: int, progress: bool = True) -> tuple[RunContext, Prepared]:
+    """The run context and the setup stage's result, as the pipeline hands them to `train.run`."""
+    cfg, _ = compose_config("classify", [
+        f"seed={seed}", f"optim.lr={lr}", f"optim.weight_decay={wd}", f"loader.train.batch_size={batch}",
+        f"train.max_steps={steps}", "train.epochs=100000", "accelerator.cpu=true", "output.figures=false",
+        f"output.progress={str(progress).lower()}",
+        "gates.loss_decreases.waive='benchmark: synthetic data and a short budget'"])
+    settings, components = read_settings(cfg), Components(cfg)
+    record = RunRecord(run_dir, "bench", main=True, figures=False)
+    record.report.start_stage("train")
+    accelerator = Accelerator(cpu=True)
+    gates = GateRunner(settings.gates, accelerator, record)
+    gates.stage = "train"
+    ctx = RunContext(settings, components, run_dir, record, gates, accelerator)
+    summary = summarize(data, "train")
+    prep = Prepared(Classify(10), data, data, summary, summary, components.loaders(data, data, seed), model)
+    return ctx, prep
 
 
 def digits_repeated(times: int = 10, test_size: int = 449, split_seed: int = 0):

@@ -40,10 +40,7 @@ def _quiet_worker() -> None:
 
 def run_case(case: Case, root: str) -> dict:
     """Compose the case's config as the CLI does and run the pipeline in this process."""
-    from hydra import compose, initialize_config_dir
-
-    from saneloop import pipeline
-    from saneloop.config import CONF_DIR, register_configs
+    from saneloop.runner import compose_config, run_config
 
     run_dir = Path(root) / case.id
     row = {"id": case.id, "name": case.name, "recipe": case.recipe, "kind": case.kind, "seed": case.seed,
@@ -51,10 +48,8 @@ def run_case(case: Case, root: str) -> dict:
            "overrides": case.all_overrides()}
     start = time.perf_counter()
     try:
-        register_configs()
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose("saneloop", overrides=[f"+recipe={case.recipe}", *case.all_overrides()])
-        code = pipeline.run(cfg, run_dir)
+        cfg, _ = compose_config(case.recipe, case.all_overrides())
+        code = run_config(cfg, run_dir).exit_code
         report = json.loads((run_dir / "report.json").read_text())
     except BaseException as e:  # noqa: BLE001 - a case that breaks the bench is a row, not a stop
         code, report = -1, {"status": "bench-error", "error": f"{type(e).__name__}: {e}"}

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from saneloop import pipeline
-from saneloop.config import CONF_DIR, register_configs
+from saneloop.errors import EXIT_HALTED
+from saneloop.runner import compose_config, run_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,15 +23,13 @@ FAST = ["train.epochs=3", "output.progress=false", "output.save_weights=false"]
 
 
 def compose_cfg(*overrides: str, recipe: str = "classify"):
-    register_configs()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("saneloop", overrides=[f"+recipe={recipe}", *overrides])
+    return compose_config(recipe, overrides)[0]
 
 
 def run_pipeline(run_dir: Path, *overrides: str, recipe: str = "classify") -> tuple[int, dict]:
-    """Compose and run in this process; return the exit status and report.json."""
-    code = pipeline.run(compose_cfg(*overrides, recipe=recipe), run_dir)
-    return code, json.loads((run_dir / "report.json").read_text())
+    """Compose and run in this process, as the CLI does; return the exit status and report.json."""
+    result = run_config(compose_cfg(*overrides, recipe=recipe), run_dir)
+    return result.exit_code, json.loads((run_dir / "report.json").read_text())
 
 
 def run_cli(run_dir: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -67,7 +64,7 @@ def assert_every_gate_passed(report: dict, not_applicable: set[str] = NOT_APPLIC
 
 
 def assert_halted_at(code: int, report: dict, stage: str, gate_name: str) -> dict:
-    assert code == pipeline.EXIT_HALTED, report
+    assert code == EXIT_HALTED, report
     assert report["status"] == "halted"
     assert report["halted_at"] == {"stage": stage, "gate": gate_name}, report["halted_at"]
     ran = [s["name"] for s in report["stages"]]

@@ -9,7 +9,7 @@ from typing import Optional
 
 import pytest
 
-from saneloop.atomic import leftovers
+from saneloop.record.atomic import leftovers
 from saneloop.errors import EXIT_HALTED, EXIT_INPUT_ERROR
 from tests.conftest import FAST, run_cli, run_pipeline
 
@@ -26,7 +26,7 @@ class Case:
 
 
 def data(name: str, *extra: str) -> tuple[str, ...]:
-    return (f"data._target_=tests.plants.{name}", *extra)
+    return (f"data._target_=bench.plants.{name}", *extra)
 
 
 CASES = [
@@ -39,7 +39,7 @@ CASES = [
          "returned TensorDataset; it must return (train_dataset, test_dataset)"),
     Case("empty dataset", data("empty_train"), "the train dataset is empty"),
     Case("item that is not an (input, target) pair", data("unpaired_items"),
-         "train item 0 is a tuple, not an (input, target) pair"),
+         "train item 0 is a tuple; saneloop needs an (input, target) pair"),
     Case("inputs of varying shape", data("ragged_inputs"),
          "train inputs have varying shapes [(1, 8, 8), (1, 9, 9)] and cannot be batched"),
     Case("NaN in inputs", data("planted_digits", "+data.nan_at=[3,17]"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from saneloop import checkpoint
-from saneloop.atomic import leftovers, replacing
+from saneloop.engine import checkpoint
+from saneloop.record.atomic import leftovers, replacing
 
 
 def _save(run_dir, step, **payload):

@@ -18,7 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from saneloop import distributed
+from saneloop.engine import distributed
 from saneloop.checks.verdict import failed, passed
 from saneloop.datasets import digits
 from saneloop.errors import EXIT_CRASH, EXIT_HALTED, EXIT_PASSED, InputError
@@ -90,7 +90,7 @@ def test_torchrun_two_processes_one_run_dir_and_exact_eval(tmp_path):
 
 def test_bad_data_on_one_process_halts_both_promptly(tmp_path):
     codes, outputs, seconds = _two_processes(
-        tmp_path, "data._target_=tests.plants.planted_digits", "+data.nan_at=[3,17]", "+data.nan_on_process=1",
+        tmp_path, "data._target_=bench.plants.planted_digits", "+data.nan_at=[3,17]", "+data.nan_on_process=1",
         *SMALL)
     assert codes == [EXIT_HALTED, EXIT_HALTED], outputs
     assert seconds < PROMPT_S
@@ -102,7 +102,7 @@ def test_bad_data_on_one_process_halts_both_promptly(tmp_path):
 
 
 def test_crash_on_one_process_ends_both_with_a_clear_message(tmp_path):
-    codes, outputs, seconds = _two_processes(tmp_path, "model._target_=tests.plants.CrashOnProcessMLP",
+    codes, outputs, seconds = _two_processes(tmp_path, "model._target_=bench.plants.CrashOnProcessMLP",
                                              "+model.process=1", "train.epochs=1",
                                              "gates.loss_decreases.enabled=false", *SMALL[1:])
     assert codes == [EXIT_CRASH, EXIT_CRASH], outputs
@@ -189,8 +189,10 @@ def test_other_processes_keep_hydra_quiet_and_cpu_launches_use_gloo(monkeypatch)
         "hydra.output_subdir=null", "hydra/hydra_logging=disabled"]
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr(distributed, "_has_accelerator", lambda: False)
+    from saneloop.config import read_settings
     from tests.conftest import compose_cfg
-    kwargs = distributed.accelerator_kwargs(compose_cfg("accelerator.timeout_s=42"))
+    settings = read_settings(compose_cfg("accelerator.timeout_s=42"))
+    kwargs = distributed.accelerator_kwargs(settings.accelerator.timeout_s)
     assert kwargs["cpu"] is True and kwargs["kwargs_handlers"][0].timeout.total_seconds() == 42
 
 

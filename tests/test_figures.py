@@ -3,15 +3,14 @@ report.md; every kind of task view can be drawn; a figure that fails never ends 
 from __future__ import annotations
 
 import struct
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from saneloop import figures
-from saneloop.report import Report
+from saneloop.record import figures
+from saneloop.record.run_record import RunRecord
 from saneloop.tasks.views import ImageView, PredictionView, TableView, TextView
 
 FOUR = {"batch": "loss_decreases", "dynamics": "loss_decreases", "overfit": "overfit",
@@ -70,9 +69,9 @@ def test_every_prediction_view_draws(kind, targets, predictions):
 
 
 def test_a_figure_that_fails_is_a_note_not_a_crash(tmp_path):
-    report = Report(tmp_path, "classify")
-    ctx = types.SimpleNamespace(accelerator=types.SimpleNamespace(is_main_process=True), run_dir=tmp_path,
-                                report=report, tracker=None)
-    figures.publish(ctx, "overfit", "broken", lambda: 1 / 0)
+    record = RunRecord(tmp_path, "classify", main=False)
+    record.main = True  # as on the main process, without a TensorBoard writer
+    report = record.report
+    record.publish("overfit", "broken", lambda: 1 / 0)
     assert report.notes and "figure broken not drawn: ZeroDivisionError" in report.notes[0]
     assert report.figures == {}

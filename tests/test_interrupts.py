@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import signal
 
-from saneloop import checkpoint
+from saneloop.engine import checkpoint
 from saneloop.errors import EXIT_INTERRUPTED
 from tests.conftest import FAST, run_pipeline
 
-SIGNAL = "model._target_=tests.plants.SignalMLP"
+SIGNAL = "model._target_=bench.plants.SignalMLP"
 
 
 def test_sigint_in_train_saves_a_checkpoint_at_that_step_and_says_how_to_resume(tmp_path):

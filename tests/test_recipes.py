@@ -11,8 +11,7 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from saneloop.build import build_datasets, build_model, build_task
-from saneloop.config import recipe_names
+from saneloop.config import Components, recipe_names
 from saneloop.errors import EXIT_PASSED
 from tests.conftest import REPO, assert_every_gate_passed, compose_cfg, not_applicable, run_pipeline
 
@@ -24,7 +23,8 @@ USER_ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 def test_every_recipe_builds_and_its_model_fits_its_task(recipe):
     cfg = compose_cfg(recipe=recipe)
     assert cfg.recipe == recipe
-    task, (train, _), model = build_task(cfg), build_datasets(cfg), build_model(cfg)
+    built = Components(cfg)
+    task, (train, _), model = built.task(), built.datasets(), built.model()
     inputs, targets = default_collate([train[i] for i in range(4)])
     with torch.no_grad():
         assert task.output_problem(model(inputs), 4) is None

@@ -15,10 +15,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from saneloop import checkpoint, stages
-from saneloop.atomic import leftovers, replacing
+from saneloop import stages
+from saneloop.engine import checkpoint
+from saneloop.record.atomic import leftovers, replacing
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, InputError
-from saneloop.resume import NOT_RUN_AGAIN, resume_argv
+from saneloop.cli.resume_argv import resume_argv
+from saneloop.engine.resume import NOT_RUN_AGAIN
 from tests.conftest import REPO, gate, run_cli, run_pipeline
 
 # Small, but crossing epochs (22 batches each) with checkpoints mid-epoch, with dropout (global RNG)
@@ -73,7 +75,7 @@ def _assert_same_as(reference: tuple[dict, dict, Path], run_dir: Path) -> dict:
 
 @pytest.mark.slow
 def test_sigterm_during_train_checkpoints_and_resume_matches_uninterrupted_run(reference, tmp_path):
-    proc = _start(tmp_path, *SMALL, "model._target_=tests.plants.SlowMLP", "+model.delay=0.02")
+    proc = _start(tmp_path, *SMALL, "model._target_=bench.plants.SlowMLP", "+model.delay=0.02")
     _wait_for(checkpoint.path_for(tmp_path, 25), proc)  # train is under way
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)
@@ -98,7 +100,7 @@ def test_sigterm_during_train_checkpoints_and_resume_matches_uninterrupted_run(r
 @pytest.mark.slow
 def test_sigkill_while_writing_a_checkpoint_resumes_from_the_last_complete_one(reference, tmp_path):
     marker = tmp_path.parent / f"{tmp_path.name}.halfway"
-    plant = (f"import tests.plants as p; p.die_halfway_through_checkpoint(after=2, marker={str(marker)!r}); "
+    plant = (f"import bench.plants as p; p.die_halfway_through_checkpoint(after=2, marker={str(marker)!r}); "
              "from saneloop.cli import main; main()")
     proc = _start(tmp_path, *SMALL, "checkpoint.every=10", code=plant)
     _wait_for(marker, proc)  # half of the step-30 checkpoint is on disk
@@ -152,9 +154,9 @@ def test_checkpoint_of_an_incompatible_model_is_refused_naming_what_differs(refe
 
 def test_a_crash_in_evaluate_keeps_what_earlier_stages_wrote(tmp_path):
     code, report = run_pipeline(tmp_path, "train.max_steps=40", "output.progress=false",
-                                "model._target_=tests.plants.CrashInEvalMLP")
+                                "model._target_=bench.plants.CrashInEvalMLP")
     assert code == 1 and report["status"] == "error" and "planted crash in evaluate" in report["error"]
-    assert [s["name"] for s in report["stages"]] == [stage.NAME for stage in stages.ORDER]
+    assert [s["name"] for s in report["stages"]] == list(stages.NAMES)
     assert all(g["status"] in ("passed", "skipped") for s in report["stages"][:-1] for g in s["gates"])
     assert checkpoint.load(checkpoint.path_for(tmp_path, 40))["step"] == 40  # the end-of-train checkpoint
     assert report["checkpoint"]["resume_command"] == f"python -m saneloop resume={tmp_path}"

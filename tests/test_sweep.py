@@ -12,14 +12,14 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from saneloop.config import CONF_DIR, register_configs
+from saneloop.config import CONF_PACKAGE, register_configs
 from saneloop.errors import EXIT_HALTED
-from saneloop.sweep import objective, summarize, to_markdown
+from saneloop.cli.sweep import objective, summarize, to_markdown
 from tests.conftest import FAST, REPO
 
-MODELS = "saneloop.models.MLP,tests.plants.ScaledInitMLP,tests.plants.CrashOnProcessMLP"
+MODELS = "saneloop.models.MLP,bench.plants.ScaledInitMLP,bench.plants.CrashOnProcessMLP"
 
 
 def test_multirun_records_halted_and_crashed_jobs_and_goes_on(tmp_path):
@@ -32,13 +32,13 @@ def test_multirun_records_halted_and_crashed_jobs_and_goes_on(tmp_path):
     assert [r["job"] for r in rows] == ["0", "1", "2"]
     assert [r["status"] for r in rows] == ["passed", "halted", "error"]
     assert all(r["overrides"].startswith("+recipe=classify") for r in rows)
-    assert "model._target_=tests.plants.ScaledInitMLP" in rows[1]["overrides"]
+    assert "model._target_=bench.plants.ScaledInitMLP" in rows[1]["overrides"]
     assert rows[1]["halted_at"] == "sanity/init_loss" and rows[2]["error"].startswith("RuntimeError: planted crash")
     assert float(rows[0]["metric.accuracy"]) > 0.5 and rows[0]["metric.count"] == "449"
     assert rows[0]["headline"] == "accuracy" and rows[1]["metric.accuracy"] == ""
     assert [r["run_dir"] for r in rows] == ["0", "1", "2"]
     markdown = (sweep_dir / "summary.md").read_text()
-    assert "| model._target_=tests.plants.ScaledInitMLP | halted | sanity/init_loss |" in markdown
+    assert "| model._target_=bench.plants.ScaledInitMLP | halted | sanity/init_loss |" in markdown
     assert "Every job: `+recipe=classify train.epochs=3" in markdown
     assert "sweep summary: 3 jobs, 1 passed, 1 halted, 1 error" in result.stdout
 
@@ -65,7 +65,7 @@ def test_summary_lists_a_job_that_left_no_report(tmp_path):
 
 def _compose_with_hydra(*overrides: str):
     register_configs()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+    with initialize_config_module(CONF_PACKAGE, version_base="1.3"):
         return compose("saneloop", overrides=["+recipe=classify", *overrides], return_hydra_config=True)
 
 
@@ -76,7 +76,7 @@ def test_optuna_example_composes_with_the_sweeper():
     assert sweeper._target_ == "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
     assert sweeper.direction == "maximize" and sweeper.max_failure_rate == 1.0
     assert set(sweeper.params) == {"optim.lr", "optim.weight_decay"}
-    assert cfg.hydra.callbacks.sweep_summary._target_ == "saneloop.sweep.SweepSummary"
+    assert cfg.hydra.callbacks.sweep_summary._target_ == "saneloop.cli.sweep.SweepSummary"
 
 
 def test_slurm_example_composes_with_the_submitit_launcher():

@@ -1,33 +1,41 @@
-"""Checks: small, pure functions from measurements to a `Verdict`.
+"""Checks: small functions from a model and data (or measurements) to a `Verdict`.
 
 They log nothing and raise nothing; the pipeline records, reduces across processes and halts.
-Each is also usable on its own in a user's tests, without Hydra.
+Each is usable on its own in a user's tests, on the user's own model and data, without Hydra:
+the measurement goes with the check (a copy of the model is probed or trained, never the model).
+Each gate's settings class (e.g. `OverfitSettings`) is exported beside it.
 """
-from .augmentation_off import items_repeat
-from .batch_independence import independent_samples
-from .beats_baselines import above_baselines
-from .capacity import wider_no_worse
-from .causality import causal_dependencies
-from .classes_present import all_classes_present
-from .determinism import identical_losses
-from .full_eval import every_example_once
-from .init_bias import bias_from_data
-from .init_loss import loss_matches
-from .eval_repeatable import repeatable_eval
-from .input_independent import learns_from_inputs
-from .inputs_finite import all_finite
-from .loopy_reference import matches_reference, model_matches_reference
-from .loss_decreases import loss_decreased
-from .overfit import overfit_batch
-from .params_learn import every_param_learns
+from .augmentation_off import AugmentationOffSettings, items_repeat
+from .batch_independence import BatchIndependenceSettings, independent_samples
+from .beats_baselines import BeatsBaselinesSettings, above_baselines
+from .capacity import CapacitySettings, wider_no_worse
+from .causality import CausalitySettings, causal_dependencies
+from .classes_present import ClassesPresentSettings, all_classes_present
+from .determinism import DeterminismSettings, identical_losses, reproducible
+from .eval_repeatable import EvalRepeatableSettings, evaluates_repeatably
+from .full_eval import FullEvalSettings, every_example_once
+from .init_bias import InitBiasSettings, bias_reaches_output
+from .init_loss import InitLossSettings, loss_at_init
+from .input_independent import InputIndependentSettings, learns_from_inputs
+from .inputs_finite import InputsFiniteSettings, all_finite
+from .loopy_reference import LoopyReferenceSettings, matches_reference, model_matches_reference
+from .loss_decreases import LossDecreasesSettings, loss_decreased
+from .overfit import OverfitSettings, overfit_batch
+from .params_learn import ParamsLearnSettings, every_param_learns
 from .settings import GateSettings
-from .targets import targets_valid
+from .targets import TargetsSettings, targets_valid
 from .verdict import Verdict
 
-__all__ = [
-    "GateSettings", "Verdict", "all_classes_present", "all_finite", "bias_from_data", "every_example_once", "identical_losses",
-    "loss_decreased", "loss_matches", "overfit_batch", "targets_valid",
-    # tips 2, 6, 7, 9, 12, 13 and repeatable eval
-    "above_baselines", "causal_dependencies", "every_param_learns", "independent_samples", "items_repeat",
-    "learns_from_inputs", "matches_reference", "model_matches_reference", "repeatable_eval", "wider_no_worse",
+CHECKS = [  # every check function, in the order a run meets them
+    "targets_valid", "all_classes_present", "all_finite", "items_repeat", "reproducible", "identical_losses",
+    "bias_reaches_output", "loss_at_init", "every_param_learns", "independent_samples", "causal_dependencies",
+    "matches_reference", "model_matches_reference", "learns_from_inputs", "overfit_batch", "wider_no_worse",
+    "loss_decreased", "every_example_once", "evaluates_repeatably", "above_baselines",
 ]
+SETTINGS = [
+    "AugmentationOffSettings", "BatchIndependenceSettings", "BeatsBaselinesSettings", "CapacitySettings",
+    "CausalitySettings", "ClassesPresentSettings", "DeterminismSettings", "EvalRepeatableSettings", "FullEvalSettings",
+    "InitBiasSettings", "InitLossSettings", "InputIndependentSettings", "InputsFiniteSettings",
+    "LoopyReferenceSettings", "LossDecreasesSettings", "OverfitSettings", "ParamsLearnSettings", "TargetsSettings",
+]
+__all__ = ["GateSettings", "Verdict", *CHECKS, *SETTINGS]

@@ -13,8 +13,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from ._probe import spread
-from .settings import GateSettings
+from .probing import spread
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 2: augmentation off (until the model is known to work)"
@@ -22,8 +22,8 @@ GATE = "augmentation_off"
 
 
 @dataclass
-class Settings(GateSettings):
-    items: int = 8  # items of each split read twice, spread over the split
+class AugmentationOffSettings(GateSettings):
+    items: int = bounded(8, low=1)  # items of each split read twice, spread over the split
 
 
 def items_repeat(datasets: Mapping[str, Any], items: int = 8) -> Verdict:

@@ -7,13 +7,13 @@ does not reveal, because the loss still goes down. Backprop shows it at once, be
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
-from ._probe import grad_of, probed_forward, projection, spread
-from .settings import GateSettings
+from .probing import as_batch, grad_of, probed_forward, projection, spread
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 12: use backprop to chart dependencies (samples must not mix)"
@@ -21,18 +21,17 @@ GATE = "batch_independence"
 
 
 @dataclass
-class Settings(GateSettings):
-    batch_size: int = 16  # samples in the probe batch (real training inputs)
+class BatchIndependenceSettings(GateSettings):
+    batch_size: int = bounded(16, low=2)  # samples in the probe batch (real training inputs)
     # Samples i backpropagated from (one backward pass each), spread over the batch with the first and
     # last included; batch_size: the full map.
-    samples: int = 16
+    samples: int = bounded(16, low=0)
     # Largest gradient allowed on another sample, relative to the largest on sample i itself. 0: any
     # non-zero gradient is a mix (independent samples give exact zeros, not small numbers).
-    tolerance: float = 0.0
+    tolerance: float = bounded(0.0, low=0)
 
 
-def independent_samples(model: nn.Module, inputs: torch.Tensor, samples: int = 16,
-                        tolerance: float = 0.0) -> Verdict:
+def independent_samples(model: nn.Module, inputs: Any, samples: int = 16, tolerance: float = 0.0) -> Verdict:
     """For several samples i, backprop from a random projection of the outputs of i to the inputs
     (or, for integer tokens, to the first float tensor inside the model); any gradient on another
     sample j != i means the model mixes the batch.
@@ -40,6 +39,7 @@ def independent_samples(model: nn.Module, inputs: torch.Tensor, samples: int = 1
     Runs on a copy with BatchNorm and Dropout in eval mode: both mix or randomise the batch by design
     in training. Usable on its own: `independent_samples(model, batch_inputs).passed`.
     """
+    inputs = as_batch(inputs)  # a tensor, a tuple of inputs, a dict of keyword inputs, or a Batch
     batch = len(inputs)
     if batch < 2:
         return skipped(GATE, "needs a batch of at least 2 samples <gates.batch_independence.batch_size>", TIP)
@@ -51,7 +51,7 @@ def independent_samples(model: nn.Module, inputs: torch.Tensor, samples: int = 1
     return _judge(matrix, rows, where, note, tolerance, details)
 
 
-def dependency_rows(model: nn.Module, inputs: torch.Tensor, rows: list[int]
+def dependency_rows(model: nn.Module, inputs: Any, rows: list[int]
                     ) -> tuple[Optional[torch.Tensor], str, str]:
     """|d out_i / d in_j| summed over each sample's features: one row per i in `rows`, one column per j.
 

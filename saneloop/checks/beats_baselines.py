@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from .settings import GateSettings
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 6: human and dumb baselines"
@@ -19,10 +19,10 @@ HUMAN = "human"  # reported against, never required to be beaten
 
 
 @dataclass
-class Settings(GateSettings):
+class BeatsBaselinesSettings(GateSettings):
     # The metric must beat each baseline by this many standard errors (when the task gives one):
     # a tie within noise is not a win.
-    min_se: float = 2.0
+    min_se: float = bounded(2.0, low=0)
 
 
 def above_baselines(metric: str, value: float, baselines: Mapping[str, float], se: Optional[float] = None,

@@ -7,11 +7,16 @@ another layer, a learning rate only the smaller model tolerates.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
-from .settings import GateSettings
+import torch
+from torch import nn
+
+from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 9: a bit more capacity lowers the training loss"
@@ -19,20 +24,42 @@ GATE = "capacity"
 
 
 @dataclass
-class Settings(GateSettings):
+class CapacitySettings(GateSettings):
     # Config overrides that make the model wider, e.g. {model.hidden: 512}; empty: the gate is skipped.
     wider: dict[str, Any] = field(default_factory=dict)
-    steps: int = 100  # optimizer steps for each model, on the same batches
-    lr: Optional[float] = None  # learning rate for both; null = optim.lr
-    window: float = 0.25  # final fraction of the steps whose losses are compared
+    steps: int = bounded(100, low=2)  # optimizer steps for each model, on the same batches
+    lr: Optional[float] = bounded(None, low=0, above=True)  # learning rate for both; null = optim.lr
+    window: float = bounded(0.25, low=0, high=1, above=True)  # final fraction of the steps whose losses are compared
     # Allowed excess of the wider model's loss, in standard errors of the paired per-step difference.
-    z: float = 2.0
+    z: float = bounded(2.0, low=0)
     # Plus this fraction of the model's own loss: the two curves are correlated from step to step, so
     # the standard error alone understates how far two correct runs of 100 steps can end apart.
-    rtol: float = 0.25
+    rtol: float = bounded(0.25, low=0)
 
 
-def wider_no_worse(base: Sequence[float], wider: Sequence[float], what: str, settings: Settings) -> Verdict:
+def wider_no_worse(model: nn.Module, wider: nn.Module, batches: Iterable[Any], loss_fn: LossFn,
+                   optimizer: OptimizerFactory = default_optimizer, settings: CapacitySettings = CapacitySettings(),
+                   what: str = "a wider model", device: Optional[torch.device] = None) -> Verdict:
+    """Train copies of `model` and of `wider` (both as initialised) for `settings.steps` steps on the same
+    batches, in lockstep, and compare their training-loss curves (`judge`).
+
+    Usable on its own: `wider_no_worse(MLP(64, 10, hidden=32), MLP(64, 10, hidden=64), loader, F.cross_entropy)`.
+    """
+    small, large = copy.deepcopy(model).train(), copy.deepcopy(wider).train()
+    make = with_lr(optimizer, settings.lr)
+    opt_small = make(trainable(small))
+    opt_large = make(trainable(large))
+    base_losses, wide_losses = [], []
+    for batch in cycled(batches, settings.steps):
+        batch = batch if device is None else batch.to(device)
+        with paired_draws() as again:
+            base_losses.append(step(small, opt_small, loss_fn, batch))
+            again()
+            wide_losses.append(step(large, opt_large, loss_fn, batch))
+    return judge(base_losses, wide_losses, what, settings)
+
+
+def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: CapacitySettings) -> Verdict:
     """Compare the final `window` of two per-step training-loss curves taken on the same batches.
 
     Pairing step by step cancels the batch-to-batch noise; the verdict allows `z` standard errors of

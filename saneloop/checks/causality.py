@@ -8,13 +8,13 @@ Runs when the task declares `causal = True`; the time axis is dim 1 of inputs an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
-from ._probe import grad_of, probed_forward, projection, spread
-from .settings import GateSettings
+from .probing import as_batch, grad_of, probed_forward, projection, spread
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 12: use backprop to chart dependencies (no peeking at the future)"
@@ -22,34 +22,37 @@ GATE = "causality"
 
 
 @dataclass
-class Settings(GateSettings):
-    batch_size: int = 4  # sequences in the probe batch (real training inputs)
+class CausalitySettings(GateSettings):
+    batch_size: int = bounded(4, low=1)  # sequences in the probe batch (real training inputs)
     # Output positions t backpropagated from (one backward pass each), spread over the sequence with
     # the first and last included; 0: every position.
-    positions: int = 32
+    positions: int = bounded(32, low=0)
     # Largest gradient allowed on a future position, relative to the largest on positions <= t.
-    tolerance: float = 0.0
+    tolerance: float = bounded(0.0, low=0)
 
 
-def causal_dependencies(model: nn.Module, inputs: torch.Tensor, positions: int = 0,
-                        tolerance: float = 0.0) -> Verdict:
+def causal_dependencies(model: nn.Module, inputs: Any, positions: int = 0, tolerance: float = 0.0) -> Verdict:
     """For output positions t, backprop from a random projection of the outputs at t (all samples)
     to the inputs (or the embedding output, for token ids); require zero gradient after t and a
     non-zero gradient at t. Usable on its own: `causal_dependencies(model, tokens).passed`."""
-    if inputs.dim() < 2:
-        return skipped(GATE, f"inputs have shape {list(inputs.shape)}: no time axis (dim 1) to probe", TIP)
+    inputs = as_batch(inputs)  # a tensor, a tuple of inputs, a dict of keyword inputs, or a Batch
+    main = inputs.first_input
+    if main is None or main.dim() < 2:
+        shape = list(main.shape) if main is not None else None
+        return skipped(GATE, f"inputs have shape {shape}: no time axis (dim 1) to probe", TIP)
     matrix, where, note = time_dependencies(model, inputs, positions)
     if matrix is None:
         return skipped(GATE, f"{where}{note}", TIP)
-    rows = spread(inputs.shape[1], positions)
+    rows = spread(main.shape[1], positions)
     details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
     return _judge(matrix, rows, where, note, tolerance, details)
 
 
-def time_dependencies(model: nn.Module, inputs: torch.Tensor, positions: int = 0
+def time_dependencies(model: nn.Module, inputs: Any, positions: int = 0
                       ) -> tuple[Optional[torch.Tensor], str, str]:
     """|d out_t / d in_s| summed over samples and features: one row per tested t, one column per s."""
-    probed, length = probed_forward(model, inputs), inputs.shape[1]
+    inputs = as_batch(inputs)
+    probed, length = probed_forward(model, inputs), inputs.first_input.shape[1]
     leaf, note = probed.leaf, probed.note
     outputs = [o for o in probed.outputs if o.dim() >= 2 and o.shape[1] == length]
     if leaf is None or leaf.dim() < 2 or leaf.shape[1] != length:

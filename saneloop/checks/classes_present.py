@@ -13,7 +13,7 @@ TIP = "data checks (recipe step 1: become one with the data)"
 
 
 @dataclass
-class Settings(GateSettings):
+class ClassesPresentSettings(GateSettings):
     pass
 
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
-from .settings import GateSettings
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 1: fix the random seed"
 
 
 @dataclass
-class Settings(GateSettings):
-    steps: int = 5  # optimizer steps in each of the two short runs
+class DeterminismSettings(GateSettings):
+    steps: int = bounded(5, low=1)  # optimizer steps in each of the two short runs
 
 
 def _same_bits(a: float, b: float) -> bool:
     return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+
+
+def reproducible(run: Callable[[], Sequence[float]]) -> Verdict:
+    """Call `run` (a short training run from scratch that seeds itself and returns its losses) twice;
+    the two must be equal bit for bit. Usable on its own: `reproducible(lambda: my_short_run(seed=0)).passed`."""
+    return identical_losses(list(run()), list(run()))
 
 
 def identical_losses(first: Sequence[float], second: Sequence[float]) -> Verdict:

@@ -7,10 +7,12 @@ mode make the reported number a draw from a distribution.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import torch
+from torch import nn
 
+from .fitting import each
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
@@ -19,8 +21,28 @@ GATE = "eval_repeatable"
 
 
 @dataclass
-class Settings(GateSettings):
+class EvalRepeatableSettings(GateSettings):
     pass
+
+
+def evaluates_repeatably(model: nn.Module, batches: Iterable[Any],
+                         metrics: Optional[Callable[[torch.Tensor, Any], Mapping[str, float]]] = None) -> Verdict:
+    """Evaluate `model` (eval mode, no gradients) twice over the same batches; the outputs must agree bit
+    for bit, and so must `metrics(outputs, targets)` when given.
+
+    Usable on its own: `evaluates_repeatably(model, test_loader, Classify(10).metrics).passed`.
+    """
+    fixed = list(each(batches))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            first, second = (torch.cat([b.forward(model).float() for b in fixed]) for _ in range(2))
+    finally:
+        model.train(was_training)
+    targets = torch.cat([b.targets for b in fixed])
+    scores = (lambda out: dict(metrics(out, targets))) if metrics is not None else (lambda out: {})
+    return repeatable_eval(first, second, scores(first), scores(second))
 
 
 def repeatable_eval(first: torch.Tensor, second: torch.Tensor, first_metrics: Mapping[str, float],

@@ -12,7 +12,7 @@ TIP = "tip 3: evaluate on the full test set"
 
 
 @dataclass
-class Settings(GateSettings):
+class FullEvalSettings(GateSettings):
     pass
 
 

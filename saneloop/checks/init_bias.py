@@ -7,26 +7,70 @@ reported, and judged by `init_loss` against the loss the task derives.
 """
 from __future__ import annotations
 
+import copy
+import itertools
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Iterable, Optional
 
-from .settings import GateSettings
+import torch
+from torch import nn
+
+from ..models.head import find_head
+from ..tasks.base import Task
+from .fitting import each
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 5: init well (final bias from the data)"
 
 
 @dataclass
-class Settings(GateSettings):
+class InitBiasSettings(GateSettings):
+    batches: int = bounded(4, low=1)  # training batches whose mean prediction is compared with the prior
     # Largest gap allowed between the prior and the mean prediction of the model with its head's
     # weights at zero (total variation for classes): 0 when the bias reaches the output as set.
-    max_prior_gap: float = 0.1
+    max_prior_gap: float = bounded(0.1, low=0)
     # A prior this close to uniform needs no bias (e.g. a head without bias on balanced classes).
-    uniform_tolerance: float = 0.05
+    uniform_tolerance: float = bounded(0.05, low=0)
 
 
-def bias_from_data(head: Optional[str], what_was_set: str, prior_gap: float, gap_meaning: str,
-                   uniform_gap: float, settings: Settings, with_weights_gap: Optional[float] = None) -> Verdict:
+def bias_reaches_output(model: nn.Module, task: Task, batches: Iterable[Any],
+                        train_targets: Optional[torch.Tensor] = None, head: Optional[str] = None,
+                        what_was_set: str = "value set from the data", settings: InitBiasSettings = InitBiasSettings(),
+                        device: Optional[torch.device] = None) -> Verdict:
+    """Judge the final bias of `model` (set from the data beforehand, e.g. by `task.init_bias`): with the
+    head's weights at zero the output is the bias, so the mean prediction over the first
+    `settings.batches` batches must be the prior of `train_targets` (by default those batches' targets).
+
+    `head`: the final layer's name; by default the last module with a bias of the task's output size.
+    Usable on its own: `bias_reaches_output(model, Classify(10), train_loader).passed`.
+    """
+    picked = list(itertools.islice(each(batches), settings.batches))
+    targets = train_targets if train_targets is not None else torch.cat([b.targets for b in picked])
+    name, _ = find_head(model, task.head_size(), head)
+    with_weights = _outputs(model, picked, None, device)
+    uniform_gap, _ = task.prior_gap(torch.zeros_like(with_weights[:1]), targets)
+    weights_gap, meaning = task.prior_gap(with_weights, targets)
+    if name is None:
+        return judge(None, what_was_set, weights_gap, meaning, uniform_gap, settings)
+    bias_only, _ = task.prior_gap(_outputs(model, picked[:1], name, device), targets)
+    return judge(name, what_was_set, bias_only, meaning, uniform_gap, settings, weights_gap)
+
+
+@torch.no_grad()
+def _outputs(model: nn.Module, batches: list[Any], zero_head: Optional[str], device: Optional[torch.device]
+             ) -> torch.Tensor:
+    """Outputs of a copy in training mode (BatchNorm statistics of the model stay untouched), with the
+    weights of module `zero_head` at zero if given (then its output is its bias)."""
+    probe = copy.deepcopy(model).train()
+    weight = getattr(probe.get_submodule(zero_head), "weight", None) if zero_head is not None else None
+    if isinstance(weight, torch.Tensor):
+        weight.zero_()
+    return torch.cat([(b if device is None else b.to(device)).forward(probe).float().cpu() for b in batches])
+
+
+def judge(head: Optional[str], what_was_set: str, prior_gap: float, gap_meaning: str,
+                   uniform_gap: float, settings: InitBiasSettings, with_weights_gap: Optional[float] = None) -> Verdict:
     """`prior_gap`: gap from the prior of the mean prediction with the head's weights at zero, the
     bias set. `uniform_gap`: gap of a zero-bias prediction from the prior (how much the bias matters).
     `with_weights_gap`: the same gap with the random weights in place (reported, not judged)."""

@@ -7,11 +7,19 @@ data (Zhang et al., 2017).
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Iterable, Optional
 
-from .settings import GateSettings
+import torch
+from torch import nn
+
+from ..data.batch import Batch
+from .fitting import (LossFn, OptimizerFactory, cycled, default_optimizer, mean_loss, paired_draws, step,
+                   trainable, with_lr)
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 7: input-independent baseline"
@@ -19,15 +27,48 @@ GATE = "input_independent"
 
 
 @dataclass
-class Settings(GateSettings):
-    steps: int = 100  # optimizer steps for each of the two copies, on the same batches
-    lr: Optional[float] = None  # learning rate for both; null = optim.lr
-    held_out_batches: int = 2  # test batches the two losses are measured on
+class InputIndependentSettings(GateSettings):
+    steps: int = bounded(100, low=1)  # optimizer steps for each of the two copies, on the same batches
+    lr: Optional[float] = bounded(None, low=0, above=True)  # learning rate for both; null = optim.lr
+    held_out_batches: int = bounded(2, low=1)  # test batches the two losses are measured on
     # real-input loss / zeroed-input loss must be at most this: "clearly lower", not a tie.
-    max_ratio: float = 0.9
+    max_ratio: float = bounded(0.9, low=0, above=True)
 
 
-def learns_from_inputs(real: float, zeroed: float, settings: Settings) -> Verdict:
+def zero_inputs(batch: Batch) -> Batch:
+    """The batch with every input replaced by zeros (token ids become token 0: just as input-free)."""
+    return batch.map_inputs(lambda _, tensor: torch.zeros_like(tensor))
+
+
+def learns_from_inputs(model: nn.Module, train_batches: Iterable[Any], held_out_batches: Iterable[Any],
+                       loss_fn: LossFn, optimizer: OptimizerFactory = default_optimizer,
+                       settings: InputIndependentSettings = InputIndependentSettings(),
+                       zero: Callable[[Batch], Batch] = zero_inputs, device: Optional[torch.device] = None) -> Verdict:
+    """Train two copies of `model` from its current weights on the same batches, one fed the real inputs
+    and one fed zeros (with the same Dropout draws), then compare their losses on held-out batches.
+
+    Usable on its own: `learns_from_inputs(model, train_loader, test_loader, F.cross_entropy).passed`.
+    """
+    real, zeroed = copy.deepcopy(model), copy.deepcopy(model)
+    make = with_lr(optimizer, settings.lr)
+    opt_real, opt_zeroed = make(trainable(real)), make(trainable(zeroed))
+    real.train()
+    zeroed.train()
+    for batch in cycled(train_batches, settings.steps):
+        batch = batch if device is None else batch.to(device)
+        with paired_draws() as again:
+            step(real, opt_real, loss_fn, batch)
+            again()
+            step(zeroed, opt_zeroed, loss_fn, zero(batch))
+    real.eval()
+    zeroed.eval()
+    held_out = list(itertools.islice(held_out_batches, settings.held_out_batches))
+    real_loss, _ = mean_loss(real, loss_fn, held_out, device=device)
+    zeroed_loss, _ = mean_loss(zeroed, loss_fn, held_out, device=device, transform=zero)
+    return judge(real_loss, zeroed_loss, settings)
+
+
+def judge(real: float, zeroed: float, settings: InputIndependentSettings) -> Verdict:
     """`real`, `zeroed`: held-out losses of two copies of a model trained from the same init for
     `settings.steps` steps on the same batches, one fed the real inputs and one fed zeros."""
     ratio = real / zeroed if zeroed > 0 else (0.0 if real <= 0 else math.inf)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
@@ -11,11 +12,20 @@ _MAX_LISTED = 20
 
 
 @dataclass
-class Settings(GateSettings):
+class InputsFiniteSettings(GateSettings):
     pass
 
 
-def all_finite(nonfinite_by_split: dict[str, list[int]]) -> Verdict:
+def all_finite(datasets: Mapping[str, Any]) -> Verdict:
+    """Read every item of each dataset and name the samples whose inputs or target hold NaN or Inf.
+
+    Usable on its own: `all_finite({"train": train_set, "test": test_set}).passed`.
+    """
+    from ..data.summary import summarize
+    return judge({split: summarize(dataset, split).nonfinite for split, dataset in datasets.items()})
+
+
+def judge(nonfinite_by_split: Mapping[str, list[int]]) -> Verdict:
     """`nonfinite_by_split` maps a split name to the indices of samples holding NaN or Inf."""
     bad = {split: idx for split, idx in nonfinite_by_split.items() if idx}
     if bad:

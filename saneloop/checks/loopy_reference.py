@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from .settings import GateSettings
+from .probing import as_batch
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 13: generalize a special case (a loopy reference equals the vectorized code)"
@@ -22,11 +23,11 @@ GATE = "loopy_reference"
 
 
 @dataclass
-class Settings(GateSettings):
+class LoopyReferenceSettings(GateSettings):
     method: str = "reference_forward"  # the model's method holding the loopy reference
-    trials: int = 3  # generated inputs tried, besides a real batch
-    rtol: float = 1e-4
-    atol: float = 1e-5
+    trials: int = bounded(3, low=0)  # generated inputs tried, besides a real batch
+    rtol: float = bounded(1e-4, low=0)
+    atol: float = bounded(1e-5, low=0)
 
 
 def matches_reference(vectorized: Callable[..., Any], reference: Callable[..., Any],
@@ -58,8 +59,12 @@ def matches_reference(vectorized: Callable[..., Any], reference: Callable[..., A
                   f"(largest difference {worst:.2g})", TIP)
 
 
-def model_matches_reference(model: nn.Module, inputs: Any, settings: Settings) -> Verdict:
-    """The gate: `model(x)` against `model.<settings.method>(x)`, in eval mode (no dropout noise)."""
+def model_matches_reference(model: nn.Module, inputs: Any,
+                            settings: LoopyReferenceSettings = LoopyReferenceSettings()) -> Verdict:
+    """The gate: `model(x)` against `model.<settings.method>(x)`, in eval mode (no dropout noise).
+
+    `inputs`: a tensor, a tuple of positional inputs, or a Batch (its keyword inputs go to both as they are).
+    """
     reference = getattr(model, settings.method, None)
     if not callable(reference):
         return skipped(GATE, f"the model has no `{settings.method}` method to compare with "
@@ -68,7 +73,10 @@ def model_matches_reference(model: nn.Module, inputs: Any, settings: Settings) -
     model.eval()
     try:
         with torch.no_grad():
-            return matches_reference(model, reference, inputs, settings.trials, settings.rtol, settings.atol)
+            batch = as_batch(inputs)
+            fast = (lambda *a: model(*a, **batch.kwargs))
+            slow = (lambda *a: reference(*a, **batch.kwargs))
+            return matches_reference(fast, slow, batch.inputs, settings.trials, settings.rtol, settings.atol)
     finally:
         model.train(was_training)
 

@@ -7,19 +7,20 @@ from typing import Optional
 
 import torch
 
-from .settings import GateSettings
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 9: the training loss goes down"
 
 
 @dataclass
-class Settings(GateSettings):
-    window: float = 0.1  # fraction of the steps averaged at the start and at the end
-    max_ratio: float = 0.5  # end / start must be at most this
+class LossDecreasesSettings(GateSettings):
+    window: float = bounded(0.1, low=0, high=1, above=True)  # fraction of the steps averaged at the start and at the end
+    max_ratio: float = bounded(0.5, low=0, above=True)  # end / start must be at most this
 
 
-def loss_decreased(losses: torch.Tensor, settings: Settings, nonfinite_step: Optional[int] = None) -> Verdict:
+def loss_decreased(losses: torch.Tensor, settings: LossDecreasesSettings = LossDecreasesSettings(),
+                   nonfinite_step: Optional[int] = None) -> Verdict:
     """`losses`: one per optimizer step. `nonfinite_step`: first step whose loss was NaN/Inf, if any."""
     if nonfinite_step is not None:
         return failed("loss_decreases", float("nan"), "finite", f"the training loss became NaN/Inf at step "

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from .probing import as_batch
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
@@ -25,17 +26,19 @@ LossFn = Callable[[Any, torch.Tensor], torch.Tensor]
 
 
 @dataclass
-class Settings(GateSettings):
+class ParamsLearnSettings(GateSettings):
     pass
 
 
-def every_param_learns(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: torch.Tensor) -> Verdict:
-    """One forward and backward pass of a copy (training mode) on a real batch; name every trainable
-    parameter whose gradient is missing or zero everywhere. Usable on its own:
+def every_param_learns(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any = None) -> Verdict:
+    """One forward and backward pass of a copy (training mode) on a real batch (`inputs` a tensor, a tuple
+    of inputs, a dict of keyword inputs, or a Batch with its targets); name every trainable parameter
+    whose gradient is missing or zero everywhere. Usable on its own:
     `every_param_learns(model, F.cross_entropy, x, y).passed`."""
+    batch = as_batch(inputs, targets)
     probe = copy.deepcopy(model).train()
     probe.zero_grad(set_to_none=True)
-    loss_fn(probe(inputs), targets).backward()
+    loss_fn(batch.forward(probe), batch.targets if targets is None else targets).backward()
     named = list(probe.named_parameters())
     frozen = [name for name, p in named if not p.requires_grad]
     missing = [name for name, p in named if p.requires_grad and p.grad is None]

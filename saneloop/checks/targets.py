@@ -11,15 +11,15 @@ from typing import Optional
 import torch
 
 from ..tasks.base import ChecksPairs, TargetProblem, Task
-from .settings import GateSettings
+from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "data checks (recipe step 1: become one with the data)"
 
 
 @dataclass
-class Settings(GateSettings):
-    pairs: int = 16  # (input, target) pairs per split shown to a task that checks pairs (e.g. charlm)
+class TargetsSettings(GateSettings):
+    pairs: int = bounded(16, low=1)  # (input, target) pairs per split shown to a task that checks pairs (e.g. charlm)
 
 
 def targets_valid(task: Task, targets_by_split: dict[str, torch.Tensor],

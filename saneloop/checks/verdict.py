@@ -1,7 +1,7 @@
 """The one thing every check returns: a verdict with what was measured and what was expected."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "waived", "skipped"]
@@ -34,8 +34,9 @@ class Verdict:
         return replace(self, status="waived", message=f"{self.message} [WAIVED: {reason}]")
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {"name": out.pop("gate"), **out}
+        """A plain dict (the gate as `name`); `details` is kept as is, not copied."""
+        return {"name": self.gate, "passed": self.passed, "value": self.value, "expected": self.expected,
+                "message": self.message, "tip": self.tip, "status": self.status, "details": self.details}
 
 
 def passed(gate: str, value: Any, expected: Any, message: str, tip: str = "", **details: Any) -> Verdict:

@@ -1,6 +1,4 @@
-"""The stages of a run, in the order the recipe climbs them. Each has NAME and run(ctx)."""
-from . import baselines, capacity, evaluate, overfit, sanity, setup, train
+"""The stages of a run, in the order the recipe climbs them. `saneloop.run.pipeline` calls each in turn."""
+NAMES = ("setup", "sanity", "baselines", "overfit", "capacity", "train", "evaluate")
 
-ORDER = (setup, sanity, baselines, overfit, capacity, train, evaluate)
-
-__all__ = ["ORDER"]
+__all__ = ["NAMES"]

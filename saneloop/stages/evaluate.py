@@ -1,50 +1,48 @@
 """Stage `evaluate`: the whole test set, every example exactly once, metrics with error bars."""
 from __future__ import annotations
 
-from ..atomic import staged_dir
-from ..build import build_test_loader
-from ..checks import above_baselines, every_example_once, repeatable_eval
-from ..context import RunContext
-from ..loop import predict_all
+from ..checks import above_baselines, every_example_once
+from ..checks.eval_repeatable import repeatable_eval
+from ..engine.loop import predict_all
+from ..record.atomic import staged_dir
+from .context import Prepared, RunContext, Trained
 
 NAME = "evaluate"
 
 
-def run(ctx: RunContext) -> None:
-    accelerator = ctx.accelerator
-    loader = accelerator.prepare(build_test_loader(ctx.cfg, ctx.test_set))
-    model = ctx.state.get("trained_model", ctx.model)
-    outputs, targets, indices = predict_all(model, loader, accelerator)
-    ctx.gate("full_eval", lambda s: every_example_once(indices, len(ctx.test_set)))
-    metrics = ctx.task.metrics(outputs, targets)
-    ctx.gate("eval_repeatable", lambda s: _again(ctx, model, loader, outputs, metrics))
-    ctx.report.metrics = metrics
-    ctx.report.headline = ctx.task.headline()
-    ctx.report.baselines = _baselines(ctx)
-    ctx.gate("beats_baselines", lambda s: _beats(ctx, metrics, s.min_se))
+def run(ctx: RunContext, prep: Prepared, trained: Trained) -> None:
+    accelerator, task, report = ctx.accelerator, prep.task, ctx.record.report
+    loader = accelerator.prepare(prep.loaders.test())
+    outputs, targets, indices = predict_all(trained.model, loader, accelerator)
+    ctx.gates("full_eval", lambda s: every_example_once(indices, len(prep.test_set)))
+    metrics = task.metrics(outputs, targets)
+    ctx.gates("eval_repeatable", lambda s: _again(ctx, prep, trained, loader, outputs, metrics))
+    report.metrics, report.headline = metrics, task.headline()
+    report.baselines = _baselines(ctx, prep)
+    ctx.gates("beats_baselines", lambda s: _beats(prep, report, metrics, s.min_se))
     for name, value in metrics.items():
-        ctx.tracker.scalar(f"test/{name}", float(value), 0)
-    _save_weights(ctx, model)
+        ctx.record.scalar(f"test/{name}", float(value), 0)
+    _save_weights(ctx, trained)
 
 
-def _baselines(ctx: RunContext) -> dict[str, float]:
-    baselines = ctx.task.baselines(ctx.train_summary.targets, ctx.test_summary.targets)
-    if ctx.cfg.baselines.human is not None:
-        baselines["human"] = float(ctx.cfg.baselines.human)
+def _baselines(ctx: RunContext, prep: Prepared) -> dict[str, float]:
+    baselines = prep.task.baselines(prep.train_summary.targets, prep.test_summary.targets)
+    if ctx.settings.baselines.human is not None:
+        baselines["human"] = float(ctx.settings.baselines.human)
     return baselines
 
 
-def _again(ctx: RunContext, model, loader, outputs, metrics):
+def _again(ctx: RunContext, prep: Prepared, trained: Trained, loader, outputs, metrics):
     """The same weights, the same loader, a second full pass: the metrics must not move."""
-    again, targets, _ = predict_all(model, loader, ctx.accelerator)
-    return repeatable_eval(outputs, again, metrics, ctx.task.metrics(again, targets))
+    again, targets, _ = predict_all(trained.model, loader, ctx.accelerator)
+    return repeatable_eval(outputs, again, metrics, prep.task.metrics(again, targets))
 
 
-def _beats(ctx: RunContext, metrics: dict, min_se: float):
-    headline = ctx.task.headline()
+def _beats(prep: Prepared, report, metrics: dict, min_se: float):
+    headline = prep.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
-    higher = bool(getattr(ctx.task, "higher_is_better", True))
-    return above_baselines(headline, float(metrics[headline]), comparable(ctx.report.baselines, headline),
+    higher = bool(getattr(prep.task, "higher_is_better", True))
+    return above_baselines(headline, float(metrics[headline]), comparable(report.baselines, headline),
                            metrics.get(f"{headline}_se"), higher, min_se)
 
 
@@ -55,9 +53,9 @@ def comparable(baselines: dict[str, float], headline: str) -> dict[str, float]:
     return {k: v for k, v in baselines.items() if k.endswith(f"_{headline}") or "_" not in k}
 
 
-def _save_weights(ctx: RunContext, model) -> None:
-    if ctx.cfg.output.save_weights:
+def _save_weights(ctx: RunContext, trained: Trained) -> None:
+    if ctx.settings.output.save_weights:
         ctx.accelerator.wait_for_everyone()
         # model.safetensors, written by the main process only; it appears whole or not at all
         with staged_dir(ctx.run_dir) as stage:
-            ctx.accelerator.save_model(model, stage, safe_serialization=True)
+            ctx.accelerator.save_model(trained.model, stage, safe_serialization=True)

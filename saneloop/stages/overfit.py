@@ -1,43 +1,33 @@
-"""Stage `overfit`: a copy of the initialised model must memorise one small fixed batch."""
+"""Stage `overfit`: a copy of the initialised model must memorise one small fixed batch (tip 8)."""
 from __future__ import annotations
 
-import copy
-
-import torch
-
-from ..build import build_optimizer
 from ..checks import overfit_batch
-from ..context import RunContext
-from ..figures import predictions_figure, publish
-from ..loop import to_device
+from ..checks.verdict import Verdict
+from ..data.seeding import seed_everything
+from ..record.figures import predictions_figure
 from ..tasks.base import HasOverfitFloor
+from .context import Prepared, RunContext
 
 NAME = "overfit"
 
 
-def run(ctx: RunContext) -> None:
-    ctx.gate("overfit", lambda s: _overfit(ctx, s))
+def run(ctx: RunContext, prep: Prepared) -> None:
+    ctx.gates("overfit", lambda s: _overfit(ctx, prep, s))
 
 
-def _overfit(ctx: RunContext, settings):
-    model = copy.deepcopy(ctx.model)
-    optimizer = build_optimizer(ctx.cfg, list(model.parameters()), lr=settings.lr)
-    inputs, targets = to_device(ctx.fixed_batch(settings.batch_size), ctx.device)
-    floor = ctx.task.overfit_floor(inputs, targets) if isinstance(ctx.task, HasOverfitFloor) else 0.0
-    verdict = overfit_batch(model, optimizer, ctx.task.loss, inputs, targets, settings, floor)
-    ctx.state["overfit"] = {"model": model, "inputs": inputs, "targets": targets}
-    _plot(ctx, model, inputs, targets, verdict)
+def _overfit(ctx: RunContext, prep: Prepared, settings) -> Verdict:
+    seed_everything(ctx.seed, ctx.settings.deterministic)
+    batch = prep.loaders.fixed_batch(settings.batch_size).to(ctx.device)
+    task = prep.task
+    floor = task.overfit_floor(batch.first_input, batch.targets) if isinstance(task, HasOverfitFloor) else 0.0
+    verdict = overfit_batch(prep.model, task.loss, batch, None, ctx.components.optimizer, settings, floor)
+    _plot(ctx, prep, batch, verdict)
     return verdict
 
 
-def _plot(ctx: RunContext, model, inputs, targets, verdict) -> None:
+def _plot(ctx: RunContext, prep: Prepared, batch, verdict: Verdict) -> None:
     """Labels against predictions of the overfit batch (tip 8), drawn before a failure halts the run."""
-    if not ctx.cfg.output.figures:
-        return
     title = f"overfit batch after {verdict.details.get('steps')} steps, loss {verdict.value}"
-
-    def draw():
-        with torch.no_grad():
-            outputs = model(inputs)  # in the mode the gate trained in (Dropout off)
-        return predictions_figure(ctx.task.view_predictions(outputs.float().cpu(), targets.cpu()), title)
-    publish(ctx, "overfit", "overfit", draw)
+    outputs, targets = verdict.details["outputs"], batch.targets.cpu()
+    ctx.record.publish("overfit", "overfit",
+                       lambda: predictions_figure(prep.task.view_predictions(outputs, targets), title))

@@ -7,43 +7,45 @@ from typing import Any, Optional
 import torch
 from tqdm.auto import tqdm
 
-from ..augment import augmented
-from ..build import build_optimizer, build_scheduler, build_train_loader
-from ..checkpoint import Checkpointer
 from ..checks import loss_decreased
-from ..context import RunContext
-from ..distributed import earliest
-from ..loop import to_device
-from ..seeding import seed_everything
-from ..watch import TrainWatch
+from ..data.seeding import seed_everything
+from ..engine.checkpoint import Checkpointer, CheckpointPlan
+from ..engine.distributed import earliest
+from ..engine.loop import accelerated_step, bare_step, needs_accelerate_wrappers
+from .context import Prepared, RunContext, Trained
+from .train_watch import TrainWatch
 
 NAME = "train"
 
 
-def run(ctx: RunContext) -> None:
+def run(ctx: RunContext, prep: Prepared) -> Trained:
     # Reseed: the training stream must not depend on which gates ran before it. Each process gets
     # its own stream (dropout, augmentation in the dataset): seed + process index, as Accelerate's
     # set_seed(device_specific=True); the data order is shared and sharded by `prepare`.
-    seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.cfg.deterministic)
-    optimizer = build_optimizer(ctx.cfg, list(ctx.model.parameters()))
-    scheduler = build_scheduler(ctx.cfg, optimizer)
-    loader = build_train_loader(ctx.cfg, augmented(ctx.cfg, ctx.train_set), ctx.seed)
-    watch = TrainWatch(ctx, len(loader))  # tips 10 and 11: the first batch, a fixed test batch over time
-    model, optimizer, scheduler, loader = _prepare(ctx, ctx.model, optimizer, scheduler, loader)
-    checkpoints = Checkpointer(ctx, model, optimizer, scheduler, loader)  # resume=: restores their states
-    losses, nonfinite_step = _fit(ctx, model, optimizer, scheduler, loader, watch, checkpoints)
+    seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.settings.deterministic)
+    optimizer = ctx.components.optimizer(list(prep.model.parameters()))
+    scheduler = ctx.components.scheduler(optimizer)
+    loader = prep.loaders.train(ctx.components.augmented(prep.train_set))
+    total = _total_steps(ctx, len(loader))
+    watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
+    model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
+    checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
+    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), watch, checkpoints, total)
     watch.finish(len(losses))
-    ctx.state["trained_model"] = model
-    ctx.state["train_losses"] = losses
-    ctx.gate("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
+    ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
+    return Trained(model, losses)
 
 
-def needs_accelerate_wrappers(accelerator) -> bool:
-    """Accelerate's wrappers earn their per-step cost only with several processes, mixed
-    precision or gradient accumulation; on one process in full precision a bare loop is the same
-    computation (same losses, bit for bit) for less overhead."""
-    return (accelerator.num_processes > 1 or accelerator.mixed_precision != "no"
-            or accelerator.gradient_accumulation_steps > 1)
+def _total_steps(ctx: RunContext, steps_per_epoch: int) -> int:
+    train = ctx.settings.train
+    total = steps_per_epoch * int(train.epochs)
+    return min(total, int(train.max_steps)) if train.max_steps is not None else total
+
+
+def _plan(ctx: RunContext) -> CheckpointPlan:
+    return CheckpointPlan(ctx.run_dir, ctx.settings.checkpoint.every, ctx.settings.checkpoint.keep,
+                          ctx.settings.config_yaml, lambda: ctx.record.report.stages, ctx.components.model_target,
+                          ctx.resumed)
 
 
 def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
@@ -56,37 +58,34 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
     return model, optimizer, scheduler, loader
 
 
-def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch, checkpoints: Checkpointer
-         ) -> tuple[torch.Tensor, Optional[int]]:
+def _fit(ctx: RunContext, prep: Prepared, parts: tuple, watch: TrainWatch, checkpoints: Checkpointer,
+         total: int) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
     A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
-    cfg, accelerator = ctx.cfg.train, ctx.accelerator
-    total = len(loader) * int(cfg.epochs)
-    if cfg.max_steps is not None:
-        total = min(total, int(cfg.max_steps))
+    model, optimizer, scheduler, loader = parts
+    accelerator, loss_fn = ctx.accelerator, prep.task.loss
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
-    step_fn = _accelerated_step if needs_accelerate_wrappers(accelerator) else _bare_step
+    step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
     device = None if accelerator.device.type == "cpu" else accelerator.device
-    bar = tqdm(total=total, desc="train", unit="step", disable=not (ctx.cfg.output.progress and
+    bar = tqdm(total=total, desc="train", unit="step", disable=not (ctx.settings.output.progress and
                accelerator.is_main_process), mininterval=0.5, leave=False)
-    log_every, checkpoints.total = int(cfg.log_every), total
+    log_every, checkpoints.total = int(ctx.settings.train.log_every), total
     step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
     logged = step - step % log_every
     bar.update(logged)
     model.train()
     try:
         while step < total:
-            for inputs, targets in checkpoints.batches(loader, step):
+            for batch in checkpoints.batches(loader, step):
                 if device is not None:
-                    inputs, targets = to_device((inputs, targets), device)
-                losses.append(step_fn(ctx, model, optimizer, scheduler, inputs, targets))
+                    batch = batch.to(device, non_blocking=True)
+                losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))
                 step += 1
-                watch.after_step(step, targets)
+                watch.after_step(step, batch)
                 if step % log_every == 0 or step == total:
-                    bad = _log(ctx, torch.stack(losses[logged:step]), logged, bar)
-                    bad = earliest(ctx.accelerator, bad)  # every process stops at the same step
-                    if bad is not None:
+                    bad = earliest(accelerator, _log(ctx, torch.stack(losses[logged:step]), logged, bar))
+                    if bad is not None:  # every process stops at the same step
                         return torch.stack(losses), bad
                     logged = step
                 if step >= checkpoints.due:  # every checkpoint.every steps, or at once after SIGINT/SIGTERM
@@ -100,34 +99,12 @@ def _fit(ctx: RunContext, model, optimizer, scheduler, loader, watch: TrainWatch
     return torch.stack(losses) if losses else torch.zeros(0), None
 
 
-def _bare_step(ctx: RunContext, model, optimizer, scheduler, inputs, targets) -> torch.Tensor:
-    optimizer.zero_grad(set_to_none=True)
-    loss = ctx.task.loss(model(inputs), targets)
-    loss.backward()
-    optimizer.step()
-    if scheduler is not None:
-        scheduler.step()
-    return loss.detach()
-
-
-def _accelerated_step(ctx: RunContext, model, optimizer, scheduler, inputs, targets) -> torch.Tensor:
-    accelerator = ctx.accelerator
-    with accelerator.accumulate(model):
-        loss = ctx.task.loss(model(inputs), targets)
-        accelerator.backward(loss)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-    return loss.detach()
-
-
 def _log(ctx: RunContext, chunk: torch.Tensor, first_step: int, bar: Any) -> Optional[int]:
     """Log a chunk of step losses (one host sync); return the first non-finite step, if any."""
     mean = float(chunk.mean())
     if not math.isfinite(mean):
         return first_step + int((~torch.isfinite(chunk)).nonzero()[0])
-    ctx.tracker.scalar("train/loss", mean, first_step + len(chunk))
+    ctx.record.scalar("train/loss", mean, first_step + len(chunk))
     bar.update(len(chunk))
     bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
     return None

@@ -1,9 +1,10 @@
 import torch
 
-from saneloop.augment import Augmented, RandomShift, augmented
+from saneloop.config import Components
+from saneloop.data import Augmented, RandomShift
 from saneloop.checks import items_repeat
 from saneloop.datasets import digits
-from tests import plants
+from bench import plants
 from tests.conftest import FAST, assert_halted_at, compose_cfg, gate, run_pipeline
 
 
@@ -15,7 +16,7 @@ def test_unit_random_transform_is_found_and_named():
 
 
 def test_random_transform_left_on_halts_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=tests.plants.noisy_digits", *FAST)
+    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.noisy_digits", *FAST)
     found = assert_halted_at(code, report, "setup", "augmentation_off")
     assert "random transform" in found["message"] and "augment=" in found["message"]
 
@@ -24,8 +25,8 @@ def test_augment_group_is_off_by_default_and_applies_to_training_only():
     assert compose_cfg().augment is None
     cfg = compose_cfg("augment=shift")
     train = digits()[0]
-    assert augmented(compose_cfg(), train) is train
-    shifted = augmented(cfg, train)
+    assert Components(compose_cfg()).augmented(train) is train
+    shifted = Components(cfg).augmented(train)
     assert isinstance(shifted, Augmented) and isinstance(shifted.transform, RandomShift)
     torch.manual_seed(0)
     assert not all(torch.equal(shifted[3][0], shifted[3][0]) for _ in range(5))

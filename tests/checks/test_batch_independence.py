@@ -4,7 +4,7 @@ from torch import nn
 
 from saneloop.checks import independent_samples
 from saneloop.models import MLP
-from tests import plants
+from bench import plants
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 X = torch.rand(16, 1, 8, 8)
@@ -55,7 +55,7 @@ def test_unit_integer_tokens_probe_the_embedding_output():
 @pytest.mark.parametrize("model", ["TimeMajorNet +model.permute=false", "BatchStandardizedMLP", "BatchSoftmaxMLP"])
 def test_batch_mixing_halts_at_sanity(tmp_path, model):
     name, *extra = model.split()
-    code, report = run_pipeline(tmp_path, f"model._target_=tests.plants.{name}", *extra, *FAST)
+    code, report = run_pipeline(tmp_path, f"model._target_=bench.plants.{name}", *extra, *FAST)
     found = assert_halted_at(code, report, "sanity", "batch_independence")
     assert found["value"] > 0 and "view" in found["message"] and "batch axis" in found["message"]
     assert report["figures"]["batch_independence"] == ["figures/dependency.png"]
@@ -63,7 +63,7 @@ def test_batch_mixing_halts_at_sanity(tmp_path, model):
 
 
 def test_batchnorm_dropout_model_passes_every_gate(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.BatchNormDropoutMLP", "model.hidden=128",
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.BatchNormDropoutMLP", "model.hidden=128",
                                 "model.dropout=0.2", *FAST)
     assert code == 0, report
     assert "in eval mode" in gate(report, "batch_independence")["message"]

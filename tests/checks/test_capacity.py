@@ -1,5 +1,5 @@
-from saneloop.checks import wider_no_worse
-from saneloop.checks.capacity import Settings
+from saneloop.checks.capacity import CapacitySettings as Settings
+from saneloop.checks.capacity import judge as wider_no_worse
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 

@@ -11,7 +11,7 @@ def test_unit_names_missing_class():
 
 
 def test_missing_class_halts_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=tests.plants.planted_digits", "+data.drop_class=7", *FAST)
+    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.planted_digits", "+data.drop_class=7", *FAST)
     assert assert_halted_at(code, report, "setup", "classes_present")["value"] == [7]
 
 

@@ -9,7 +9,7 @@ def test_unit_finds_first_differing_step():
 
 
 def test_unseeded_randomness_halts_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.UnseededNoiseMLP", *FAST)
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.UnseededNoiseMLP", *FAST)
     found = assert_halted_at(code, report, "setup", "determinism")
     assert found["value"] > 0 and "unseeded" in found["message"]
 

@@ -1,7 +1,7 @@
 import math
 
-from saneloop.checks import loss_matches
-from saneloop.checks.init_loss import Settings
+from saneloop.checks.init_loss import InitLossSettings as Settings
+from saneloop.checks.init_loss import judge as loss_matches
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 
@@ -12,7 +12,7 @@ def test_unit_two_sided_tolerance():
 
 
 def test_summed_loss_halts_at_sanity(tmp_path):
-    code, report = run_pipeline(tmp_path, "task._target_=tests.plants.SummedLossClassify", *FAST)
+    code, report = run_pipeline(tmp_path, "task._target_=bench.plants.SummedLossClassify", *FAST)
     found = assert_halted_at(code, report, "sanity", "init_loss")
     assert found["value"] > 50 and "reduction='sum'" in found["message"]
 

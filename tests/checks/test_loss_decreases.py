@@ -1,7 +1,7 @@
 import torch
 
 from saneloop.checks import loss_decreased
-from saneloop.checks.loss_decreases import Settings
+from saneloop.checks.loss_decreases import LossDecreasesSettings as Settings
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 

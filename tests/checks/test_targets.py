@@ -4,7 +4,7 @@ from saneloop.checks import targets_valid
 from saneloop.tasks import Classify
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
-PLANT = "data._target_=tests.plants.planted_digits"
+PLANT = "data._target_=bench.plants.planted_digits"
 
 
 def test_unit_names_out_of_range_indices():

@@ -65,19 +65,19 @@ def test_default_recipe_passes_every_gate_with_auroc_above_098(tmp_path):
 
 def test_double_sigmoid_halts_at_sanity(tmp_path):
     """sigmoid(logit) fed as a logit: the mean predicted probability sits near 0.5, not at the 0.1 prior."""
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.DoubleSigmoidMLP", *FAST, recipe="binary")
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.DoubleSigmoidMLP", *FAST, recipe="binary")
     assert assert_halted_at(code, report, "sanity", "init_bias")["value"] > 0.3
 
 
 def test_double_sigmoid_cannot_memorise_a_batch(tmp_path):
     """With the sanity gates waived, the overfit gate catches it on its own: the loss floors above 0.3."""
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.DoubleSigmoidMLP", *NO_SANITY, *FAST,
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.DoubleSigmoidMLP", *NO_SANITY, *FAST,
                                 recipe="binary")
     assert assert_halted_at(code, report, "overfit", "overfit")["value"] > 0.3
 
 
 def test_head_without_bias_on_1_to_9_data_halts_at_init_bias(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.NoBiasMLP", *FAST, recipe="binary")
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.NoBiasMLP", *FAST, recipe="binary")
     assert "no final bias" in assert_halted_at(code, report, "sanity", "init_bias")["message"]
 
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-import saneloop.config
+import saneloop.config.schema
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
 from saneloop.models import CharTransformer
 from saneloop.tasks import CharLM, TextView
@@ -74,22 +74,22 @@ def test_short_run_passes_every_gate_and_beats_the_unigram(tmp_path):
 
 
 def test_targets_not_shifted_halt_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=tests.plants.unshifted_shakespeare", *QUIET,
+    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.unshifted_shakespeare", *QUIET,
                                 recipe="charlm")
     found = assert_halted_at(code, report, "setup", "targets")
     assert "targets equal the inputs" in found["message"] and "train" in found["message"]
 
 
-@pytest.mark.skipif("causality" not in saneloop.config.GatesConfig.__dataclass_fields__,
+@pytest.mark.skipif("causality" not in saneloop.config.schema.GatesConfig.__dataclass_fields__,
                     reason="causality gate lands with issue 3")
 def test_mask_that_lets_t_see_t_plus_1_halts_at_causality(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.LeakyMaskTransformer", *SHORT,
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.LeakyMaskTransformer", *SHORT,
                                 recipe="charlm")
     assert_halted_at(code, report, "sanity", "causality")
 
 
 def test_model_without_a_time_axis_is_refused_before_training(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.LastTokenTransformer", *QUIET, recipe="charlm")
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.LastTokenTransformer", *QUIET, recipe="charlm")
     assert code == EXIT_INPUT_ERROR and "charlm expects logits [B, T, V]" in report["error"]
 
 
@@ -103,11 +103,11 @@ def test_unit_overfit_floor_counts_identical_prefixes_with_different_next_tokens
 
 def test_unit_overfit_goal_is_threshold_above_the_floor():
     from saneloop.checks import overfit_batch
-    from saneloop.checks.overfit import Settings
+    from saneloop.checks.overfit import OverfitSettings as Settings
     model = torch.nn.Linear(1, 2)  # one input for two different targets: log 2 is the best it can do
     inputs, targets = torch.zeros(2, 1), torch.tensor([0, 1])
-    run = lambda floor: overfit_batch(model, torch.optim.SGD(model.parameters(), lr=0.5),
-                                      torch.nn.functional.cross_entropy, inputs, targets, Settings(), floor)
+    run = lambda floor: overfit_batch(model, torch.nn.functional.cross_entropy, inputs, targets,
+                                      lambda params: torch.optim.SGD(params, lr=0.5), Settings(), floor)
     assert not run(0.0).passed
     verdict = run(math.log(2))
     assert verdict.passed and "a floor of 0.6931" in verdict.message

@@ -64,14 +64,14 @@ def test_raw_targets_start_at_their_own_mean_and_variance(tmp_path):
 
 def test_head_without_bias_on_raw_targets_halts_at_init_bias(tmp_path):
     """A bias-free head predicts ~0 for targets around 152: 2 standard deviations off."""
-    code, report = run_pipeline(tmp_path, *RAW_TARGETS, "model._target_=tests.plants.NoBiasMLP", *QUIET,
+    code, report = run_pipeline(tmp_path, *RAW_TARGETS, "model._target_=bench.plants.NoBiasMLP", *QUIET,
                                 recipe="regress")
     found = assert_halted_at(code, report, "sanity", "init_bias")
     assert "no final bias" in found["message"] and "gap 1.9" in found["message"]
 
 
 def test_head_without_bias_on_zero_mean_targets_is_fine(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=tests.plants.NoBiasMLP", "train.max_steps=2",
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.NoBiasMLP", "train.max_steps=2",
                                 "gates.loss_decreases.enabled=false", *QUIET, recipe="regress")
     assert gate(report, "init_bias")["status"] == "passed" and gate(report, "init_loss")["status"] == "passed"
 

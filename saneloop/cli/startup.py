@@ -1,0 +1,132 @@
+"""What can go wrong before the pipeline starts, said clearly: a bad config key or value, an unknown
+config option, a run dir that cannot be written, a resume dir that is not a run dir.
+
+Hydra composes the config and creates the run dir before saneloop's code runs; on failure it
+prints its own message and exits 1, leaving no report. `launch` runs Hydra with HYDRA_FULL_ERROR
+set, so such a failure comes back here as an exception instead: it is turned into one message
+that names the key and the fix, a report.json (status `error`) in the run dir where one can be
+written, and EXIT_INPUT_ERROR. Failures once the pipeline has started are the pipeline's business.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+
+from ..config.store import conf_dir
+from ..errors import EXIT_INPUT_ERROR, InputError
+from ..record.report import Report
+from .resume_argv import override_key, override_value, resume_argv
+
+_NOT_A_RUN = {"--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--multirun", "-m",
+              "--shell-completion", "-sc"}
+_state = {"started": False, "env": None}
+
+
+def launch(hydra_main: Callable[[], Any], argv: list[str]) -> Optional[int]:
+    """Run `hydra_main` on `argv` (resume=DIR expanded). Returns EXIT_INPUT_ERROR if it failed before
+    the pipeline started (after saying why), else None."""
+    try:
+        argv = resume_argv(argv)
+    except InputError as err:  # no run dir of ours to write a report into
+        print(f"saneloop: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    sys.argv[1:] = argv
+    _state["started"], _state["env"] = False, os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting
+    try:
+        hydra_main()
+    except Exception as err:
+        if _state["started"]:
+            raise
+        return _refuse(err, argv)
+    finally:
+        started()
+    return None
+
+
+def started() -> None:
+    """Called as the task starts: from here on, errors are the pipeline's to report."""
+    _state["started"] = True
+    if _state["env"] is None:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+    else:
+        os.environ["HYDRA_FULL_ERROR"] = _state["env"]
+
+
+def _refuse(err: Exception, argv: list[str]) -> int:
+    if _state["env"] == "1":  # the user asked for full tracebacks
+        traceback.print_exception(err)
+    message = describe(err)
+    print(f"saneloop: {message}", file=sys.stderr)
+    if not _run_dir_failed(err) and not any(a.split("=")[0] in _NOT_A_RUN for a in argv):
+        _write_report(argv, message)
+    return EXIT_INPUT_ERROR
+
+
+def describe(err: Exception) -> str:
+    """One message for a composition or run-dir failure, naming the key and the fix."""
+    cause = err.__cause__
+    if _run_dir_failed(err):
+        where = f" {err.filename}" if err.filename else ""
+        return (f"cannot create or write the run dir{where}: {err.strerror or err}. Choose a writable place "
+                "with hydra.run.dir=DIR, or fix its permissions")
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file:
+        group, _, name = str(err.missing_cfg_file).rpartition("/")
+        options = ", ".join(err.options or []) or "none found"
+        return (f"unknown config option {group}={name}: there is no {err.missing_cfg_file}.yaml. The options for "
+                f"{group} are: {options} (a --config-dir can add more)")
+    parent = getattr(cause, "parent_node", None)
+    key = getattr(cause, "key", None)
+    if isinstance(parent, DictConfig) and key is not None and "not in" in str(cause):
+        return _unknown_key(str(getattr(cause, "full_key", key)), str(key), parent)
+    lines = [line.strip() for line in f"{err}\n{cause or ''}".splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("full_key:", "object_type=", "reference_type=",
+                                                             "Config search path", "provider="))]
+    return ("bad config: " + "; ".join(lines) +
+            ". `python -m saneloop +recipe=NAME --cfg job` prints the composed config")
+
+
+def _run_dir_failed(err: Exception) -> bool:
+    """An OSError from Hydra creating the run dir (Hydra's missing-option error is an OSError too)."""
+    return isinstance(err, OSError) and not isinstance(err, HydraException)
+
+
+def _unknown_key(full_key: str, key: str, parent: DictConfig) -> str:
+    node = full_key.rsplit(".", 1)[0] if "." in full_key else "the top level"
+    known = [str(k) for k in parent.keys() if str(k) != "hydra"]
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {node + '.' if '.' in full_key else ''}{close[0]}?" if close else ""
+    message = f"unknown config key {full_key}: {node} has no key '{key}'{hint} Its keys: {', '.join(known)}."
+    if "_target_" in parent:
+        message += f" To pass a new argument to {node}._target_, write +{full_key}=VALUE."
+    return message
+
+
+def _write_report(argv: list[str], message: str) -> None:
+    overrides = {override_key(a): override_value(a) for a in argv if override_key(a)}
+    recipe = overrides.get("recipe") or "unknown"
+    run_dir = Path(overrides.get("hydra.run.dir") or _default_run_dir(recipe))
+    report = Report(run_dir, recipe)
+    report.status, report.error = "error", message
+    try:
+        report.write()
+    except OSError:
+        return
+    print(f"run dir: {run_dir}  exit status {EXIT_INPUT_ERROR}", file=sys.stderr)
+
+
+def _default_run_dir(recipe: str) -> str:
+    """hydra.run.dir of conf/saneloop.yaml, with ${recipe} and ${now:FORMAT} filled in as Hydra would."""
+    pattern = OmegaConf.to_container(OmegaConf.load(conf_dir() / "saneloop.yaml"))["hydra"]["run"]["dir"]
+    now = datetime.now()
+    pattern = pattern.replace("${recipe}", recipe)
+    return re.sub(r"\$\{now:([^}]*)\}", lambda m: now.strftime(m.group(1)), pattern)

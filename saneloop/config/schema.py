@@ -1,0 +1,132 @@
+"""The typed schema Hydra checks every key against.
+
+Framework-owned keys (gates, train, loader, accelerator, ...) are dataclasses, so a misspelled key
+fails with its name, and a value out of its range (`bounded`) is refused before the first gate runs.
+What a user swaps (data, model, task, optim, scheduler, augment) is a `_target_` node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+from ..checks import (AugmentationOffSettings, BatchIndependenceSettings, BeatsBaselinesSettings, CapacitySettings,
+                      CausalitySettings, ClassesPresentSettings, DeterminismSettings, EvalRepeatableSettings,
+                      FullEvalSettings, InitBiasSettings, InitLossSettings, InputIndependentSettings,
+                      InputsFiniteSettings, LoopyReferenceSettings, LossDecreasesSettings, OverfitSettings,
+                      ParamsLearnSettings, TargetsSettings)
+from ..checks.settings import bounded
+
+# Keys of the data config that describe the data rather than being arguments of its `_target_`.
+DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys")
+MIXED_PRECISION = ("no", "fp16", "bf16", "fp8")
+
+
+@dataclass
+class GatesConfig:
+    """One entry per gate, in the order the pipeline meets them."""
+
+    targets: TargetsSettings = field(default_factory=TargetsSettings)
+    classes_present: ClassesPresentSettings = field(default_factory=ClassesPresentSettings)
+    inputs_finite: InputsFiniteSettings = field(default_factory=InputsFiniteSettings)
+    augmentation_off: AugmentationOffSettings = field(default_factory=AugmentationOffSettings)
+    determinism: DeterminismSettings = field(default_factory=DeterminismSettings)
+    init_bias: InitBiasSettings = field(default_factory=InitBiasSettings)
+    init_loss: InitLossSettings = field(default_factory=InitLossSettings)
+    params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
+    batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
+    causality: CausalitySettings = field(default_factory=CausalitySettings)
+    loopy_reference: LoopyReferenceSettings = field(default_factory=LoopyReferenceSettings)
+    input_independent: InputIndependentSettings = field(default_factory=InputIndependentSettings)
+    overfit: OverfitSettings = field(default_factory=OverfitSettings)
+    capacity: CapacitySettings = field(default_factory=CapacitySettings)
+    loss_decreases: LossDecreasesSettings = field(default_factory=LossDecreasesSettings)
+    full_eval: FullEvalSettings = field(default_factory=FullEvalSettings)
+    eval_repeatable: EvalRepeatableSettings = field(default_factory=EvalRepeatableSettings)
+    beats_baselines: BeatsBaselinesSettings = field(default_factory=BeatsBaselinesSettings)
+
+
+def _loader(batch_size: int, shuffle: bool) -> dict[str, Any]:
+    return {"_target_": "torch.utils.data.DataLoader", "_partial_": True, "batch_size": batch_size,
+            "shuffle": shuffle, "num_workers": 0, "drop_last": False}
+
+
+@dataclass
+class LoaderConfig:
+    """DataLoader partials; saneloop adds the seeded generator, worker seeding, the batch format and
+    eval indexing. A `collate_fn` (e.g. a padding collator) is used by every gate and probe too."""
+
+    train: Any = field(default_factory=lambda: _loader(64, True))
+    test: Any = field(default_factory=lambda: _loader(256, False))
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = bounded(30, low=1)
+    max_steps: Optional[int] = bounded(None, low=1)  # stop after this many optimizer steps (null: run all epochs)
+    log_every: int = bounded(10, low=1)  # steps between TensorBoard points (each costs one host sync)
+    # Steps between predictions on a fixed test batch (tip 11: prediction dynamics); null: 10 over the run.
+    eval_every: Optional[int] = bounded(None, low=1)
+
+
+@dataclass
+class CheckpointConfig:
+    """Checkpoints of the train stage in RUN_DIR/checkpoints/; `resume=RUN_DIR` continues from the latest."""
+
+    every: int = bounded(1000, low=0)  # train steps between checkpoints (0: only at the end and on SIGINT/SIGTERM)
+    keep: int = bounded(2, low=1)  # how many of the latest checkpoints stay on disk
+
+
+@dataclass
+class AcceleratorConfig:
+    """Passed to `accelerate.Accelerator`; `accelerate launch` flags and env settings also apply."""
+
+    cpu: bool = False
+    # null: whatever `accelerate config` / launch chose
+    mixed_precision: Optional[str] = bounded(None, choices=MIXED_PRECISION)
+    gradient_accumulation_steps: int = bounded(1, low=1)
+    # Seconds a collective waits for the other processes before the run stops with an error
+    # (a hung or lost process); only used when launched as many processes.
+    timeout_s: int = bounded(600, low=1)
+
+
+@dataclass
+class BaselinesConfig:
+    human: Optional[float] = None  # a human's score on the headline metric, if known
+
+
+@dataclass
+class OutputConfig:
+    save_weights: bool = True
+    progress: bool = True  # show a progress bar during train
+    figures: bool = True  # draw the figures (PNG in the run dir, TensorBoard images)
+
+
+@dataclass
+class SaneloopConfig:
+    recipe: str = MISSING  # set by +recipe=NAME
+    seed: int = 0
+    # torch CPU threads per process; null: torch's default (one per core). Tiny models on a few
+    # cores run fastest on 1 (README, "Performance").
+    threads: Optional[int] = bounded(None, low=1)
+    deterministic: bool = True  # torch.use_deterministic_algorithms (and cuBLAS workspace) on
+    data: Any = MISSING
+    model: Any = MISSING
+    # Dotted name of the final layer whose bias is set from the data; null: the last module with a
+    # bias of the task's output size.
+    model_head: Optional[str] = None
+    task: Any = MISSING
+    optim: Any = MISSING
+    scheduler: Any = None
+    # A random transform (`_target_`) for training inputs, applied by the train stage only, so every
+    # gate before it sees the data as it is (tip 2). Off by default (augment=none).
+    augment: Any = None
+    loader: LoaderConfig = field(default_factory=LoaderConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    accelerator: AcceleratorConfig = field(default_factory=AcceleratorConfig)
+    gates: GatesConfig = field(default_factory=GatesConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    resume: Optional[str] = None  # a run dir to continue in place from its latest checkpoint

@@ -1,0 +1,89 @@
+"""The composed config, read once: typed, validated sections for the framework's own keys, and the
+`_target_` nodes a user swaps, kept apart for `Components` to build.
+
+`read_settings` is the one place a run reads its config. Every value is checked here, before the
+first gate runs: a `bounded` field out of its range, a loader batch size below 1, a mixed-precision
+mode Accelerate does not know, each refused with the key's name and how to fix it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from ..checks.settings import problem
+from ..errors import InputError
+from .schema import (AcceleratorConfig, BaselinesConfig, CheckpointConfig, GatesConfig, OutputConfig,
+                     SaneloopConfig, TrainConfig)
+
+TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    recipe: str
+    seed: int
+    threads: Optional[int]
+    deterministic: bool
+    model_head: Optional[str]
+    resume: Optional[str]
+    train: TrainConfig
+    accelerator: AcceleratorConfig
+    gates: GatesConfig
+    baselines: BaselinesConfig
+    output: OutputConfig
+    checkpoint: CheckpointConfig
+    config: DictConfig  # the whole composed config: the user's `_target_` nodes, config.yaml, checkpoints
+
+    @property
+    def config_yaml(self) -> str:
+        return OmegaConf.to_yaml(self.config, resolve=True)
+
+
+def read_settings(cfg: DictConfig) -> RunSettings:
+    """Typed sections of `cfg`, every value checked; InputError naming each bad key otherwise."""
+    sections = {name: OmegaConf.to_object(cfg[name]) for name in TYPED}
+    found = [p for name, value in sections.items() for p in problems(value, name)]
+    found += _top_level_problems(cfg) + _loader_problems(cfg)
+    if found:
+        raise InputError("bad config value" + ("s" if len(found) > 1 else "") + ": " + "; ".join(found))
+    return RunSettings(recipe=str(cfg.recipe), seed=int(cfg.seed), threads=cfg.threads,
+                       deterministic=bool(cfg.deterministic), model_head=cfg.get("model_head"),
+                       resume=cfg.get("resume"), config=cfg, **sections)
+
+
+def problems(value: Any, path: str) -> Iterator[str]:
+    """`key=value must be ...` for every `bounded` field of a settings dataclass (recursively)."""
+    if not dataclasses.is_dataclass(value):
+        return
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name)
+        why = problem(item, f.metadata)
+        if why:
+            yield f"{path}.{f.name}={item} {why}"
+        yield from problems(item, f"{path}.{f.name}")
+
+
+def _top_level_problems(cfg: DictConfig) -> list[str]:
+    fields = {f.name: f for f in dataclasses.fields(SaneloopConfig)}
+    found = []
+    for name in ("threads",):
+        why = problem(cfg.get(name), fields[name].metadata)
+        if why:
+            found.append(f"{name}={cfg.get(name)} {why} (or null for torch's default)")
+    return found
+
+
+def _loader_problems(cfg: DictConfig) -> list[str]:
+    found = []
+    for split in ("train", "test"):
+        node = cfg.loader[split]
+        size = node.get("batch_size") if isinstance(node, DictConfig) else None
+        if isinstance(size, int) and size < 1:
+            found.append(f"loader.{split}.batch_size={size} must be >= 1")
+        workers = node.get("num_workers") if isinstance(node, DictConfig) else None
+        if isinstance(workers, int) and workers < 0:
+            found.append(f"loader.{split}.num_workers={workers} must be >= 0")
+    return found

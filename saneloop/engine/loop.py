@@ -1,0 +1,64 @@
+"""The steps every stage's loop is made of: one optimizer step (bare, or through Accelerate's wrappers),
+and a full-set prediction gathered from every process."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..data.batch import Batch
+
+LossFn = Callable[[Any, Any], torch.Tensor]
+
+
+def needs_accelerate_wrappers(accelerator: Any) -> bool:
+    """Accelerate's wrappers earn their per-step cost only with several processes, mixed precision
+    or gradient accumulation; on one process in full precision a bare loop is the same computation
+    (same losses, bit for bit) for less overhead."""
+    return (accelerator.num_processes > 1 or accelerator.mixed_precision != "no"
+            or accelerator.gradient_accumulation_steps > 1)
+
+
+def bare_step(model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch,
+              accelerator: Any = None) -> torch.Tensor:
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(batch.forward(model), batch.targets)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach()
+
+
+def accelerated_step(model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch,
+                     accelerator: Any = None) -> torch.Tensor:
+    with accelerator.accumulate(model):
+        loss = loss_fn(batch.forward(model), batch.targets)
+        accelerator.backward(loss)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
+@torch.no_grad()
+def predict_all(model: nn.Module, loader: DataLoader, accelerator: Any) -> tuple[torch.Tensor, ...]:
+    """Outputs, targets and dataset indices over a test loader, gathered from every process.
+
+    `gather_for_metrics` drops the samples a distributed sampler repeats to even out the last batch.
+    Sorted by dataset index, so the metrics do not depend on how many processes shared the work.
+    """
+    model.eval()
+    outputs, targets, indices = [], [], []
+    for batch in loader:
+        out, tgt, idx = accelerator.gather_for_metrics((batch.forward(model), batch.targets, batch.indices))
+        outputs.append(out.float().cpu())
+        targets.append(tgt.cpu())
+        indices.append(idx.cpu())
+    if not outputs:
+        return torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
+    order = torch.cat(indices).argsort()
+    return torch.cat(outputs)[order], torch.cat(targets)[order], torch.cat(indices)[order]

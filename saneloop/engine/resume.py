@@ -1,0 +1,136 @@
+"""`resume=RUN_DIR`, the pipeline's half: continue a run in place from its latest complete checkpoint.
+
+`load_resumed` loads the checkpoint, refuses one written with another config (naming every key
+that differs) or by another number of processes, and returns it; the gates it recorded as passed
+(`passed_gates`) are recorded again by the GateRunner without running them. `describe` tells the
+report where the latest checkpoint is and how to resume from it. The command line's half (composing
+the same config again) is `saneloop.cli.resume_argv`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from ..checks.verdict import Verdict
+from ..errors import InputError
+from ..record.report import Report
+from . import checkpoint
+from .checkpoint import Resumed
+
+# Keys that may differ between a checkpoint's config and the resumed run's: they change neither
+# the numbers nor the data order.
+MAY_DIFFER = ("resume", "output.progress", "output.save_weights", "checkpoint.")
+RESUME_COMMAND = "python -m saneloop resume={run_dir}"
+NOT_RUN_AGAIN = "[passed before resume; not run again]"
+_PLAIN = re.compile(r"^[\w./:@%+~-]+$")
+
+
+def quoted(value: str) -> str:
+    """`value` as one shell word (quoted only when it must be)."""
+    return value if _PLAIN.match(value) else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def load_resumed(resume: Optional[str], config: DictConfig, run_dir: Path, processes: int,
+                 report: Report) -> Optional[Resumed]:
+    """For `resume=RUN_DIR`: the checkpoint to continue from, or a refusal (InputError) saying why."""
+    if resume is None:
+        return None
+    asked = Path(str(resume)).expanduser()
+    if asked.resolve() != run_dir.resolve():
+        raise InputError(f"resume={resume} continues a run in its own dir, but this run writes to "
+                         f"{run_dir}; give hydra.run.dir={asked} or leave it out")
+    path, payload, passed_over = checkpoint.latest(asked)
+    if payload is None:
+        raise _refusal(report, run_dir, f"{asked} has no checkpoint to resume from{_why_none(asked, passed_over)}. "
+                       "Nothing to continue: start a new run (without resume=)")
+    differences = config_differences(OmegaConf.to_container(OmegaConf.create(payload["config"])),
+                                     OmegaConf.to_container(config, resolve=True))
+    if differences:
+        raise _refusal(report, run_dir, f"cannot resume {asked}: its checkpoint {path.name} was written with another "
+                       f"config: {'; '.join(differences)}. `{RESUME_COMMAND.format(run_dir=asked)}` "
+                       "resumes with the original overrides; to change these, start a new run")
+    if len(payload["rng"]) != processes:
+        raise _refusal(report, run_dir, f"cannot resume {asked}: its checkpoint was written by "
+                       f"{len(payload['rng'])} process(es), this run has {processes}; launch it the same way")
+    report.checkpoint = {"resumed_from": {"path": str(path), "step": int(payload["step"])}}
+    report.notes += [f"resumed from {path} at train step {payload['step']} of {payload['total']}; "
+                     "gates passed before were recorded, not run again"] + passed_over
+    return Resumed(path, payload)
+
+
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """`key is A there, B now` for every key (outside MAY_DIFFER) whose value differs."""
+    old, new = _flat(saved), _flat(current)
+    absent = "(absent)"
+    keys = sorted(k for k in old.keys() | new.keys() if not any(k == m or k.startswith(m) for m in MAY_DIFFER))
+    return [f"{k} is {old.get(k, absent)} there, {new.get(k, absent)} now" for k in keys
+            if old.get(k, absent) != new.get(k, absent)]
+
+
+def passed_gates(payload: dict) -> dict[str, Verdict]:
+    """The verdicts a checkpoint recorded as passed (or waived), marked as not run again."""
+    found = {}
+    for stage in json.loads(payload["gates"]):
+        for g in stage["gates"]:
+            if g["status"] in ("passed", "waived"):
+                message = g["message"] if g["message"].endswith(NOT_RUN_AGAIN) else f"{g['message']} {NOT_RUN_AGAIN}"
+                found[g["name"]] = Verdict(g["name"], g["passed"], g["value"], g["expected"], message,
+                                           g.get("tip", ""), g["status"])
+    return found
+
+
+def describe(report: Report, run_dir: Path) -> None:
+    """Put the latest checkpoint in the report, and how to resume when the run did not pass."""
+    paths = checkpoint.complete(run_dir)
+    if not paths:
+        return
+    info = dict(report.checkpoint or {})
+    info.update(path=str(paths[-1]), step=int(paths[-1].stem.split("-")[1]), resume_command=None)
+    if report.status in ("interrupted", "error"):
+        info["resume_command"] = RESUME_COMMAND.format(run_dir=quoted(str(run_dir)))
+    report.checkpoint = info
+
+
+def _refusal(report: Report, run_dir: Path, message: str) -> InputError:
+    """A refused resume keeps what the earlier report showed (its stages, gates, checkpoint)."""
+    earlier = _earlier_report(run_dir)
+    if earlier:
+        report.stages = earlier.get("stages") or []
+        report.metrics, report.checkpoint = earlier.get("metrics") or {}, earlier.get("checkpoint")
+        report.notes.append(f"the stages above are from the earlier attempt (status '{earlier.get('status')}'); "
+                                "this resume was refused before anything ran")
+    return InputError(message)
+
+
+def _why_none(run_dir: Path, passed_over: list[str]) -> str:
+    if passed_over:
+        return f" that loads ({'; '.join(passed_over)})"
+    earlier = _earlier_report(run_dir)
+    if earlier and earlier.get("halted_at"):
+        where = earlier["halted_at"]
+        return (f": that run halted at {where['stage']}/{where['gate']}, before train wrote one "
+                "(see its report.json)")
+    if earlier:
+        return f": that run ended with status '{earlier.get('status')}' before train wrote one"
+    return ""
+
+
+def _earlier_report(run_dir: Path) -> Optional[dict]:
+    try:
+        return json.loads((run_dir / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """{"optim": {"lr": 0.1}} -> {"optim.lr": 0.1}"""
+    if isinstance(tree, dict) and tree:
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}

@@ -1,0 +1,115 @@
+"""The run's record: report.json for machines, report.md for people, a verdict table for the terminal.
+
+Written atomically (temp file + rename), so a crash never leaves a half-written report.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+from .atomic import replacing
+from ..checks.verdict import LABEL, Verdict
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` whole or not at all (see `atomic.replacing`)."""
+    with replacing(path) as handle:
+        handle.write(text.encode())
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN/Inf are not JSON: write them as strings so the file stays parseable everywhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Report:
+    def __init__(self, run_dir: Path, recipe: str) -> None:
+        self.run_dir = run_dir
+        self.recipe = recipe
+        self.status = "running"
+        self.halted_at: Optional[dict[str, str]] = None
+        self.error: Optional[str] = None
+        self.stages: list[dict[str, Any]] = []
+        self.metrics: dict[str, Any] = {}
+        self.headline: Optional[str] = None  # the metric that says whether the run is any good
+        self.baselines: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
+        self.checkpoint: Optional[dict[str, Any]] = None  # latest checkpoint, how to resume, resumed from
+        self.verdicts: list[Verdict] = []  # every gate's verdict, as the checks returned them
+
+    def start_stage(self, name: str) -> None:
+        self.stages.append({"name": name, "seconds": None, "gates": []})
+
+    def end_stage(self, seconds: float) -> None:
+        self.stages[-1]["seconds"] = round(seconds, 3)
+
+    def add_figure(self, gate: str, path: str) -> None:
+        if path not in self.figures.setdefault(gate, []):
+            self.figures[gate].append(path)
+
+    def record(self, verdict: Verdict, seconds: Optional[float] = None) -> None:
+        """Add a gate's verdict to the current stage, with what it cost (seconds, figures included)."""
+        self.verdicts.append(verdict)
+        entry = verdict.to_json()
+        if seconds is not None:
+            entry["seconds"] = round(seconds, 3)
+        self.stages[-1]["gates"].append(entry)
+
+    @property
+    def waivers(self) -> list[dict[str, str]]:
+        return [{"stage": s["name"], "gate": g["name"], "message": g["message"]}
+                for s in self.stages for g in s["gates"] if g["status"] == "waived"]
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable({
+            "status": self.status, "recipe": self.recipe, "halted_at": self.halted_at, "error": self.error,
+            "stages": [{**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
+                       for s in self.stages],
+            "waivers": self.waivers, "metrics": self.metrics, "baselines": self.baselines, "notes": self.notes,
+            "figures": self.figures, "headline": self.headline, "checkpoint": self.checkpoint,
+        })
+
+    def write(self) -> None:
+        write_atomic(self.run_dir / "report.json", json.dumps(self.to_json(), indent=2) + "\n")
+        write_atomic(self.run_dir / "report.md", self.markdown())
+
+    def markdown(self) -> str:
+        lines = [f"# saneloop report: {self.recipe}", "", f"**Status: {self.status}**"]
+        if self.halted_at:
+            lines.append(f"Halted at stage `{self.halted_at['stage']}`, gate `{self.halted_at['gate']}`.")
+        if self.error:
+            lines.append(f"Error: {self.error}")
+        if self.checkpoint and self.checkpoint.get("resume_command"):
+            lines.append(f"Resume with `{self.checkpoint['resume_command']}` (checkpoint {self.checkpoint['path']}).")
+        lines += ["", "| stage | gate | verdict | value | expected | message |", "|---|---|---|---|---|---|"]
+        for stage in self.stages:
+            for g in stage["gates"]:
+                message = str(g["message"]).replace("|", "\\|").replace("\n", " ")
+                message += "".join(f" [figure]({p})" for p in self.figures.get(g["name"], []))
+                lines.append(f"| {stage['name']} | {g['name']} | {LABEL[g['status']]} | {g['value']} | "
+                             f"{g['expected']} | {message} |")
+        lines += ["", "## Stage times", "", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {s['name']} | {s['seconds']} |" for s in self.stages]
+        if self.metrics:
+            lines += ["", "## Test metrics", "", "| metric | value |", "|---|---|"]
+            lines += [f"| {k} | {v} |" for k, v in self.metrics.items()]
+        if self.baselines:
+            lines += ["", "## Baselines", "", "| baseline | value |", "|---|---|"]
+            lines += [f"| {k} | {v} |" for k, v in self.baselines.items()]
+        if self.figures:
+            lines += ["", "## Figures", ""]
+            lines += [f"- {gate}: ![{p}]({p})" for gate, paths in self.figures.items() for p in paths]
+        if self.waivers:
+            lines += ["", "## Waivers", ""] + [f"- {w['stage']}/{w['gate']}: {w['message']}" for w in self.waivers]
+        if self.notes:
+            lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"

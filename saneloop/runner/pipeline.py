@@ -1,0 +1,173 @@
+"""The whole run, top to bottom: stages in order, each followed by its gates; halt or go on.
+
+    setup -> sanity -> baselines -> overfit -> capacity -> train -> evaluate
+
+The config is read once, into typed settings, before anything runs. A gate that fails (and is not
+waived) raises GateHalt: nothing of later stages runs, the report is written, and the run's exit
+status is EXIT_HALTED. Both the CLI and the Python API run this.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from accelerate import Accelerator
+from omegaconf import DictConfig
+from rich.markup import escape
+
+from ..config.components import Components
+from ..config.settings import RunSettings, read_settings
+from ..engine import distributed, interrupts, resume
+from ..engine.gates import GateRunner
+from ..errors import (EXIT_CRASH, EXIT_HALTED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, GateHalt, InputError,
+                      Interrupted)
+from ..record.report import Report, write_atomic
+from ..record.run_record import RunRecord
+from ..stages import baselines, capacity, evaluate, overfit, sanity, setup, train
+from ..stages.context import RunContext
+from .result import RunResult
+
+
+def run(cfg: DictConfig, run_dir: Path) -> RunResult:
+    """Run every stage; write report.json/report.md whatever happens; return the outcome."""
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # its per-save INFO lines are noise here
+    try:
+        settings = read_settings(cfg)  # every value checked before the first gate runs
+    except InputError as err:
+        return _refused(cfg, run_dir, err)
+    accelerator = make_accelerator(settings)
+    run_dir = distributed.share_run_dir(accelerator, run_dir)  # main's, on every process
+    record = RunRecord(run_dir, settings.recipe, accelerator.is_main_process, settings.output.figures)
+    record.report.notes += distributed.notes(accelerator)
+    ctx = RunContext(settings, Components(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record),
+                     accelerator)
+    if record.main and settings.resume is None:  # a resumed run keeps the config.yaml it started with
+        write_atomic(run_dir / "config.yaml", settings.config_yaml)
+    code = EXIT_CRASH
+    try:
+        with interrupts.SignalGuard():  # SIGINT/SIGTERM: checkpoint (in train), report, EXIT_INTERRUPTED
+            code = _climb(ctx)
+    except GateHalt as halt:
+        record.report.status, record.report.halted_at = "halted", {"stage": halt.stage, "gate": halt.verdict.gate}
+        code = EXIT_HALTED
+    except Interrupted as stop:
+        record.report.status = "interrupted"
+        record.note(f"{stop}" + (f"; checkpoint saved: {stop.checkpoint}" if stop.checkpoint else ""))
+        code = EXIT_INTERRUPTED
+    except InputError as err:
+        record.report.status, record.report.error = "error", distributed.share_failure(accelerator, str(err), False)
+        code = EXIT_INPUT_ERROR  # the message is printed once, by _final_words
+    except Exception as err:  # a crash: record it, then let the traceback show
+        record.report.status = "error"
+        record.report.error = distributed.share_failure(accelerator, f"{type(err).__name__}: {err}")
+        record.terminal.print(escape(traceback.format_exc()))  # not markup: gloo errors hold "[...]"
+        code = EXIT_CRASH
+    finally:
+        _finish(ctx, code)
+    return result_of(record.report, code)
+
+
+def _climb(ctx: RunContext) -> int:
+    """The recipe, stage by stage; each stage runs its own gates."""
+    ctx.resumed = resume.load_resumed(ctx.settings.resume, ctx.settings.config, ctx.run_dir,
+                                      ctx.accelerator.num_processes, ctx.record.report)
+    if ctx.resumed is not None:  # gates passed before the interruption are recorded, not run again
+        ctx.gates.passed_before = resume.passed_gates(ctx.resumed.payload)
+    with _stage(ctx, setup.NAME):
+        prep = setup.run(ctx)
+    with _stage(ctx, sanity.NAME):
+        sanity.run(ctx, prep)
+    with _stage(ctx, baselines.NAME):
+        baselines.run(ctx, prep)
+    with _stage(ctx, overfit.NAME):
+        overfit.run(ctx, prep)
+    with _stage(ctx, capacity.NAME):
+        capacity.run(ctx, prep)
+    with _stage(ctx, train.NAME):
+        trained = train.run(ctx, prep)
+    with _stage(ctx, evaluate.NAME):
+        evaluate.run(ctx, prep, trained)
+    ctx.record.report.status = "passed"
+    ctx.record.tracker.hparams(_hparams(ctx.settings), {k: float(v) for k, v in ctx.record.report.metrics.items()})
+    return EXIT_PASSED
+
+
+@contextmanager
+def _stage(ctx: RunContext, name: str) -> Iterator[None]:
+    """One stage: its gates are reported under it, with the seconds it took (also when it halts)."""
+    ctx.gates.stage = name
+    ctx.record.report.start_stage(name)
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        ctx.record.report.end_stage(time.perf_counter() - start)
+
+
+def make_accelerator(settings: RunSettings) -> Accelerator:
+    acc = settings.accelerator
+    kwargs: dict[str, Any] = {"cpu": acc.cpu, "gradient_accumulation_steps": acc.gradient_accumulation_steps}
+    if acc.mixed_precision is not None:
+        kwargs["mixed_precision"] = acc.mixed_precision
+    kwargs.update(distributed.accelerator_kwargs(acc.timeout_s))
+    return Accelerator(**kwargs)
+
+
+def result_of(report: Report, code: int) -> RunResult:
+    return RunResult(report.status, code, report.run_dir, report.halted_at, list(report.verdicts),
+                     dict(report.metrics), report.headline, report.error, report.to_json())
+
+
+def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
+    """A config refused before anything ran: the report says why (main process only), exit status 2."""
+    report = Report(run_dir, str(cfg.get("recipe", "unknown")))
+    report.status, report.error = "error", str(err)
+    if distributed.launched_rank() == 0:
+        report.write()
+        from rich.console import Console
+        Console(stderr=True, highlight=False).print(f"[bold red]ERROR[/] {escape(str(err))}\nrun dir: {run_dir}  "
+                                                    f"exit status {EXIT_INPUT_ERROR}")
+    return result_of(report, EXIT_INPUT_ERROR)
+
+
+def _finish(ctx: RunContext, code: int) -> None:
+    record = ctx.record
+    if record.report.stages and record.report.stages[-1]["seconds"] is None:
+        record.report.end_stage(0.0)
+    if record.main:
+        resume.describe(record.report, ctx.run_dir)
+        record.report.write()
+        record.terminal.summary(record.report.to_json())
+        _final_words(record, ctx.run_dir, code)
+    record.close()
+    distributed.finish(ctx.accelerator, in_step=code in (EXIT_PASSED, EXIT_HALTED))
+
+
+def _hparams(settings: RunSettings) -> dict[str, Any]:
+    cfg = settings.config
+    return {"recipe": settings.recipe, "seed": settings.seed, "model": str(cfg.model._target_),
+            "optim": str(cfg.optim._target_), "lr": float(cfg.optim.get("lr", 0.0)),
+            "batch_size": int(cfg.loader.train.batch_size), "epochs": int(settings.train.epochs)}
+
+
+def _final_words(record: RunRecord, run_dir: Path, code: int) -> None:
+    report, terminal = record.report, record.terminal
+    if report.status == "passed":
+        value, se = report.metrics.get(report.headline), report.metrics.get(f"{report.headline}_se")
+        shown = f"{value:.4f}" + (f" ± {se:.4f}" if se is not None else "")
+        terminal.print(f"[bold green]PASSED[/] test {report.headline} {shown} on {report.metrics.get('count')} "
+                       "examples")
+    elif report.status == "halted":
+        terminal.print(f"[bold red]HALTED[/] at {report.halted_at['stage']}/{report.halted_at['gate']}")
+    elif report.status == "error":
+        terminal.print(f"[bold red]ERROR[/] {escape(str(report.error))}")
+    elif report.status == "interrupted":
+        how = (report.checkpoint or {}).get("resume_command")
+        terminal.print(f"[bold yellow]INTERRUPTED[/] {report.notes[-1]}" +
+                       (f"\nresume with: {how}" if how else "\nno checkpoint yet: start the run again"))
+    terminal.print(f"run dir: {run_dir}  (report.md, TensorBoard: tensorboard --logdir {run_dir})"
+                   f"  exit status {code}")

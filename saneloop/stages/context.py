@@ -1,0 +1,64 @@
+"""What the stages share, typed: the run's settings and builders, its record and gates (`RunContext`),
+and what one stage hands the next (`Prepared` from setup, `Trained` from train)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..config.components import Components
+from ..config.settings import RunSettings
+from ..data.loaders import Loaders
+from ..data.summary import DatasetSummary
+from ..engine.checkpoint import Resumed
+from ..engine.gates import GateRunner
+from ..record.run_record import RunRecord
+from ..tasks.base import Task
+
+
+@dataclass
+class RunContext:
+    """What every stage may use. Built once by the pipeline; stages read it and never change it."""
+
+    settings: RunSettings
+    components: Components
+    run_dir: Path
+    record: RunRecord
+    gates: GateRunner  # gates(name, compute) runs one gate
+    accelerator: Any
+    resumed: Optional[Resumed] = None  # resume=RUN_DIR: the checkpoint train continues from
+
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+    @property
+    def seed(self) -> int:
+        return self.settings.seed
+
+
+@dataclass
+class Prepared:
+    """What `setup` builds and every later stage works on. `model` is the run's model (unwrapped), its
+    final bias set from the data by `sanity`; `head` names that final layer once it is found."""
+
+    task: Task
+    train_set: Dataset
+    test_set: Dataset
+    train_summary: DatasetSummary
+    test_summary: DatasetSummary
+    loaders: Loaders
+    model: nn.Module
+    head: Optional[str] = None
+
+
+@dataclass
+class Trained:
+    """What `train` hands `evaluate`: the model as trained (wrapped by Accelerate when it had to be)."""
+
+    model: nn.Module
+    losses: torch.Tensor  # one per optimizer step

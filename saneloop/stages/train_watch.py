@@ -1,0 +1,82 @@
+"""What the train stage shows a person: the exact first batch entering the net (tip 10), and the
+predictions on a fixed test batch at every evaluation during training (tip 11).
+
+The first batch is the one the loop hands the model, after collate, augmentation and device
+placement: what is drawn is what the net got. Main process only; the train loop pays one integer
+test per step, and a forward of a small batch per evaluation.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+
+from ..config.schema import TrainConfig
+from ..data.batch import Batch
+from ..record.figures import batch_figure, dynamics_figure, predictions_figure
+from ..record.run_record import RunRecord
+from ..tasks.views import PredictionView
+from .context import Prepared
+
+FIXED_BATCH = 16  # test examples whose predictions are followed through training
+GATE = "loss_decreases"  # the train stage's gate: its figures are listed beside it in report.md
+
+
+class TrainWatch:
+    def __init__(self, record: RunRecord, prep: Prepared, device: torch.device, train: TrainConfig,
+                 total: int) -> None:
+        self.record, self.prep, self.device = record, prep, device
+        self.enabled = record.main and record.figures
+        self.due = due_steps(train, total)
+        self.first: Optional[tuple[Any, Any]] = None
+        self.snapshots: list[tuple[int, PredictionView]] = []
+        if self.enabled:
+            self.fixed = prep.loaders.test_items(FIXED_BATCH)
+            self._snapshot(0)
+
+    def after_step(self, step: int, batch: Batch) -> None:
+        """Called by the train loop after each optimizer step (1-based) with the batch it trained on."""
+        if not self.enabled:
+            return
+        if step == 1:
+            inputs, targets = batch.first_input, batch.targets
+            self.first = (inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs,
+                          targets.detach().cpu() if isinstance(targets, torch.Tensor) else targets)
+        if step in self.due:
+            self._snapshot(step)
+
+    @torch.no_grad()
+    def _snapshot(self, step: int) -> None:
+        model, batch = self.prep.model, self.fixed.to(self.device)
+        was_training = model.training
+        model.eval()
+        outputs = batch.forward(model)
+        model.train(was_training)
+        loss = float(self.prep.task.loss(outputs.float(), batch.targets))
+        self.record.scalar("fixed_batch/loss", loss, step)
+        self.snapshots.append((step, self.prep.task.view_predictions(outputs.float().cpu(), self.fixed.targets)))
+
+    def finish(self, last_step: int) -> None:
+        """Draw the figures: the first batch, the dynamics (one figure), and each step as a TensorBoard image."""
+        if not self.enabled:
+            return
+        if last_step and (not self.snapshots or self.snapshots[-1][0] != last_step):
+            self._snapshot(last_step)
+        task = self.prep.task
+        if self.first is not None:
+            inputs, targets = self.first
+            self.record.publish(GATE, "batch", lambda: batch_figure(task.view_batch(inputs, targets)))
+        if self.snapshots:
+            steps, views = zip(*self.snapshots)
+            self.record.publish(GATE, "dynamics", lambda: dynamics_figure(list(steps), list(views)), last_step)
+            for step, view in self.snapshots:
+                self.record.image("fixed_batch/predictions", lambda: predictions_figure(
+                    view, f"fixed test batch, step {step}"), step)
+
+
+def due_steps(train: TrainConfig, total: int) -> set[int]:
+    """Steps to evaluate at: every `train.eval_every`, or by default at 1, 2, 4, 8, ... (a model changes
+    fastest early, so the dynamics are best sampled there)."""
+    if train.eval_every is not None:
+        return set(range(max(1, int(train.eval_every)), total + 1, max(1, int(train.eval_every))))
+    return {2 ** k for k in range(max(total, 1).bit_length())}
