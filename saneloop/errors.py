@@ -1,4 +1,5 @@
 """How a run ends when it does not pass: a typed halt at a gate, or bad input. Exit codes live here."""
+
 from __future__ import annotations
 
 from .checks.verdict import Verdict

@@ -6,6 +6,7 @@ whole default run, and how the stages before `train` change with a 10x larger tr
 Each measurement is a fresh `python -m saneloop` process (start-up and imports included), timed
 from process start; medians over repeats, the default and the 10x runs interleaved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,22 @@ def one_run(*overrides: str) -> dict:
     with tempfile.TemporaryDirectory() as run_dir:
         env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'scripts'}"}
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "saneloop", "+recipe=classify", "output.progress=false",
-                                 f"hydra.run.dir={run_dir}", *overrides], cwd=REPO, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "saneloop",
+                "+recipe=classify",
+                "output.progress=false",
+                f"hydra.run.dir={run_dir}",
+                *overrides,
+            ],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         first = None
         for line in proc.stdout:
             if first is None and line.lstrip().startswith(("PASS", "FAIL", "WAIVED", "skip")):
@@ -39,8 +53,13 @@ def one_run(*overrides: str) -> dict:
         report = json.loads((Path(run_dir) / "report.json").read_text())
     stages = {s["name"]: s["seconds"] for s in report["stages"]}
     before = sum(v for k, v in stages.items() if k not in ("train", "evaluate"))
-    return {"status": report["status"], "first_verdict_s": first, "before_train_s": before, "wall_s": wall,
-            "stages_s": stages}
+    return {
+        "status": report["status"],
+        "first_verdict_s": first,
+        "before_train_s": before,
+        "wall_s": wall,
+        "stages_s": stages,
+    }
 
 
 def main() -> None:
@@ -52,19 +71,30 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"default": [], "train_set_x10": []}
     for _ in range(args.repeats):
         runs["default"].append(one_run(*args.overrides))
-        runs["train_set_x10"].append(one_run(*BIGGER, "train.max_steps=20", *args.overrides,
-                                             "gates.loss_decreases.waive='fixed-cost bench: train cut to 20 steps'"))
-    summary = {name: {key: statistics.median(r[key] for r in rs)
-                      for key in ("first_verdict_s", "before_train_s", "wall_s")} | {
-                      "stages_s": {s: statistics.median(r["stages_s"][s] for r in rs) for s in rs[0]["stages_s"]},
-                      "status": sorted({r["status"] for r in rs})}
-               for name, rs in runs.items()}
+        runs["train_set_x10"].append(
+            one_run(
+                *BIGGER,
+                "train.max_steps=20",
+                *args.overrides,
+                "gates.loss_decreases.waive='fixed-cost bench: train cut to 20 steps'",
+            )
+        )
+    summary = {
+        name: {key: statistics.median(r[key] for r in rs) for key in ("first_verdict_s", "before_train_s", "wall_s")}
+        | {
+            "stages_s": {s: statistics.median(r["stages_s"][s] for r in rs) for s in rs[0]["stages_s"]},
+            "status": sorted({r["status"] for r in rs}),
+        }
+        for name, rs in runs.items()
+    }
     ratio = summary["train_set_x10"]["before_train_s"] / summary["default"]["before_train_s"]
     summary["before_train_ratio_x10"] = ratio
     for name in runs:
         s = summary[name]
-        print(f"{name:>14}: first verdict {s['first_verdict_s']:.2f} s | before train {s['before_train_s']:.2f} s | "
-              f"whole run {s['wall_s']:.2f} s | {s['status']} | {s['stages_s']}")
+        print(
+            f"{name:>14}: first verdict {s['first_verdict_s']:.2f} s | before train {s['before_train_s']:.2f} s | "
+            f"whole run {s['wall_s']:.2f} s | {s['status']} | {s['stages_s']}"
+        )
     print(f"stages before train, 10x training set / default: {ratio:.2f}x")
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
 

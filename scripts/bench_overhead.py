@@ -8,6 +8,7 @@ stage with its normal logging, progress bar and checkpoint cadence. Medians over
 first round is warm-up and dropped), ratios to the plain loop, and the final loss of each
 implementation (they must agree). Single thread, as in ../shared/BENCHMARKING.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -38,13 +39,21 @@ def mlp() -> nn.Module:
 
 
 def cnn() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
+    )
 
 
-WORKLOADS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
-    "mlp": (mlp, (64,)), "cnn": (cnn, (1, 28, 28))}
+WORKLOADS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {"mlp": (mlp, (64,)), "cnn": (cnn, (1, 28, 28))}
 
 
 def dataset(shape: tuple[int, ...], n: int = 4096) -> TensorDataset:
@@ -85,6 +94,7 @@ def run_plain(make, init, data, steps) -> tuple[float, float]:
 
 def run_accelerate(make, init, data, steps) -> tuple[float, float]:
     from accelerate import Accelerator
+
     accelerator = Accelerator(cpu=True)
     model = fresh(make, init)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WD)
@@ -108,7 +118,9 @@ def run_accelerate(make, init, data, steps) -> tuple[float, float]:
 def run_saneloop(make, init, data, steps) -> tuple[float, float]:
     """saneloop's train stage as the pipeline runs it: TensorBoard, progress bar, checkpoints on."""
     from bench_support import saneloop_train_context
+
     from saneloop.stages import train
+
     with tempfile.TemporaryDirectory() as run_dir:
         # the bar is on, as in a user's run (it draws to stderr)
         ctx, prep = saneloop_train_context(fresh(make, init), data, steps, Path(run_dir), SEED, LR, WD, BATCH)
@@ -131,16 +143,22 @@ def bench(workload: str, rounds: int, steps: int) -> dict:
     final: dict[str, float] = {}
     names = list(IMPLEMENTATIONS)
     for r in range(rounds + 1):  # round 0 is warm-up
-        order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
+        order = names[r % len(names) :] + names[: r % len(names)]  # rotate who goes first
         for name in order:
             elapsed, loss = IMPLEMENTATIONS[name](make, init, data, steps)
             final[name] = loss
             if r > 0:
                 times[name].append(elapsed / steps * 1e3)
     med = {name: statistics.median(t) for name, t in times.items()}
-    return {"workload": workload, "steps": steps, "rounds": rounds, "ms_per_step": med,
-            "ratio_to_plain": {name: med[name] / med["plain"] for name in med},
-            "final_loss": final, "same_final_loss": len(set(final.values())) == 1}
+    return {
+        "workload": workload,
+        "steps": steps,
+        "rounds": rounds,
+        "ms_per_step": med,
+        "ratio_to_plain": {name: med[name] / med["plain"] for name in med},
+        "final_loss": final,
+        "same_final_loss": len(set(final.values())) == 1,
+    }
 
 
 def main() -> None:
@@ -156,8 +174,10 @@ def main() -> None:
     results = [bench(w, args.rounds, args.steps) for w in args.workloads]
     for r in results:
         ratios = "  ".join(f"{k} {v:.3f}x" for k, v in r["ratio_to_plain"].items())
-        print(f"{r['workload']:>4}: plain {r['ms_per_step']['plain']:.3f} ms/step | {ratios} | "
-              f"same final loss: {r['same_final_loss']} {r['final_loss']}")
+        print(
+            f"{r['workload']:>4}: plain {r['ms_per_step']['plain']:.3f} ms/step | {ratios} | "
+            f"same final loss: {r['same_final_loss']} {r['final_loss']}"
+        )
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
 

@@ -3,6 +3,7 @@
 Figures are off here: they are drawn once after the last step (a fixed cost, reported with the
 other fixed costs), not per step.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,14 +21,33 @@ from saneloop.stages.context import Prepared, RunContext
 from saneloop.tasks import Classify
 
 
-def saneloop_train_context(model: nn.Module, data: Dataset, steps: int, run_dir: Path, seed: int, lr: float,
-                           wd: float, batch: int, progress: bool = True) -> tuple[RunContext, Prepared]:
+def saneloop_train_context(
+    model: nn.Module,
+    data: Dataset,
+    steps: int,
+    run_dir: Path,
+    seed: int,
+    lr: float,
+    wd: float,
+    batch: int,
+    progress: bool = True,
+) -> tuple[RunContext, Prepared]:
     """The run context and the setup stage's result, as the pipeline hands them to `train.run`."""
-    cfg, _ = compose_config("classify", [
-        f"seed={seed}", f"optim.lr={lr}", f"optim.weight_decay={wd}", f"loader.train.batch_size={batch}",
-        f"train.max_steps={steps}", "train.epochs=100000", "accelerator.cpu=true", "output.figures=false",
-        f"output.progress={str(progress).lower()}",
-        "gates.loss_decreases.waive='benchmark: synthetic data and a short budget'"])
+    cfg, _ = compose_config(
+        "classify",
+        [
+            f"seed={seed}",
+            f"optim.lr={lr}",
+            f"optim.weight_decay={wd}",
+            f"loader.train.batch_size={batch}",
+            f"train.max_steps={steps}",
+            "train.epochs=100000",
+            "accelerator.cpu=true",
+            "output.figures=false",
+            f"output.progress={str(progress).lower()}",
+            "gates.loss_decreases.waive='benchmark: synthetic data and a short budget'",
+        ],
+    )
     settings, components = read_settings(cfg), Components(cfg)
     record = RunRecord(run_dir, "bench", main=True, figures=False)
     record.report.start_stage("train")
@@ -45,6 +65,7 @@ def digits_repeated(times: int = 10, test_size: int = 449, split_seed: int = 0):
     from torch.utils.data import TensorDataset
 
     from saneloop.datasets import digits
+
     train, test = digits(test_size=test_size, split_seed=split_seed)
     x, y = train.tensors
     return TensorDataset(x.repeat(times, 1, 1, 1), y.repeat(times)), test

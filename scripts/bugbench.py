@@ -9,6 +9,7 @@ verdict (wall seconds of `pipeline.run`, config composed, until the report is wr
 (planted bugs halted by any gate), precision of attribution (halted by the expected gate), the
 false-positive rate on clean controls, median time to verdict. docs/bugbench.md explains the cases.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ def _quiet_worker() -> None:
     """One thread per worker (2 cores), and the runs' terminal output out of the bench's."""
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
+
     torch.set_num_threads(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -43,9 +45,17 @@ def run_case(case: Case, root: str) -> dict:
     from saneloop.runner import compose_config, run_config
 
     run_dir = Path(root) / case.id
-    row = {"id": case.id, "name": case.name, "recipe": case.recipe, "kind": case.kind, "seed": case.seed,
-           "pattern": case.pattern, "expected": case.expected, "note": case.note,
-           "overrides": case.all_overrides()}
+    row = {
+        "id": case.id,
+        "name": case.name,
+        "recipe": case.recipe,
+        "kind": case.kind,
+        "seed": case.seed,
+        "pattern": case.pattern,
+        "expected": case.expected,
+        "note": case.note,
+        "overrides": case.all_overrides(),
+    }
     start = time.perf_counter()
     try:
         cfg, _ = compose_config(case.recipe, case.all_overrides())
@@ -73,14 +83,19 @@ def totals(rows: list[dict]) -> dict:
     flagged = [r for r in clean_rows if r["status"] != "passed"]
     verdicts = [r["seconds"] for r in caught]
     return {
-        "bugs": len(bug_rows), "caught": len(caught),
+        "bugs": len(bug_rows),
+        "caught": len(caught),
         "recall": len(caught) / len(bug_rows) if bug_rows else None,
         "attributed": len(attributed),
         "attribution_precision": len(attributed) / len(caught) if caught else None,
         "misses": [r["id"] for r in bug_rows if r["status"] != "halted"],
-        "misattributed": [f"{r['id']}: expected {r['expected']}, halted at {r['halted_gate']}"
-                          for r in caught if r["halted_gate"] != r["expected"]],
-        "clean_runs": len(clean_rows), "false_positives": len(flagged),
+        "misattributed": [
+            f"{r['id']}: expected {r['expected']}, halted at {r['halted_gate']}"
+            for r in caught
+            if r["halted_gate"] != r["expected"]
+        ],
+        "clean_runs": len(clean_rows),
+        "false_positives": len(flagged),
         "false_positive_rate": len(flagged) / len(clean_rows) if clean_rows else None,
         "flagged": [f"{r['id']}: {r['status']} at {r['halted_gate']} {r.get('error') or ''}".strip() for r in flagged],
         "median_time_to_verdict_s": statistics.median(verdicts) if verdicts else None,
@@ -106,8 +121,10 @@ def markdown(rows: list[dict], t: dict, wall: float) -> str:
     for r in [r for r in rows if r["kind"] == "bug"]:
         got = r["halted_gate"] or (r["status"] if r["status"] != "passed" else "— (passed)")
         mark = "" if r["halted_gate"] == r["expected"] or (r["expected"] == "none" and not r["halted_gate"]) else " ⚠"
-        lines.append(f"| `{r['name']}` | {r['recipe']} | {r['pattern']} | {r['expected']} | {got}{mark} | "
-                     f"{r['seconds']:.1f} | {r['exit_code']} |")
+        lines.append(
+            f"| `{r['name']}` | {r['recipe']} | {r['pattern']} | {r['expected']} | {got}{mark} | "
+            f"{r['seconds']:.1f} | {r['exit_code']} |"
+        )
     lines += ["", "| clean control | recipe | seeds passed | flagged | median s |", "|---|---|---|---|---|"]
     names = dict.fromkeys(r["name"] for r in rows if r["kind"] == "clean")
     for name in names:
@@ -115,8 +132,10 @@ def markdown(rows: list[dict], t: dict, wall: float) -> str:
         passed = [r for r in runs if r["status"] == "passed"]
         bad = ", ".join(f"seed {r['seed']}: {r['halted_gate'] or r['status']}" for r in runs if r["status"] != "passed")
         note = f" ({runs[0]['note']})" if runs[0]["note"] else ""
-        lines.append(f"| `{name}`{note} | {runs[0]['recipe']} | {len(passed)}/{len(runs)} | {bad or '—'} | "
-                     f"{statistics.median(r['seconds'] for r in runs):.1f} |")
+        lines.append(
+            f"| `{name}`{note} | {runs[0]['recipe']} | {len(passed)}/{len(runs)} | {bad or '—'} | "
+            f"{statistics.median(r['seconds'] for r in runs):.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -159,11 +178,16 @@ def main(argv: list[str] | None = None) -> int:
             for f in as_completed(futures):
                 row = f.result()
                 rows.append(row)
-                ok = row["status"] == "passed" if row["kind"] == "clean" or row["expected"] == "none" \
+                ok = (
+                    row["status"] == "passed"
+                    if row["kind"] == "clean" or row["expected"] == "none"
                     else row["halted_gate"] == row["expected"]
-                print(f"[{len(rows)}/{len(cases)}] {'ok ' if ok else 'MISS'} {row['id']:<34} expected "
-                      f"{row['expected']:<20} got {row['halted_gate'] or row['status']:<20} {row['seconds']:6.1f}s",
-                      flush=True)
+                )
+                print(
+                    f"[{len(rows)}/{len(cases)}] {'ok ' if ok else 'MISS'} {row['id']:<34} expected "
+                    f"{row['expected']:<20} got {row['halted_gate'] or row['status']:<20} {row['seconds']:6.1f}s",
+                    flush=True,
+                )
     wall = time.perf_counter() - started
     rows.sort(key=lambda r: order[r["id"]])
     t = totals(rows)

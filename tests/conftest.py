@@ -1,4 +1,5 @@
 """Shared helpers: compose a config like the CLI does, run the pipeline in-process or as a subprocess."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,14 @@ def run_pipeline(run_dir: Path, *overrides: str, recipe: str = "classify") -> tu
 def run_cli(run_dir: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """`python -m saneloop ARGS hydra.run.dir=run_dir` from the repo root, as a user runs it."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "saneloop", *args, f"hydra.run.dir={run_dir}"], cwd=REPO,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "saneloop", *args, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def gate(report: dict, name: str) -> dict:

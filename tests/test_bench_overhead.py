@@ -1,5 +1,6 @@
 """The overhead benchmark compares like with like: saneloop's train stage, a raw Accelerate loop and
 a plain loop reach the same loss, bit for bit, from the same init and data order."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """The bug bench (scripts/bugbench.py, issue 7): a fast subset here, the whole bench under -m slow."""
+
 import importlib.util
 
 import pytest
@@ -7,8 +8,14 @@ from bench.suite import bugs, clean
 from tests.conftest import REPO
 
 # One planted bug per stage family and recipe, and one clean control: each halts (or passes) in seconds.
-FAST_BUGS = ["cls_view_not_permute", "cls_train_labels_shuffled", "cls_eval_dropout", "reg_no_bias_raw_targets",
-             "bin_sigmoid_before_bce", "lm_mask_off_by_one"]
+FAST_BUGS = [
+    "cls_view_not_permute",
+    "cls_train_labels_shuffled",
+    "cls_eval_dropout",
+    "reg_no_bias_raw_targets",
+    "bin_sigmoid_before_bce",
+    "lm_mask_off_by_one",
+]
 
 
 def _bench():
@@ -46,6 +53,7 @@ def test_whole_bench_meets_the_issue_targets(tmp_path):
     bench = _bench()
     assert bench.main(["--out", str(tmp_path)]) == 0
     import json
+
     totals = json.loads((tmp_path / "bugbench.json").read_text())["totals"]
     assert totals["recall"] >= 0.95, totals["misses"]
     assert totals["false_positives"] == 0, totals["flagged"]

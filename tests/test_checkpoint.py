@@ -1,5 +1,6 @@
 """Checkpoint files: only complete ones count, an unreadable one is passed over, a model that does
 not fit is described key by key."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,6 +47,8 @@ def test_model_mismatch_names_missing_extra_and_reshaped_keys():
     saved = {"head.weight": torch.zeros(10, 128), "head.bias": torch.zeros(10), "old.weight": torch.zeros(1)}
     current = {"head.weight": torch.zeros(10, 256), "head.bias": torch.zeros(10), "new.weight": torch.zeros(1)}
     assert checkpoint.model_mismatch(saved, current) == [
-        "not in the checkpoint: new.weight", "not in the model: old.weight",
-        "head.weight is [10, 128] in the checkpoint, [10, 256] in the model"]
+        "not in the checkpoint: new.weight",
+        "not in the model: old.weight",
+        "head.weight is [10, 128] in the checkpoint, [10, 256] in the model",
+    ]
     assert checkpoint.model_mismatch(saved, saved) == []

@@ -1,4 +1,5 @@
 """End to end, as a user runs it: the README's command, bring-your-own, exit statuses, config typos."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,15 @@ def test_default_recipe_passes_every_gate_and_reaches_97_percent(tmp_path):
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["status"] == "passed" and report["halted_at"] is None
-    assert [s["name"] for s in report["stages"]] == ["setup", "sanity", "baselines", "overfit", "capacity", "train",
-                                                     "evaluate"]
+    assert [s["name"] for s in report["stages"]] == [
+        "setup",
+        "sanity",
+        "baselines",
+        "overfit",
+        "capacity",
+        "train",
+        "evaluate",
+    ]
     # every gate passed, except the two that do not apply to an MLP classifier
     assert_every_gate_passed(report)
     assert report["metrics"]["accuracy"] >= 0.97 and 0 < report["metrics"]["accuracy_se"] < 0.02
@@ -30,6 +38,7 @@ def test_default_recipe_passes_every_gate_and_reaches_97_percent(tmp_path):
 
 def test_same_seed_gives_identical_metrics(default_run, tmp_path):
     from tests.conftest import run_pipeline
+
     _, again = run_pipeline(tmp_path, "output.progress=false")
     assert again["metrics"] == default_run[1]["metrics"]
 
@@ -51,10 +60,26 @@ def test_bring_your_own_model_and_data_from_readme(tmp_path):
     import os
     import subprocess
     import sys
+
     result = subprocess.run(
-        [sys.executable, "-m", "saneloop", "+recipe=classify", "--config-dir", "conf", "model=tiny_cnn",
-         "data=my_digits", "train.epochs=20", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=project, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "saneloop",
+            "+recipe=classify",
+            "--config-dir",
+            "conf",
+            "model=tiny_cnn",
+            "data=my_digits",
+            "train.epochs=20",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     config = (tmp_path / "run" / "config.yaml").read_text()

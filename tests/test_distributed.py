@@ -4,6 +4,7 @@
 themselves, with the environment torchrun gives its workers, so each process's own exit status
 and timing can be checked (torchrun itself exits 1 whenever a worker exits non-zero).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from saneloop.engine import distributed
 from saneloop.checks.verdict import failed, passed
 from saneloop.datasets import digits
+from saneloop.engine import distributed
 from saneloop.errors import EXIT_CRASH, EXIT_HALTED, EXIT_PASSED, InputError
 from saneloop.models import MLP
 from saneloop.tasks import Classify
@@ -43,12 +44,24 @@ def _free_port() -> int:
 def _two_processes(run_dir: Path, *overrides: str, timeout: int = 300) -> tuple[list[int], list[str], float]:
     """Start ranks 0 and 1 as torchrun would; return their exit statuses, outputs and wall time."""
     port, start = str(_free_port()), time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "saneloop", "+recipe=classify", *overrides,
-                               f"hydra.run.dir={run_dir}"], cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True,
-                              env=_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE="2",
-                                       LOCAL_WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank)))
-             for rank in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "saneloop", "+recipe=classify", *overrides, f"hydra.run.dir={run_dir}"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(
+                MASTER_ADDR="127.0.0.1",
+                MASTER_PORT=port,
+                WORLD_SIZE="2",
+                LOCAL_WORLD_SIZE="2",
+                RANK=str(rank),
+                LOCAL_RANK=str(rank),
+            ),
+        )
+        for rank in (0, 1)
+    ]
     try:
         outputs = [p.communicate(timeout=timeout)[0] for p in procs]
     finally:
@@ -65,14 +78,20 @@ def _one_process_metrics(weights: Path) -> dict:
     _, test = digits(test_size=449, split_seed=0)
     inputs, targets = test.tensors
     with torch.no_grad():
-        outputs = torch.cat([model(inputs[i:i + 256]) for i in range(0, len(inputs), 256)])
+        outputs = torch.cat([model(inputs[i : i + 256]) for i in range(0, len(inputs), 256)])
     return Classify(10).metrics(outputs, targets)
 
 
 def test_torchrun_two_processes_one_run_dir_and_exact_eval(tmp_path):
     """The issue's CI case: torchrun, 2 processes, test set of 449 (odd), no hydra.run.dir given."""
-    result = subprocess.run(["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL],
-                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     run_dirs = list((tmp_path / "outputs" / "classify").iterdir())
     assert len(run_dirs) == 1, run_dirs  # Hydra's ${now:...} may differ per process; one dir stays
@@ -90,8 +109,8 @@ def test_torchrun_two_processes_one_run_dir_and_exact_eval(tmp_path):
 
 def test_bad_data_on_one_process_halts_both_promptly(tmp_path):
     codes, outputs, seconds = _two_processes(
-        tmp_path, "data._target_=bench.plants.planted_digits", "+data.nan_at=[3,17]", "+data.nan_on_process=1",
-        *SMALL)
+        tmp_path, "data._target_=bench.plants.planted_digits", "+data.nan_at=[3,17]", "+data.nan_on_process=1", *SMALL
+    )
     assert codes == [EXIT_HALTED, EXIT_HALTED], outputs
     assert seconds < PROMPT_S
     report = json.loads((tmp_path / "report.json").read_text())
@@ -102,9 +121,14 @@ def test_bad_data_on_one_process_halts_both_promptly(tmp_path):
 
 
 def test_crash_on_one_process_ends_both_with_a_clear_message(tmp_path):
-    codes, outputs, seconds = _two_processes(tmp_path, "model._target_=bench.plants.CrashOnProcessMLP",
-                                             "+model.process=1", "train.epochs=1",
-                                             "gates.loss_decreases.enabled=false", *SMALL[1:])
+    codes, outputs, seconds = _two_processes(
+        tmp_path,
+        "model._target_=bench.plants.CrashOnProcessMLP",
+        "+model.process=1",
+        "train.epochs=1",
+        "gates.loss_decreases.enabled=false",
+        *SMALL[1:],
+    )
     assert codes == [EXIT_CRASH, EXIT_CRASH], outputs
     assert seconds < PROMPT_S
     report = json.loads((tmp_path / "report.json").read_text())
@@ -116,10 +140,24 @@ def test_crash_on_one_process_ends_both_with_a_clear_message(tmp_path):
 def test_mixed_precision_and_accumulation_keep_every_gate(tmp_path):
     """bf16 autocast and gradient accumulation through Accelerate's settings (on CPU here); the gates
     before train measure the model in full precision, so their expectations hold unchanged."""
-    result = subprocess.run([sys.executable, "-m", "saneloop", "+recipe=classify", "accelerator.mixed_precision=bf16",
-                             "accelerator.gradient_accumulation_steps=2", "output.save_weights=false", *SMALL,
-                             f"hydra.run.dir={tmp_path}"], cwd=REPO, env=_env(), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "saneloop",
+            "+recipe=classify",
+            "accelerator.mixed_precision=bf16",
+            "accelerator.gradient_accumulation_steps=2",
+            "output.save_weights=false",
+            *SMALL,
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert gate(report, "init_loss")["value"] == pytest.approx(2.3069, abs=1e-4)  # as in full precision
@@ -158,8 +196,10 @@ def other_process(monkeypatch):
         def broadcast(obj, from_process):
             if from_process == 1:
                 obj[0] = message
+
         monkeypatch.setattr(distributed, "broadcast_object_list", broadcast)
         return accelerator
+
     return make
 
 
@@ -175,6 +215,7 @@ def test_a_gate_failing_on_the_other_process_fails_here_too(other_process):
 def test_a_gate_raising_on_the_other_process_stops_this_one(other_process):
     def ok():
         return passed("overfit", 0.0, 0.01, "ok")
+
     with pytest.raises(distributed.PeerFailure, match="process 1 of 2 at overfit/overfit: ValueError: boom"):
         distributed.agree(other_process(2, (False, "ValueError: boom")), "overfit/overfit", ok)
     with pytest.raises(InputError, match="process 1 of 2 at setup/targets: bad file"):
@@ -186,11 +227,14 @@ def test_other_processes_keep_hydra_quiet_and_cpu_launches_use_gloo(monkeypatch)
     assert distributed.quiet_hydra_overrides(["+recipe=classify"]) == []
     monkeypatch.setenv("RANK", "1")
     assert distributed.quiet_hydra_overrides(["hydra/job_logging=stdout"]) == [
-        "hydra.output_subdir=null", "hydra/hydra_logging=disabled"]
+        "hydra.output_subdir=null",
+        "hydra/hydra_logging=disabled",
+    ]
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr(distributed, "_has_accelerator", lambda: False)
     from saneloop.config import read_settings
     from tests.conftest import compose_cfg
+
     settings = read_settings(compose_cfg("accelerator.timeout_s=42"))
     kwargs = distributed.accelerator_kwargs(settings.accelerator.timeout_s)
     assert kwargs["cpu"] is True and kwargs["kwargs_handlers"][0].timeout.total_seconds() == 42
@@ -202,19 +246,60 @@ def test_two_machines_on_localhost_match_one_machine_with_two_processes(tmp_path
     a main address, as on two machines. Same seed, same world size: the same result as torchrun's
     two processes on one machine."""
     port, runs = str(_free_port()), {"machines": tmp_path / "machines", "torchrun": tmp_path / "torchrun"}
-    launchers = [subprocess.Popen(["accelerate", "launch", "--multi_gpu", "--num_machines", "2", "--machine_rank",
-                                   str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", port,
-                                   "--num_processes", "2", "--mixed_precision", "no", "--dynamo_backend", "no",
-                                   "-m", "saneloop", "+recipe=classify", *SMALL, f"hydra.run.dir={runs['machines']}"],
-                                  cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
-                 for rank in (0, 1)]
+    launchers = [
+        subprocess.Popen(
+            [
+                "accelerate",
+                "launch",
+                "--multi_gpu",
+                "--num_machines",
+                "2",
+                "--machine_rank",
+                str(rank),
+                "--main_process_ip",
+                "127.0.0.1",
+                "--main_process_port",
+                port,
+                "--num_processes",
+                "2",
+                "--mixed_precision",
+                "no",
+                "--dynamo_backend",
+                "no",
+                "-m",
+                "saneloop",
+                "+recipe=classify",
+                *SMALL,
+                f"hydra.run.dir={runs['machines']}",
+            ],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
     outputs = [p.communicate(timeout=300)[0] for p in launchers]
     assert [p.returncode for p in launchers] == [EXIT_PASSED, EXIT_PASSED], outputs
     assert "PASSED test accuracy" in outputs[0] and "PASSED" not in outputs[1]
-    result = subprocess.run(["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL,
-                             f"hydra.run.dir={runs['torchrun']}"], cwd=tmp_path, env=_env(), capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [
+            "torchrun",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "saneloop",
+            "+recipe=classify",
+            *SMALL,
+            f"hydra.run.dir={runs['torchrun']}",
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     reports = {name: json.loads((path / "report.json").read_text()) for name, path in runs.items()}
     assert reports["machines"]["metrics"] == reports["torchrun"]["metrics"]

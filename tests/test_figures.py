@@ -1,5 +1,6 @@
 """The pictures: the default run writes the four figures, logs them to TensorBoard, links them in
 report.md; every kind of task view can be drawn; a figure that fails never ends a run."""
+
 from __future__ import annotations
 
 import struct
@@ -13,8 +14,12 @@ from saneloop.record import figures
 from saneloop.record.run_record import RunRecord
 from saneloop.tasks.views import ImageView, PredictionView, TableView, TextView
 
-FOUR = {"batch": "loss_decreases", "dynamics": "loss_decreases", "overfit": "overfit",
-        "dependency": "batch_independence"}
+FOUR = {
+    "batch": "loss_decreases",
+    "dynamics": "loss_decreases",
+    "overfit": "overfit",
+    "dependency": "batch_independence",
+}
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -36,7 +41,7 @@ def test_default_run_writes_the_four_figures(default_run, name):
 def test_report_md_links_each_figure_beside_its_gate(default_run):
     markdown = (default_run[2] / "report.md").read_text()
     for name, gate_name in FOUR.items():
-        row = next(line for line in markdown.splitlines() if line.startswith(f"| ") and f"| {gate_name} |" in line)
+        row = next(line for line in markdown.splitlines() if line.startswith("| ") and f"| {gate_name} |" in line)
         assert f"[figure](figures/{name}.png)" in row
     assert "## Figures" in markdown
 
@@ -51,17 +56,22 @@ def test_tensorboard_holds_the_images_and_scalars(default_run):
     assert {"train/loss", "fixed_batch/loss", "gates/input_independent/value", "gates/capacity/passed"} <= scalars
 
 
-@pytest.mark.parametrize("view", [
-    ImageView(np.random.rand(5, 6, 6, 3), [f"y={k}" for k in range(5)]),
-    TextView(["hello world", "to be or not\tto be"]),
-    TableView(["a", "b", "target"], [[0.1, 2.0, 1.0], [0.3, -1.0, 0.0]]),
-], ids=["rgb", "text", "table"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        ImageView(np.random.rand(5, 6, 6, 3), [f"y={k}" for k in range(5)]),
+        TextView(["hello world", "to be or not\tto be"]),
+        TableView(["a", "b", "target"], [[0.1, 2.0, 1.0], [0.3, -1.0, 0.0]]),
+    ],
+    ids=["rgb", "text", "table"],
+)
 def test_every_batch_view_draws(view):
     assert figures.rgb(figures.batch_figure(view)).shape[2] == 3
 
 
-@pytest.mark.parametrize("kind,targets,predictions", [
-    ("values", [0.1, 0.5, 0.9], [0.2, 0.4, 1.0]), ("text", ["abc", "de"], ["abd", "dd"])])
+@pytest.mark.parametrize(
+    "kind,targets,predictions", [("values", [0.1, 0.5, 0.9], [0.2, 0.4, 1.0]), ("text", ["abc", "de"], ["abd", "dd"])]
+)
 def test_every_prediction_view_draws(kind, targets, predictions):
     views = [PredictionView(kind, targets, predictions)] * 3
     assert figures.rgb(figures.predictions_figure(views[0], "t")).size

@@ -1,5 +1,6 @@
 """SIGINT (Ctrl-C) ends a run cleanly: inside train after a checkpoint at the next step, elsewhere
 at once; either way with report.json status `interrupted` and exit status 4."""
+
 from __future__ import annotations
 
 import signal
@@ -14,8 +15,9 @@ SIGNAL = "model._target_=bench.plants.SignalMLP"
 def test_sigint_in_train_saves_a_checkpoint_at_that_step_and_says_how_to_resume(tmp_path):
     code, report = run_pipeline(tmp_path, *FAST, SIGNAL, "+model.signal_in=_fit", "+model.signal_at=10")
     assert code == EXIT_INTERRUPTED and report["status"] == "interrupted"
-    assert report["notes"][-1] == (f"interrupted by SIGINT at train step 10; checkpoint saved: "
-                                   f"{checkpoint.path_for(tmp_path, 10)}")
+    assert report["notes"][-1] == (
+        f"interrupted by SIGINT at train step 10; checkpoint saved: {checkpoint.path_for(tmp_path, 10)}"
+    )
     assert report["checkpoint"]["step"] == 10
     assert report["checkpoint"]["resume_command"] == f"python -m saneloop resume={tmp_path}"
     assert [s["name"] for s in report["stages"]][-1] == "train"

@@ -1,4 +1,5 @@
 """The README's standalone-checks example runs as written."""
+
 from __future__ import annotations
 
 import re

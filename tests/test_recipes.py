@@ -1,4 +1,5 @@
 """Every recipe by glob, and bring-your-own for each task, end to end as a user runs it."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,12 @@ def test_every_recipe_builds_and_its_model_fits_its_task(recipe):
 BYO = [
     ("byo_regress", "regress", ["model=residual_mlp", "data=my_diabetes"], ("my_regression.ResidualMLP", 100)),
     ("byo_binary", "binary", ["model=small_net", "data=tumours", "train.epochs=30"], ("my_binary.SmallNet", 170)),
-    ("byo_charlm", "charlm", ["model=gru", "data=lowercase_text", "train.max_steps=300"],
-     ("my_lm.GRULanguageModel", 1248)),
+    (
+        "byo_charlm",
+        "charlm",
+        ["model=gru", "data=lowercase_text", "train.max_steps=300"],
+        ("my_lm.GRULanguageModel", 1248),
+    ),
 ]
 
 
@@ -46,9 +51,24 @@ def test_bring_your_own_model_and_data_for_each_recipe(tmp_path, folder, recipe,
     project = tmp_path / "project"
     shutil.copytree(REPO / "examples" / folder, project)
     result = subprocess.run(
-        [sys.executable, "-m", "saneloop", f"+recipe={recipe}", "--config-dir", "conf", *overrides,
-         "output.progress=false", "output.save_weights=false", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=project, env=USER_ENV, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "saneloop",
+            f"+recipe={recipe}",
+            "--config-dir",
+            "conf",
+            *overrides,
+            "output.progress=false",
+            "output.save_weights=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=project,
+        env=USER_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert_every_gate_passed(report, not_applicable(recipe))
@@ -70,11 +90,25 @@ def test_readme_own_recipe_example_runs_from_a_users_config_dir(tmp_path):
     readme = (REPO / "README.md").read_text()
     start = readme.index("# @package _global_\n# A linear model on diabetes")
     (tmp_path / "conf" / "recipe").mkdir(parents=True)
-    (tmp_path / "conf" / "recipe" / "diabetes_linear.yaml").write_text(readme[start:readme.index("```", start)])
+    (tmp_path / "conf" / "recipe" / "diabetes_linear.yaml").write_text(readme[start : readme.index("```", start)])
     result = subprocess.run(
-        [sys.executable, "-m", "saneloop", "+recipe=diabetes_linear", "--config-dir", "conf", "output.progress=false",
-         "output.save_weights=false", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, env=USER_ENV, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "saneloop",
+            "+recipe=diabetes_linear",
+            "--config-dir",
+            "conf",
+            "output.progress=false",
+            "output.save_weights=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+        env=USER_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["recipe"] == "diabetes_linear" and report["metrics"]["r2"] > 0.4

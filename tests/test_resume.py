@@ -1,5 +1,6 @@
 """Checkpoints, interrupts and resume, end to end: a run stopped by SIGTERM or killed by SIGKILL
 while it writes a checkpoint resumes to exactly the weights and metrics of a run never stopped."""
+
 from __future__ import annotations
 
 import json
@@ -16,17 +17,22 @@ import torch
 from safetensors.torch import load_file
 
 from saneloop import stages
-from saneloop.engine import checkpoint
-from saneloop.record.atomic import leftovers, replacing
-from saneloop.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, InputError
 from saneloop.cli.resume_argv import resume_argv
+from saneloop.engine import checkpoint
 from saneloop.engine.resume import NOT_RUN_AGAIN
+from saneloop.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, InputError
+from saneloop.record.atomic import leftovers, replacing
 from tests.conftest import REPO, gate, run_cli, run_pipeline
 
 # Small, but crossing epochs (22 batches each) with checkpoints mid-epoch, with dropout (global RNG)
 # and a scheduler, so every piece of restored state matters.
-SMALL = ["train.max_steps=60", "checkpoint.every=25", "model.dropout=0.1", "output.progress=false",
-         "scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:20,gamma:0.8}"]
+SMALL = [
+    "train.max_steps=60",
+    "checkpoint.every=25",
+    "model.dropout=0.1",
+    "output.progress=false",
+    "scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:20,gamma:0.8}",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +51,14 @@ def _copy(reference: tuple[dict, dict, Path], tmp_path: Path) -> Path:
 
 
 def _start(run_dir: Path, *args: str, code: str = "from saneloop.cli import main; main()") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, "+recipe=classify", *args, f"hydra.run.dir={run_dir}"],
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "+recipe=classify", *args, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -91,8 +102,13 @@ def test_sigterm_during_train_checkpoints_and_resume_matches_uninterrupted_run(r
     assert resumed.returncode == EXIT_PASSED, resumed.stdout + resumed.stderr
     report = _assert_same_as(reference, tmp_path)
     assert f"at train step {stopped_at} of 60" in report["notes"][0]
-    earlier = [g for s in report["stages"] if s["name"] not in ("train", "evaluate") for g in s["gates"]
-               if g["status"] != "skipped"]  # a gate that does not apply is simply asked again
+    earlier = [
+        g
+        for s in report["stages"]
+        if s["name"] not in ("train", "evaluate")
+        for g in s["gates"]
+        if g["status"] != "skipped"
+    ]  # a gate that does not apply is simply asked again
     assert earlier and all(g["message"].endswith(NOT_RUN_AGAIN) for g in earlier)
     assert not gate(report, "loss_decreases")["message"].endswith(NOT_RUN_AGAIN)
 
@@ -100,8 +116,10 @@ def test_sigterm_during_train_checkpoints_and_resume_matches_uninterrupted_run(r
 @pytest.mark.slow
 def test_sigkill_while_writing_a_checkpoint_resumes_from_the_last_complete_one(reference, tmp_path):
     marker = tmp_path.parent / f"{tmp_path.name}.halfway"
-    plant = (f"import bench.plants as p; p.die_halfway_through_checkpoint(after=2, marker={str(marker)!r}); "
-             "from saneloop.cli import main; main()")
+    plant = (
+        f"import bench.plants as p; p.die_halfway_through_checkpoint(after=2, marker={str(marker)!r}); "
+        "from saneloop.cli import main; main()"
+    )
     proc = _start(tmp_path, *SMALL, "checkpoint.every=10", code=plant)
     _wait_for(marker, proc)  # half of the step-30 checkpoint is on disk
     proc.kill()
@@ -148,13 +166,16 @@ def test_checkpoint_of_an_incompatible_model_is_refused_naming_what_differs(refe
         torch.save(payload, handle)
     code, report = run_pipeline(run_dir, *SMALL, f"resume={run_dir}")
     assert code == EXIT_INPUT_ERROR and report["status"] == "error"
-    assert (f"checkpoint {path} does not fit the model built from model._target_=saneloop.models.MLP: "
-            "head.weight is [10, 128] in the checkpoint, [10, 256] in the model") in report["error"]
+    assert (
+        f"checkpoint {path} does not fit the model built from model._target_=saneloop.models.MLP: "
+        "head.weight is [10, 128] in the checkpoint, [10, 256] in the model"
+    ) in report["error"]
 
 
 def test_a_crash_in_evaluate_keeps_what_earlier_stages_wrote(tmp_path):
-    code, report = run_pipeline(tmp_path, "train.max_steps=40", "output.progress=false",
-                                "model._target_=bench.plants.CrashInEvalMLP")
+    code, report = run_pipeline(
+        tmp_path, "train.max_steps=40", "output.progress=false", "model._target_=bench.plants.CrashInEvalMLP"
+    )
     assert code == 1 and report["status"] == "error" and "planted crash in evaluate" in report["error"]
     assert [s["name"] for s in report["stages"]] == list(stages.NAMES)
     assert all(g["status"] in ("passed", "skipped") for s in report["stages"][:-1] for g in s["gates"])
@@ -167,13 +188,24 @@ def test_a_crash_in_evaluate_keeps_what_earlier_stages_wrote(tmp_path):
 def test_resume_argv_reuses_the_runs_overrides_and_config_dir(tmp_path):
     hydra_dir = tmp_path / "run" / ".hydra"
     hydra_dir.mkdir(parents=True)
-    (hydra_dir / "overrides.yaml").write_text("- +recipe=classify\n- optim.lr=0.01\n- train.epochs=3\n"
-                                              f"- hydra.run.dir={tmp_path}/run\n")
-    (hydra_dir / "hydra.yaml").write_text(f"hydra:\n  runtime:\n    cwd: {REPO}\n    config_sources:\n"
-                                          f"    - {{path: {tmp_path}/conf, schema: file, provider: command-line}}\n")
+    (hydra_dir / "overrides.yaml").write_text(
+        f"- +recipe=classify\n- optim.lr=0.01\n- train.epochs=3\n- hydra.run.dir={tmp_path}/run\n"
+    )
+    (hydra_dir / "hydra.yaml").write_text(
+        f"hydra:\n  runtime:\n    cwd: {REPO}\n    config_sources:\n"
+        f"    - {{path: {tmp_path}/conf, schema: file, provider: command-line}}\n"
+    )
     argv = resume_argv(["+recipe=classify", "train.epochs=5", f"resume={tmp_path}/run"])
-    assert argv == ["--config-dir", f"{tmp_path}/conf", "optim.lr=0.01", "+recipe=classify", "train.epochs=5",
-                    f"resume={tmp_path}/run", f"hydra.run.dir={tmp_path}/run", "hydra.output_subdir=null"]
+    assert argv == [
+        "--config-dir",
+        f"{tmp_path}/conf",
+        "optim.lr=0.01",
+        "+recipe=classify",
+        "train.epochs=5",
+        f"resume={tmp_path}/run",
+        f"hydra.run.dir={tmp_path}/run",
+        "hydra.output_subdir=null",
+    ]
     assert resume_argv(["+recipe=classify"]) == ["+recipe=classify"]
     with pytest.raises(InputError, match="continues that run in its own dir; drop hydra.run.dir=/elsewhere"):
         resume_argv([f"resume={tmp_path}/run", "hydra.run.dir=/elsewhere"])

@@ -3,6 +3,7 @@
 Also the optional plugins (Optuna sweeper, submitit SLURM launcher): their example configs compose
 with saneloop's, skipped where the plugin is not installed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,9 +15,9 @@ import sys
 import pytest
 from hydra import compose, initialize_config_module
 
+from saneloop.cli.sweep import objective, summarize, to_markdown
 from saneloop.config import CONF_PACKAGE, register_configs
 from saneloop.errors import EXIT_HALTED
-from saneloop.cli.sweep import objective, summarize, to_markdown
 from tests.conftest import FAST, REPO
 
 MODELS = "saneloop.models.MLP,bench.plants.ScaledInitMLP,bench.plants.CrashOnProcessMLP"
@@ -24,9 +25,23 @@ MODELS = "saneloop.models.MLP,bench.plants.ScaledInitMLP,bench.plants.CrashOnPro
 
 def test_multirun_records_halted_and_crashed_jobs_and_goes_on(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    result = subprocess.run([sys.executable, "-m", "saneloop", "-m", "+recipe=classify", f"model._target_={MODELS}",
-                             *FAST, f"hydra.sweep.dir={sweep_dir}"], cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "saneloop",
+            "-m",
+            "+recipe=classify",
+            f"model._target_={MODELS}",
+            *FAST,
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
     assert result.returncode == EXIT_HALTED, result.stdout + result.stderr  # the worst job's status
     rows = list(csv.DictReader((sweep_dir / "summary.csv").open()))
     assert [r["job"] for r in rows] == ["0", "1", "2"]
@@ -58,8 +73,9 @@ def test_summary_lists_a_job_that_left_no_report(tmp_path):
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text("- seed=1\n")
     rows = summarize(tmp_path, {})
-    assert rows == [{"job": None, "overrides": "seed=1", "run_dir": "0", "status": "crashed",
-                     "error": "no report.json"}]
+    assert rows == [
+        {"job": None, "overrides": "seed=1", "run_dir": "0", "status": "crashed", "error": "no report.json"}
+    ]
     assert "| seed=1 | crashed |" in to_markdown(rows, tmp_path)
 
 
@@ -111,10 +127,24 @@ def test_optuna_search_records_halted_trials_as_failed(tmp_path):
     (tmp_path / "conf" / "hparams_search" / "planted.yaml").write_text(PLANTED_SEARCH % MODELS.replace(",", ", "))
     sweep_dir = tmp_path / "sweep"
     result = subprocess.run(
-        [sys.executable, "-m", "saneloop", "-m", "--config-dir", str(tmp_path / "conf"), "+recipe=classify",
-         "+hparams_search=planted", *FAST, f"hydra.sweep.dir={sweep_dir}"], cwd=REPO, capture_output=True,
-        text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
-        timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "saneloop",
+            "-m",
+            "--config-dir",
+            str(tmp_path / "conf"),
+            "+recipe=classify",
+            "+hparams_search=planted",
+            *FAST,
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+        timeout=600,
+    )
     assert result.returncode == EXIT_HALTED, result.stdout + result.stderr
     rows = list(csv.DictReader((sweep_dir / "summary.csv").open()))
     assert sorted(r["status"] for r in rows) == ["error", "halted", "passed"]

@@ -2,12 +2,58 @@
 
 Configs name them by `_target_`, e.g. `model._target_=bench.plants.SoftmaxMLP`.
 """
-from .data import planted_digits, shuffled, shuffled_digits, shifted_targets, zero_std_standardised, leaked_target, NoisyItems, noisy, noisy_digits, sequences, one_dataset, empty_train, unpaired_items, ragged_inputs, unshifted_shakespeare
-from .models import SoftmaxMLP, FrozenMLP, ScaledInitMLP, NoBiasMLP, OutputScaledMLP, UnseededNoiseMLP, TimeMajorNet, BatchStandardizedMLP, BatchSoftmaxMLP, BatchNormDropoutMLP, DetachedBodyMLP, EvalDropoutMLP, RowPoolNet, DoubleSigmoidMLP, PartialInputMLP, ResidualMLP, LogSoftmaxMLP
-from .sequence_models import TinyCausalLM, LeakyMaskTransformer, LastTokenTransformer, SoftmaxCharTransformer, ScaledHeadCharTransformer, HeadsMixedCharTransformer, BatchNormedCharTransformer, PositionOnlyCharTransformer, DetachedEmbeddingCharTransformer, TiedCharTransformer
-from .tasks import SummedLossClassify, PerPositionClassify, NLLOnLogitsClassify, SummedLossRegress, BroadcastMSERegress
-from .optim import StepWithZeroedGrads, NeverZeroGrad, foreign_params_adamw
-from .faults import CrashOnProcessMLP, SlowMLP, die_halfway_through_checkpoint, SignalMLP, CrashInEvalMLP
+
+from .data import (
+    NoisyItems,
+    empty_train,
+    leaked_target,
+    noisy,
+    noisy_digits,
+    one_dataset,
+    planted_digits,
+    ragged_inputs,
+    sequences,
+    shifted_targets,
+    shuffled,
+    shuffled_digits,
+    unpaired_items,
+    unshifted_shakespeare,
+    zero_std_standardised,
+)
+from .faults import CrashInEvalMLP, CrashOnProcessMLP, SignalMLP, SlowMLP, die_halfway_through_checkpoint
+from .models import (
+    BatchNormDropoutMLP,
+    BatchSoftmaxMLP,
+    BatchStandardizedMLP,
+    DetachedBodyMLP,
+    DoubleSigmoidMLP,
+    EvalDropoutMLP,
+    FrozenMLP,
+    LogSoftmaxMLP,
+    NoBiasMLP,
+    OutputScaledMLP,
+    PartialInputMLP,
+    ResidualMLP,
+    RowPoolNet,
+    ScaledInitMLP,
+    SoftmaxMLP,
+    TimeMajorNet,
+    UnseededNoiseMLP,
+)
+from .optim import NeverZeroGrad, StepWithZeroedGrads, foreign_params_adamw
+from .sequence_models import (
+    BatchNormedCharTransformer,
+    DetachedEmbeddingCharTransformer,
+    HeadsMixedCharTransformer,
+    LastTokenTransformer,
+    LeakyMaskTransformer,
+    PositionOnlyCharTransformer,
+    ScaledHeadCharTransformer,
+    SoftmaxCharTransformer,
+    TiedCharTransformer,
+    TinyCausalLM,
+)
+from .tasks import BroadcastMSERegress, NLLOnLogitsClassify, PerPositionClassify, SummedLossClassify, SummedLossRegress
 
 __all__ = [
     "BatchNormDropoutMLP",

@@ -3,6 +3,7 @@
 Plants that wrap `source` (a dataset callable such as `saneloop.datasets.diabetes`) serve every
 recipe; the recipe's own data arguments (test_size, split_seed, ...) pass through.
 """
+
 from __future__ import annotations
 
 import torch
@@ -14,10 +15,16 @@ from saneloop.datasets import digits, tiny_shakespeare
 from .faults import _process
 
 
-def planted_digits(shift_labels: int = 0, drop_class: int | None = None, nan_at: tuple[int, ...] = (),
-                   float_targets: bool = False, keep_per_minor_class: int | None = None,
-                   test_size: int = 449, split_seed: int = 0,
-                   nan_on_process: int | None = None) -> tuple[TensorDataset, TensorDataset]:
+def planted_digits(
+    shift_labels: int = 0,
+    drop_class: int | None = None,
+    nan_at: tuple[int, ...] = (),
+    float_targets: bool = False,
+    keep_per_minor_class: int | None = None,
+    test_size: int = 449,
+    split_seed: int = 0,
+    nan_on_process: int | None = None,
+) -> tuple[TensorDataset, TensorDataset]:
     """The default digits with one planted data bug (`nan_on_process`: only that process's copy of
     the data has the NaNs of `nan_at`, as when one machine reads a corrupted file)."""
     train, test = digits(test_size=test_size, split_seed=split_seed)

@@ -1,5 +1,6 @@
 """Not bugs in the code, but what happens to real runs: crashes on one process, signals mid-run, a
 machine dying while it writes a checkpoint, a slow model."""
+
 from __future__ import annotations
 
 import os
@@ -49,6 +50,7 @@ def die_halfway_through_checkpoint(after: int, marker: str) -> None:
     from pathlib import Path
 
     from saneloop.engine import checkpoint
+
     real, calls = checkpoint._dump, []
 
     def dump(payload, handle):
@@ -70,8 +72,7 @@ class SignalMLP(MLP):
     """Not a bug: a signal arrives mid-run. At its `signal_at`-th forward call made from inside the
     function named `signal_in` (e.g. `_fit`, the train loop), the model signals its own process."""
 
-    def __init__(self, *args, signal_in: str = "_fit", signal_at: int = 10, signal_name: str = "SIGINT",
-                 **kwargs):
+    def __init__(self, *args, signal_in: str = "_fit", signal_at: int = 10, signal_name: str = "SIGINT", **kwargs):
         super().__init__(*args, **kwargs)
         self.signal_in, self.signal_at, self.signal_name, self.calls = signal_in, signal_at, signal_name, 0
 

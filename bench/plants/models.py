@@ -1,5 +1,6 @@
 """Planted model bugs (and correct models that look suspicious) shaped like the default MLP:
 flattened 8x8 digits or table rows in, logits or one value out."""
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,15 @@ class TimeMajorNet(nn.Module):
     [B, T, C] first, so each sample's features come from other samples.
     """
 
-    def __init__(self, in_features: int, out_features: int, hidden: int = 16, depth: int = 1,
-                 dropout: float = 0.0, permute: bool = True) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: int = 16,
+        depth: int = 1,
+        dropout: float = 0.0,
+        permute: bool = True,
+    ) -> None:
         super().__init__()
         self.permute = permute
         self.row = nn.Linear(8, hidden)
@@ -100,8 +108,9 @@ class BatchSoftmaxMLP(MLP):
 class BatchNormDropoutMLP(nn.Module):
     """Clean: BatchNorm and Dropout mix and randomise the batch in training, by design."""
 
-    def __init__(self, in_features: int, out_features: int, hidden: int = 128, depth: int = 2,
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, hidden: int = 128, depth: int = 2, dropout: float = 0.2
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
@@ -136,8 +145,15 @@ class RowPoolNet(nn.Module):
     shapes match (8x8), so nothing crashes, and samples stay independent.
     """
 
-    def __init__(self, in_features: int, out_features: int, hidden: int = 32, depth: int = 1,
-                 dropout: float = 0.0, transposed: bool = False) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: int = 32,
+        depth: int = 1,
+        dropout: float = 0.0,
+        transposed: bool = False,
+    ) -> None:
         super().__init__()
         self.transposed = transposed
         self.score = nn.Linear(8, 1)
@@ -176,7 +192,7 @@ class PartialInputMLP(MLP):
 
     def forward(self, x):
         x = x.flatten(1)
-        return super().forward(torch.cat([x[:, : self.keep], torch.zeros_like(x[:, self.keep:])], 1))
+        return super().forward(torch.cat([x[:, : self.keep], torch.zeros_like(x[:, self.keep :])], 1))
 
 
 class ResidualMLP(nn.Module):
@@ -185,8 +201,10 @@ class ResidualMLP(nn.Module):
     def __init__(self, in_features: int, out_features: int, hidden: int = 128, depth: int = 3, **_):
         super().__init__()
         self.inp = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden))
-        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.GELU(),
-                                                  nn.Linear(hidden, hidden)) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+            for _ in range(depth)
+        )
         self.head = nn.Linear(hidden, out_features)
         # Init well (tip 5): the head starts small, as the recipes' own MLPs do (`head_scale`). With
         # PyTorch's default init here, the residual stream's variance grows block by block and a

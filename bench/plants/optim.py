@@ -1,4 +1,5 @@
 """Planted optimizer bugs (partials: saneloop hands them the model's parameters)."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Planted bugs in sequence models (causal masks, heads, norms, embeddings), and clean controls."""
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,9 @@ class TinyCausalLM(nn.Module):
     Bug (mask_offset=1): `tril(ones, diagonal=1)` lets position t attend to t+1.
     """
 
-    def __init__(self, out_features: int, hidden: int = 32, vocab: int = 8, length: int = 12,
-                 mask_offset: int = 0) -> None:
+    def __init__(
+        self, out_features: int, hidden: int = 32, vocab: int = 8, length: int = 12, mask_offset: int = 0
+    ) -> None:
         super().__init__()
         self.tokens = nn.Embedding(vocab, hidden)
         self.positions = nn.Parameter(0.02 * torch.randn(length, hidden))

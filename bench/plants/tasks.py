@@ -1,4 +1,5 @@
 """Planted loss bugs: tasks whose loss is reduced, shaped or chosen wrongly."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,8 +27,12 @@ class PerPositionClassify(Classify):
         return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
     def output_problem(self, output, batch_size):
-        ok = isinstance(output, torch.Tensor) and output.dim() == 3 and output.shape[0] == batch_size \
+        ok = (
+            isinstance(output, torch.Tensor)
+            and output.dim() == 3
+            and output.shape[0] == batch_size
             and output.shape[-1] == self.num_classes
+        )
         return None if ok else f"expected logits [B, T, {self.num_classes}]"
 
     def target_problems(self, targets):

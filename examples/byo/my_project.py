@@ -1,4 +1,5 @@
 """A user's own code: a small CNN and a dataset function, nothing saneloop-specific in them."""
+
 from __future__ import annotations
 
 import torch
@@ -14,8 +15,13 @@ class TinyCNN(nn.Module):
     def __init__(self, num_classes: int, channels: int = 16) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+            nn.Conv2d(1, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
         self.classifier = nn.Linear(channels * 4 * 4, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """A user's own binary classifier: malignant (1) against benign (0) tumours, scikit-learn's breast cancer set."""
+
 from __future__ import annotations
 
 import numpy as np

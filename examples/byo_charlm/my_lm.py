@@ -1,4 +1,5 @@
 """A user's own language model: a GRU over characters, and overlapping windows of any text."""
+
 from __future__ import annotations
 
 import torch
@@ -33,7 +34,7 @@ class Windows(Dataset):
 
     def __getitem__(self, i: int):
         start = i * self.stride
-        chunk = self.tokens[start:start + self.block_size + 1]
+        chunk = self.tokens[start : start + self.block_size + 1]
         return chunk[:-1], chunk[1:]
 
 

@@ -1,4 +1,5 @@
 """A user's own regression code: a residual MLP and a dataset function, nothing saneloop-specific in them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,10 @@ class ResidualMLP(nn.Module):
     def __init__(self, in_features: int, hidden: int = 32, blocks: int = 2) -> None:
         super().__init__()
         self.embed = nn.Linear(in_features, hidden)
-        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.ReLU(),
-                                                  nn.Linear(hidden, hidden)) for _ in range(blocks))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+            for _ in range(blocks)
+        )
         self.out = nn.Linear(hidden, 1)
         with torch.no_grad():
             self.out.weight.mul_(0.1)  # start near the bias, which saneloop sets to the target mean

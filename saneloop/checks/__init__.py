@@ -5,6 +5,7 @@ Each is usable on its own in a user's tests, on the user's own model and data, w
 the measurement goes with the check (a copy of the model is probed or trained, never the model).
 Each gate's settings class (e.g. `OverfitSettings`) is exported beside it.
 """
+
 from .augmentation_off import AugmentationOffSettings, items_repeat
 from .batch_independence import BatchIndependenceSettings, independent_samples
 from .beats_baselines import BeatsBaselinesSettings, above_baselines
@@ -26,16 +27,46 @@ from .settings import GateSettings
 from .targets import TargetsSettings, targets_valid
 from .verdict import Verdict
 
-CHECKS = [  # every check function, in the order a run meets them
-    "targets_valid", "all_classes_present", "all_finite", "items_repeat", "reproducible", "identical_losses",
-    "bias_reaches_output", "loss_at_init", "every_param_learns", "independent_samples", "causal_dependencies",
-    "matches_reference", "model_matches_reference", "learns_from_inputs", "overfit_batch", "wider_no_worse",
-    "loss_decreased", "every_example_once", "evaluates_repeatably", "above_baselines",
+# every check function in the order a run meets them, then each gate's settings class
+__all__ = [
+    "GateSettings",
+    "Verdict",
+    "targets_valid",
+    "all_classes_present",
+    "all_finite",
+    "items_repeat",
+    "reproducible",
+    "identical_losses",
+    "bias_reaches_output",
+    "loss_at_init",
+    "every_param_learns",
+    "independent_samples",
+    "causal_dependencies",
+    "matches_reference",
+    "model_matches_reference",
+    "learns_from_inputs",
+    "overfit_batch",
+    "wider_no_worse",
+    "loss_decreased",
+    "every_example_once",
+    "evaluates_repeatably",
+    "above_baselines",
+    "AugmentationOffSettings",
+    "BatchIndependenceSettings",
+    "BeatsBaselinesSettings",
+    "CapacitySettings",
+    "CausalitySettings",
+    "ClassesPresentSettings",
+    "DeterminismSettings",
+    "EvalRepeatableSettings",
+    "FullEvalSettings",
+    "InitBiasSettings",
+    "InitLossSettings",
+    "InputIndependentSettings",
+    "InputsFiniteSettings",
+    "LoopyReferenceSettings",
+    "LossDecreasesSettings",
+    "OverfitSettings",
+    "ParamsLearnSettings",
+    "TargetsSettings",
 ]
-SETTINGS = [
-    "AugmentationOffSettings", "BatchIndependenceSettings", "BeatsBaselinesSettings", "CapacitySettings",
-    "CausalitySettings", "ClassesPresentSettings", "DeterminismSettings", "EvalRepeatableSettings", "FullEvalSettings",
-    "InitBiasSettings", "InitLossSettings", "InputIndependentSettings", "InputsFiniteSettings",
-    "LoopyReferenceSettings", "LossDecreasesSettings", "OverfitSettings", "ParamsLearnSettings", "TargetsSettings",
-]
-__all__ = ["GateSettings", "Verdict", *CHECKS, *SETTINGS]

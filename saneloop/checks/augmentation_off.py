@@ -5,10 +5,12 @@ model, not the noise added to them. A random transform hidden in a dataset (or a
 copied from the training one) breaks that silently. Augmentation belongs in the `augment` config
 group, which only the train stage applies.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,12 +44,18 @@ def items_repeat(datasets: Mapping[str, Any], items: int = 8) -> Verdict:
     if not differ:
         return passed(GATE, 0, 0, f"{checked} items read twice ({', '.join(datasets)}), identical each time", TIP)
     where = "; ".join(f"{split} items {idx}" for split, idx in differ.items())
-    return failed(GATE, sum(len(v) for v in differ.values()), 0,
-                  f"reading the same item twice gave different data ({where}): a random transform is on while "
-                  "augmentation is off. Likely causes: a random crop/flip/noise in the dataset's __getitem__, "
-                  "the training transform reused for the test set, an unseeded sampler inside the dataset. Move "
-                  "augmentation to the `augment` config group (e.g. augment=shift), which only the train stage "
-                  "applies. <augment=none>", TIP, differ=differ)
+    return failed(
+        GATE,
+        sum(len(v) for v in differ.values()),
+        0,
+        f"reading the same item twice gave different data ({where}): a random transform is on while "
+        "augmentation is off. Likely causes: a random crop/flip/noise in the dataset's __getitem__, "
+        "the training transform reused for the test set, an unseeded sampler inside the dataset. Move "
+        "augmentation to the `augment` config group (e.g. augment=shift), which only the train stage "
+        "applies. <augment=none>",
+        TIP,
+        differ=differ,
+    )
 
 
 def same(a: Any, b: Any) -> bool:
@@ -61,4 +69,3 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return type(a) is type(b) and bool(a == b)
-

@@ -4,6 +4,7 @@ A model must treat the samples of a batch independently: mixing them is a silent
 where a `permute` was needed, a normalisation or a softmax over the batch axis) that training
 does not reveal, because the loss still goes down. Backprop shows it at once, before any step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,8 +52,7 @@ def independent_samples(model: nn.Module, inputs: Any, samples: int = 16, tolera
     return _judge(matrix, rows, where, note, tolerance, details)
 
 
-def dependency_rows(model: nn.Module, inputs: Any, rows: list[int]
-                    ) -> tuple[Optional[torch.Tensor], str, str]:
+def dependency_rows(model: nn.Module, inputs: Any, rows: list[int]) -> tuple[Optional[torch.Tensor], str, str]:
     """|d out_i / d in_j| summed over each sample's features: one row per i in `rows`, one column per j.
 
     Returns (matrix or None when nothing differentiable was found, where the gradient was taken, note).
@@ -70,18 +70,31 @@ def dependency_rows(model: nn.Module, inputs: Any, rows: list[int]
     return torch.stack(found), probed.where, probed.note
 
 
-def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float,
-           details: dict) -> Verdict:
+def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float, details: dict) -> Verdict:
     own = matrix[torch.arange(len(rows)), torch.tensor(rows)]
     if not bool(torch.isfinite(matrix).all()):
-        return failed(GATE, float("nan"), "finite", f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
-                      "are not finite for real inputs. Likely causes: an attention row with every position masked "
-                      "(softmax of all -inf), a log or division by zero in forward.", TIP, **details)
+        return failed(
+            GATE,
+            float("nan"),
+            "finite",
+            f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
+            "are not finite for real inputs. Likely causes: an attention row with every position masked "
+            "(softmax of all -inf), a log or division by zero in forward.",
+            TIP,
+            **details,
+        )
     if float(matrix.max()) == 0.0:
-        return failed(GATE, 0.0, "> 0 on sample i", "the outputs do not depend on the inputs at all: no "
-                      f"gradient reaches {where} from any sample{note}. Likely causes: a `.detach()` or "
-                      "`torch.no_grad()` inside forward, inputs multiplied by zero or overwritten, a model that "
-                      "returns a constant.", TIP, **details)
+        return failed(
+            GATE,
+            0.0,
+            "> 0 on sample i",
+            "the outputs do not depend on the inputs at all: no "
+            f"gradient reaches {where} from any sample{note}. Likely causes: a `.detach()` or "
+            "`torch.no_grad()` inside forward, inputs multiplied by zero or overwritten, a model that "
+            "returns a constant.",
+            TIP,
+            **details,
+        )
     other = matrix.clone()
     other[torch.arange(len(rows)), torch.tensor(rows)] = 0.0
     limit = tolerance * own.clamp_min(0).unsqueeze(1)
@@ -90,12 +103,25 @@ def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, toleran
     value = sum(len(js) for _, js in leaks)
     shown = f"{len(rows)} samples of a batch of {matrix.shape[1]}"
     if not leaks:
-        return passed(GATE, 0, 0, f"backprop from {shown} reaches only the sample itself (gradient to {where})"
-                      f"{note}", TIP, **details)
+        return passed(
+            GATE,
+            0,
+            0,
+            f"backprop from {shown} reaches only the sample itself (gradient to {where}){note}",
+            TIP,
+            **details,
+        )
     named = "; ".join(f"sample {i} -> samples {js[:8]}{' ...' if len(js) > 8 else ''}" for i, js in leaks[:4])
-    return failed(GATE, value, 0, f"the model mixes the batch: the outputs of a sample have gradient on other "
-                  f"samples' inputs ({named}); tested {shown}, gradient to {where}{note}. Likely causes: a "
-                  "`view`/`reshape` where a `permute`/`transpose` was needed (e.g. [T, B, C] viewed as [B, T*C]), "
-                  "a normalisation or mean over the batch axis (x - x.mean(0)), a softmax over the wrong axis "
-                  "(F.softmax without dim= on a 3-D tensor picks dim 0). "
-                  f"<gates.batch_independence.tolerance={tolerance}>", TIP, **details)
+    return failed(
+        GATE,
+        value,
+        0,
+        f"the model mixes the batch: the outputs of a sample have gradient on other "
+        f"samples' inputs ({named}); tested {shown}, gradient to {where}{note}. Likely causes: a "
+        "`view`/`reshape` where a `permute`/`transpose` was needed (e.g. [T, B, C] viewed as [B, T*C]), "
+        "a normalisation or mean over the batch axis (x - x.mean(0)), a softmax over the wrong axis "
+        "(F.softmax without dim= on a 3-D tensor picks dim 0). "
+        f"<gates.batch_independence.tolerance={tolerance}>",
+        TIP,
+        **details,
+    )

@@ -4,11 +4,13 @@ and the report says where it stands against a human figure, when the config give
 A model that does not beat "always predict the most frequent class" has learned nothing useful,
 however low its loss; the human figure says how much is left to gain.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Optional
 
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
@@ -25,8 +27,14 @@ class BeatsBaselinesSettings(GateSettings):
     min_se: float = bounded(2.0, low=0)
 
 
-def above_baselines(metric: str, value: float, baselines: Mapping[str, float], se: Optional[float] = None,
-                    higher_is_better: bool = True, min_se: float = 2.0) -> Verdict:
+def above_baselines(
+    metric: str,
+    value: float,
+    baselines: Mapping[str, float],
+    se: Optional[float] = None,
+    higher_is_better: bool = True,
+    min_se: float = 2.0,
+) -> Verdict:
     """Pass when `value` beats every baseline except the human one by `min_se` standard errors."""
     sign = 1.0 if higher_is_better else -1.0
     margin = min_se * (se if se is not None and math.isfinite(se) else 0.0)
@@ -39,13 +47,18 @@ def above_baselines(metric: str, value: float, baselines: Mapping[str, float], s
     gap = round(sign * (value - best), 4) if best is not None else None
     expected = f"> {best:.4f} + {min_se} se" if best is not None else None
     if not lost:
-        return passed(GATE, gap, expected, f"{shown} beats {against} by more than {min_se} standard errors{human}",
-                      TIP)
-    return failed(GATE, gap, expected, f"{shown} does not beat {', '.join(lost)} ({against}) by {min_se} standard "
-                  f"errors{human}: the model is no better than a rule that ignores the inputs. Likely causes: "
-                  "test labels misaligned with test inputs, a model that collapsed to one class, training that "
-                  "stopped early, train and test data from different distributions. "
-                  f"<gates.beats_baselines.min_se={min_se}>", TIP)
+        return passed(GATE, gap, expected, f"{shown} beats {against} by more than {min_se} standard errors{human}", TIP)
+    return failed(
+        GATE,
+        gap,
+        expected,
+        f"{shown} does not beat {', '.join(lost)} ({against}) by {min_se} standard "
+        f"errors{human}: the model is no better than a rule that ignores the inputs. Likely causes: "
+        "test labels misaligned with test inputs, a model that collapsed to one class, training that "
+        "stopped early, train and test data from different distributions. "
+        f"<gates.beats_baselines.min_se={min_se}>",
+        TIP,
+    )
 
 
 def _human(value: float, human: Optional[float], sign: float, se: Optional[float]) -> str:

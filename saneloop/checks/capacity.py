@@ -5,12 +5,14 @@ More capacity should fit the training data at least as well. When it does not, s
 model does not scale: an init that ignores fan-in, a width argument that is ignored or narrows
 another layer, a learning rate only the smaller model tolerates.
 """
+
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -37,9 +39,16 @@ class CapacitySettings(GateSettings):
     rtol: float = bounded(0.25, low=0)
 
 
-def wider_no_worse(model: nn.Module, wider: nn.Module, batches: Iterable[Any], loss_fn: LossFn,
-                   optimizer: OptimizerFactory = default_optimizer, settings: CapacitySettings = CapacitySettings(),
-                   what: str = "a wider model", device: Optional[torch.device] = None) -> Verdict:
+def wider_no_worse(
+    model: nn.Module,
+    wider: nn.Module,
+    batches: Iterable[Any],
+    loss_fn: LossFn,
+    optimizer: OptimizerFactory = default_optimizer,
+    settings: CapacitySettings = CapacitySettings(),
+    what: str = "a wider model",
+    device: Optional[torch.device] = None,
+) -> Verdict:
     """Train copies of `model` and of `wider` (both as initialised) for `settings.steps` steps on the same
     batches, in lockstep, and compare their training-loss curves (`judge`).
 
@@ -73,11 +82,20 @@ def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: Ca
     base_end, wide_end = sum(a) / len(a), sum(b) / len(b)
     allowed = settings.z * sd / math.sqrt(len(diffs)) + settings.rtol * abs(base_end)
     key = f"<gates.capacity.wider={settings.wider}, gates.capacity.steps={settings.steps}>"
-    message = (f"over the last {width} of {settings.steps} steps, training loss {wide_end:.4f} for the wider model "
-               f"({what}) vs {base_end:.4f} for the model (difference {mean:+.4f}, noise {allowed:.4f})")
+    message = (
+        f"over the last {width} of {settings.steps} steps, training loss {wide_end:.4f} for the wider model "
+        f"({what}) vs {base_end:.4f} for the model (difference {mean:+.4f}, noise {allowed:.4f})"
+    )
     if math.isfinite(mean) and mean <= allowed:
         return passed(GATE, round(mean, 4), f"<= {allowed:.4f}", message, TIP, base=a, wider=b)
-    return failed(GATE, round(mean, 4) if math.isfinite(mean) else mean, f"<= {allowed:.4f}",
-                  f"{message}: more capacity made the training loss worse. Likely causes: weights initialised "
-                  "without scaling by 1/sqrt(fan_in), a learning rate too high for the wider model, a width argument "
-                  f"that is ignored or shrinks another layer, a bottleneck elsewhere. {key}", TIP, base=a, wider=b)
+    return failed(
+        GATE,
+        round(mean, 4) if math.isfinite(mean) else mean,
+        f"<= {allowed:.4f}",
+        f"{message}: more capacity made the training loss worse. Likely causes: weights initialised "
+        "without scaling by 1/sqrt(fan_in), a learning rate too high for the wider model, a width argument "
+        f"that is ignored or shrinks another layer, a bottleneck elsewhere. {key}",
+        TIP,
+        base=a,
+        wider=b,
+    )

@@ -5,6 +5,7 @@ A causal mask off by one (`tril(ones, diagonal=1)`), inverted or missing lets po
 future: training loss falls fast, generation is useless. Backprop shows it before any step.
 Runs when the task declares `causal = True`; the time axis is dim 1 of inputs and outputs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,8 +49,7 @@ def causal_dependencies(model: nn.Module, inputs: Any, positions: int = 0, toler
     return _judge(matrix, rows, where, note, tolerance, details)
 
 
-def time_dependencies(model: nn.Module, inputs: Any, positions: int = 0
-                      ) -> tuple[Optional[torch.Tensor], str, str]:
+def time_dependencies(model: nn.Module, inputs: Any, positions: int = 0) -> tuple[Optional[torch.Tensor], str, str]:
     """|d out_t / d in_s| summed over samples and features: one row per tested t, one column per s."""
     inputs = as_batch(inputs)
     probed, length = probed_forward(model, inputs), inputs.first_input.shape[1]
@@ -67,29 +67,47 @@ def time_dependencies(model: nn.Module, inputs: Any, positions: int = 0
     return torch.stack(found), probed.where, note
 
 
-def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float,
-           details: dict) -> Verdict:
+def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float, details: dict) -> Verdict:
     future, blind = [], []
     if not bool(torch.isfinite(matrix).all()):
-        return failed(GATE, float("nan"), "finite", f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
-                      "are not finite for real inputs. Likely causes: an attention row with every position masked "
-                      "(softmax of all -inf), a log or division by zero in forward.", TIP, **details)
+        return failed(
+            GATE,
+            float("nan"),
+            "finite",
+            f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
+            "are not finite for real inputs. Likely causes: an attention row with every position masked "
+            "(softmax of all -inf), a log or division by zero in forward.",
+            TIP,
+            **details,
+        )
     for k, t in enumerate(rows):
-        past = float(matrix[k, :t + 1].max())
-        ahead = (matrix[k, t + 1:] > tolerance * past).nonzero().flatten() + t + 1
+        past = float(matrix[k, : t + 1].max())
+        ahead = (matrix[k, t + 1 :] > tolerance * past).nonzero().flatten() + t + 1
         if len(ahead):
             future.append((t, ahead.tolist()))
         if float(matrix[k, t]) == 0.0:
             blind.append(t)
     shown = f"{len(rows)} positions of {matrix.shape[1]}"
     if not future and not blind:
-        return passed(GATE, 0, 0, f"output t depends on inputs <= t only, and on t itself ({shown}; gradient "
-                      f"to {where}){note}", TIP, **details)
+        return passed(
+            GATE,
+            0,
+            0,
+            f"output t depends on inputs <= t only, and on t itself ({shown}; gradient to {where}){note}",
+            TIP,
+            **details,
+        )
     found = [f"position {t} sees the future {s[:6]}{' ...' if len(s) > 6 else ''}" for t, s in future[:4]]
     if blind:
         found.append(f"positions {blind[:8]} do not see themselves")
-    return failed(GATE, sum(len(s) for _, s in future) + len(blind), 0,
-                  f"the model is not causal: {'; '.join(found)} ({shown}; gradient to {where}){note}. Likely "
-                  "causes: a causal mask off by one (torch.tril(ones, diagonal=1) lets t see t+1), an inverted or "
-                  "missing mask, the diagonal masked too (triu(ones, diagonal=0)), a convolution padded on both "
-                  f"sides, a bidirectional layer. <gates.causality.tolerance={tolerance}>", TIP, **details)
+    return failed(
+        GATE,
+        sum(len(s) for _, s in future) + len(blind),
+        0,
+        f"the model is not causal: {'; '.join(found)} ({shown}; gradient to {where}){note}. Likely "
+        "causes: a causal mask off by one (torch.tril(ones, diagonal=1) lets t see t+1), an inverted or "
+        "missing mask, the diagonal masked too (triu(ones, diagonal=0)), a convolution padded on both "
+        f"sides, a bidirectional layer. <gates.causality.tolerance={tolerance}>",
+        TIP,
+        **details,
+    )

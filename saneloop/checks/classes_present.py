@@ -1,4 +1,5 @@
 """Gate `classes_present`: every class (or target value the task expects) occurs in training data."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,13 @@ class ClassesPresentSettings(GateSettings):
 def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
     missing = task.missing_targets(train_targets)
     if missing:
-        return failed("classes_present", missing, [], f"classes {missing} never occur in the training set: "
-                      "the model cannot learn them. Likely causes: a filtered or truncated dataset, a wrong "
-                      "num_classes, or a split that is not stratified.", TIP)
+        return failed(
+            "classes_present",
+            missing,
+            [],
+            f"classes {missing} never occur in the training set: "
+            "the model cannot learn them. Likely causes: a filtered or truncated dataset, a wrong "
+            "num_classes, or a split that is not stratified.",
+            TIP,
+        )
     return passed("classes_present", [], [], "every class occurs in the training set", TIP)

@@ -1,10 +1,11 @@
 """Gate `determinism`: two short runs from the same seed give bit-identical losses."""
+
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
@@ -34,8 +35,13 @@ def identical_losses(first: Sequence[float], second: Sequence[float]) -> Verdict
         return passed("determinism", 0.0, 0.0, f"{len(first)} steps, identical losses bit for bit", TIP)
     step = diverged if diverged is not None else min(len(first), len(second))
     gap = abs(first[step] - second[step]) if diverged is not None else float("nan")
-    return failed("determinism", gap, 0.0,
-                  f"two runs from the same seed differ at step {step} (losses {list(first)} vs {list(second)}). "
-                  "Likely causes: an unseeded random source in the model or dataset (numpy.random.default_rng() "
-                  "without a seed, random.SystemRandom, a torch.Generator seeded from the clock), or a "
-                  "nondeterministic kernel.", TIP)
+    return failed(
+        "determinism",
+        gap,
+        0.0,
+        f"two runs from the same seed differ at step {step} (losses {list(first)} vs {list(second)}). "
+        "Likely causes: an unseeded random source in the model or dataset (numpy.random.default_rng() "
+        "without a seed, random.SystemRandom, a torch.Generator seeded from the clock), or a "
+        "nondeterministic kernel.",
+        TIP,
+    )

@@ -4,10 +4,12 @@ Evaluation must be a function of the weights. Dropout applied at eval (`F.dropou
 `training=self.training`), a random transform in the test dataset, or BatchNorm left in training
 mode make the reported number a draw from a distribution.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -25,8 +27,11 @@ class EvalRepeatableSettings(GateSettings):
     pass
 
 
-def evaluates_repeatably(model: nn.Module, batches: Iterable[Any],
-                         metrics: Optional[Callable[[torch.Tensor, Any], Mapping[str, float]]] = None) -> Verdict:
+def evaluates_repeatably(
+    model: nn.Module,
+    batches: Iterable[Any],
+    metrics: Optional[Callable[[torch.Tensor, Any], Mapping[str, float]]] = None,
+) -> Verdict:
     """Evaluate `model` (eval mode, no gradients) twice over the same batches; the outputs must agree bit
     for bit, and so must `metrics(outputs, targets)` when given.
 
@@ -45,19 +50,32 @@ def evaluates_repeatably(model: nn.Module, batches: Iterable[Any],
     return repeatable_eval(first, second, scores(first), scores(second))
 
 
-def repeatable_eval(first: torch.Tensor, second: torch.Tensor, first_metrics: Mapping[str, float],
-                    second_metrics: Mapping[str, float]) -> Verdict:
+def repeatable_eval(
+    first: torch.Tensor, second: torch.Tensor, first_metrics: Mapping[str, float], second_metrics: Mapping[str, float]
+) -> Verdict:
     """Compare two evaluations of the same weights: outputs bit for bit, then the metrics."""
     same_shape = first.shape == second.shape
     gap = float((first.float() - second.float()).abs().max()) if same_shape and first.numel() else 0.0
     if not same_shape:
         gap = float("inf")
-    changed = {k: (first_metrics[k], second_metrics.get(k)) for k in first_metrics
-               if first_metrics[k] != second_metrics.get(k)}
+    changed = {
+        k: (first_metrics[k], second_metrics.get(k)) for k in first_metrics if first_metrics[k] != second_metrics.get(k)
+    }
     if gap == 0.0 and not changed:
-        return passed(GATE, 0.0, 0.0, f"two evaluations of the same weights gave identical outputs "
-                      f"({len(first)} examples) and metrics", TIP)
+        return passed(
+            GATE,
+            0.0,
+            0.0,
+            f"two evaluations of the same weights gave identical outputs ({len(first)} examples) and metrics",
+            TIP,
+        )
     shown = "; ".join(f"{k} {a} then {b}" for k, (a, b) in list(changed.items())[:4]) or "metrics equal"
-    return failed(GATE, gap, 0.0, f"two evaluations of the same weights differ: outputs by up to {gap:.3g}; {shown}. "
-                  "Likely causes: dropout applied at eval (F.dropout(x, p) without training=self.training), a "
-                  "random transform in the test dataset, noise added in forward regardless of model.training.", TIP)
+    return failed(
+        GATE,
+        gap,
+        0.0,
+        f"two evaluations of the same weights differ: outputs by up to {gap:.3g}; {shown}. "
+        "Likely causes: dropout applied at eval (F.dropout(x, p) without training=self.training), a "
+        "random transform in the test dataset, noise added in forward regardless of model.training.",
+        TIP,
+    )

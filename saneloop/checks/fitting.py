@@ -3,12 +3,14 @@
 A check that trains (input_independent, capacity) trains a copy, on batches it is given, with an
 optimizer it is given, and leaves the caller's model and global random state as they were.
 """
+
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -59,6 +61,7 @@ def paired_draws() -> Iterator[Callable[[], None]]:
         torch.set_rng_state(cpu_state)
         if cuda_state is not None:
             torch.cuda.set_rng_state_all(cuda_state)
+
     yield again
 
 
@@ -77,13 +80,21 @@ def cycled(source: Iterable[Any], steps: int) -> Iterator[Batch]:
             return
 
 
-def train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, source: Iterable[Any],
-                steps: int, device: Optional[torch.device] = None,
-                transform: Callable[[Batch], Batch] = lambda b: b) -> list[float]:
+def train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    source: Iterable[Any],
+    steps: int,
+    device: Optional[torch.device] = None,
+    transform: Callable[[Batch], Batch] = lambda b: b,
+) -> list[float]:
     """A bare loop (zero_grad, forward, backward, step) for `steps` batches; the loss of each step."""
     model.train()
-    return [step(model, optimizer, loss_fn, transform(batch if device is None else batch.to(device)))
-            for batch in cycled(source, steps)]
+    return [
+        step(model, optimizer, loss_fn, transform(batch if device is None else batch.to(device)))
+        for batch in cycled(source, steps)
+    ]
 
 
 def step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, batch: Batch) -> float:
@@ -100,9 +111,14 @@ def trainable(model: nn.Module) -> list[nn.Parameter]:
 
 
 @torch.no_grad()
-def mean_loss(model: nn.Module, loss_fn: LossFn, source: Iterable[Any], limit: Optional[int] = None,
-              device: Optional[torch.device] = None, transform: Callable[[Batch], Batch] = lambda b: b
-              ) -> tuple[float, int]:
+def mean_loss(
+    model: nn.Module,
+    loss_fn: LossFn,
+    source: Iterable[Any],
+    limit: Optional[int] = None,
+    device: Optional[torch.device] = None,
+    transform: Callable[[Batch], Batch] = lambda b: b,
+) -> tuple[float, int]:
     """Mean loss per example over (up to `limit`) batches, in the model's current mode; and the count.
 
     Per example, not per batch: a short last batch must not weigh as much as a full one.

@@ -1,4 +1,5 @@
 """Gate `full_eval`: evaluation saw every test example exactly once."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +24,14 @@ def every_example_once(seen_indices: torch.Tensor, dataset_size: int) -> Verdict
     repeated = (counts > 1).nonzero().flatten()
     if len(missing) == 0 and len(repeated) == 0 and len(seen_indices) == dataset_size:
         return passed("full_eval", len(seen_indices), dataset_size, f"all {dataset_size} test examples, once each", TIP)
-    return failed("full_eval", len(seen_indices), dataset_size,
-                  f"evaluation saw {len(seen_indices)} predictions for {dataset_size} test examples: "
-                  f"{len(missing)} never seen (e.g. {missing[:10].tolist()}), {len(repeated)} seen more than once "
-                  f"(e.g. {repeated[:10].tolist()}). Likely causes: drop_last=True on the test loader "
-                  "(loader.test.drop_last), a distributed sampler padding the last batch, a sampler that "
-                  "subsamples.", TIP)
+    return failed(
+        "full_eval",
+        len(seen_indices),
+        dataset_size,
+        f"evaluation saw {len(seen_indices)} predictions for {dataset_size} test examples: "
+        f"{len(missing)} never seen (e.g. {missing[:10].tolist()}), {len(repeated)} seen more than once "
+        f"(e.g. {repeated[:10].tolist()}). Likely causes: drop_last=True on the test loader "
+        "(loader.test.drop_last), a distributed sampler padding the last batch, a sampler that "
+        "subsamples.",
+        TIP,
+    )

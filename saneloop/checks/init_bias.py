@@ -5,12 +5,14 @@ so its mean prediction must be the prior. What the random weights add on top (a 
 stack or BatchNorm model moves the mean prediction by 0.1 or more at PyTorch's default init) is
 reported, and judged by `init_loss` against the loss the task derives.
 """
+
 from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -34,10 +36,16 @@ class InitBiasSettings(GateSettings):
     uniform_tolerance: float = bounded(0.05, low=0)
 
 
-def bias_reaches_output(model: nn.Module, task: Task, batches: Iterable[Any],
-                        train_targets: Optional[torch.Tensor] = None, head: Optional[str] = None,
-                        what_was_set: str = "value set from the data", settings: InitBiasSettings = InitBiasSettings(),
-                        device: Optional[torch.device] = None) -> Verdict:
+def bias_reaches_output(
+    model: nn.Module,
+    task: Task,
+    batches: Iterable[Any],
+    train_targets: Optional[torch.Tensor] = None,
+    head: Optional[str] = None,
+    what_was_set: str = "value set from the data",
+    settings: InitBiasSettings = InitBiasSettings(),
+    device: Optional[torch.device] = None,
+) -> Verdict:
     """Judge the final bias of `model` (set from the data beforehand, e.g. by `task.init_bias`): with the
     head's weights at zero the output is the bias, so the mean prediction over the first
     `settings.batches` batches must be the prior of `train_targets` (by default those batches' targets).
@@ -58,8 +66,9 @@ def bias_reaches_output(model: nn.Module, task: Task, batches: Iterable[Any],
 
 
 @torch.no_grad()
-def _outputs(model: nn.Module, batches: list[Any], zero_head: Optional[str], device: Optional[torch.device]
-             ) -> torch.Tensor:
+def _outputs(
+    model: nn.Module, batches: list[Any], zero_head: Optional[str], device: Optional[torch.device]
+) -> torch.Tensor:
     """Outputs of a copy in training mode (BatchNorm statistics of the model stay untouched), with the
     weights of module `zero_head` at zero if given (then its output is its bias)."""
     probe = copy.deepcopy(model).train()
@@ -69,27 +78,59 @@ def _outputs(model: nn.Module, batches: list[Any], zero_head: Optional[str], dev
     return torch.cat([(b if device is None else b.to(device)).forward(probe).float().cpu() for b in batches])
 
 
-def judge(head: Optional[str], what_was_set: str, prior_gap: float, gap_meaning: str,
-                   uniform_gap: float, settings: InitBiasSettings, with_weights_gap: Optional[float] = None) -> Verdict:
+def judge(
+    head: Optional[str],
+    what_was_set: str,
+    prior_gap: float,
+    gap_meaning: str,
+    uniform_gap: float,
+    settings: InitBiasSettings,
+    with_weights_gap: Optional[float] = None,
+) -> Verdict:
     """`prior_gap`: gap from the prior of the mean prediction with the head's weights at zero, the
     bias set. `uniform_gap`: gap of a zero-bias prediction from the prior (how much the bias matters).
     `with_weights_gap`: the same gap with the random weights in place (reported, not judged)."""
-    weights = "" if with_weights_gap is None else (
-        f"; with the random weights in place it is {with_weights_gap:.3f} (judged by init_loss)")
+    weights = (
+        ""
+        if with_weights_gap is None
+        else (f"; with the random weights in place it is {with_weights_gap:.3f} (judged by init_loss)")
+    )
     if head is None:
         if uniform_gap <= settings.uniform_tolerance:
-            return passed("init_bias", None, "a final bias", "the model has no final bias to set; the target "
-                          f"prior is close to what a zero bias predicts (gap {uniform_gap:.3f}), so none is needed", TIP)
-        return failed("init_bias", None, "a final bias", "the model has no final bias to set, and the target prior "
-                      f"is far from what a zero bias predicts (gap {uniform_gap:.3f} > {settings.uniform_tolerance}). "
-                      "Add a bias to the last layer (e.g. nn.Linear(..., bias=True)) or name it with model_head.", TIP)
+            return passed(
+                "init_bias",
+                None,
+                "a final bias",
+                "the model has no final bias to set; the target "
+                f"prior is close to what a zero bias predicts (gap {uniform_gap:.3f}), so none is needed",
+                TIP,
+            )
+        return failed(
+            "init_bias",
+            None,
+            "a final bias",
+            "the model has no final bias to set, and the target prior "
+            f"is far from what a zero bias predicts (gap {uniform_gap:.3f} > {settings.uniform_tolerance}). "
+            "Add a bias to the last layer (e.g. nn.Linear(..., bias=True)) or name it with model_head.",
+            TIP,
+        )
     if prior_gap > settings.max_prior_gap:
-        return failed("init_bias", round(prior_gap, 4), f"<= {settings.max_prior_gap}",
-                      f"set {head}.bias to the {what_was_set}, but with {head}'s weights at zero the model's mean "
-                      f"prediction is still {prior_gap:.3f} away from the prior ({gap_meaning}): the bias does not "
-                      "reach the output as set. Likely causes: layers after the head (a scale, a softmax or "
-                      "sigmoid before a loss that expects logits), or a head that is not the last layer (set "
-                      f"model_head) <gates.init_bias.max_prior_gap={settings.max_prior_gap}>{weights}.", TIP)
-    return passed("init_bias", round(prior_gap, 4), f"<= {settings.max_prior_gap}",
-                  f"set {head}.bias to the {what_was_set}; with {head}'s weights at zero the mean prediction is "
-                  f"{prior_gap:.3f} from the prior{weights}", TIP)
+        return failed(
+            "init_bias",
+            round(prior_gap, 4),
+            f"<= {settings.max_prior_gap}",
+            f"set {head}.bias to the {what_was_set}, but with {head}'s weights at zero the model's mean "
+            f"prediction is still {prior_gap:.3f} away from the prior ({gap_meaning}): the bias does not "
+            "reach the output as set. Likely causes: layers after the head (a scale, a softmax or "
+            "sigmoid before a loss that expects logits), or a head that is not the last layer (set "
+            f"model_head) <gates.init_bias.max_prior_gap={settings.max_prior_gap}>{weights}.",
+            TIP,
+        )
+    return passed(
+        "init_bias",
+        round(prior_gap, 4),
+        f"<= {settings.max_prior_gap}",
+        f"set {head}.bias to the {what_was_set}; with {head}'s weights at zero the mean prediction is "
+        f"{prior_gap:.3f} from the prior{weights}",
+        TIP,
+    )

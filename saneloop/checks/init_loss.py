@@ -1,10 +1,12 @@
 """Gate `init_loss`: the loss before any step matches the value the task derives."""
+
 from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -25,8 +27,14 @@ class InitLossSettings(GateSettings):
     rtol: float = bounded(0.15, low=0)
 
 
-def loss_at_init(model: nn.Module, task: Task, batches: Iterable[Any], train_targets: Optional[torch.Tensor] = None,
-                 settings: InitLossSettings = InitLossSettings(), device: Optional[torch.device] = None) -> Verdict:
+def loss_at_init(
+    model: nn.Module,
+    task: Task,
+    batches: Iterable[Any],
+    train_targets: Optional[torch.Tensor] = None,
+    settings: InitLossSettings = InitLossSettings(),
+    device: Optional[torch.device] = None,
+) -> Verdict:
     """Measure the mean loss per example of a copy of `model` as it starts (training mode, no step taken)
     on the first `settings.batches` batches, and compare it with what `task` derives from the training
     targets (`train_targets`; by default the targets of those batches).
@@ -45,12 +53,29 @@ def judge(measured: float, expected: float, derivation: str, settings: InitLossS
     gap = abs(measured - expected) / max(abs(expected), 1e-12)
     shown_expected = f"{expected:.4f} ± {settings.rtol:.0%}"
     if gap <= settings.rtol:
-        return passed("init_loss", round(measured, 4), shown_expected,
-                      f"loss at init {measured:.4f} vs {expected:.4f} ({derivation}), {gap:.1%} apart", TIP)
-    cause = ("Likely causes: final-layer weights initialised far too large, a loss summed instead of averaged "
-             "(reduction='sum'), or an output scale.") if measured > expected else (
-             "Likely causes: targets leaked into the inputs, a loss that expects log-probabilities given raw "
-             "logits (nll_loss), or a loss that can go negative.")
-    return failed("init_loss", round(measured, 4), shown_expected,
-                  f"loss at init {measured:.4f} is {gap:.0%} away from {expected:.4f} ({derivation}). {cause} "
-                  f"<gates.init_loss.rtol={settings.rtol}>", TIP)
+        return passed(
+            "init_loss",
+            round(measured, 4),
+            shown_expected,
+            f"loss at init {measured:.4f} vs {expected:.4f} ({derivation}), {gap:.1%} apart",
+            TIP,
+        )
+    cause = (
+        (
+            "Likely causes: final-layer weights initialised far too large, a loss summed instead of averaged "
+            "(reduction='sum'), or an output scale."
+        )
+        if measured > expected
+        else (
+            "Likely causes: targets leaked into the inputs, a loss that expects log-probabilities given raw "
+            "logits (nll_loss), or a loss that can go negative."
+        )
+    )
+    return failed(
+        "init_loss",
+        round(measured, 4),
+        shown_expected,
+        f"loss at init {measured:.4f} is {gap:.0%} away from {expected:.4f} ({derivation}). {cause} "
+        f"<gates.init_loss.rtol={settings.rtol}>",
+        TIP,
+    )

@@ -5,20 +5,31 @@ filter), a model learns nothing from the inputs that a model fed zeros does not.
 measured on held-out batches, because a model can memorise even random labels on its training
 data (Zhang et al., 2017).
 """
+
 from __future__ import annotations
 
 import copy
 import itertools
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
 from ..data.batch import Batch
-from .fitting import (LossFn, OptimizerFactory, cycled, default_optimizer, mean_loss, paired_draws, step,
-                   trainable, with_lr)
+from .fitting import (
+    LossFn,
+    OptimizerFactory,
+    cycled,
+    default_optimizer,
+    mean_loss,
+    paired_draws,
+    step,
+    trainable,
+    with_lr,
+)
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
@@ -40,10 +51,16 @@ def zero_inputs(batch: Batch) -> Batch:
     return batch.map_inputs(lambda _, tensor: torch.zeros_like(tensor))
 
 
-def learns_from_inputs(model: nn.Module, train_batches: Iterable[Any], held_out_batches: Iterable[Any],
-                       loss_fn: LossFn, optimizer: OptimizerFactory = default_optimizer,
-                       settings: InputIndependentSettings = InputIndependentSettings(),
-                       zero: Callable[[Batch], Batch] = zero_inputs, device: Optional[torch.device] = None) -> Verdict:
+def learns_from_inputs(
+    model: nn.Module,
+    train_batches: Iterable[Any],
+    held_out_batches: Iterable[Any],
+    loss_fn: LossFn,
+    optimizer: OptimizerFactory = default_optimizer,
+    settings: InputIndependentSettings = InputIndependentSettings(),
+    zero: Callable[[Batch], Batch] = zero_inputs,
+    device: Optional[torch.device] = None,
+) -> Verdict:
     """Train two copies of `model` from its current weights on the same batches, one fed the real inputs
     and one fed zeros (with the same Dropout draws), then compare their losses on held-out batches.
 
@@ -75,15 +92,28 @@ def judge(real: float, zeroed: float, settings: InputIndependentSettings) -> Ver
     if not math.isfinite(real):
         ratio = math.inf
     shown = f"<= {settings.max_ratio}"
-    key = (f"<gates.input_independent.max_ratio={settings.max_ratio}, "
-           f"gates.input_independent.steps={settings.steps}>")
+    key = f"<gates.input_independent.max_ratio={settings.max_ratio}, gates.input_independent.steps={settings.steps}>"
     if ratio <= settings.max_ratio:
-        return passed(GATE, round(ratio, 4), shown, f"after {settings.steps} steps, held-out loss {real:.4f} on real "
-                      f"inputs vs {zeroed:.4f} on zeroed inputs (ratio {ratio:.2f})", TIP, real=real, zeroed=zeroed)
-    return failed(GATE, round(ratio, 4) if math.isfinite(ratio) else ratio, shown,
-                  f"after {settings.steps} steps, the model fed real inputs reached held-out loss {real:.4f}, the same "
-                  f"model fed zeros {zeroed:.4f} (ratio {ratio:.2f}): it learns no more from the inputs than from "
-                  "their absence. Likely causes: labels shuffled apart from the inputs (a permutation applied to one "
-                  "and not the other), test labels misaligned with test inputs, inputs overwritten or constant, a "
-                  f"model that ignores its input, a learning rate far too low for {settings.steps} steps. {key}",
-                  TIP, real=real, zeroed=zeroed)
+        return passed(
+            GATE,
+            round(ratio, 4),
+            shown,
+            f"after {settings.steps} steps, held-out loss {real:.4f} on real "
+            f"inputs vs {zeroed:.4f} on zeroed inputs (ratio {ratio:.2f})",
+            TIP,
+            real=real,
+            zeroed=zeroed,
+        )
+    return failed(
+        GATE,
+        round(ratio, 4) if math.isfinite(ratio) else ratio,
+        shown,
+        f"after {settings.steps} steps, the model fed real inputs reached held-out loss {real:.4f}, the same "
+        f"model fed zeros {zeroed:.4f} (ratio {ratio:.2f}): it learns no more from the inputs than from "
+        "their absence. Likely causes: labels shuffled apart from the inputs (a permutation applied to one "
+        "and not the other), test labels misaligned with test inputs, inputs overwritten or constant, a "
+        f"model that ignores its input, a learning rate far too low for {settings.steps} steps. {key}",
+        TIP,
+        real=real,
+        zeroed=zeroed,
+    )

@@ -6,10 +6,12 @@ version goes wrong silently (a transpose too many, a broadcast over the wrong ax
 loop cannot. `matches_reference` is for a user's own unit tests; the gate runs it on a model that
 exposes a reference implementation (a `reference_forward` method).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,9 +32,15 @@ class LoopyReferenceSettings(GateSettings):
     atol: float = bounded(1e-5, low=0)
 
 
-def matches_reference(vectorized: Callable[..., Any], reference: Callable[..., Any],
-                      example: torch.Tensor | Sequence[torch.Tensor], trials: int = 3, rtol: float = 1e-4,
-                      atol: float = 1e-5, seed: int = 0) -> Verdict:
+def matches_reference(
+    vectorized: Callable[..., Any],
+    reference: Callable[..., Any],
+    example: torch.Tensor | Sequence[torch.Tensor],
+    trials: int = 3,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    seed: int = 0,
+) -> Verdict:
     """Call both functions on `example` and on `trials` random inputs generated like it (same shapes
     and dtypes; floats from a normal of the example's mean and spread, integers within its range).
 
@@ -49,33 +57,46 @@ def matches_reference(vectorized: Callable[..., Any], reference: Callable[..., A
         if gap > worst or bad:
             worst, where = gap, ("the example" if trial == 0 else f"generated input {trial}")
         if bad:
-            return failed(GATE, _round(gap), f"allclose(rtol={rtol}, atol={atol})",
-                          f"the vectorized code disagrees with its loopy reference on {where}: {bad}. Likely causes: "
-                          "a transpose or view that reorders elements, a reduction or softmax over the wrong axis, "
-                          "broadcasting that pairs the wrong elements, an off-by-one in indexing. "
-                          f"<gates.{GATE}.rtol={rtol}, gates.{GATE}.atol={atol}>", TIP)
-    return passed(GATE, _round(worst), f"allclose(rtol={rtol}, atol={atol})",
-                  f"vectorized code agrees with its loopy reference on {trials + 1} inputs "
-                  f"(largest difference {worst:.2g})", TIP)
+            return failed(
+                GATE,
+                _round(gap),
+                f"allclose(rtol={rtol}, atol={atol})",
+                f"the vectorized code disagrees with its loopy reference on {where}: {bad}. Likely causes: "
+                "a transpose or view that reorders elements, a reduction or softmax over the wrong axis, "
+                "broadcasting that pairs the wrong elements, an off-by-one in indexing. "
+                f"<gates.{GATE}.rtol={rtol}, gates.{GATE}.atol={atol}>",
+                TIP,
+            )
+    return passed(
+        GATE,
+        _round(worst),
+        f"allclose(rtol={rtol}, atol={atol})",
+        f"vectorized code agrees with its loopy reference on {trials + 1} inputs (largest difference {worst:.2g})",
+        TIP,
+    )
 
 
-def model_matches_reference(model: nn.Module, inputs: Any,
-                            settings: LoopyReferenceSettings = LoopyReferenceSettings()) -> Verdict:
+def model_matches_reference(
+    model: nn.Module, inputs: Any, settings: LoopyReferenceSettings = LoopyReferenceSettings()
+) -> Verdict:
     """The gate: `model(x)` against `model.<settings.method>(x)`, in eval mode (no dropout noise).
 
     `inputs`: a tensor, a tuple of positional inputs, or a Batch (its keyword inputs go to both as they are).
     """
     reference = getattr(model, settings.method, None)
     if not callable(reference):
-        return skipped(GATE, f"the model has no `{settings.method}` method to compare with "
-                       f"<gates.{GATE}.method={settings.method}>", TIP)
+        return skipped(
+            GATE,
+            f"the model has no `{settings.method}` method to compare with <gates.{GATE}.method={settings.method}>",
+            TIP,
+        )
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             batch = as_batch(inputs)
-            fast = (lambda *a: model(*a, **batch.kwargs))
-            slow = (lambda *a: reference(*a, **batch.kwargs))
+            fast = lambda *a: model(*a, **batch.kwargs)
+            slow = lambda *a: reference(*a, **batch.kwargs)
             return matches_reference(fast, slow, batch.inputs, settings.trials, settings.rtol, settings.atol)
     finally:
         model.train(was_training)

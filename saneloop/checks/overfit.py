@@ -1,10 +1,12 @@
 """Gate `overfit`: a few examples can be driven to ~zero loss within a step budget."""
+
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 import copy
-from typing import Any, Callable, Optional
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -27,9 +29,15 @@ class OverfitSettings(GateSettings):
     lr: Optional[float] = bounded(None, low=0, above=True)  # learning rate for this stage; null = optim.lr
 
 
-def overfit_batch(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any = None,
-                  optimizer: OptimizerFactory = default_optimizer, settings: OverfitSettings = OverfitSettings(),
-                  floor: float = 0.0) -> Verdict:
+def overfit_batch(
+    model: nn.Module,
+    loss_fn: LossFn,
+    inputs: Any,
+    targets: Any = None,
+    optimizer: OptimizerFactory = default_optimizer,
+    settings: OverfitSettings = OverfitSettings(),
+    floor: float = 0.0,
+) -> Verdict:
     """Train a copy of `model` on one fixed batch (`inputs` and `targets`, or a Batch) until the loss is
     below the threshold; the copy's final outputs are in `details["outputs"]` (for the overfit plot).
 
@@ -59,20 +67,38 @@ def overfit_batch(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any =
     return _judge(losses, goal, floor, len(batch), settings, outputs)
 
 
-def _judge(losses: list[float], goal: float, floor: float, size: int, settings: OverfitSettings,
-           outputs: torch.Tensor) -> Verdict:
+def _judge(
+    losses: list[float], goal: float, floor: float, size: int, settings: OverfitSettings, outputs: torch.Tensor
+) -> Verdict:
     final = losses[-1]
-    key = (f"<gates.overfit.threshold={settings.threshold}, gates.overfit.max_steps={settings.max_steps}, "
-           f"gates.overfit.batch_size={settings.batch_size}>")
+    key = (
+        f"<gates.overfit.threshold={settings.threshold}, gates.overfit.max_steps={settings.max_steps}, "
+        f"gates.overfit.batch_size={settings.batch_size}>"
+    )
     details = {"losses": losses, "steps": len(losses) - 1, "floor": floor, "outputs": outputs}
-    floor_note = (f" (= threshold + a floor of {floor:.4f}: inputs the model cannot tell apart have different "
-                  "targets)") if floor else ""
+    floor_note = (
+        (f" (= threshold + a floor of {floor:.4f}: inputs the model cannot tell apart have different targets)")
+        if floor
+        else ""
+    )
     if final < goal:
         reached = f"{final:.4g} < {goal:.4g}{floor_note}" if floor else f"{final:.2g}"
-        return passed("overfit", round(final, 6), f"< {goal:.4g}",
-                      f"{size} examples reached loss {reached} in {len(losses) - 1} steps", TIP, **details)
-    return failed("overfit", round(final, 6) if math.isfinite(final) else final, f"< {goal:.4g}",
-                  f"{size} examples did not get below {goal:.4g}{floor_note} in {settings.max_steps} steps "
-                  f"(loss went {losses[0]:.4g} -> {final:.4g}). Likely causes: a softmax or sigmoid before a loss "
-                  "that expects logits, frozen or detached parameters, an optimizer that does not hold the "
-                  f"model's parameters, a learning rate far too low or too high. {key}", TIP, **details)
+        return passed(
+            "overfit",
+            round(final, 6),
+            f"< {goal:.4g}",
+            f"{size} examples reached loss {reached} in {len(losses) - 1} steps",
+            TIP,
+            **details,
+        )
+    return failed(
+        "overfit",
+        round(final, 6) if math.isfinite(final) else final,
+        f"< {goal:.4g}",
+        f"{size} examples did not get below {goal:.4g}{floor_note} in {settings.max_steps} steps "
+        f"(loss went {losses[0]:.4g} -> {final:.4g}). Likely causes: a softmax or sigmoid before a loss "
+        "that expects logits, frozen or detached parameters, an optimizer that does not hold the "
+        f"model's parameters, a learning rate far too low or too high. {key}",
+        TIP,
+        **details,
+    )

@@ -5,11 +5,13 @@ is computed but never used, a layer multiplied by zero. The loss still falls thr
 the model, so training alone does not show it. Frozen parameters (requires_grad=False) are a
 choice, not a bug: they are listed for information.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -47,19 +49,26 @@ def every_param_learns(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: 
     info = f"; frozen (requires_grad=False, not trained by choice): {_names(frozen)}" if frozen else ""
     details = {"frozen": frozen, "no_grad": missing, "zero_grad": zero}
     if not missing and not zero:
-        return passed(GATE, 0, 0, f"all {trainable} trainable parameter tensors got a non-zero gradient{info}",
-                      TIP, **details)
+        return passed(
+            GATE, 0, 0, f"all {trainable} trainable parameter tensors got a non-zero gradient{info}", TIP, **details
+        )
     found = []
     if missing:
         found.append(f"no gradient at all: {_names(missing)}")
     if zero:
         found.append(f"gradient zero everywhere: {_names(zero)}")
-    return failed(GATE, len(missing) + len(zero), 0,
-                  f"{len(missing) + len(zero)} of {trainable} trainable parameter tensors will never learn "
-                  f"({'; '.join(found)}){info}. Likely causes: a submodule whose output is `.detach()`ed or "
-                  "computed under torch.no_grad(), a layer built but never used in forward, an output multiplied "
-                  "by zero, a dead activation (all ReLU inputs negative). Freeze parameters you mean to keep "
-                  "fixed (requires_grad_(False)). <gates.params_learn.waive=...>", TIP, **details)
+    return failed(
+        GATE,
+        len(missing) + len(zero),
+        0,
+        f"{len(missing) + len(zero)} of {trainable} trainable parameter tensors will never learn "
+        f"({'; '.join(found)}){info}. Likely causes: a submodule whose output is `.detach()`ed or "
+        "computed under torch.no_grad(), a layer built but never used in forward, an output multiplied "
+        "by zero, a dead activation (all ReLU inputs negative). Freeze parameters you mean to keep "
+        "fixed (requires_grad_(False)). <gates.params_learn.waive=...>",
+        TIP,
+        **details,
+    )
 
 
 def _names(names: list[str]) -> str:

@@ -2,12 +2,14 @@
 (batch_independence, causality), a safe copy of the model run on a differentiable view of its input,
 even when the input is integer tokens (`probed_forward`).
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -95,20 +97,26 @@ def differentiable_input(model: nn.Module, batch: Batch) -> Iterator[tuple[Batch
     """
     holder: dict[str, Any] = {"leaf": None, "where": "the input"}
     size = len(batch)
-    name = next((n for n, t in batch.named_inputs() if t.is_floating_point() and t.dim() >= 1
-                 and t.shape[0] == size), None)
+    name = next(
+        (n for n, t in batch.named_inputs() if t.is_floating_point() and t.dim() >= 1 and t.shape[0] == size), None
+    )
     if name is not None:
+
         def leaf(key: str, tensor: torch.Tensor) -> torch.Tensor:
             if key != name:
                 return tensor
             holder["leaf"] = tensor.detach().clone().requires_grad_(True)
             return holder["leaf"]
+
         fed = batch.map_inputs(leaf)
         holder["where"] = "the input" if name == "0" else f"input `{name}`"
         yield fed, holder
         return
-    handles = [module.register_forward_hook(_capture(holder, name, size))
-               for name, module in model.named_modules() if module is not model]
+    handles = [
+        module.register_forward_hook(_capture(holder, name, size))
+        for name, module in model.named_modules()
+        if module is not model
+    ]
     try:
         yield batch, holder
     finally:
@@ -118,12 +126,18 @@ def differentiable_input(model: nn.Module, batch: Batch) -> Iterator[tuple[Batch
 
 def _capture(holder: dict[str, Any], name: str, batch: int):
     def hook(module: nn.Module, args: Any, output: Any) -> Optional[torch.Tensor]:
-        if holder["leaf"] is None and isinstance(output, torch.Tensor) and output.is_floating_point() \
-                and output.dim() >= 1 and output.shape[0] == batch:
+        if (
+            holder["leaf"] is None
+            and isinstance(output, torch.Tensor)
+            and output.is_floating_point()
+            and output.dim() >= 1
+            and output.shape[0] == batch
+        ):
             holder["leaf"] = output.detach().requires_grad_(True)
             holder["where"] = f"the output of `{name}` ({type(module).__name__}), the first float tensor"
             return holder["leaf"]
         return None
+
     return hook
 
 

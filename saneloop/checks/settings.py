@@ -1,13 +1,20 @@
 """Settings every gate has (it can be turned off, or waived with a written reason), and `bounded`, which
 states the range a setting may take so a bad value is refused before the first gate runs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 
-def bounded(default: Any, low: Optional[float] = None, high: Optional[float] = None, *, above: bool = False,
-            choices: Optional[tuple[Any, ...]] = None) -> Any:
+def bounded(
+    default: Any,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+    *,
+    above: bool = False,
+    choices: Optional[tuple[Any, ...]] = None,
+) -> Any:
     """A dataclass field whose value must be >= `low` (> `low` when `above`), <= `high`, or one of
     `choices`; None passes when the field is Optional. Checked by `saneloop.config.settings`."""
     return field(default=default, metadata={"low": low, "high": high, "above": above, "choices": choices})

@@ -3,6 +3,7 @@
 A task that can only judge targets beside their inputs (`ChecksPairs`, e.g. a language model whose
 targets must be its inputs shifted by one) is also shown a few (input, target) pairs of each split.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,9 +23,11 @@ class TargetsSettings(GateSettings):
     pairs: int = bounded(16, low=1)  # (input, target) pairs per split shown to a task that checks pairs (e.g. charlm)
 
 
-def targets_valid(task: Task, targets_by_split: dict[str, torch.Tensor],
-                  pairs_by_split: Optional[dict[str, tuple[list[int], torch.Tensor, torch.Tensor]]] = None
-                  ) -> Verdict:
+def targets_valid(
+    task: Task,
+    targets_by_split: dict[str, torch.Tensor],
+    pairs_by_split: Optional[dict[str, tuple[list[int], torch.Tensor, torch.Tensor]]] = None,
+) -> Verdict:
     """Ask the task which targets break its contract, in each split, and name the samples.
 
     `pairs_by_split`: per split, the dataset indices of a few samples and their stacked inputs and
@@ -35,13 +38,20 @@ def targets_valid(task: Task, targets_by_split: dict[str, torch.Tensor],
         problems = list(task.target_problems(targets))
         if isinstance(task, ChecksPairs) and pairs_by_split and split in pairs_by_split:
             indices, inputs, paired = pairs_by_split[split]
-            problems += [TargetProblem(p.why, [indices[i] for i in p.indices])
-                         for p in task.pair_problems(inputs, paired)]
+            problems += [
+                TargetProblem(p.why, [indices[i] for i in p.indices]) for p in task.pair_problems(inputs, paired)
+            ]
         for problem in problems:
             where = f" at {split} indices {problem.indices}" if problem.indices else ""
             found.append(f"{split}: {problem.why}{where}")
     if found:
-        return failed("targets", len(found), 0, "; ".join(found) +
-                      ". Likely causes: labels off by one, a wrong num_classes, or targets of the wrong dtype.", TIP)
+        return failed(
+            "targets",
+            len(found),
+            0,
+            "; ".join(found)
+            + ". Likely causes: labels off by one, a wrong num_classes, or targets of the wrong dtype.",
+            TIP,
+        )
     n = sum(len(t) for t in targets_by_split.values())
     return passed("targets", 0, 0, f"all {n} targets fit task '{task.name}'", TIP)

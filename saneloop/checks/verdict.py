@@ -1,4 +1,5 @@
 """The one thing every check returns: a verdict with what was measured and what was expected."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -29,14 +30,22 @@ class Verdict:
         if self.status == "passed" and not self.passed:
             object.__setattr__(self, "status", "failed")
 
-    def waived(self, reason: str) -> "Verdict":
+    def waived(self, reason: str) -> Verdict:
         """The same finding, recorded as waived by the user with a reason."""
         return replace(self, status="waived", message=f"{self.message} [WAIVED: {reason}]")
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict (the gate as `name`); `details` is kept as is, not copied."""
-        return {"name": self.gate, "passed": self.passed, "value": self.value, "expected": self.expected,
-                "message": self.message, "tip": self.tip, "status": self.status, "details": self.details}
+        return {
+            "name": self.gate,
+            "passed": self.passed,
+            "value": self.value,
+            "expected": self.expected,
+            "message": self.message,
+            "tip": self.tip,
+            "status": self.status,
+            "details": self.details,
+        }
 
 
 def passed(gate: str, value: Any, expected: Any, message: str, tip: str = "", **details: Any) -> Verdict:

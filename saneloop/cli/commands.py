@@ -1,5 +1,6 @@
 """The command line's own commands, answered before Hydra runs: `--help`, `ls`, `cp`, and the hint
 printed when no recipe is given."""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,11 @@ def answered(argv: list[str]) -> Optional[int]:
         print(HELP.format(first=FIRST_COMMAND, recipes=", ".join(recipe_names()), groups=", ".join(GROUPS[1:])))
         return EXIT_PASSED
     if not _names_a_recipe(argv):
-        print(f"saneloop: choose a recipe, e.g. `{FIRST_COMMAND}` (recipes: {', '.join(recipe_names())}); "
-              "`saneloop --help` says more", file=sys.stderr)
+        print(
+            f"saneloop: choose a recipe, e.g. `{FIRST_COMMAND}` (recipes: {', '.join(recipe_names())}); "
+            "`saneloop --help` says more",
+            file=sys.stderr,
+        )
         return EXIT_INPUT_ERROR
     return None
 
@@ -69,15 +73,15 @@ def copy_config(args: list[str]) -> int:
     `my_NAME` so it does not hide behind the built-in one of the same name (saneloop's own come first
     on the search path)."""
     if not args or len(args) > 2:
-        print("usage: saneloop cp RECIPE|GROUP/NAME [DIR|FILE.yaml]  (e.g. saneloop cp classify conf)",
-              file=sys.stderr)
+        print("usage: saneloop cp RECIPE|GROUP/NAME [DIR|FILE.yaml]  (e.g. saneloop cp classify conf)", file=sys.stderr)
         return EXIT_INPUT_ERROR
     group, _, name = args[0].rpartition("/")
     group = group or "recipe"
     source = conf_dir() / group / f"{name}.yaml"
     if group not in GROUPS or not source.is_file():
-        print(f"saneloop cp: no built-in {group}/{name}; {group}: {', '.join(options(group)) or 'none'}",
-              file=sys.stderr)
+        print(
+            f"saneloop cp: no built-in {group}/{name}; {group}: {', '.join(options(group)) or 'none'}", file=sys.stderr
+        )
         return EXIT_INPUT_ERROR
     dest = Path(args[1] if len(args) == 2 else "conf")
     dest = dest if dest.suffix == ".yaml" else dest / group / f"my_{name}.yaml"

@@ -4,6 +4,7 @@ Hydra composes the config (and runs sweeps, launchers and its own flags); each j
 `saneloop.runner.run_config`, the same function `saneloop.run()` calls. Commands that run nothing
 (`--help`, `ls`, `cp`, no recipe) are answered before Hydra starts.
 """
+
 from __future__ import annotations
 
 import sys

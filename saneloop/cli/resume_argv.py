@@ -5,6 +5,7 @@ overrides given now, with the run dir set to RUN_DIR. Hydra is told not to rewri
 and the pipeline keeps config.yaml, so both go on describing the run as it was started. The
 pipeline's half (loading the checkpoint, refusing another config) is `saneloop.engine.resume`.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,18 +40,28 @@ def resume_argv(argv: list[str]) -> list[str]:
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
     if not overrides_file.is_file():
         where = "does not exist" if not run_dir.exists() else "has no .hydra/overrides.yaml"
-        raise InputError(f"resume={given}: {run_dir} {where}, so it is not a saneloop run dir. Give the run dir "
-                         "printed at the end of the run to continue (`run dir: ...`)")
+        raise InputError(
+            f"resume={given}: {run_dir} {where}, so it is not a saneloop run dir. Give the run dir "
+            "printed at the end of the run to continue (`run dir: ...`)"
+        )
     for arg in argv:
         if override_key(arg) == "hydra.run.dir" and Path(override_value(arg)).expanduser().resolve() != run_dir:
             raise InputError(f"resume={given} continues that run in its own dir; drop {arg}")
     now = [a for a in argv if override_key(a) not in (None, "resume", "hydra.run.dir")]
     now_keys = {override_key(a) for a in now}
-    before = [str(o) for o in OmegaConf.load(overrides_file)
-              if override_key(str(o)) not in now_keys | {"resume", "hydra.run.dir", "hydra.output_subdir"}]
+    before = [
+        str(o)
+        for o in OmegaConf.load(overrides_file)
+        if override_key(str(o)) not in now_keys | {"resume", "hydra.run.dir", "hydra.output_subdir"}
+    ]
     flags = [a for a in argv if override_key(a) is None]
-    return (flags + _config_dir_flag(run_dir, flags) + before + now +
-            [f"resume={quoted(str(run_dir))}", f"hydra.run.dir={quoted(str(run_dir))}", "hydra.output_subdir=null"])
+    return (
+        flags
+        + _config_dir_flag(run_dir, flags)
+        + before
+        + now
+        + [f"resume={quoted(str(run_dir))}", f"hydra.run.dir={quoted(str(run_dir))}", "hydra.output_subdir=null"]
+    )
 
 
 def _config_dir_flag(run_dir: Path, flags: list[str]) -> list[str]:
@@ -60,8 +71,11 @@ def _config_dir_flag(run_dir: Path, flags: list[str]) -> list[str]:
         return []
     runtime = OmegaConf.load(hydra_file).hydra.runtime
     if runtime.get("cwd") and Path(runtime.cwd).resolve() != Path.cwd().resolve():
-        print(f"saneloop: note: {run_dir} was started from {runtime.cwd}; if its _target_s import from "
-              "there, resume from there", file=sys.stderr)
+        print(
+            f"saneloop: note: {run_dir} was started from {runtime.cwd}; if its _target_s import from "
+            "there, resume from there",
+            file=sys.stderr,
+        )
     if any(f in ("--config-dir", "-cd") or f.startswith("--config-dir=") for f in flags):
         return []
     sources = runtime.get("config_sources") or []

@@ -7,6 +7,7 @@ set, so such a failure comes back here as an exception instead: it is turned int
 that names the key and the fix, a report.json (status `error`) in the run dir where one can be
 written, and EXIT_INPUT_ERROR. Failures once the pipeline has started are the pipeline's business.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -14,9 +15,10 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
@@ -26,8 +28,19 @@ from ..errors import EXIT_INPUT_ERROR, InputError
 from ..record.report import Report
 from .resume_argv import override_key, override_value, resume_argv
 
-_NOT_A_RUN = {"--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--multirun", "-m",
-              "--shell-completion", "-sc"}
+_NOT_A_RUN = {
+    "--cfg",
+    "-c",
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--info",
+    "-i",
+    "--multirun",
+    "-m",
+    "--shell-completion",
+    "-sc",
+}
 _state = {"started": False, "env": None}
 
 
@@ -77,22 +90,30 @@ def describe(err: Exception) -> str:
     cause = err.__cause__
     if _run_dir_failed(err):
         where = f" {err.filename}" if err.filename else ""
-        return (f"cannot create or write the run dir{where}: {err.strerror or err}. Choose a writable place "
-                "with hydra.run.dir=DIR, or fix its permissions")
+        return (
+            f"cannot create or write the run dir{where}: {err.strerror or err}. Choose a writable place "
+            "with hydra.run.dir=DIR, or fix its permissions"
+        )
     if isinstance(err, MissingConfigException) and err.missing_cfg_file:
         group, _, name = str(err.missing_cfg_file).rpartition("/")
         options = ", ".join(err.options or []) or "none found"
-        return (f"unknown config option {group}={name}: there is no {err.missing_cfg_file}.yaml. The options for "
-                f"{group} are: {options} (a --config-dir can add more)")
+        return (
+            f"unknown config option {group}={name}: there is no {err.missing_cfg_file}.yaml. The options for "
+            f"{group} are: {options} (a --config-dir can add more)"
+        )
     parent = getattr(cause, "parent_node", None)
     key = getattr(cause, "key", None)
     if isinstance(parent, DictConfig) and key is not None and "not in" in str(cause):
         return _unknown_key(str(getattr(cause, "full_key", key)), str(key), parent)
     lines = [line.strip() for line in f"{err}\n{cause or ''}".splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(("full_key:", "object_type=", "reference_type=",
-                                                             "Config search path", "provider="))]
-    return ("bad config: " + "; ".join(lines) +
-            ". `python -m saneloop +recipe=NAME --cfg job` prints the composed config")
+    lines = [
+        line
+        for line in lines
+        if not line.startswith(("full_key:", "object_type=", "reference_type=", "Config search path", "provider="))
+    ]
+    return (
+        "bad config: " + "; ".join(lines) + ". `python -m saneloop +recipe=NAME --cfg job` prints the composed config"
+    )
 
 
 def _run_dir_failed(err: Exception) -> bool:

@@ -7,6 +7,7 @@ and the sweep goes on (the CLI exits with the worst job's status at the end). `S
 Hydra callback (registered in conf/saneloop.yaml) that writes `summary.md` and `summary.csv` at
 the sweep root: one row per job with its overrides, status, halting gate, metrics and run dir.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,9 +57,11 @@ class SweepSummary(Callback):
         """Remember each job's overrides and whether its task function raised (jobs run by a
         launcher in other processes are found on disk instead, by their .hydra/ files)."""
         run_dir = str(Path(config.hydra.runtime.output_dir).resolve())
-        self._jobs[run_dir] = {"job": OmegaConf.select(config, "hydra.job.num", default=None),
-                               "overrides": list(job_return.overrides or []),
-                               "raised": job_return.status == JobStatus.FAILED}
+        self._jobs[run_dir] = {
+            "job": OmegaConf.select(config, "hydra.job.num", default=None),
+            "overrides": list(job_return.overrides or []),
+            "raised": job_return.status == JobStatus.FAILED,
+        }
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if launched_rank() != 0:  # under torchrun every process runs the sweep; one summary
@@ -71,8 +74,12 @@ class SweepSummary(Callback):
         write_atomic(root / "summary.md", markdown)
         write_atomic(root / "summary.csv", table)
         counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
-        print(f"\nsweep summary: {len(rows)} jobs, " + ", ".join(f"{n} {s}" for s, n in counts.items())
-              + f"  ({root / 'summary.md'}, {root / 'summary.csv'})\n{markdown}", flush=True)
+        print(
+            f"\nsweep summary: {len(rows)} jobs, "
+            + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"  ({root / 'summary.md'}, {root / 'summary.csv'})\n{markdown}",
+            flush=True,
+        )
 
 
 def summarize(root: Path, known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -87,9 +94,15 @@ def summarize(root: Path, known: dict[str, dict[str, Any]]) -> list[dict[str, An
 def to_markdown(rows: list[dict[str, Any]], root: Path) -> str:
     """The table for people: overrides shared by every job are listed once, above it."""
     columns, shared = _columns(rows), _shared_overrides(rows)
-    lines = [f"# saneloop sweep: {root}", "", f"{len(rows)} jobs; run dirs relative to this folder.",
-             f"Every job: `{' '.join(shared)}`" if shared else "", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = [
+        f"# saneloop sweep: {root}",
+        "",
+        f"{len(rows)} jobs; run dirs relative to this folder.",
+        f"Every job: `{' '.join(shared)}`" if shared else "",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
     for row in rows:
         varying = " ".join(o for o in row["overrides"].split(" ") if o not in shared)
         lines.append("| " + " | ".join(_cell(varying if c == "overrides" else row.get(c)) for c in columns) + " |")
@@ -107,14 +120,21 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 def _row(run_dir: Path, job: dict[str, Any], root: Path) -> dict[str, Any]:
     report = _read_report(run_dir)
-    row: dict[str, Any] = {"job": job.get("job"), "overrides": " ".join(job.get("overrides", [])),
-                           "run_dir": _relative(run_dir, root)}
+    row: dict[str, Any] = {
+        "job": job.get("job"),
+        "overrides": " ".join(job.get("overrides", [])),
+        "run_dir": _relative(run_dir, root),
+    }
     if report is None:  # died before writing one, or raised outside the pipeline
         row.update(status="crashed", error="no report.json" + (" (the job raised)" if job.get("raised") else ""))
         return row
     halted = report.get("halted_at")
-    row.update(status=report["status"], error=report.get("error"), headline=report.get("headline"),
-               halted_at=f"{halted['stage']}/{halted['gate']}" if halted else None)
+    row.update(
+        status=report["status"],
+        error=report.get("error"),
+        headline=report.get("headline"),
+        halted_at=f"{halted['stage']}/{halted['gate']}" if halted else None,
+    )
     row.update({f"metric.{k}": v for k, v in report.get("metrics", {}).items()})
     return row
 

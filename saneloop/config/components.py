@@ -4,10 +4,12 @@ augmentation), with errors that name the key and the fix.
 `Components` is the only reader of the user's `_target_` nodes: the stages ask it for things and
 never look at the config themselves.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 import torch
 from hydra.errors import InstantiationException
@@ -27,27 +29,30 @@ from .schema import DATA_META_KEYS
 def build(node: Any, key: str, *args: Any, **kwargs: Any) -> Any:
     """`hydra.utils.instantiate`, with failures turned into an InputError naming the config key."""
     if not isinstance(node, DictConfig) or "_target_" not in node:
-        raise InputError(f"config key '{key}' needs a `_target_` (got {node!r}); see saneloop/conf/{key}/ for "
-                         "examples")
+        raise InputError(f"config key '{key}' needs a `_target_` (got {node!r}); see saneloop/conf/{key}/ for examples")
     try:
         return instantiate(node, *args, **kwargs)
     except InstantiationException as err:
         cause = err.__cause__ or err
         if isinstance(cause, ImportError):
             why = " ".join(line.strip() for line in str(cause).splitlines()[1:2])  # e.g. No module named 'x'
-            raise InputError(f"{key}._target_={node._target_} does not import ({why}). Check its spelling, and that "
-                             "its module is importable from where you run (your project's folder, or on "
-                             "PYTHONPATH)") from err
-        raise InputError(f"could not build '{key}' from _target_={node._target_}: {cause}. "
-                         f"Check that {key}._target_ imports and that every argument under '{key}' is one it "
-                         "accepts.") from err
+            raise InputError(
+                f"{key}._target_={node._target_} does not import ({why}). Check its spelling, and that "
+                "its module is importable from where you run (your project's folder, or on "
+                "PYTHONPATH)"
+            ) from err
+        raise InputError(
+            f"could not build '{key}' from _target_={node._target_}: {cause}. "
+            f"Check that {key}._target_ imports and that every argument under '{key}' is one it "
+            "accepts."
+        ) from err
 
 
 class Components:
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
 
-    def widened(self, overrides: Mapping[str, Any]) -> "Components":
+    def widened(self, overrides: Mapping[str, Any]) -> Components:
         """The same components with config keys changed (e.g. {"model.hidden": 512} for the capacity gate)."""
         cfg = copy.deepcopy(self.cfg)
         for key, value in overrides.items():
@@ -66,8 +71,10 @@ class Components:
         node = OmegaConf.masked_copy(data, [k for k in data if k not in DATA_META_KEYS])
         result = build(node, "data")
         if not (isinstance(result, (tuple, list)) and len(result) == 2 and all(_is_dataset(d) for d in result)):
-            raise InputError(f"data._target_={data._target_} returned {type(result).__name__}; it must return "
-                             "(train_dataset, test_dataset), two torch Datasets of (input, target) pairs or dicts")
+            raise InputError(
+                f"data._target_={data._target_} returned {type(result).__name__}; it must return "
+                "(train_dataset, test_dataset), two torch Datasets of (input, target) pairs or dicts"
+            )
         return result[0], result[1]
 
     def batch_format(self) -> BatchFormat:
@@ -77,15 +84,17 @@ class Components:
     def task(self) -> Task:
         task = build(self.cfg.task, "task")
         if not isinstance(task, Task):
-            raise InputError(f"task._target_={self.cfg.task._target_} does not build a saneloop Task "
-                             "(see saneloop/tasks)")
+            raise InputError(
+                f"task._target_={self.cfg.task._target_} does not build a saneloop Task (see saneloop/tasks)"
+            )
         return task
 
     def model(self) -> nn.Module:
         model = build(self.cfg.model, "model")
         if not isinstance(model, nn.Module):
-            raise InputError(f"model._target_={self.cfg.model._target_} returned {type(model).__name__}, "
-                             "not an nn.Module")
+            raise InputError(
+                f"model._target_={self.cfg.model._target_} returned {type(model).__name__}, not an nn.Module"
+            )
         return model
 
     def optimizer(self, params: Sequence[nn.Parameter], lr: Optional[float] = None) -> torch.optim.Optimizer:
@@ -94,8 +103,10 @@ class Components:
             raise InputError("optim must be a partial (`_partial_: true`) so saneloop can hand it the parameters")
         trainable = [p for p in params if p.requires_grad]
         if not trainable:
-            raise InputError("the model has no trainable parameters (every requires_grad is False); unfreeze "
-                             "at least the layers you mean to train")
+            raise InputError(
+                "the model has no trainable parameters (every requires_grad is False); unfreeze "
+                "at least the layers you mean to train"
+            )
         return factory(trainable) if lr is None else factory(trainable, lr=lr)
 
     def scheduler(self, optimizer: torch.optim.Optimizer) -> Any:
@@ -110,8 +121,14 @@ class Components:
         return Augmented(dataset, build(node, "augment"))
 
     def loaders(self, train_set: Dataset, test_set: Dataset, seed: int) -> Loaders:
-        return Loaders(train_set, test_set, build(self.cfg.loader.train, "loader.train"),
-                       build(self.cfg.loader.test, "loader.test"), self.batch_format(), seed)
+        return Loaders(
+            train_set,
+            test_set,
+            build(self.cfg.loader.train, "loader.train"),
+            build(self.cfg.loader.test, "loader.test"),
+            self.batch_format(),
+            seed,
+        )
 
 
 def _is_dataset(obj: Any) -> bool:

@@ -4,6 +4,7 @@ Framework-owned keys (gates, train, loader, accelerator, ...) are dataclasses, s
 fails with its name, and a value out of its range (`bounded`) is refused before the first gate runs.
 What a user swaps (data, model, task, optim, scheduler, augment) is a `_target_` node.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,11 +12,26 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from ..checks import (AugmentationOffSettings, BatchIndependenceSettings, BeatsBaselinesSettings, CapacitySettings,
-                      CausalitySettings, ClassesPresentSettings, DeterminismSettings, EvalRepeatableSettings,
-                      FullEvalSettings, InitBiasSettings, InitLossSettings, InputIndependentSettings,
-                      InputsFiniteSettings, LoopyReferenceSettings, LossDecreasesSettings, OverfitSettings,
-                      ParamsLearnSettings, TargetsSettings)
+from ..checks import (
+    AugmentationOffSettings,
+    BatchIndependenceSettings,
+    BeatsBaselinesSettings,
+    CapacitySettings,
+    CausalitySettings,
+    ClassesPresentSettings,
+    DeterminismSettings,
+    EvalRepeatableSettings,
+    FullEvalSettings,
+    InitBiasSettings,
+    InitLossSettings,
+    InputIndependentSettings,
+    InputsFiniteSettings,
+    LoopyReferenceSettings,
+    LossDecreasesSettings,
+    OverfitSettings,
+    ParamsLearnSettings,
+    TargetsSettings,
+)
 from ..checks.settings import bounded
 
 # Keys of the data config that describe the data rather than being arguments of its `_target_`.
@@ -48,8 +64,14 @@ class GatesConfig:
 
 
 def _loader(batch_size: int, shuffle: bool) -> dict[str, Any]:
-    return {"_target_": "torch.utils.data.DataLoader", "_partial_": True, "batch_size": batch_size,
-            "shuffle": shuffle, "num_workers": 0, "drop_last": False}
+    return {
+        "_target_": "torch.utils.data.DataLoader",
+        "_partial_": True,
+        "batch_size": batch_size,
+        "shuffle": shuffle,
+        "num_workers": 0,
+        "drop_last": False,
+    }
 
 
 @dataclass

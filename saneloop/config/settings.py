@@ -5,18 +5,27 @@
 first gate runs: a `bounded` field out of its range, a loader batch size below 1, a mixed-precision
 mode Accelerate does not know, each refused with the key's name and how to fix it.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
 from ..checks.settings import problem
 from ..errors import InputError
-from .schema import (AcceleratorConfig, BaselinesConfig, CheckpointConfig, GatesConfig, OutputConfig,
-                     SaneloopConfig, TrainConfig)
+from .schema import (
+    AcceleratorConfig,
+    BaselinesConfig,
+    CheckpointConfig,
+    GatesConfig,
+    OutputConfig,
+    SaneloopConfig,
+    TrainConfig,
+)
 
 TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint")
 
@@ -49,9 +58,16 @@ def read_settings(cfg: DictConfig) -> RunSettings:
     found += _top_level_problems(cfg) + _loader_problems(cfg)
     if found:
         raise InputError("bad config value" + ("s" if len(found) > 1 else "") + ": " + "; ".join(found))
-    return RunSettings(recipe=str(cfg.recipe), seed=int(cfg.seed), threads=cfg.threads,
-                       deterministic=bool(cfg.deterministic), model_head=cfg.get("model_head"),
-                       resume=cfg.get("resume"), config=cfg, **sections)
+    return RunSettings(
+        recipe=str(cfg.recipe),
+        seed=int(cfg.seed),
+        threads=cfg.threads,
+        deterministic=bool(cfg.deterministic),
+        model_head=cfg.get("model_head"),
+        resume=cfg.get("resume"),
+        config=cfg,
+        **sections,
+    )
 
 
 def problems(value: Any, path: str) -> Iterator[str]:

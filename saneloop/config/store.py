@@ -4,6 +4,7 @@ through the `pkg://saneloop.conf` search path, so an installed wheel works from 
 Recipes are the native config group `recipe` (`saneloop/conf/recipe/NAME.yaml`, `+recipe=NAME`); a
 user's config dir may add its own `recipe/`, `model/` and `data/` options beside them.
 """
+
 from __future__ import annotations
 
 from importlib import resources

@@ -2,6 +2,7 @@
 
 Kept light (torch only): `saneloop.data.loaders` and `saneloop.data.seeding` are imported where used.
 """
+
 from .augment import Augmented, GaussianNoise, RandomShift
 from .batch import Batch, BatchFormat
 

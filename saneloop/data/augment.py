@@ -4,9 +4,11 @@ only, so every gate before training judges the data and the model as they are.
 A transform is any callable from one input to one input, built from `augment._target_`. Its
 randomness comes from torch's generator, which saneloop seeds (and seeds per DataLoader worker).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +44,7 @@ class RandomShift:
         dy, dx = (int(v) for v in torch.randint(-p, p + 1, (2,)))
         h, w = image.shape[-2:]
         padded = F.pad(image, (p, p, p, p))
-        return padded[..., p + dy:p + dy + h, p + dx:p + dx + w]
+        return padded[..., p + dy : p + dy + h, p + dx : p + dx + w]
 
 
 class GaussianNoise:

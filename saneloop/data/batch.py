@@ -5,10 +5,12 @@ target, or a dict (`input_ids`, `attention_mask`, `labels`) as Hugging Face coll
 `BatchFormat` turns each of them into a `Batch`, so the loop, the gates and the probes call the
 model the same way: `batch.forward(model)`, then `task.loss(output, batch.targets)`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -49,27 +51,39 @@ class Batch:
         """The main input: the first positional tensor, else the first keyword tensor."""
         return next((t for _, t in self.named_inputs()), None)
 
-    def map_inputs(self, fn: Callable[[str, torch.Tensor], Any]) -> "Batch":
+    def map_inputs(self, fn: Callable[[str, torch.Tensor], Any]) -> Batch:
         """The same batch with every input tensor replaced by `fn(name, tensor)` (targets untouched)."""
         inputs = tuple(fn(str(k), v) if isinstance(v, torch.Tensor) else v for k, v in enumerate(self.inputs))
         kwargs = {k: fn(k, v) if isinstance(v, torch.Tensor) else v for k, v in self.kwargs.items()}
         return replace(self, inputs=inputs, kwargs=kwargs)
 
-    def to(self, device: Any, non_blocking: bool = False) -> "Batch":
-        move = (lambda v: _moved(v, device, non_blocking))
-        return Batch(tuple(move(v) for v in self.inputs), {k: move(v) for k, v in self.kwargs.items()},
-                     move(self.targets), self.indices)
+    def to(self, device: Any, non_blocking: bool = False) -> Batch:
+        move = lambda v: _moved(v, device, non_blocking)
+        return Batch(
+            tuple(move(v) for v in self.inputs),
+            {k: move(v) for k, v in self.kwargs.items()},
+            move(self.targets),
+            self.indices,
+        )
 
-    def pin_memory(self) -> "Batch":  # DataLoader(pin_memory=True) calls this on custom batch types
-        pin = (lambda v: v.pin_memory() if isinstance(v, torch.Tensor) else v)
-        return Batch(tuple(pin(v) for v in self.inputs), {k: pin(v) for k, v in self.kwargs.items()},
-                     _mapped(self.targets, pin), self.indices)
+    def pin_memory(self) -> Batch:  # DataLoader(pin_memory=True) calls this on custom batch types
+        pin = lambda v: v.pin_memory() if isinstance(v, torch.Tensor) else v
+        return Batch(
+            tuple(pin(v) for v in self.inputs),
+            {k: pin(v) for k, v in self.kwargs.items()},
+            _mapped(self.targets, pin),
+            self.indices,
+        )
 
-    def select(self, rows: Any) -> "Batch":
+    def select(self, rows: Any) -> Batch:
         """The samples at `rows` (an index tensor or slice) of every input, target and index."""
-        take = (lambda v: v[rows] if isinstance(v, torch.Tensor) and v.dim() >= 1 else v)
-        return Batch(tuple(take(v) for v in self.inputs), {k: take(v) for k, v in self.kwargs.items()},
-                     _mapped(self.targets, take), take(self.indices) if self.indices is not None else None)
+        take = lambda v: v[rows] if isinstance(v, torch.Tensor) and v.dim() >= 1 else v
+        return Batch(
+            tuple(take(v) for v in self.inputs),
+            {k: take(v) for k, v in self.kwargs.items()},
+            _mapped(self.targets, take),
+            take(self.indices) if self.indices is not None else None,
+        )
 
 
 def _moved(value: Any, device: Any, non_blocking: bool) -> Any:
@@ -109,13 +123,18 @@ class BatchFormat:
         if isinstance(value, Mapping):
             missing = [k for k in self.target_keys if k not in value]
             if missing:
-                raise InputError(f"{where} is a dict with keys {sorted(value)} but no target key {missing}; name "
-                                 f"the target with data.target_keys (now {list(self.target_keys)})")
-            targets = value[self.target_keys[0]] if len(self.target_keys) == 1 else {
-                k: value[k] for k in self.target_keys}
+                raise InputError(
+                    f"{where} is a dict with keys {sorted(value)} but no target key {missing}; name "
+                    f"the target with data.target_keys (now {list(self.target_keys)})"
+                )
+            targets = (
+                value[self.target_keys[0]] if len(self.target_keys) == 1 else {k: value[k] for k in self.target_keys}
+            )
             return (), {k: v for k, v in value.items() if k not in self.target_keys}, targets
         if isinstance(value, (tuple, list)) and len(value) >= 2:
             return tuple(value[:-1]), {}, value[-1]
-        raise InputError(f"{where} is a {type(value).__name__}; saneloop needs an (input, target) pair, "
-                         "(input, ..., target) with several inputs, or a dict holding the target under "
-                         f"data.target_keys={list(self.target_keys)}: make the dataset's __getitem__ return one")
+        raise InputError(
+            f"{where} is a {type(value).__name__}; saneloop needs an (input, target) pair, "
+            "(input, ..., target) with several inputs, or a dict holding the target under "
+            f"data.target_keys={list(self.target_keys)}: make the dataset's __getitem__ return one"
+        )

@@ -5,17 +5,19 @@ collator, `num_workers` or a dict-shaped item works the same everywhere. The gat
 own seeded generators (`probe`, `fixed_batch`): turning a gate off never shifts the training data
 order, so it cannot change the trained model.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from .seeding import generator, seed_worker
 from ..errors import InputError
 from .batch import Batch, BatchFormat
+from .seeding import generator, seed_worker
 
 LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train / loader.test)
 
@@ -52,8 +54,15 @@ class BatchCollate:
 
 
 class Loaders:
-    def __init__(self, train_set: Dataset, test_set: Dataset, train_factory: LoaderFactory,
-                 test_factory: LoaderFactory, fmt: BatchFormat, seed: int) -> None:
+    def __init__(
+        self,
+        train_set: Dataset,
+        test_set: Dataset,
+        train_factory: LoaderFactory,
+        test_factory: LoaderFactory,
+        fmt: BatchFormat,
+        seed: int,
+    ) -> None:
         self.train_set, self.test_set, self.fmt, self.seed = train_set, test_set, fmt, seed
         self._train, self._test = _without_collate(train_factory), _without_collate(test_factory)
         self.train_collate = _collate_of(train_factory)
@@ -69,19 +78,32 @@ class Loaders:
 
     def train(self, dataset: Optional[Dataset] = None) -> DataLoader:
         """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate)."""
-        return self._train(dataset if dataset is not None else self.train_set, generator=generator(self.seed),
-                           worker_init_fn=seed_worker, collate_fn=BatchCollate(self.train_collate, self.fmt, False))
+        return self._train(
+            dataset if dataset is not None else self.train_set,
+            generator=generator(self.seed),
+            worker_init_fn=seed_worker,
+            collate_fn=BatchCollate(self.train_collate, self.fmt, False),
+        )
 
     def test(self) -> DataLoader:
         """The test loader over (index, item): batches carry their dataset indices."""
-        return self._test(IndexedDataset(self.test_set), worker_init_fn=seed_worker,
-                          collate_fn=BatchCollate(self.test_collate, self.fmt, True))
+        return self._test(
+            IndexedDataset(self.test_set),
+            worker_init_fn=seed_worker,
+            collate_fn=BatchCollate(self.test_collate, self.fmt, True),
+        )
 
     def probe(self, batch_size: Optional[int] = None) -> DataLoader:
         """Shuffled training batches for the gates, from their own generator."""
-        return self._train(self.train_set, batch_size=batch_size or self.train_batch_size, shuffle=True,
-                           drop_last=False, generator=generator(self.seed + PROBE_STREAM),
-                           worker_init_fn=seed_worker, collate_fn=BatchCollate(self.train_collate, self.fmt, False))
+        return self._train(
+            self.train_set,
+            batch_size=batch_size or self.train_batch_size,
+            shuffle=True,
+            drop_last=False,
+            generator=generator(self.seed + PROBE_STREAM),
+            worker_init_fn=seed_worker,
+            collate_fn=BatchCollate(self.train_collate, self.fmt, False),
+        )
 
     def probe_batch(self, batch_size: Optional[int] = None) -> Batch:
         """One real training batch (the gates' own shuffle)."""
@@ -90,8 +112,7 @@ class Loaders:
     def fixed_batch(self, size: int, key: str = "gates.overfit.batch_size") -> Batch:
         """The same `size` training examples for a given seed (e.g. the overfit batch)."""
         if size > len(self.train_set):  # type: ignore[arg-type]
-            raise InputError(f"{key}={size} is larger than the training set ({len(self.train_set)} examples); "
-                             "lower it")
+            raise InputError(f"{key}={size} is larger than the training set ({len(self.train_set)} examples); lower it")
         picks = torch.randperm(len(self.train_set), generator=generator(self.seed + FIXED_STREAM))[:size]
         return self.items(self.train_set, picks.tolist())
 
@@ -115,7 +136,9 @@ def _collate_of(factory: LoaderFactory) -> Optional[Callable[[list[Any]], Any]]:
 def _without_collate(factory: LoaderFactory) -> partial:
     """The factory as a partial without its collate_fn (saneloop wraps it in `BatchCollate`)."""
     if not isinstance(factory, partial):
-        raise InputError(f"loader.train / loader.test must build DataLoader partials (`_partial_: true`), got "
-                         f"{type(factory).__name__}")
+        raise InputError(
+            f"loader.train / loader.test must build DataLoader partials (`_partial_: true`), got "
+            f"{type(factory).__name__}"
+        )
     keywords = {k: v for k, v in factory.keywords.items() if k != "collate_fn"}
     return partial(factory.func, *factory.args, **keywords)

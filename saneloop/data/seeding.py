@@ -1,4 +1,5 @@
 """Seed everything a run draws randomness from, so the same config gives the same numbers."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """One pass over a dataset: its targets stacked, and which samples hold NaN or Inf."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Data that ships offline with saneloop and its dependencies, for the recipes' defaults."""
+
 from .diabetes import diabetes
 from .digits import digits
 from .digits_binary import digits_binary

@@ -1,4 +1,5 @@
 """Read the data files scikit-learn ships, without importing scikit-learn (which costs ~1 s)."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """The diabetes set bundled with scikit-learn: 442 patients, 10 features, a disease-progression target."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ def load_diabetes_arrays() -> tuple[np.ndarray, np.ndarray]:
     return features, targets
 
 
-def diabetes(test_size: int = 111, split_seed: int = 0, target_shift: float = 0.0,
-             target_scale: float = 1.0) -> tuple[TensorDataset, TensorDataset]:
+def diabetes(
+    test_size: int = 111, split_seed: int = 0, target_shift: float = 0.0, target_scale: float = 1.0
+) -> tuple[TensorDataset, TensorDataset]:
     """Train and test sets of (features [10], target []) pairs.
 
     Features are standardised with the training split's mean and standard deviation. Targets

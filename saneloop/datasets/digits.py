@@ -1,4 +1,5 @@
 """The handwritten digits bundled with scikit-learn: 1,797 8x8 images, 10 classes, offline."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,5 +33,4 @@ def digits(test_size: int = 449, split_seed: int = 0) -> tuple[TensorDataset, Te
     images = torch.from_numpy(pixels / 16.0).float().reshape(-1, 1, 8, 8)
     targets = torch.from_numpy(labels)
     train_idx, test_idx = seeded_split(len(targets), test_size, split_seed)
-    return (TensorDataset(images[train_idx], targets[train_idx]),
-            TensorDataset(images[test_idx], targets[test_idx]))
+    return (TensorDataset(images[train_idx], targets[train_idx]), TensorDataset(images[test_idx], targets[test_idx]))

@@ -1,4 +1,5 @@
 """One digit against the rest, from the bundled digits: a real, imbalanced (about 1:9) binary set."""
+
 from __future__ import annotations
 
 from torch.utils.data import TensorDataset

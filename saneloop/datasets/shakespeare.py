@@ -1,4 +1,5 @@
 """Tiny Shakespeare (public domain, 1.1 MB, 65 characters), shipped gzipped inside saneloop."""
+
 from __future__ import annotations
 
 import gzip
@@ -36,8 +37,9 @@ def windows(tokens: torch.Tensor, block_size: int) -> TensorDataset:
     return TensorDataset(inputs, tokens[starts[:, None] + offsets + 1])
 
 
-def tiny_shakespeare(block_size: int = 64, test_fraction: float = 0.1,
-                     vocab: str = VOCAB) -> tuple[TensorDataset, TensorDataset]:
+def tiny_shakespeare(
+    block_size: int = 64, test_fraction: float = 0.1, vocab: str = VOCAB
+) -> tuple[TensorDataset, TensorDataset]:
     """Train on the first 90% of the text, test on the last 10% (no window crosses the cut)."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")

@@ -11,15 +11,17 @@ the RNG states with NumPy arrays, and keeps the data position only for stateful 
 Accelerate pieces it is built from are used instead: `get_state_dict`, `gather_object`,
 `skip_first_batches`.
 """
+
 from __future__ import annotations
 
 import json
 import random
 import re
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -80,8 +82,9 @@ def model_mismatch(saved: dict[str, torch.Tensor], current: dict[str, torch.Tens
         problems.append(f"not in the model: {_few(extra)}")
     for key in sorted(saved.keys() & current.keys()):
         if tuple(saved[key].shape) != tuple(current[key].shape):
-            problems.append(f"{key} is {list(saved[key].shape)} in the checkpoint, {list(current[key].shape)} "
-                            "in the model")
+            problems.append(
+                f"{key} is {list(saved[key].shape)} in the checkpoint, {list(current[key].shape)} in the model"
+            )
     return problems
 
 
@@ -123,8 +126,9 @@ class Checkpointer:
     before the same step (not yet agreed across ranks: see the GateRunner's rank agreement).
     """
 
-    def __init__(self, plan: CheckpointPlan, accelerator: Any, model: Any, optimizer: Any, scheduler: Any,
-                 loader: Any) -> None:
+    def __init__(
+        self, plan: CheckpointPlan, accelerator: Any, model: Any, optimizer: Any, scheduler: Any, loader: Any
+    ) -> None:
         self.plan, self.accelerator = plan, accelerator
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.every, self.keep = plan.every, plan.keep
@@ -172,6 +176,7 @@ class Checkpointer:
             _set_iteration(loader, self._epoch)
             if offset:
                 from accelerate import skip_first_batches  # skips at the sampler: no data is loaded
+
                 return skip_first_batches(loader, offset)
             return loader
         self._epoch += 1
@@ -202,27 +207,35 @@ class Checkpointer:
         every_rank = [rng] if accelerator.num_processes == 1 else _gather(rng)
         model_state = accelerator.get_state_dict(self.model)  # every process takes part (sharded models)
         if accelerator.is_main_process:
-            payload = {"format": FORMAT, "step": step, "total": self.total, "epoch": self._epoch,
-                       "batch_in_epoch": step - self._epoch_first_step,
-                       "config": plan.config_yaml,
-                       "model": model_state, "optimizer": self.optimizer.state_dict(),
-                       "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                       "losses": torch.stack(losses[:step]).cpu() if step else torch.zeros(0),
-                       "rng": every_rank,
-                       "gates": json.dumps(plan.gates_so_far(), default=str)}
+            payload = {
+                "format": FORMAT,
+                "step": step,
+                "total": self.total,
+                "epoch": self._epoch,
+                "batch_in_epoch": step - self._epoch_first_step,
+                "config": plan.config_yaml,
+                "model": model_state,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "losses": torch.stack(losses[:step]).cpu() if step else torch.zeros(0),
+                "rng": every_rank,
+                "gates": json.dumps(plan.gates_so_far(), default=str),
+            }
             path = path_for(plan.run_dir, step)
             try:
                 with replacing(path) as handle:
                     _dump(payload, handle)
             except OSError as err:
-                raise OSError(f"could not write checkpoint {path}: {err}. Free some space, or write fewer "
-                              "checkpoints <checkpoint.every, checkpoint.keep>") from err
+                raise OSError(
+                    f"could not write checkpoint {path}: {err}. Free some space, or write fewer "
+                    "checkpoints <checkpoint.every, checkpoint.keep>"
+                ) from err
             self._prune()
         self.last_path, self._saved_step = path_for(plan.run_dir, step), step
         accelerator.wait_for_everyone()
 
     def _prune(self) -> None:
-        for old in complete(self.plan.run_dir)[:-self.keep]:
+        for old in complete(self.plan.run_dir)[: -self.keep]:
             old.unlink(missing_ok=True)
         for tmp in leftovers(folder(self.plan.run_dir)):  # left by a writer that was killed
             tmp.unlink(missing_ok=True)
@@ -232,17 +245,21 @@ class Checkpointer:
         where = f"checkpoint {self.plan.resumed.path if self.plan.resumed else '?'}"
         problems = model_mismatch(payload["model"], target.state_dict())
         if problems:
-            raise InputError(f"{where} does not fit the model built from model._target_="
-                             f"{self.plan.model_target}: {'; '.join(problems)}. The model code changed since "
-                             "the checkpoint was written: restore it, or start a new run without resume=")
+            raise InputError(
+                f"{where} does not fit the model built from model._target_="
+                f"{self.plan.model_target}: {'; '.join(problems)}. The model code changed since "
+                "the checkpoint was written: restore it, or start a new run without resume="
+            )
         target.load_state_dict(payload["model"])
         try:
             self.optimizer.load_state_dict(payload["optimizer"])
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(payload["scheduler"])
         except (ValueError, KeyError, TypeError) as err:
-            raise InputError(f"{where}: the optimizer or scheduler state does not fit ({err}); their code "
-                             "changed since the checkpoint was written. Start a new run without resume=") from None
+            raise InputError(
+                f"{where}: the optimizer or scheduler state does not fit ({err}); their code "
+                "changed since the checkpoint was written. Start a new run without resume="
+            ) from None
 
 
 def _dump(payload: dict[str, Any], handle: Any) -> None:
@@ -253,8 +270,12 @@ def _dump(payload: dict[str, Any], handle: Any) -> None:
 def loader_generators(loader: Any) -> list[torch.Generator]:
     """The generators that decide the data order: the loader's own (worker base seed) and its sampler's."""
     batch_sampler = getattr(loader, "batch_sampler", None)
-    owners = (loader, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None),
-              getattr(getattr(batch_sampler, "batch_sampler", None), "sampler", None))
+    owners = (
+        loader,
+        getattr(loader, "sampler", None),
+        getattr(batch_sampler, "sampler", None),
+        getattr(getattr(batch_sampler, "batch_sampler", None), "sampler", None),
+    )
     found: list[torch.Generator] = []
     for owner in owners:
         generator = getattr(owner, "generator", None)
@@ -271,9 +292,17 @@ def _set_iteration(loader: Any, epoch: int) -> None:
 
 def _global_rng() -> dict[str, Any]:
     key, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
-             "numpy": {"key": key, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}}
+    state = {
+        "python": random.getstate(),
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "key": key,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -283,8 +312,7 @@ def _set_global_rng(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     n = state["numpy"]
-    np.random.set_state((n["key"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state((n["key"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -292,6 +320,7 @@ def _set_global_rng(state: dict[str, Any]) -> None:
 
 def _gather(state: dict[str, Any]) -> list[dict[str, Any]]:
     from accelerate.utils import gather_object
+
     return gather_object([state])
 
 

@@ -19,6 +19,7 @@ with NCCL or a process that hangs they stop at the process-group timeout
 
 With one process every function here returns at once and nothing is communicated.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,11 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list
@@ -88,15 +90,21 @@ def notes(accelerator: Any) -> list[str]:
     """What the report says about the processes and precision, when there is something to say."""
     said = []
     if accelerator.num_processes > 1:
-        said.append(f"{accelerator.num_processes} processes ({accelerator.distributed_type.value}, "
-                    f"device {accelerator.device.type}): training data sharded, test set split and gathered "
-                    "back, every gate verdict agreed by all")
+        said.append(
+            f"{accelerator.num_processes} processes ({accelerator.distributed_type.value}, "
+            f"device {accelerator.device.type}): training data sharded, test set split and gathered "
+            "back, every gate verdict agreed by all"
+        )
     if accelerator.mixed_precision != "no":
-        said.append(f"mixed precision {accelerator.mixed_precision} in train/evaluate; the gates before "
-                    "train measure in full precision")
+        said.append(
+            f"mixed precision {accelerator.mixed_precision} in train/evaluate; the gates before "
+            "train measure in full precision"
+        )
     if accelerator.gradient_accumulation_steps > 1:
-        said.append(f"gradient accumulation over {accelerator.gradient_accumulation_steps} batches "
-                    "<accelerator.gradient_accumulation_steps>")
+        said.append(
+            f"gradient accumulation over {accelerator.gradient_accumulation_steps} batches "
+            "<accelerator.gradient_accumulation_steps>"
+        )
     return said
 
 
@@ -232,6 +240,7 @@ def _store() -> Any:
     """The default process group's key-value store (it outlives a crashed peer), if there is one."""
     try:
         from torch.distributed import distributed_c10d
+
         store = distributed_c10d._get_default_store()  # no public accessor; guarded, optional
         store.set_timeout(_STORE_TIMEOUT)
         return store
@@ -240,7 +249,7 @@ def _store() -> Any:
 
 
 def _shorten(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _which(ranks: list[int], size: int) -> str:

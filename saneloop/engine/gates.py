@@ -1,9 +1,11 @@
 """Running one gate: honour `enabled` and `waive`, agree on the verdict across processes, record it,
 halt on failure. The stages call `gates(name, compute)`; what a gate measures is theirs to say."""
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from ..checks.verdict import Verdict, skipped
 from ..errors import GateHalt
@@ -12,8 +14,9 @@ from . import distributed
 
 
 class GateRunner:
-    def __init__(self, settings: Any, accelerator: Any, record: RunRecord,
-                 passed_before: Optional[dict[str, Verdict]] = None) -> None:
+    def __init__(
+        self, settings: Any, accelerator: Any, record: RunRecord, passed_before: Optional[dict[str, Verdict]] = None
+    ) -> None:
         self.settings, self.accelerator, self.record = settings, accelerator, record
         self.stage = ""
         self.passed_before = passed_before or {}  # a resumed run's gates, passed before it stopped
@@ -24,8 +27,9 @@ class GateRunner:
         if name in self.passed_before:  # recorded as passed before the resume, not run again
             verdict = self.passed_before[name]
         else:
-            verdict = distributed.agree(self.accelerator, f"{self.stage}/{name}",
-                                        lambda: decide(name, settings, compute))
+            verdict = distributed.agree(
+                self.accelerator, f"{self.stage}/{name}", lambda: decide(name, settings, compute)
+            )
         self.record.verdict(self.stage, verdict, time.perf_counter() - start)
         if verdict.status == "failed":
             raise GateHalt(self.stage, verdict)

@@ -5,17 +5,19 @@ asked to be told instead (`defer`): the first signal only flags the request, the
 step, saves a checkpoint and then raises `Interrupted`; a second signal stops at once (the last
 complete checkpoint stays usable). The pipeline turns `Interrupted` into status `interrupted`.
 """
+
 from __future__ import annotations
 
 import signal
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from ..errors import Interrupted
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-_active: Optional["SignalGuard"] = None
+_active: Optional[SignalGuard] = None
 
 
 class SignalGuard:
@@ -26,7 +28,7 @@ class SignalGuard:
         self._on_signal: Optional[Callable[[], None]] = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "SignalGuard":
+    def __enter__(self) -> SignalGuard:
         global _active
         if threading.current_thread() is threading.main_thread():
             self._previous = {sig: signal.signal(sig, self._handle) for sig in SIGNALS}

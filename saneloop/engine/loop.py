@@ -1,8 +1,10 @@
 """The steps every stage's loop is made of: one optimizer step (bare, or through Accelerate's wrappers),
 and a full-set prediction gathered from every process."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,12 +19,16 @@ def needs_accelerate_wrappers(accelerator: Any) -> bool:
     """Accelerate's wrappers earn their per-step cost only with several processes, mixed precision
     or gradient accumulation; on one process in full precision a bare loop is the same computation
     (same losses, bit for bit) for less overhead."""
-    return (accelerator.num_processes > 1 or accelerator.mixed_precision != "no"
-            or accelerator.gradient_accumulation_steps > 1)
+    return (
+        accelerator.num_processes > 1
+        or accelerator.mixed_precision != "no"
+        or accelerator.gradient_accumulation_steps > 1
+    )
 
 
-def bare_step(model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch,
-              accelerator: Any = None) -> torch.Tensor:
+def bare_step(
+    model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch, accelerator: Any = None
+) -> torch.Tensor:
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(batch.forward(model), batch.targets)
     loss.backward()
@@ -32,8 +38,9 @@ def bare_step(model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn,
     return loss.detach()
 
 
-def accelerated_step(model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch,
-                     accelerator: Any = None) -> torch.Tensor:
+def accelerated_step(
+    model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch, accelerator: Any = None
+) -> torch.Tensor:
     with accelerator.accumulate(model):
         loss = loss_fn(batch.forward(model), batch.targets)
         accelerator.backward(loss)

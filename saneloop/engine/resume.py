@@ -6,6 +6,7 @@ that differs) or by another number of processes, and returns it; the gates it re
 report where the latest checkpoint is and how to resume from it. The command line's half (composing
 the same config again) is `saneloop.cli.resume_argv`.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,31 +35,49 @@ def quoted(value: str) -> str:
     return value if _PLAIN.match(value) else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def load_resumed(resume: Optional[str], config: DictConfig, run_dir: Path, processes: int,
-                 report: Report) -> Optional[Resumed]:
+def load_resumed(
+    resume: Optional[str], config: DictConfig, run_dir: Path, processes: int, report: Report
+) -> Optional[Resumed]:
     """For `resume=RUN_DIR`: the checkpoint to continue from, or a refusal (InputError) saying why."""
     if resume is None:
         return None
     asked = Path(str(resume)).expanduser()
     if asked.resolve() != run_dir.resolve():
-        raise InputError(f"resume={resume} continues a run in its own dir, but this run writes to "
-                         f"{run_dir}; give hydra.run.dir={asked} or leave it out")
+        raise InputError(
+            f"resume={resume} continues a run in its own dir, but this run writes to "
+            f"{run_dir}; give hydra.run.dir={asked} or leave it out"
+        )
     path, payload, passed_over = checkpoint.latest(asked)
     if payload is None:
-        raise _refusal(report, run_dir, f"{asked} has no checkpoint to resume from{_why_none(asked, passed_over)}. "
-                       "Nothing to continue: start a new run (without resume=)")
-    differences = config_differences(OmegaConf.to_container(OmegaConf.create(payload["config"])),
-                                     OmegaConf.to_container(config, resolve=True))
+        raise _refusal(
+            report,
+            run_dir,
+            f"{asked} has no checkpoint to resume from{_why_none(asked, passed_over)}. "
+            "Nothing to continue: start a new run (without resume=)",
+        )
+    differences = config_differences(
+        OmegaConf.to_container(OmegaConf.create(payload["config"])), OmegaConf.to_container(config, resolve=True)
+    )
     if differences:
-        raise _refusal(report, run_dir, f"cannot resume {asked}: its checkpoint {path.name} was written with another "
-                       f"config: {'; '.join(differences)}. `{RESUME_COMMAND.format(run_dir=asked)}` "
-                       "resumes with the original overrides; to change these, start a new run")
+        raise _refusal(
+            report,
+            run_dir,
+            f"cannot resume {asked}: its checkpoint {path.name} was written with another "
+            f"config: {'; '.join(differences)}. `{RESUME_COMMAND.format(run_dir=asked)}` "
+            "resumes with the original overrides; to change these, start a new run",
+        )
     if len(payload["rng"]) != processes:
-        raise _refusal(report, run_dir, f"cannot resume {asked}: its checkpoint was written by "
-                       f"{len(payload['rng'])} process(es), this run has {processes}; launch it the same way")
+        raise _refusal(
+            report,
+            run_dir,
+            f"cannot resume {asked}: its checkpoint was written by "
+            f"{len(payload['rng'])} process(es), this run has {processes}; launch it the same way",
+        )
     report.checkpoint = {"resumed_from": {"path": str(path), "step": int(payload["step"])}}
-    report.notes += [f"resumed from {path} at train step {payload['step']} of {payload['total']}; "
-                     "gates passed before were recorded, not run again"] + passed_over
+    report.notes += [
+        f"resumed from {path} at train step {payload['step']} of {payload['total']}; "
+        "gates passed before were recorded, not run again"
+    ] + passed_over
     return Resumed(path, payload)
 
 
@@ -67,8 +86,11 @@ def config_differences(saved: dict, current: dict) -> list[str]:
     old, new = _flat(saved), _flat(current)
     absent = "(absent)"
     keys = sorted(k for k in old.keys() | new.keys() if not any(k == m or k.startswith(m) for m in MAY_DIFFER))
-    return [f"{k} is {old.get(k, absent)} there, {new.get(k, absent)} now" for k in keys
-            if old.get(k, absent) != new.get(k, absent)]
+    return [
+        f"{k} is {old.get(k, absent)} there, {new.get(k, absent)} now"
+        for k in keys
+        if old.get(k, absent) != new.get(k, absent)
+    ]
 
 
 def passed_gates(payload: dict) -> dict[str, Verdict]:
@@ -78,8 +100,9 @@ def passed_gates(payload: dict) -> dict[str, Verdict]:
         for g in stage["gates"]:
             if g["status"] in ("passed", "waived"):
                 message = g["message"] if g["message"].endswith(NOT_RUN_AGAIN) else f"{g['message']} {NOT_RUN_AGAIN}"
-                found[g["name"]] = Verdict(g["name"], g["passed"], g["value"], g["expected"], message,
-                                           g.get("tip", ""), g["status"])
+                found[g["name"]] = Verdict(
+                    g["name"], g["passed"], g["value"], g["expected"], message, g.get("tip", ""), g["status"]
+                )
     return found
 
 
@@ -101,8 +124,10 @@ def _refusal(report: Report, run_dir: Path, message: str) -> InputError:
     if earlier:
         report.stages = earlier.get("stages") or []
         report.metrics, report.checkpoint = earlier.get("metrics") or {}, earlier.get("checkpoint")
-        report.notes.append(f"the stages above are from the earlier attempt (status '{earlier.get('status')}'); "
-                                "this resume was refused before anything ran")
+        report.notes.append(
+            f"the stages above are from the earlier attempt (status '{earlier.get('status')}'); "
+            "this resume was refused before anything ran"
+        )
     return InputError(message)
 
 
@@ -112,8 +137,7 @@ def _why_none(run_dir: Path, passed_over: list[str]) -> str:
     earlier = _earlier_report(run_dir)
     if earlier and earlier.get("halted_at"):
         where = earlier["halted_at"]
-        return (f": that run halted at {where['stage']}/{where['gate']}, before train wrote one "
-                "(see its report.json)")
+        return f": that run halted at {where['stage']}/{where['gate']}, before train wrote one (see its report.json)"
     if earlier:
         return f": that run ended with status '{earlier.get('status')}' before train wrote one"
     return ""

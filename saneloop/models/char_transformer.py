@@ -1,4 +1,5 @@
 """A small decoder-only transformer (nanoGPT, plain): the default charlm model."""
+
 from __future__ import annotations
 
 import torch
@@ -49,8 +50,9 @@ class CharTransformer(nn.Module):
     `mask_diagonal`: 0 is causal (t sees <= t); tests set 1 to plant the off-by-one mask bug.
     """
 
-    def __init__(self, vocab_size: int, block_size: int, dim: int = 64, layers: int = 4, heads: int = 4,
-                 mask_diagonal: int = 0) -> None:
+    def __init__(
+        self, vocab_size: int, block_size: int, dim: int = 64, layers: int = 4, heads: int = 4, mask_diagonal: int = 0
+    ) -> None:
         super().__init__()
         self.block_size = block_size
         self.tokens = nn.Embedding(vocab_size, dim)

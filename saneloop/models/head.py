@@ -1,4 +1,5 @@
 """Find the model's final layer: the one whose bias the task sets from the data."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -17,8 +18,10 @@ def find_head(model: nn.Module, size: int, name: Optional[str] = None) -> tuple[
         try:
             module = model.get_submodule(name)
         except AttributeError:
-            raise InputError(f"model_head={name!r} is not a submodule of the model; choose one of: "
-                             f"{[n for n, _ in model.named_modules() if n][:20]}") from None
+            raise InputError(
+                f"model_head={name!r} is not a submodule of the model; choose one of: "
+                f"{[n for n, _ in model.named_modules() if n][:20]}"
+            ) from None
         if getattr(module, "bias", None) is None:
             raise InputError(f"model_head={name!r} has no bias to set from the data")
         return name, module

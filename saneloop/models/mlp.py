@@ -1,4 +1,5 @@
 """A plain multi-layer perceptron: the default classify model."""
+
 from __future__ import annotations
 
 import torch
@@ -8,8 +9,15 @@ from torch import nn
 class MLP(nn.Module):
     """Flatten -> (Linear -> ReLU [-> Dropout]) x depth -> Linear head."""
 
-    def __init__(self, in_features: int, out_features: int, hidden: int = 256, depth: int = 2,
-                 dropout: float = 0.0, head_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: int = 256,
+        depth: int = 2,
+        dropout: float = 0.0,
+        head_scale: float = 1.0,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features

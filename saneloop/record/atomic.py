@@ -3,14 +3,16 @@
 A reader (or a resumed run) never sees a half-written checkpoint, figure or weights file: until
 the rename, the bytes live in a hidden `.NAME.*.tmp` file that nothing takes for the real one.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 TMP_SUFFIX = ".tmp"
 

@@ -1,4 +1,5 @@
 """What the terminal shows: one line per gate as it is decided, and a verdict table at the end."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +33,13 @@ class Terminal:
             table.add_column(column)
         for stage in report["stages"]:
             for g in stage["gates"]:
-                table.add_row(stage["name"], g["name"], f"[{STYLE[g['status']]}]{LABEL[g['status']]}[/]",
-                              _escape(_short(g["value"])), _escape(_short(g["expected"])))
+                table.add_row(
+                    stage["name"],
+                    g["name"],
+                    f"[{STYLE[g['status']]}]{LABEL[g['status']]}[/]",
+                    _escape(_short(g["value"])),
+                    _escape(_short(g["expected"])),
+                )
         self.console.print(table)
 
 

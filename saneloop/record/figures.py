@@ -7,9 +7,11 @@ gets the same figures. matplotlib is imported only when a figure is drawn (start
 through its Agg canvas directly: no pyplot, no global backend, no display needed.
 Writing them (PNG in the run dir, TensorBoard image, report link) is `RunRecord.publish`'s job.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +26,7 @@ _MAX_SAMPLES = 32  # samples shown in the prediction figures
 def _figure(width: float, height: float, dpi: int = 100) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -37,6 +40,7 @@ def rgb(fig: Any) -> np.ndarray:
 
 # --- tip 10: what enters the net ----------------------------------------------------------------
 
+
 def batch_figure(view: BatchView, title: str = "the first training batch, as it enters the net") -> Any:
     if isinstance(view, ImageView):
         return _image_batch(view, title)
@@ -49,8 +53,11 @@ def batch_figure(view: BatchView, title: str = "the first training batch, as it 
 
 def _stats(values: np.ndarray) -> str:
     values = np.asarray(values, dtype=np.float64)
-    return (f"min {values.min():.3g}  max {values.max():.3g}  mean {values.mean():.3g}  std {values.std():.3g}"
-            if values.size else "empty")
+    return (
+        f"min {values.min():.3g}  max {values.max():.3g}  mean {values.mean():.3g}  std {values.std():.3g}"
+        if values.size
+        else "empty"
+    )
 
 
 def _image_batch(view: ImageView, title: str) -> Any:
@@ -65,7 +72,7 @@ def _image_batch(view: ImageView, title: str) -> Any:
     mosaic = np.full(shape, np.nan, dtype=np.float32)
     for k, image in enumerate(images):
         r, c = divmod(k, cols)
-        mosaic[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = image
+        mosaic[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
     fig = _figure(min(2 + 1.1 * cols, 14), min(1.5 + 1.2 * rows, 14))
     ax = fig.add_subplot()
     lo, hi = float(images.min()), float(images.max())
@@ -76,8 +83,15 @@ def _image_batch(view: ImageView, title: str) -> Any:
         fig.colorbar(shown, ax=ax, shrink=0.6)
     for k, caption in enumerate(view.captions[:n]):
         r, c = divmod(k, cols)
-        ax.text(c * (w + pad) + w / 2 - 0.5, r * (h + pad) + h - 0.5 + pad * 0.9, caption, ha="center",
-                va="center", fontsize=7, color="tab:blue")
+        ax.text(
+            c * (w + pad) + w / 2 - 0.5,
+            r * (h + pad) + h - 0.5 + pad * 0.9,
+            caption,
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="tab:blue",
+        )
     ax.set_axis_off()
     ax.set_title(f"{title}\n{n} of {len(view.images)} samples, {h}x{w}; {_stats(images)}", fontsize=9)
     return fig
@@ -88,8 +102,16 @@ def _text_batch(lines: Sequence[str], title: str) -> Any:
     fig = _figure(12, 1 + 0.22 * max(len(shown), 1))
     ax = fig.add_subplot()
     ax.set_axis_off()
-    ax.text(0, 1, "\n".join(f"{k:>3} {line!r}" for k, line in enumerate(shown)), va="top", ha="left",
-            family="monospace", fontsize=8, transform=ax.transAxes)
+    ax.text(
+        0,
+        1,
+        "\n".join(f"{k:>3} {line!r}" for k, line in enumerate(shown)),
+        va="top",
+        ha="left",
+        family="monospace",
+        fontsize=8,
+        transform=ax.transAxes,
+    )
     ax.set_title(f"{title}\n{len(shown)} of {len(lines)} samples (repr, so whitespace shows)", fontsize=9)
     return fig
 
@@ -111,6 +133,7 @@ def _table_batch(view: TableView, title: str) -> Any:
 
 # --- tips 8 and 11: targets against predictions ------------------------------------------------
 
+
 def predictions_figure(view: PredictionView, title: str) -> Any:
     """Targets and predictions of one batch (the overfit batch, or one step of the dynamics)."""
     fig = _figure(8, 3.2)
@@ -119,14 +142,22 @@ def predictions_figure(view: PredictionView, title: str) -> Any:
     targets, predictions = list(view.targets)[:n], list(view.predictions)[:n]
     if view.kind == "text":
         ax.set_axis_off()
-        text = "\n".join(f"{k:>2} target {t!r:.50}\n   pred   {p!r:.50}" for k, (t, p) in
-                         enumerate(zip(targets[:8], predictions[:8])))
+        text = "\n".join(
+            f"{k:>2} target {t!r:.50}\n   pred   {p!r:.50}"
+            for k, (t, p) in enumerate(zip(targets[:8], predictions[:8]))
+        )
         ax.text(0, 1, text, va="top", family="monospace", fontsize=7, transform=ax.transAxes)
     elif view.kind == "classes":
         right = [t == p for t, p in zip(targets, predictions)]
         ax.scatter(range(n), targets, marker="o", s=80, facecolors="none", edgecolors="black", label="target")
-        ax.scatter(range(n), predictions, marker="x", s=50, c=["tab:green" if r else "tab:red" for r in right],
-                   label="prediction (red: wrong)")
+        ax.scatter(
+            range(n),
+            predictions,
+            marker="x",
+            s=50,
+            c=["tab:green" if r else "tab:red" for r in right],
+            label="prediction (red: wrong)",
+        )
         if view.labels and len(view.labels) <= 30:
             ax.set_yticks(range(len(view.labels)), view.labels, fontsize=7)
         ax.set_xlabel("sample")
@@ -153,13 +184,14 @@ def dynamics_figure(steps: Sequence[int], views: Sequence[PredictionView]) -> An
         return _class_dynamics(steps, views)
     if kind == "text":
         lines = [f"step {s:>6}: {v.predictions[0]!r}" for s, v in zip(steps, views) if v.predictions]
-        return _text_batch(lines, f"prediction dynamics: sample 0 of the fixed test batch (target "
-                                  f"{views[0].targets[0]!r:.60})")
+        return _text_batch(
+            lines, f"prediction dynamics: sample 0 of the fixed test batch (target {views[0].targets[0]!r:.60})"
+        )
     fig = _figure(9, 4)
     ax = fig.add_subplot()
     n = min(len(views[0].targets), 8) if views else 0
     for k in range(n):
-        line, = ax.plot(steps, [float(v.predictions[k]) for v in views], marker=".", linewidth=1)
+        (line,) = ax.plot(steps, [float(v.predictions[k]) for v in views], marker=".", linewidth=1)
         ax.axhline(float(views[0].targets[k]), color=line.get_color(), linestyle="--", linewidth=0.8)
     ax.set_xlabel("step")
     ax.set_ylabel("prediction (dashed: target)")
@@ -174,33 +206,38 @@ def _class_dynamics(steps: Sequence[int], views: Sequence[PredictionView]) -> An
     ax = fig.add_subplot()
     ax.imshow(right, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     labels = views[0].labels
-    name = (lambda c: labels[c] if labels and isinstance(c, int) and 0 <= c < len(labels) else str(c))
+    name = lambda c: labels[c] if labels and isinstance(c, int) and 0 <= c < len(labels) else str(c)
     for r, view in enumerate(views):
         for c, p in enumerate(view.predictions[:n]):
             ax.text(c, r, name(p), ha="center", va="center", fontsize=7)
     ax.set_yticks(range(len(views)), [f"step {s}" for s in steps], fontsize=7)
     ax.set_xticks(range(n), [f"{name(t)}" for t in views[0].targets[:n]], fontsize=7)
     ax.set_xlabel("target of each sample in the fixed test batch")
-    ax.set_title("prediction dynamics on a fixed test batch (cell: predicted class; green right, red wrong)",
-                 fontsize=9)
+    ax.set_title(
+        "prediction dynamics on a fixed test batch (cell: predicted class; green right, red wrong)", fontsize=9
+    )
     return fig
 
 
 # --- tip 12: the dependency map -----------------------------------------------------------------
 
-def dependency_figure(matrix: Sequence[Sequence[float]], rows: Sequence[int], row_label: str, col_label: str,
-                      title: str) -> Any:
+
+def dependency_figure(
+    matrix: Sequence[Sequence[float]], rows: Sequence[int], row_label: str, col_label: str, title: str
+) -> Any:
     """|gradient| of each tested output (row) with respect to each input (column), log scale;
     exact zeros (no dependency) are white, so a mix shows as colour where white is expected."""
     from matplotlib.colors import LogNorm
+
     values = np.asarray(matrix, dtype=np.float64)
     positive = values[np.isfinite(values) & (values > 0)]
     fig = _figure(min(3 + 0.3 * values.shape[1], 14), min(1.8 + 0.3 * values.shape[0], 12))
     ax = fig.add_subplot()
     if positive.size:
         norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-8), vmax=positive.max())
-        shown = ax.imshow(np.ma.masked_where(~(values > 0), values), cmap="viridis", norm=norm, aspect="auto",
-                          interpolation="nearest")
+        shown = ax.imshow(
+            np.ma.masked_where(~(values > 0), values), cmap="viridis", norm=norm, aspect="auto", interpolation="nearest"
+        )
         fig.colorbar(shown, ax=ax, shrink=0.7, label="|gradient| (log)")
     ax.set_facecolor("white")
     for k, row in enumerate(rows):
@@ -214,4 +251,5 @@ def dependency_figure(matrix: Sequence[Sequence[float]], rows: Sequence[int], ro
 
 def _box(col: int, row: int) -> Any:
     from matplotlib.patches import Rectangle
+
     return Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1)

@@ -2,6 +2,7 @@
 
 Written atomically (temp file + rename), so a crash never leaves a half-written report.
 """
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from .atomic import replacing
 from ..checks.verdict import LABEL, Verdict
+from .atomic import replacing
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -66,17 +67,33 @@ class Report:
 
     @property
     def waivers(self) -> list[dict[str, str]]:
-        return [{"stage": s["name"], "gate": g["name"], "message": g["message"]}
-                for s in self.stages for g in s["gates"] if g["status"] == "waived"]
+        return [
+            {"stage": s["name"], "gate": g["name"], "message": g["message"]}
+            for s in self.stages
+            for g in s["gates"]
+            if g["status"] == "waived"
+        ]
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable({
-            "status": self.status, "recipe": self.recipe, "halted_at": self.halted_at, "error": self.error,
-            "stages": [{**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
-                       for s in self.stages],
-            "waivers": self.waivers, "metrics": self.metrics, "baselines": self.baselines, "notes": self.notes,
-            "figures": self.figures, "headline": self.headline, "checkpoint": self.checkpoint,
-        })
+        return _jsonable(
+            {
+                "status": self.status,
+                "recipe": self.recipe,
+                "halted_at": self.halted_at,
+                "error": self.error,
+                "stages": [
+                    {**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
+                    for s in self.stages
+                ],
+                "waivers": self.waivers,
+                "metrics": self.metrics,
+                "baselines": self.baselines,
+                "notes": self.notes,
+                "figures": self.figures,
+                "headline": self.headline,
+                "checkpoint": self.checkpoint,
+            }
+        )
 
     def write(self) -> None:
         write_atomic(self.run_dir / "report.json", json.dumps(self.to_json(), indent=2) + "\n")
@@ -95,8 +112,10 @@ class Report:
             for g in stage["gates"]:
                 message = str(g["message"]).replace("|", "\\|").replace("\n", " ")
                 message += "".join(f" [figure]({p})" for p in self.figures.get(g["name"], []))
-                lines.append(f"| {stage['name']} | {g['name']} | {LABEL[g['status']]} | {g['value']} | "
-                             f"{g['expected']} | {message} |")
+                lines.append(
+                    f"| {stage['name']} | {g['name']} | {LABEL[g['status']]} | {g['value']} | "
+                    f"{g['expected']} | {message} |"
+                )
         lines += ["", "## Stage times", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {s['name']} | {s['seconds']} |" for s in self.stages]
         if self.metrics:

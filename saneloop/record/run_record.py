@@ -4,10 +4,12 @@ report.json/report.md, TensorBoard and the terminal are written by the main proc
 are drawn there too. A figure that fails to draw becomes a note, never a failed run: pictures are
 for people, the gates decide the run.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..checks.verdict import Verdict
 from .console import Terminal
@@ -44,6 +46,7 @@ class RunRecord:
             return
         try:
             from matplotlib.image import imsave
+
             pixels = rgb(draw())  # drawn once, for both the PNG and TensorBoard
             path = self.run_dir / FIGURES_DIR / f"{name}.png"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """TensorBoard logging, from the main process only."""
+
 from __future__ import annotations
 
 import numbers
@@ -16,6 +17,7 @@ class Tracker:
         self._writer: Optional[Any] = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
+
             self._writer = SummaryWriter(str(log_dir))
 
     def scalar(self, tag: str, value: float, step: int) -> None:

@@ -9,10 +9,12 @@ directory is never changed), runs the same pipeline as the command line, and put
 random, thread and determinism state back afterwards, so it can be called again and again, as a
 notebook does. `model=`, `data=` and `task=` take Python objects instead of config nodes.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
@@ -28,9 +30,16 @@ from .pipeline import run as run_pipeline
 from .result import RunResult
 
 
-def run(recipe: Optional[str] = None, overrides: Sequence[str] = (), config_dir: Optional[str | Path] = None, *,
-        model: Optional[nn.Module] = None, data: Optional[tuple[Any, Any]] = None, task: Any = None,
-        run_dir: Optional[str | Path] = None) -> RunResult:
+def run(
+    recipe: Optional[str] = None,
+    overrides: Sequence[str] = (),
+    config_dir: Optional[str | Path] = None,
+    *,
+    model: Optional[nn.Module] = None,
+    data: Optional[tuple[Any, Any]] = None,
+    task: Any = None,
+    run_dir: Optional[str | Path] = None,
+) -> RunResult:
     """Run a recipe (built-in, or from `config_dir`, a folder like the CLI's `--config-dir`) with Hydra
     `overrides`; or the recipe of `task` ("classify", "regress", "binary", "charlm") on Python objects:
     `model` (an nn.Module, copied at its initial weights whenever the run builds it), `data`
@@ -41,16 +50,19 @@ def run(recipe: Optional[str] = None, overrides: Sequence[str] = (), config_dir:
     """
     recipe = recipe or (task if isinstance(task, str) else None)
     if recipe is None:
-        raise InputError(f"choose a recipe: saneloop.run('classify', ...) or task='classify' (recipes: "
-                         f"{', '.join(recipe_names())}; or one of your config_dir's recipe/ files)")
+        raise InputError(
+            f"choose a recipe: saneloop.run('classify', ...) or task='classify' (recipes: "
+            f"{', '.join(recipe_names())}; or one of your config_dir's recipe/ files)"
+        )
     cfg, default_dir = compose_config(recipe, overrides, config_dir)
     target = _fresh(Path(run_dir) if run_dir is not None else default_dir)
     with holding(cfg, model, data, task if not isinstance(task, str) else None) as cfg:
         return run_config(cfg, target, list(overrides), config_dir)
 
 
-def run_config(cfg: DictConfig, run_dir: Path, overrides: Optional[list[str]] = None,
-               config_dir: Optional[str | Path] = None) -> RunResult:
+def run_config(
+    cfg: DictConfig, run_dir: Path, overrides: Optional[list[str]] = None, config_dir: Optional[str | Path] = None
+) -> RunResult:
     """Run a composed config in `run_dir` (what the CLI and `run` share), leaving the process as it was."""
     with isolated():
         if overrides is not None:  # an API run: record how it was composed, as Hydra does for the CLI
@@ -58,11 +70,13 @@ def run_config(cfg: DictConfig, run_dir: Path, overrides: Optional[list[str]] = 
         return run_pipeline(cfg, run_dir)
 
 
-def compose_config(recipe: str, overrides: Sequence[str] = (), config_dir: Optional[str | Path] = None
-                   ) -> tuple[DictConfig, Path]:
+def compose_config(
+    recipe: str, overrides: Sequence[str] = (), config_dir: Optional[str | Path] = None
+) -> tuple[DictConfig, Path]:
     """The config `python -m saneloop +recipe=RECIPE [--config-dir DIR] OVERRIDES` composes, and its
     default run dir."""
     from ..cli.startup import describe  # the CLI's wording for a composition failure
+
     register_configs()
     extra = [f"hydra.searchpath=[file://{Path(config_dir).expanduser().resolve()}]"] if config_dir else []
     backup = _hydra_backup()
@@ -88,8 +102,7 @@ def _fresh(path: Path) -> Path:
     return candidate
 
 
-def _write_hydra_files(cfg: DictConfig, run_dir: Path, overrides: list[str], config_dir: Optional[str | Path]
-                       ) -> None:
+def _write_hydra_files(cfg: DictConfig, run_dir: Path, overrides: list[str], config_dir: Optional[str | Path]) -> None:
     """`.hydra/overrides.yaml` and `.hydra/config.yaml`, so `python -m saneloop resume=RUN_DIR` works on an
     API run too (the config dir rides along as a search-path override)."""
     recorded = [f"+recipe={cfg.recipe}", *overrides]
@@ -112,4 +125,3 @@ def _hydra_backup() -> Any:
 def _hydra_restore(backup: Any) -> None:
     if backup is not None:
         GlobalHydra.instance().initialize(backup)
-

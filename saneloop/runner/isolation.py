@@ -4,13 +4,15 @@ A run seeds every random stream, turns deterministic kernels on, may set torch's
 builds Accelerate's process state. `isolated()` puts all of that back afterwards, so a second run in
 the same process (or the user's own code after it) starts from the same state as the first.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,11 +32,15 @@ def isolated() -> Iterator[None]:
 def _capture() -> dict[str, Any]:
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
     return {
-        "python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if cuda else None,
         "threads": torch.get_num_threads(),
-        "deterministic": (torch.are_deterministic_algorithms_enabled(),
-                          torch.is_deterministic_algorithms_warn_only_enabled()),
+        "deterministic": (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        ),
         "cudnn": (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic),
         "env": {name: os.environ.get(name) for name in _ENV},
         "accelerate_log": logging.getLogger("accelerate").level,
@@ -66,6 +72,7 @@ def _reset_accelerate() -> None:
     choose others. Only on one process: a process group, once started, belongs to the launcher."""
     try:
         from accelerate.state import AcceleratorState, GradientState, PartialState
+
         if PartialState._shared_state and PartialState().num_processes > 1:
             return
         AcceleratorState._reset_state(reset_partial_state=True)

@@ -6,12 +6,14 @@ back: a model as a fresh copy of its initial weights each time it is built (the 
 than once), datasets and tasks as they are. The recipe still supplies the optimizer, the loaders
 and every gate setting.
 """
+
 from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -27,15 +29,18 @@ HELD_TARGET = "saneloop.runner.objects.held"
 def held(token: str) -> Any:
     """What `_target_: saneloop.runner.objects.held` builds: the object held under `token`."""
     if token not in _HELD:
-        raise InputError(f"no Python object is held under {token}: objects passed to saneloop.run(model=...) "
-                         "live for that call only, so such a run cannot be resumed or re-run from its config")
+        raise InputError(
+            f"no Python object is held under {token}: objects passed to saneloop.run(model=...) "
+            "live for that call only, so such a run cannot be resumed or re-run from its config"
+        )
     obj = _HELD[token]
     return copy.deepcopy(obj) if isinstance(obj, nn.Module) else obj
 
 
 @contextmanager
-def holding(cfg: DictConfig, model: Optional[nn.Module], data: Optional[tuple[Any, Any]], task: Any
-            ) -> Iterator[DictConfig]:
+def holding(
+    cfg: DictConfig, model: Optional[nn.Module], data: Optional[tuple[Any, Any]], task: Any
+) -> Iterator[DictConfig]:
     """`cfg` with its model, data and task nodes pointing at the given objects, for the block's length."""
     tokens: list[str] = []
 

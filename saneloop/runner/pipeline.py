@@ -6,14 +6,16 @@ The config is read once, into typed settings, before anything runs. A gate that 
 waived) raises GateHalt: nothing of later stages runs, the report is written, and the run's exit
 status is EXIT_HALTED. Both the CLI and the Python API run this.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from accelerate import Accelerator
 from omegaconf import DictConfig
@@ -23,8 +25,16 @@ from ..config.components import Components
 from ..config.settings import RunSettings, read_settings
 from ..engine import distributed, interrupts, resume
 from ..engine.gates import GateRunner
-from ..errors import (EXIT_CRASH, EXIT_HALTED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, GateHalt, InputError,
-                      Interrupted)
+from ..errors import (
+    EXIT_CRASH,
+    EXIT_HALTED,
+    EXIT_INPUT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_PASSED,
+    GateHalt,
+    InputError,
+    Interrupted,
+)
 from ..record.report import Report, write_atomic
 from ..record.run_record import RunRecord
 from ..stages import baselines, capacity, evaluate, overfit, sanity, setup, train
@@ -43,8 +53,9 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
     run_dir = distributed.share_run_dir(accelerator, run_dir)  # main's, on every process
     record = RunRecord(run_dir, settings.recipe, accelerator.is_main_process, settings.output.figures)
     record.report.notes += distributed.notes(accelerator)
-    ctx = RunContext(settings, Components(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record),
-                     accelerator)
+    ctx = RunContext(
+        settings, Components(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record), accelerator
+    )
     if record.main and settings.resume is None:  # a resumed run keeps the config.yaml it started with
         write_atomic(run_dir / "config.yaml", settings.config_yaml)
     code = EXIT_CRASH
@@ -73,8 +84,9 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
 
 def _climb(ctx: RunContext) -> int:
     """The recipe, stage by stage; each stage runs its own gates."""
-    ctx.resumed = resume.load_resumed(ctx.settings.resume, ctx.settings.config, ctx.run_dir,
-                                      ctx.accelerator.num_processes, ctx.record.report)
+    ctx.resumed = resume.load_resumed(
+        ctx.settings.resume, ctx.settings.config, ctx.run_dir, ctx.accelerator.num_processes, ctx.record.report
+    )
     if ctx.resumed is not None:  # gates passed before the interruption are recorded, not run again
         ctx.gates.passed_before = resume.passed_gates(ctx.resumed.payload)
     with _stage(ctx, setup.NAME):
@@ -118,8 +130,17 @@ def make_accelerator(settings: RunSettings) -> Accelerator:
 
 
 def result_of(report: Report, code: int) -> RunResult:
-    return RunResult(report.status, code, report.run_dir, report.halted_at, list(report.verdicts),
-                     dict(report.metrics), report.headline, report.error, report.to_json())
+    return RunResult(
+        report.status,
+        code,
+        report.run_dir,
+        report.halted_at,
+        list(report.verdicts),
+        dict(report.metrics),
+        report.headline,
+        report.error,
+        report.to_json(),
+    )
 
 
 def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
@@ -129,8 +150,10 @@ def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
     if distributed.launched_rank() == 0:
         report.write()
         from rich.console import Console
-        Console(stderr=True, highlight=False).print(f"[bold red]ERROR[/] {escape(str(err))}\nrun dir: {run_dir}  "
-                                                    f"exit status {EXIT_INPUT_ERROR}")
+
+        Console(stderr=True, highlight=False).print(
+            f"[bold red]ERROR[/] {escape(str(err))}\nrun dir: {run_dir}  exit status {EXIT_INPUT_ERROR}"
+        )
     return result_of(report, EXIT_INPUT_ERROR)
 
 
@@ -149,9 +172,15 @@ def _finish(ctx: RunContext, code: int) -> None:
 
 def _hparams(settings: RunSettings) -> dict[str, Any]:
     cfg = settings.config
-    return {"recipe": settings.recipe, "seed": settings.seed, "model": str(cfg.model._target_),
-            "optim": str(cfg.optim._target_), "lr": float(cfg.optim.get("lr", 0.0)),
-            "batch_size": int(cfg.loader.train.batch_size), "epochs": int(settings.train.epochs)}
+    return {
+        "recipe": settings.recipe,
+        "seed": settings.seed,
+        "model": str(cfg.model._target_),
+        "optim": str(cfg.optim._target_),
+        "lr": float(cfg.optim.get("lr", 0.0)),
+        "batch_size": int(cfg.loader.train.batch_size),
+        "epochs": int(settings.train.epochs),
+    }
 
 
 def _final_words(record: RunRecord, run_dir: Path, code: int) -> None:
@@ -159,15 +188,17 @@ def _final_words(record: RunRecord, run_dir: Path, code: int) -> None:
     if report.status == "passed":
         value, se = report.metrics.get(report.headline), report.metrics.get(f"{report.headline}_se")
         shown = f"{value:.4f}" + (f" ± {se:.4f}" if se is not None else "")
-        terminal.print(f"[bold green]PASSED[/] test {report.headline} {shown} on {report.metrics.get('count')} "
-                       "examples")
+        terminal.print(
+            f"[bold green]PASSED[/] test {report.headline} {shown} on {report.metrics.get('count')} examples"
+        )
     elif report.status == "halted":
         terminal.print(f"[bold red]HALTED[/] at {report.halted_at['stage']}/{report.halted_at['gate']}")
     elif report.status == "error":
         terminal.print(f"[bold red]ERROR[/] {escape(str(report.error))}")
     elif report.status == "interrupted":
         how = (report.checkpoint or {}).get("resume_command")
-        terminal.print(f"[bold yellow]INTERRUPTED[/] {report.notes[-1]}" +
-                       (f"\nresume with: {how}" if how else "\nno checkpoint yet: start the run again"))
-    terminal.print(f"run dir: {run_dir}  (report.md, TensorBoard: tensorboard --logdir {run_dir})"
-                   f"  exit status {code}")
+        terminal.print(
+            f"[bold yellow]INTERRUPTED[/] {report.notes[-1]}"
+            + (f"\nresume with: {how}" if how else "\nno checkpoint yet: start the run again")
+        )
+    terminal.print(f"run dir: {run_dir}  (report.md, TensorBoard: tensorboard --logdir {run_dir})  exit status {code}")

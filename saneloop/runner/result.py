@@ -1,4 +1,5 @@
 """What a run returns to the Python API (and what the CLI turns into an exit status)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,5 +1,6 @@
 """Stage `capacity`: a wider model, trained for the same short budget on the same batches, must fit
 the training data no worse (tip 9). Runs when `gates.capacity.wider` says how to widen the model."""
+
 from __future__ import annotations
 
 from ..checks import wider_no_worse
@@ -22,13 +23,17 @@ def _capacity(ctx: RunContext, prep: Prepared, settings: CapacitySettings) -> Ve
         return skipped("capacity", "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
     absent = [key for key in settings.wider if not ctx.components.has(key)]
     if absent:
-        return skipped("capacity", f"this config has no {absent} to widen; name the model's width argument, e.g. "
-                       f"++gates.capacity.wider={{model.channels: 32}} <gates.capacity.wider={settings.wider}>")
+        return skipped(
+            "capacity",
+            f"this config has no {absent} to widen; name the model's width argument, e.g. "
+            f"++gates.capacity.wider={{model.channels: 32}} <gates.capacity.wider={settings.wider}>",
+        )
     what = ", ".join(f"{k}={v}" for k, v in settings.wider.items())
     wider = _wider_model(ctx, prep, settings)
     seed_everything(ctx.seed, ctx.settings.deterministic)
-    return wider_no_worse(prep.model, wider, prep.loaders.probe(), prep.task.loss, ctx.components.optimizer,
-                          settings, what, ctx.device)
+    return wider_no_worse(
+        prep.model, wider, prep.loaders.probe(), prep.task.loss, ctx.components.optimizer, settings, what, ctx.device
+    )
 
 
 def _wider_model(ctx: RunContext, prep: Prepared, settings: CapacitySettings):

@@ -1,5 +1,6 @@
 """What the stages share, typed: the run's settings and builders, its record and gates (`RunContext`),
 and what one stage hands the next (`Prepared` from setup, `Trained` from train)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

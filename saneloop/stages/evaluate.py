@@ -1,4 +1,5 @@
 """Stage `evaluate`: the whole test set, every example exactly once, metrics with error bars."""
+
 from __future__ import annotations
 
 from ..checks import above_baselines, every_example_once
@@ -42,8 +43,14 @@ def _beats(prep: Prepared, report, metrics: dict, min_se: float):
     headline = prep.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
     higher = bool(getattr(prep.task, "higher_is_better", True))
-    return above_baselines(headline, float(metrics[headline]), comparable(report.baselines, headline),
-                           metrics.get(f"{headline}_se"), higher, min_se)
+    return above_baselines(
+        headline,
+        float(metrics[headline]),
+        comparable(report.baselines, headline),
+        metrics.get(f"{headline}_se"),
+        higher,
+        min_se,
+    )
 
 
 def comparable(baselines: dict[str, float], headline: str) -> dict[str, float]:

@@ -1,4 +1,5 @@
 """Stage `overfit`: a copy of the initialised model must memorise one small fixed batch (tip 8)."""
+
 from __future__ import annotations
 
 from ..checks import overfit_batch
@@ -29,5 +30,6 @@ def _plot(ctx: RunContext, prep: Prepared, batch, verdict: Verdict) -> None:
     """Labels against predictions of the overfit batch (tip 8), drawn before a failure halts the run."""
     title = f"overfit batch after {verdict.details.get('steps')} steps, loss {verdict.value}"
     outputs, targets = verdict.details["outputs"], batch.targets.cpu()
-    ctx.record.publish("overfit", "overfit",
-                       lambda: predictions_figure(prep.task.view_predictions(outputs, targets), title))
+    ctx.record.publish(
+        "overfit", "overfit", lambda: predictions_figure(prep.task.view_predictions(outputs, targets), title)
+    )

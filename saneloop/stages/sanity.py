@@ -1,8 +1,15 @@
 """Stage `sanity`: before any optimizer step, set the final bias from the data and check the loss."""
+
 from __future__ import annotations
 
-from ..checks import (bias_reaches_output, causal_dependencies, every_param_learns, independent_samples, loss_at_init,
-                      model_matches_reference)
+from ..checks import (
+    bias_reaches_output,
+    causal_dependencies,
+    every_param_learns,
+    independent_samples,
+    loss_at_init,
+    model_matches_reference,
+)
 from ..checks.verdict import Verdict, skipped
 from ..models.head import find_head
 from ..record.figures import dependency_figure
@@ -15,8 +22,12 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     what_was_set = _set_final_bias(ctx, prep)
     model, task, loaders, device = prep.model, prep.task, prep.loaders, ctx.device
     targets = prep.train_summary.targets
-    ctx.gates("init_bias", lambda s: bias_reaches_output(model, task, loaders.probe(), targets, prep.head or None,
-                                                         what_was_set, s, device))
+    ctx.gates(
+        "init_bias",
+        lambda s: bias_reaches_output(
+            model, task, loaders.probe(), targets, prep.head or None, what_was_set, s, device
+        ),
+    )
     ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device))
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
@@ -53,8 +64,15 @@ def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -
     if "dependency" in verdict.details:
         name = "dependency" if verdict.gate == "batch_independence" else verdict.gate
         where = verdict.details["where"].split(",")[0]
-        title = (f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "
-                 f"{'every other sample' if name == 'dependency' else 'every position right of it'} must be white")
-        ctx.record.publish(verdict.gate, name, lambda: dependency_figure(
-            verdict.details["dependency"], verdict.details["rows"], row_label, col_label, title))
+        title = (
+            f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "
+            f"{'every other sample' if name == 'dependency' else 'every position right of it'} must be white"
+        )
+        ctx.record.publish(
+            verdict.gate,
+            name,
+            lambda: dependency_figure(
+                verdict.details["dependency"], verdict.details["rows"], row_label, col_label, title
+            ),
+        )
     return verdict

@@ -1,4 +1,5 @@
 """Stage `setup`: seed everything, build data, task and model, check the data, prove determinism."""
+
 from __future__ import annotations
 
 import torch
@@ -32,8 +33,9 @@ def run(ctx: RunContext) -> Prepared:
     targets = {"train": train_summary.targets, "test": test_summary.targets}
     ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
     ctx.gates("classes_present", lambda s: all_classes_present(task, train_summary.targets))
-    ctx.gates("inputs_finite", lambda s: finite_verdict({"train": train_summary.nonfinite,
-                                                         "test": test_summary.nonfinite}))
+    ctx.gates(
+        "inputs_finite", lambda s: finite_verdict({"train": train_summary.nonfinite, "test": test_summary.nonfinite})
+    )
     ctx.gates("augmentation_off", lambda s: items_repeat({"train": train_set, "test": test_set}, s.items))
 
     prep = Prepared(task, train_set, test_set, train_summary, test_summary, loaders, seeded_model(ctx))
@@ -71,9 +73,11 @@ def _refuse_unbatchable_inputs(summaries: dict[str, DatasetSummary], loaders: Lo
     for split, summary in summaries.items():
         if len(summary.input_shapes) > 1 and loaders.train_collate is None:
             shapes = sorted(summary.input_shapes)[:5]
-            raise InputError(f"{split} inputs have varying shapes {shapes} and cannot be batched by the default "
-                             "collate; pad or crop them in the dataset, or give loader.train.collate_fn (a padding "
-                             "collator; the test loader uses it too unless loader.test.collate_fn is set)")
+            raise InputError(
+                f"{split} inputs have varying shapes {shapes} and cannot be batched by the default "
+                "collate; pad or crop them in the dataset, or give loader.train.collate_fn (a padding "
+                "collator; the test loader uses it too unless loader.test.collate_fn is set)"
+            )
 
 
 def _refuse_wrong_output_shape(ctx: RunContext, prep: Prepared) -> None:

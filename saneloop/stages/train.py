@@ -1,4 +1,5 @@
 """Stage `train`: the full run, on Accelerate, costing what a hand-written loop costs."""
+
 from __future__ import annotations
 
 import math
@@ -43,9 +44,15 @@ def _total_steps(ctx: RunContext, steps_per_epoch: int) -> int:
 
 
 def _plan(ctx: RunContext) -> CheckpointPlan:
-    return CheckpointPlan(ctx.run_dir, ctx.settings.checkpoint.every, ctx.settings.checkpoint.keep,
-                          ctx.settings.config_yaml, lambda: ctx.record.report.stages, ctx.components.model_target,
-                          ctx.resumed)
+    return CheckpointPlan(
+        ctx.run_dir,
+        ctx.settings.checkpoint.every,
+        ctx.settings.checkpoint.keep,
+        ctx.settings.config_yaml,
+        lambda: ctx.record.report.stages,
+        ctx.components.model_target,
+        ctx.resumed,
+    )
 
 
 def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
@@ -58,8 +65,9 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
     return model, optimizer, scheduler, loader
 
 
-def _fit(ctx: RunContext, prep: Prepared, parts: tuple, watch: TrainWatch, checkpoints: Checkpointer,
-         total: int) -> tuple[torch.Tensor, Optional[int]]:
+def _fit(
+    ctx: RunContext, prep: Prepared, parts: tuple, watch: TrainWatch, checkpoints: Checkpointer, total: int
+) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
     A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
@@ -68,8 +76,14 @@ def _fit(ctx: RunContext, prep: Prepared, parts: tuple, watch: TrainWatch, check
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
     device = None if accelerator.device.type == "cpu" else accelerator.device
-    bar = tqdm(total=total, desc="train", unit="step", disable=not (ctx.settings.output.progress and
-               accelerator.is_main_process), mininterval=0.5, leave=False)
+    bar = tqdm(
+        total=total,
+        desc="train",
+        unit="step",
+        disable=not (ctx.settings.output.progress and accelerator.is_main_process),
+        mininterval=0.5,
+        leave=False,
+    )
     log_every, checkpoints.total = int(ctx.settings.train.log_every), total
     step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
     logged = step - step % log_every

@@ -5,6 +5,7 @@ The first batch is the one the loop hands the model, after collate, augmentation
 placement: what is drawn is what the net got. Main process only; the train loop pays one integer
 test per step, and a forward of a small batch per evaluation.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -23,8 +24,7 @@ GATE = "loss_decreases"  # the train stage's gate: its figures are listed beside
 
 
 class TrainWatch:
-    def __init__(self, record: RunRecord, prep: Prepared, device: torch.device, train: TrainConfig,
-                 total: int) -> None:
+    def __init__(self, record: RunRecord, prep: Prepared, device: torch.device, train: TrainConfig, total: int) -> None:
         self.record, self.prep, self.device = record, prep, device
         self.enabled = record.main and record.figures
         self.due = due_steps(train, total)
@@ -40,8 +40,10 @@ class TrainWatch:
             return
         if step == 1:
             inputs, targets = batch.first_input, batch.targets
-            self.first = (inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs,
-                          targets.detach().cpu() if isinstance(targets, torch.Tensor) else targets)
+            self.first = (
+                inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs,
+                targets.detach().cpu() if isinstance(targets, torch.Tensor) else targets,
+            )
         if step in self.due:
             self._snapshot(step)
 
@@ -70,8 +72,8 @@ class TrainWatch:
             steps, views = zip(*self.snapshots)
             self.record.publish(GATE, "dynamics", lambda: dynamics_figure(list(steps), list(views)), last_step)
             for step, view in self.snapshots:
-                self.record.image("fixed_batch/predictions", lambda: predictions_figure(
-                    view, f"fixed test batch, step {step}"), step)
+                title = f"fixed test batch, step {step}"
+                self.record.image("fixed_batch/predictions", lambda v=view, t=title: predictions_figure(v, t), step)
 
 
 def due_steps(train: TrainConfig, total: int) -> set[int]:
@@ -79,4 +81,4 @@ def due_steps(train: TrainConfig, total: int) -> set[int]:
     fastest early, so the dynamics are best sampled there)."""
     if train.eval_every is not None:
         return set(range(max(1, int(train.eval_every)), total + 1, max(1, int(train.eval_every))))
-    return {2 ** k for k in range(max(total, 1).bit_length())}
+    return {2**k for k in range(max(total, 1).bit_length())}

@@ -1,4 +1,5 @@
 """Tasks: what 'classify', 'regress', 'binary' and 'charlm' mean to the recipe."""
+
 from .base import ChecksPairs, HasOverfitFloor, TargetProblem, Task
 from .binary import Binary
 from .charlm import CharLM
@@ -6,5 +7,18 @@ from .classify import Classify
 from .regress import Regress
 from .views import BatchView, ImageView, PredictionView, TableView, TextView
 
-__all__ = ["BatchView", "Binary", "CharLM", "ChecksPairs", "Classify", "HasOverfitFloor", "ImageView", "PredictionView",
-           "Regress", "TableView", "TargetProblem", "Task", "TextView"]
+__all__ = [
+    "BatchView",
+    "Binary",
+    "CharLM",
+    "ChecksPairs",
+    "Classify",
+    "HasOverfitFloor",
+    "ImageView",
+    "PredictionView",
+    "Regress",
+    "TableView",
+    "TargetProblem",
+    "Task",
+    "TextView",
+]

@@ -3,6 +3,7 @@
 The pipeline and the checks know nothing about classification or regression; they ask the task.
 Adding a task means writing one class that fits `Task` and one YAML in `conf/task/`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Binary classification from one logit per sample ([B, 1] or [B]), 0/1 targets, BCE with logits."""
+
 from __future__ import annotations
 
 import math
@@ -35,23 +36,35 @@ class Binary:
         if not isinstance(output, torch.Tensor):
             return f"the model returned {type(output).__name__}; binary expects one logit per sample, [B, 1] or [B]"
         if tuple(output.shape) not in ((batch_size,), (batch_size, 1)):
-            return (f"the model returned shape {list(output.shape)}; binary expects one logit per sample, "
-                    f"[B, 1] or [B] = [{batch_size}, 1] (a 2-logit head belongs to +recipe=classify)")
+            return (
+                f"the model returned shape {list(output.shape)}; binary expects one logit per sample, "
+                f"[B, 1] or [B] = [{batch_size}, 1] (a 2-logit head belongs to +recipe=classify)"
+            )
         if not output.is_floating_point():
             return f"the model returned dtype {output.dtype}; logits must be floating point"
         return None
 
     def target_problems(self, targets: torch.Tensor) -> list[TargetProblem]:
         if targets.dim() > 2 or (targets.dim() == 2 and targets.shape[1] != 1):
-            return [TargetProblem(f"targets have shape {list(targets.shape)} after stacking; binary expects one "
-                                  "0/1 value per sample ([] or [1] per item)", [])]
+            return [
+                TargetProblem(
+                    f"targets have shape {list(targets.shape)} after stacking; binary expects one "
+                    "0/1 value per sample ([] or [1] per item)",
+                    [],
+                )
+            ]
         flat = targets.reshape(-1).double()
         bad = ((flat != 0) & (flat != 1)).nonzero().flatten()
         if len(bad) == 0:
             return []
         seen = sorted({float(v) for v in flat[bad][:_MAX_LISTED].tolist()})
-        return [TargetProblem(f"{len(bad)} targets are not 0 or 1 (e.g. {seen}); binary needs 0/1 labels - for "
-                              "several classes use +recipe=classify", bad[:_MAX_LISTED].tolist())]
+        return [
+            TargetProblem(
+                f"{len(bad)} targets are not 0 or 1 (e.g. {seen}); binary needs 0/1 labels - for "
+                "several classes use +recipe=classify",
+                bad[:_MAX_LISTED].tolist(),
+            )
+        ]
 
     def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
         flat = train_targets.reshape(-1)
@@ -105,8 +118,11 @@ class Binary:
         """Always the majority class (accuracy), a random score (AUROC), and the test positive rate (AP)."""
         majority = 1.0 if self._rate(train_targets) > 0.5 else 0.0
         test = test_targets.reshape(-1).double()
-        return {"majority_accuracy": float((test == majority).double().mean()), "chance_auroc": 0.5,
-                "chance_average_precision": float(test.mean())}
+        return {
+            "majority_accuracy": float((test == majority).double().mean()),
+            "chance_auroc": 0.5,
+            "chance_average_precision": float(test.mean()),
+        }
 
     def headline(self) -> str:
         return "auroc"

@@ -1,4 +1,5 @@
 """Character (or any token) language modelling: logits [B, T, V], next-token targets [B, T], cross-entropy."""
+
 from __future__ import annotations
 
 import math
@@ -38,14 +39,17 @@ class CharLM:
         if int(self.vocab_size) < 2:
             raise ValueError(f"task.vocab_size must be >= 2, got {self.vocab_size}; set data.vocab_size")
         if self.vocab is not None and len(self.vocab) != int(self.vocab_size):
-            raise ValueError(f"data.vocab has {len(self.vocab)} characters but data.vocab_size={self.vocab_size}; "
-                             "make them agree")
+            raise ValueError(
+                f"data.vocab has {len(self.vocab)} characters but data.vocab_size={self.vocab_size}; make them agree"
+            )
         self._next_token = Classify(int(self.vocab_size))  # the classification made at every position
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if output.shape[:-1] != target.shape:
-            raise ValueError(f"the model returned {list(output.shape)} for targets {list(target.shape)}; charlm "
-                             f"expects logits [B, T, V] for targets [B, T] (V = data.vocab_size = {self.vocab_size})")
+            raise ValueError(
+                f"the model returned {list(output.shape)} for targets {list(target.shape)}; charlm "
+                f"expects logits [B, T, V] for targets [B, T] (V = data.vocab_size = {self.vocab_size})"
+            )
         return self._next_token.loss(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
     def output_problem(self, output: Any, batch_size: int) -> str | None:
@@ -53,42 +57,63 @@ class CharLM:
         if not isinstance(output, torch.Tensor):
             return f"the model returned {type(output).__name__}; charlm expects a logits tensor [B, T, V] (V = {v})"
         if output.dim() != 3 or output.shape[0] != batch_size or output.shape[2] != v:
-            return (f"the model returned shape {list(output.shape)}; charlm expects logits [B, T, V] = "
-                    f"[{batch_size}, T, {v}] (V = data.vocab_size = {v})")
+            return (
+                f"the model returned shape {list(output.shape)}; charlm expects logits [B, T, V] = "
+                f"[{batch_size}, T, {v}] (V = data.vocab_size = {v})"
+            )
         if not output.is_floating_point():
             return f"the model returned dtype {output.dtype}; logits must be floating point"
         return None
 
     def target_problems(self, targets: torch.Tensor) -> list[TargetProblem]:
         if targets.is_floating_point() or targets.dtype == torch.bool:
-            return [TargetProblem(f"targets have dtype {targets.dtype}; charlm needs integer token ids (torch.long)",
-                                  [])]
+            return [
+                TargetProblem(f"targets have dtype {targets.dtype}; charlm needs integer token ids (torch.long)", [])
+            ]
         if targets.dim() != 2:
-            return [TargetProblem(f"targets have shape {list(targets.shape)} after stacking; charlm expects one "
-                                  "window of token ids [T] per item", [])]
+            return [
+                TargetProblem(
+                    f"targets have shape {list(targets.shape)} after stacking; charlm expects one "
+                    "window of token ids [T] per item",
+                    [],
+                )
+            ]
         bad = ((targets < 0) | (targets >= self.vocab_size)).any(1).nonzero().flatten()
         if len(bad) == 0:
             return []
-        return [TargetProblem(f"{len(bad)} windows hold token ids outside [0, {self.vocab_size}) (seen min "
-                              f"{int(targets.min())}, max {int(targets.max())}); check data.vocab_size",
-                              bad[:_MAX_LISTED].tolist())]
+        return [
+            TargetProblem(
+                f"{len(bad)} windows hold token ids outside [0, {self.vocab_size}) (seen min "
+                f"{int(targets.min())}, max {int(targets.max())}); check data.vocab_size",
+                bad[:_MAX_LISTED].tolist(),
+            )
+        ]
 
     def pair_problems(self, inputs: torch.Tensor, targets: torch.Tensor) -> list[TargetProblem]:
         """Targets must be the inputs shifted by one: target[t] == input[t + 1]."""
         if inputs.shape != targets.shape or inputs.dim() != 2 or inputs.shape[1] < 2:
-            return [TargetProblem(f"inputs {list(inputs.shape[1:])} and targets {list(targets.shape[1:])} per item; "
-                                  "charlm expects two token windows of the same length T >= 2", [])]
+            return [
+                TargetProblem(
+                    f"inputs {list(inputs.shape[1:])} and targets {list(targets.shape[1:])} per item; "
+                    "charlm expects two token windows of the same length T >= 2",
+                    [],
+                )
+            ]
         shifted = (targets[:, :-1] == inputs[:, 1:]).double().mean(1)
         if float(shifted.mean()) >= 0.5:
             return []
         same = float((targets == inputs).double().mean())
         wrong = (shifted < 0.5).nonzero().flatten()[:_MAX_LISTED].tolist()
         if same > 0.9:
-            why = (f"targets equal the inputs at {same:.0%} of positions: the model would learn to copy its input. "
-                   "Targets must be the next token: inputs = tokens[i : i+T], targets = tokens[i+1 : i+T+1]")
+            why = (
+                f"targets equal the inputs at {same:.0%} of positions: the model would learn to copy its input. "
+                "Targets must be the next token: inputs = tokens[i : i+T], targets = tokens[i+1 : i+T+1]"
+            )
         else:
-            why = (f"only {float(shifted.mean()):.0%} of targets are the next input token (target[t] == "
-                   "input[t+1]); targets must be the inputs shifted by one")
+            why = (
+                f"only {float(shifted.mean()):.0%} of targets are the next input token (target[t] == "
+                "input[t+1]); targets must be the inputs shifted by one"
+            )
         return [TargetProblem(why, wrong)]
 
     def overfit_floor(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
@@ -116,8 +141,10 @@ class CharLM:
 
     def expected_init_loss(self, train_targets: torch.Tensor) -> tuple[float, str]:
         entropy, _ = self._next_token.expected_init_loss(train_targets.reshape(-1))
-        return entropy, (f"entropy of the training unigram prior (log V = {math.log(self.vocab_size):.4f} if "
-                         "every token were equally common)")
+        return entropy, (
+            f"entropy of the training unigram prior (log V = {math.log(self.vocab_size):.4f} if "
+            "every token were equally common)"
+        )
 
     def head_size(self) -> int:
         return int(self.vocab_size)
@@ -136,8 +163,11 @@ class CharLM:
         n = len(targets)
         if n == 0:
             return {"loss": math.nan, "count": 0}
-        per_token = F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]).float(), targets.reshape(-1),
-                                    reduction="none").double().reshape(targets.shape)
+        per_token = (
+            F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]).float(), targets.reshape(-1), reduction="none")
+            .double()
+            .reshape(targets.shape)
+        )
         per_window = per_token.mean(1)  # windows are the independent-ish units for the error bar
         loss = float(per_token.mean())
         se = float(per_window.std() / math.sqrt(n)) if n > 1 else math.nan
@@ -157,9 +187,12 @@ class CharLM:
         log_prior = torch.zeros(int(self.vocab_size), dtype=torch.double)
         self._next_token.init_bias(log_prior, train_targets.reshape(-1))
         unigram = float(-log_prior[test_targets.reshape(-1)].mean())
-        return {"unigram_bits_per_char": unigram / _LN2, "unigram_loss": unigram,
-                "bigram_bits_per_char": self._bigram_loss(train_targets, test_targets) / _LN2,
-                "uniform_bits_per_char": math.log(self.vocab_size) / _LN2}
+        return {
+            "unigram_bits_per_char": unigram / _LN2,
+            "unigram_loss": unigram,
+            "bigram_bits_per_char": self._bigram_loss(train_targets, test_targets) / _LN2,
+            "uniform_bits_per_char": math.log(self.vocab_size) / _LN2,
+        }
 
     def headline(self) -> str:
         return "bits_per_char"

@@ -1,4 +1,5 @@
 """Multi-class classification: logits [B, C], integer targets in [0, C), cross-entropy."""
+
 from __future__ import annotations
 
 import math
@@ -38,28 +39,43 @@ class Classify:
         if not isinstance(output, torch.Tensor):
             return f"the model returned {type(output).__name__}; classify expects a logits tensor of shape {list(want)}"
         if tuple(output.shape) != want:
-            return (f"the model returned shape {list(output.shape)}; classify expects logits [B, C] = {list(want)} "
-                    f"(C = data.num_classes = {self.num_classes})")
+            return (
+                f"the model returned shape {list(output.shape)}; classify expects logits [B, C] = {list(want)} "
+                f"(C = data.num_classes = {self.num_classes})"
+            )
         if not output.is_floating_point():
             return f"the model returned dtype {output.dtype}; logits must be floating point"
         return None
 
     def target_problems(self, targets: torch.Tensor) -> list[TargetProblem]:
         if targets.is_floating_point() or targets.dtype == torch.bool:
-            return [TargetProblem(
-                f"targets have dtype {targets.dtype}; classify needs integer class indices (torch.long) "
-                "- convert them in your dataset, e.g. torch.tensor(y, dtype=torch.long)", [])]
+            return [
+                TargetProblem(
+                    f"targets have dtype {targets.dtype}; classify needs integer class indices (torch.long) "
+                    "- convert them in your dataset, e.g. torch.tensor(y, dtype=torch.long)",
+                    [],
+                )
+            ]
         if targets.dim() != 1:
-            return [TargetProblem(f"targets have shape {list(targets.shape)} after stacking; classify expects one "
-                                  "class index per sample (a scalar per item)", [])]
+            return [
+                TargetProblem(
+                    f"targets have shape {list(targets.shape)} after stacking; classify expects one "
+                    "class index per sample (a scalar per item)",
+                    [],
+                )
+            ]
         bad = ((targets < 0) | (targets >= self.num_classes)).nonzero().flatten()
         if len(bad) == 0:
             return []
         lo, hi = int(targets.min()), int(targets.max())
         hint = " (labels look 1-based: subtract 1)" if lo == 1 and hi == self.num_classes else ""
-        return [TargetProblem(
-            f"{len(bad)} targets outside [0, {self.num_classes}) (seen min {lo}, max {hi}){hint}; "
-            f"check data.num_classes={self.num_classes} and the labels", bad[:_MAX_LISTED].tolist())]
+        return [
+            TargetProblem(
+                f"{len(bad)} targets outside [0, {self.num_classes}) (seen min {lo}, max {hi}){hint}; "
+                f"check data.num_classes={self.num_classes} and the labels",
+                bad[:_MAX_LISTED].tolist(),
+            )
+        ]
 
     def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
         counts = self._counts(train_targets)
@@ -70,7 +86,11 @@ class Classify:
         entropy = float(-(p * p.log()).sum())
         if float(p.max() - p.min()) < 1e-3:
             return entropy, f"-log(1/C) = log({self.num_classes}) with balanced classes"
-        return entropy, f"entropy of the training class prior (log {self.num_classes} = {math.log(self.num_classes):.4f} if balanced)"
+        return (
+            entropy,
+            f"entropy of the training class prior "
+            f"(log {self.num_classes} = {math.log(self.num_classes):.4f} if balanced)",
+        )
 
     def head_size(self) -> int:
         return self.num_classes
@@ -116,12 +136,18 @@ class Classify:
         if x.dim() == 3:
             return ImageView(x.numpy(), captions)
         flat = x.reshape(len(x), -1)
-        return TableView([f"x{i}" for i in range(flat.shape[1])] + ["target"],
-                         [row + [float(t)] for row, t in zip(flat.tolist(), targets.flatten().tolist())])
+        return TableView(
+            [f"x{i}" for i in range(flat.shape[1])] + ["target"],
+            [row + [float(t)] for row, t in zip(flat.tolist(), targets.flatten().tolist())],
+        )
 
     def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
-        return PredictionView("classes", targets.flatten().tolist(), outputs.argmax(-1).flatten().tolist(),
-                              [str(c) for c in range(self.num_classes)])
+        return PredictionView(
+            "classes",
+            targets.flatten().tolist(),
+            outputs.argmax(-1).flatten().tolist(),
+            [str(c) for c in range(self.num_classes)],
+        )
 
     def _counts(self, targets: torch.Tensor) -> torch.Tensor:
         return torch.bincount(targets.long().flatten(), minlength=self.num_classes).double()

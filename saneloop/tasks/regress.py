@@ -1,4 +1,5 @@
 """Regression: one real-valued output per sample ([B] or [B, 1]), float targets, mean squared error."""
+
 from __future__ import annotations
 
 import math
@@ -41,19 +42,31 @@ class Regress:
         if not isinstance(output, torch.Tensor):
             return f"the model returned {type(output).__name__}; regress expects a tensor of shape [B] or [B, 1]"
         if tuple(output.shape) not in ((batch_size,), (batch_size, 1)):
-            return (f"the model returned shape {list(output.shape)}; regress expects one value per sample, "
-                    f"[B] or [B, 1] = [{batch_size}] or [{batch_size}, 1] (e.g. a final nn.Linear(..., 1))")
+            return (
+                f"the model returned shape {list(output.shape)}; regress expects one value per sample, "
+                f"[B] or [B, 1] = [{batch_size}] or [{batch_size}, 1] (e.g. a final nn.Linear(..., 1))"
+            )
         if not output.is_floating_point():
             return f"the model returned dtype {output.dtype}; regression outputs must be floating point"
         return None
 
     def target_problems(self, targets: torch.Tensor) -> list[TargetProblem]:
         if not targets.is_floating_point():
-            return [TargetProblem(f"targets have dtype {targets.dtype}; regress needs float targets - convert "
-                                  "them in your dataset, e.g. torch.tensor(y, dtype=torch.float32)", [])]
+            return [
+                TargetProblem(
+                    f"targets have dtype {targets.dtype}; regress needs float targets - convert "
+                    "them in your dataset, e.g. torch.tensor(y, dtype=torch.float32)",
+                    [],
+                )
+            ]
         if targets.dim() > 2 or (targets.dim() == 2 and targets.shape[1] != 1):
-            return [TargetProblem(f"targets have shape {list(targets.shape)} after stacking; regress expects "
-                                  "one value per sample ([] or [1] per item)", [])]
+            return [
+                TargetProblem(
+                    f"targets have shape {list(targets.shape)} after stacking; regress expects "
+                    "one value per sample ([] or [1] per item)",
+                    [],
+                )
+            ]
         if len(targets) > 1 and float(targets.double().std()) == 0.0:
             return [TargetProblem(f"every target equals {float(targets.flatten()[0])}: nothing to learn", [])]
         return []
@@ -98,16 +111,21 @@ class Regress:
         true = test_targets.reshape(-1).double()
         mean = torch.full_like(true, self._mean(train_targets))
         err = (mean - true) * float(self.target_scale)
-        return {"mean_r2": _r2(mean, true), "mean_rmse": float(err.pow(2).mean().sqrt()),
-                "mean_mae": float(err.abs().mean())}
+        return {
+            "mean_r2": _r2(mean, true),
+            "mean_rmse": float(err.pow(2).mean().sqrt()),
+            "mean_mae": float(err.abs().mean()),
+        }
 
     def headline(self) -> str:
         return "r2"
 
     def view_batch(self, inputs: torch.Tensor, targets: torch.Tensor) -> BatchView:
         flat = inputs.detach().float().cpu().reshape(len(inputs), -1)
-        return TableView([f"x{i}" for i in range(flat.shape[1])] + ["target"],
-                         [row + [t] for row, t in zip(flat.tolist(), self._original(targets).tolist())])
+        return TableView(
+            [f"x{i}" for i in range(flat.shape[1])] + ["target"],
+            [row + [t] for row, t in zip(flat.tolist(), self._original(targets).tolist())],
+        )
 
     def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
         """Predicted against true values, in the original units."""
@@ -119,8 +137,10 @@ class Regress:
     def _units_note(self) -> str:
         if float(self.target_shift) == 0.0 and float(self.target_scale) == 1.0:
             return ""
-        return (f", in standardised units (y - {float(self.target_shift):g}) / {float(self.target_scale):g} "
-                "<task.target_shift, task.target_scale>")
+        return (
+            f", in standardised units (y - {float(self.target_shift):g}) / {float(self.target_scale):g} "
+            "<task.target_shift, task.target_scale>"
+        )
 
     @staticmethod
     def _mean(targets: torch.Tensor) -> float:

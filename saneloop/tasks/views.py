@@ -2,6 +2,7 @@
 
 A task turns tensors into one of these plain views; the figure code knows nothing of tasks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,10 +1,10 @@
 import torch
 
+from bench import plants
+from saneloop.checks import items_repeat
 from saneloop.config import Components
 from saneloop.data import Augmented, RandomShift
-from saneloop.checks import items_repeat
 from saneloop.datasets import digits
-from bench import plants
 from tests.conftest import FAST, assert_halted_at, compose_cfg, gate, run_pipeline
 
 

@@ -2,23 +2,29 @@ import pytest
 import torch
 from torch import nn
 
+from bench import plants
 from saneloop.checks import independent_samples
 from saneloop.models import MLP
-from bench import plants
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 X = torch.rand(16, 1, 8, 8)
 
 
-@pytest.mark.parametrize("model", [plants.TimeMajorNet(64, 10, permute=False), plants.BatchStandardizedMLP(64, 10),
-                                   plants.BatchSoftmaxMLP(64, 10)], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "model",
+    [plants.TimeMajorNet(64, 10, permute=False), plants.BatchStandardizedMLP(64, 10), plants.BatchSoftmaxMLP(64, 10)],
+    ids=lambda m: type(m).__name__,
+)
 def test_unit_models_that_mix_the_batch_fail(model):
     verdict = independent_samples(model, X)
     assert not verdict.passed and "mixes the batch" in verdict.message and verdict.value > 0
 
 
-@pytest.mark.parametrize("model", [MLP(64, 10), plants.TimeMajorNet(64, 10), plants.BatchNormDropoutMLP(64, 10)],
-                         ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "model",
+    [MLP(64, 10), plants.TimeMajorNet(64, 10), plants.BatchNormDropoutMLP(64, 10)],
+    ids=lambda m: type(m).__name__,
+)
 def test_unit_independent_models_pass(model):
     verdict = independent_samples(model, X)
     assert verdict.passed, verdict.message
@@ -41,6 +47,7 @@ def test_unit_output_independent_of_input_is_a_finding_not_a_crash():
 
         def forward(self, x):
             return self.bias.expand(len(x), 10)
+
     verdict = independent_samples(Constant(), X)
     assert not verdict.passed and "do not depend on the inputs at all" in verdict.message
     assert not independent_samples(plants.DetachedBodyMLP(64, 10), X).passed
@@ -63,8 +70,9 @@ def test_batch_mixing_halts_at_sanity(tmp_path, model):
 
 
 def test_batchnorm_dropout_model_passes_every_gate(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.BatchNormDropoutMLP", "model.hidden=128",
-                                "model.dropout=0.2", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.BatchNormDropoutMLP", "model.hidden=128", "model.dropout=0.2", *FAST
+    )
     assert code == 0, report
     assert "in eval mode" in gate(report, "batch_independence")["message"]
 

@@ -26,9 +26,15 @@ def test_unit_lower_is_better_metrics():
 def test_misaligned_test_labels_halt_at_evaluate(tmp_path):
     """Test labels shuffled apart from test inputs; the input-independent gate (which would see it
     first, on test batches) is turned off to show the last line of defence."""
-    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.shuffled_digits", "+data.train_labels=false",
-                                "+data.test_labels=true", "gates.input_independent.enabled=false",
-                                "baselines.human=0.98", *FAST)
+    code, report = run_pipeline(
+        tmp_path,
+        "data._target_=bench.plants.shuffled_digits",
+        "+data.train_labels=false",
+        "+data.test_labels=true",
+        "gates.input_independent.enabled=false",
+        "baselines.human=0.98",
+        *FAST,
+    )
     found = assert_halted_at(code, report, "evaluate", "beats_baselines")
     assert "does not beat" in found["message"] and "below the human figure 0.9800" in found["message"]
 

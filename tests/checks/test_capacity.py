@@ -6,8 +6,9 @@ from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 def test_unit_paired_difference_within_noise_passes():
     base = [1.0, 0.9, 1.1, 0.8, 1.0, 0.9, 1.1, 0.8]
     assert wider_no_worse(base, [b - 0.1 for b in base], "w", Settings(window=0.5)).passed
-    assert wider_no_worse(base, [b + (0.01 if k % 2 else -0.01) for k, b in enumerate(base)], "w",
-                          Settings(window=0.5)).passed
+    assert wider_no_worse(
+        base, [b + (0.01 if k % 2 else -0.01) for k, b in enumerate(base)], "w", Settings(window=0.5)
+    ).passed
     assert not wider_no_worse(base, [b + 0.4 for b in base], "w", Settings(window=0.5)).passed
     # 20% worse: within the relative allowance (two correlated 100-step curves end that far apart),
     # outside it when the allowance is off

@@ -1,15 +1,24 @@
 import pytest
 import torch
 
-from saneloop.checks import causal_dependencies
 from bench import plants
+from saneloop.checks import causal_dependencies
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 TOKENS = torch.randint(0, 8, (4, 12), generator=torch.Generator().manual_seed(0))
 # A tiny causal task: each position predicts the previous token (bench.plants.sequences).
-CAUSAL = ["data._target_=bench.plants.sequences", "data.num_classes=8", "~data.test_size", "~data.split_seed",
-          "task._target_=bench.plants.PerPositionClassify", "model._target_=bench.plants.TinyCausalLM",
-          "~model.in_features", "~model.depth", "~model.dropout", "model.hidden=32"]
+CAUSAL = [
+    "data._target_=bench.plants.sequences",
+    "data.num_classes=8",
+    "~data.test_size",
+    "~data.split_seed",
+    "task._target_=bench.plants.PerPositionClassify",
+    "model._target_=bench.plants.TinyCausalLM",
+    "~model.in_features",
+    "~model.depth",
+    "~model.dropout",
+    "model.hidden=32",
+]
 
 
 @pytest.mark.parametrize("offset", [1, 2, 11])

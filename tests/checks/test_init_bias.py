@@ -26,8 +26,7 @@ def test_no_bias_head_on_imbalanced_data_halts(tmp_path):
 
 
 def test_no_bias_head_on_balanced_data_is_said_but_passes(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.NoBiasMLP", "gates.overfit.enabled=false",
-                                *FAST)
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.NoBiasMLP", "gates.overfit.enabled=false", *FAST)
     found = gate(report, "init_bias")
     assert found["status"] == "passed" and "no final bias" in found["message"]
 
@@ -43,8 +42,15 @@ def test_scale_after_the_head_halts_on_imbalanced_data(tmp_path):
 def test_correct_models_whose_random_head_moves_the_mean_prediction_pass(tmp_path, model):
     """Unit-variance features into a default-initialised head move the mean prediction by ~0.1;
     the bias is still right, so the gate judges the model with the head's weights at zero."""
-    code, report = run_pipeline(tmp_path, *IMBALANCED, f"model._target_={model}", *FAST,
-                                "gates.overfit.enabled=false", "train.max_steps=5", "gates.loss_decreases.enabled=false")
+    code, report = run_pipeline(
+        tmp_path,
+        *IMBALANCED,
+        f"model._target_={model}",
+        *FAST,
+        "gates.overfit.enabled=false",
+        "train.max_steps=5",
+        "gates.loss_decreases.enabled=false",
+    )
     found = gate(report, "init_bias")
     assert found["status"] == "passed" and found["value"] < 0.01, found["message"]
 

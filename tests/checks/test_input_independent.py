@@ -15,10 +15,14 @@ def test_unit_ratio_decides():
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_labels_shuffled_apart_from_inputs_halt_at_baselines(tmp_path, split):
-    flags = ["data.train_labels=true", "data.test_labels=false"] if split == "train" else \
-        ["data.train_labels=false", "data.test_labels=true"]
-    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.shuffled_digits", *[f"+{f}" for f in flags],
-                                *FAST)
+    flags = (
+        ["data.train_labels=true", "data.test_labels=false"]
+        if split == "train"
+        else ["data.train_labels=false", "data.test_labels=true"]
+    )
+    code, report = run_pipeline(
+        tmp_path, "data._target_=bench.plants.shuffled_digits", *[f"+{f}" for f in flags], *FAST
+    )
     found = assert_halted_at(code, report, "baselines", "input_independent")
     assert found["value"] > 0.9 and "labels shuffled apart from the inputs" in found["message"]
 

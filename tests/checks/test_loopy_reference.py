@@ -1,8 +1,8 @@
 import torch
 
+from bench import plants
 from saneloop.checks import matches_reference, model_matches_reference
 from saneloop.checks.loopy_reference import LoopyReferenceSettings as Settings
-from bench import plants
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 
@@ -32,8 +32,9 @@ def test_unit_model_gate():
 
 
 def test_wrong_vectorization_halts_at_sanity(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.RowPoolNet", "model.hidden=32",
-                                "+model.transposed=true", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.RowPoolNet", "model.hidden=32", "+model.transposed=true", *FAST
+    )
     found = assert_halted_at(code, report, "sanity", "loopy_reference")
     assert "transpose" in found["message"]
 

@@ -12,15 +12,27 @@ def test_unit_ratio_and_nan():
 
 
 def test_zero_learning_rate_halts_at_train(tmp_path):
-    code, report = run_pipeline(tmp_path, "optim.lr=0.0", "gates.overfit.waive='lr 0 on purpose'",
-                                "gates.input_independent.waive='lr 0 on purpose'", *FAST)
+    code, report = run_pipeline(
+        tmp_path,
+        "optim.lr=0.0",
+        "gates.overfit.waive='lr 0 on purpose'",
+        "gates.input_independent.waive='lr 0 on purpose'",
+        *FAST,
+    )
     found = assert_halted_at(code, report, "train", "loss_decreases")
     assert found["value"] > 0.5
 
 
 def test_nan_loss_halts_at_train(tmp_path):
-    code, report = run_pipeline(tmp_path, "optim.lr=1e30", "optim=sgd", "gates.overfit.waive='testing'",
-                                "gates.input_independent.waive='testing'", "gates.capacity.waive='testing'", *FAST)
+    code, report = run_pipeline(
+        tmp_path,
+        "optim.lr=1e30",
+        "optim=sgd",
+        "gates.overfit.waive='testing'",
+        "gates.input_independent.waive='testing'",
+        "gates.capacity.waive='testing'",
+        *FAST,
+    )
     found = assert_halted_at(code, report, "train", "loss_decreases")
     assert "NaN/Inf" in found["message"]
 

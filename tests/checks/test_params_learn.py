@@ -1,9 +1,9 @@
 import torch
 import torch.nn.functional as F
 
+from bench import plants
 from saneloop.checks import every_param_learns
 from saneloop.models import MLP
-from bench import plants
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 X, Y = torch.rand(16, 1, 8, 8), torch.randint(0, 10, (16,))

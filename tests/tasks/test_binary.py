@@ -1,4 +1,5 @@
 """Binary: the task's numbers, the default recipe end to end, and the bugs its gates exist to catch."""
+
 import math
 
 import pytest
@@ -13,8 +14,11 @@ QUIET = ["output.progress=false", "output.save_weights=false"]
 FAST = ["train.epochs=3", *QUIET]
 # The gates before overfit that also see a double sigmoid (its mean prediction is far from the
 # prior; on zeroed inputs it learns as little as on real ones), waived to test overfit on its own.
-NO_SANITY = ["gates.init_bias.waive='planted, testing overfit'", "gates.init_loss.waive='planted, testing overfit'",
-             "gates.input_independent.waive='planted, testing overfit'"]
+NO_SANITY = [
+    "gates.init_bias.waive='planted, testing overfit'",
+    "gates.init_loss.waive='planted, testing overfit'",
+    "gates.input_independent.waive='planted, testing overfit'",
+]
 
 
 def test_unit_bias_gives_the_positive_rate_and_loss_its_entropy():
@@ -71,8 +75,9 @@ def test_double_sigmoid_halts_at_sanity(tmp_path):
 
 def test_double_sigmoid_cannot_memorise_a_batch(tmp_path):
     """With the sanity gates waived, the overfit gate catches it on its own: the loss floors above 0.3."""
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.DoubleSigmoidMLP", *NO_SANITY, *FAST,
-                                recipe="binary")
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.DoubleSigmoidMLP", *NO_SANITY, *FAST, recipe="binary"
+    )
     assert assert_halted_at(code, report, "overfit", "overfit")["value"] > 0.3
 
 
@@ -96,7 +101,14 @@ def test_unit_views_show_images_and_probabilities():
 
 def test_init_loss_is_a_mean_per_example_not_per_batch(tmp_path):
     """1348 training examples in batches of 1347: the one left over weighs 1/1348, not half the mean."""
-    code, report = run_pipeline(tmp_path, "loader.train.batch_size=1347", "gates.overfit.enabled=false",
-                                "train.max_steps=2", "gates.loss_decreases.enabled=false", *QUIET, recipe="binary")
+    code, report = run_pipeline(
+        tmp_path,
+        "loader.train.batch_size=1347",
+        "gates.overfit.enabled=false",
+        "train.max_steps=2",
+        "gates.loss_decreases.enabled=false",
+        *QUIET,
+        recipe="binary",
+    )
     found = gate(report, "init_loss")
     assert found["status"] == "passed" and abs(found["value"] - 0.333) < 0.01

@@ -1,4 +1,5 @@
 """Charlm: the task's numbers, the model's causality, a short run, and the bugs its gates exist to catch."""
+
 import math
 
 import pytest
@@ -74,17 +75,17 @@ def test_short_run_passes_every_gate_and_beats_the_unigram(tmp_path):
 
 
 def test_targets_not_shifted_halt_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.unshifted_shakespeare", *QUIET,
-                                recipe="charlm")
+    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.unshifted_shakespeare", *QUIET, recipe="charlm")
     found = assert_halted_at(code, report, "setup", "targets")
     assert "targets equal the inputs" in found["message"] and "train" in found["message"]
 
 
-@pytest.mark.skipif("causality" not in saneloop.config.schema.GatesConfig.__dataclass_fields__,
-                    reason="causality gate lands with issue 3")
+@pytest.mark.skipif(
+    "causality" not in saneloop.config.schema.GatesConfig.__dataclass_fields__,
+    reason="causality gate lands with issue 3",
+)
 def test_mask_that_lets_t_see_t_plus_1_halts_at_causality(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.LeakyMaskTransformer", *SHORT,
-                                recipe="charlm")
+    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.LeakyMaskTransformer", *SHORT, recipe="charlm")
     assert_halted_at(code, report, "sanity", "causality")
 
 
@@ -104,10 +105,18 @@ def test_unit_overfit_floor_counts_identical_prefixes_with_different_next_tokens
 def test_unit_overfit_goal_is_threshold_above_the_floor():
     from saneloop.checks import overfit_batch
     from saneloop.checks.overfit import OverfitSettings as Settings
+
     model = torch.nn.Linear(1, 2)  # one input for two different targets: log 2 is the best it can do
     inputs, targets = torch.zeros(2, 1), torch.tensor([0, 1])
-    run = lambda floor: overfit_batch(model, torch.nn.functional.cross_entropy, inputs, targets,
-                                      lambda params: torch.optim.SGD(params, lr=0.5), Settings(), floor)
+    run = lambda floor: overfit_batch(
+        model,
+        torch.nn.functional.cross_entropy,
+        inputs,
+        targets,
+        lambda params: torch.optim.SGD(params, lr=0.5),
+        Settings(),
+        floor,
+    )
     assert not run(0.0).passed
     verdict = run(math.log(2))
     assert verdict.passed and "a floor of 0.6931" in verdict.message

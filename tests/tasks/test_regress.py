@@ -1,4 +1,5 @@
 """Regress: the task's numbers, the default recipe end to end, and the bugs its gates exist to catch."""
+
 import math
 
 import pytest
@@ -55,8 +56,15 @@ def test_default_recipe_passes_every_gate_with_r2_above_04(tmp_path):
 
 
 def test_raw_targets_start_at_their_own_mean_and_variance(tmp_path):
-    code, report = run_pipeline(tmp_path, *RAW_TARGETS, "gates.overfit.enabled=false", "train.max_steps=2",
-                                "gates.loss_decreases.enabled=false", *QUIET, recipe="regress")
+    code, report = run_pipeline(
+        tmp_path,
+        *RAW_TARGETS,
+        "gates.overfit.enabled=false",
+        "train.max_steps=2",
+        "gates.loss_decreases.enabled=false",
+        *QUIET,
+        recipe="regress",
+    )
     assert gate(report, "init_bias")["status"] == "passed" and "(153.2)" in gate(report, "init_bias")["message"]
     found = gate(report, "init_loss")
     assert found["status"] == "passed" and 5000 < found["value"] < 7000
@@ -64,15 +72,22 @@ def test_raw_targets_start_at_their_own_mean_and_variance(tmp_path):
 
 def test_head_without_bias_on_raw_targets_halts_at_init_bias(tmp_path):
     """A bias-free head predicts ~0 for targets around 152: 2 standard deviations off."""
-    code, report = run_pipeline(tmp_path, *RAW_TARGETS, "model._target_=bench.plants.NoBiasMLP", *QUIET,
-                                recipe="regress")
+    code, report = run_pipeline(
+        tmp_path, *RAW_TARGETS, "model._target_=bench.plants.NoBiasMLP", *QUIET, recipe="regress"
+    )
     found = assert_halted_at(code, report, "sanity", "init_bias")
     assert "no final bias" in found["message"] and "gap 1.9" in found["message"]
 
 
 def test_head_without_bias_on_zero_mean_targets_is_fine(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.NoBiasMLP", "train.max_steps=2",
-                                "gates.loss_decreases.enabled=false", *QUIET, recipe="regress")
+    code, report = run_pipeline(
+        tmp_path,
+        "model._target_=bench.plants.NoBiasMLP",
+        "train.max_steps=2",
+        "gates.loss_decreases.enabled=false",
+        *QUIET,
+        recipe="regress",
+    )
     assert gate(report, "init_bias")["status"] == "passed" and gate(report, "init_loss")["status"] == "passed"
 
 
