@@ -14,6 +14,7 @@ from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
 from ..engine.loop import accelerated_step, bare_step, needs_accelerate_wrappers
 from .context import Prepared, RunContext, Trained
+from .train_guards import TrainGuards
 from .train_watch import TrainWatch
 
 NAME = "train"
@@ -31,8 +32,10 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
-    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), watch, checkpoints, total)
+    guards = TrainGuards(ctx, prep, model, loader, checkpoints)  # train_mode, data/resume order, replicas
+    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), watch, checkpoints, total, guards)
     watch.finish(len(losses))
+    guards.finish(len(losses))
     ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
     return Trained(model, losses)
 
@@ -66,7 +69,13 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
 
 
 def _fit(
-    ctx: RunContext, prep: Prepared, parts: tuple, watch: TrainWatch, checkpoints: Checkpointer, total: int
+    ctx: RunContext,
+    prep: Prepared,
+    parts: tuple,
+    watch: TrainWatch,
+    checkpoints: Checkpointer,
+    total: int,
+    guards: TrainGuards,
 ) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
@@ -91,7 +100,7 @@ def _fit(
     model.train()
     try:
         while step < total:
-            for batch in checkpoints.batches(loader, step):
+            for batch in guards.epoch(checkpoints.batches(loader, step)):
                 if device is not None:
                     batch = batch.to(device, non_blocking=True)
                 losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))

@@ -1,0 +1,52 @@
+"""Gate `too_good`: the held-out loss after the baselines stage's short run is not near zero.
+
+Within a few epochs of a short run, a model that already predicts held-out data almost perfectly is
+more likely reading the answer than learning the task: the target leaked into the inputs (spread
+over features, so no single one shows it), test items copied from training, or a trivial shortcut.
+The input-free copy's held-out loss is what the task allows without the inputs; a held-out loss
+below `min_ratio` of it is the alarm ("too good, too fast"). No deep-learning tool was found that
+raises it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from .settings import GateSettings, bounded
+from .verdict import Verdict, failed, passed, skipped
+
+TIP = "tip 7's baselines: a result too good to be true usually is"
+GATE = "too_good"
+
+
+@dataclass
+class TooGoodSettings(GateSettings):
+    # Held-out loss after input_independent's short run, as a share of the input-free copy's: below
+    # this is "near zero". Clean defaults after 100 steps: classify ~0.1, binary ~0.08, regress ~0.5.
+    min_ratio: float = bounded(0.003, low=0, high=1)
+
+
+def too_good_too_fast(real: Optional[float], zeroed: Optional[float], steps: int, settings: TooGoodSettings) -> Verdict:
+    """`real`, `zeroed`: held-out losses of the copies trained on real and on zeroed inputs for `steps` steps."""
+    if real is None or zeroed is None or not (math.isfinite(real) and math.isfinite(zeroed)) or zeroed <= 0:
+        return skipped(GATE, "no finite held-out losses from input_independent to compare", TIP)
+    ratio = real / zeroed
+    shown = f">= {settings.min_ratio}"
+    what = (
+        f"after {steps} steps, held-out loss {real:.4g} with the inputs, {zeroed:.4g} without them (ratio {ratio:.3g})"
+    )
+    if ratio >= settings.min_ratio:
+        return passed(GATE, round(ratio, 6), shown, what, TIP)
+    return failed(
+        GATE,
+        round(ratio, 6),
+        shown,
+        f"{what}: near zero within {steps} steps, far below what the input-free baseline makes plausible. "
+        "Likely causes: the target leaked into the inputs (a label column, an ID or file order that "
+        "encodes the class, spread over several features), test items that are copies of training items, "
+        "a task that is trivial as posed (the target computed from the inputs by a fixed rule). If the "
+        f"task really is this easy, waive it. <gates.too_good.min_ratio={settings.min_ratio}>",
+        TIP,
+    )
