@@ -42,7 +42,6 @@ def _quiet_worker() -> None:
 
 def run_case(case: Case, root: str) -> dict:
     """Compose the case's config as the CLI does and run the pipeline in this process."""
-    from saneloop.runner import compose_config, run_config
 
     run_dir = Path(root) / case.id
     row = {
@@ -58,8 +57,7 @@ def run_case(case: Case, root: str) -> dict:
     }
     start = time.perf_counter()
     try:
-        cfg, _ = compose_config(case.recipe, case.all_overrides())
-        code = run_config(cfg, run_dir).exit_code
+        code = _run(case, run_dir)
         report = json.loads((run_dir / "report.json").read_text())
     except BaseException as e:  # noqa: BLE001 - a case that breaks the bench is a row, not a stop
         code, report = -1, {"status": "bench-error", "error": f"{type(e).__name__}: {e}"}
@@ -73,6 +71,44 @@ def run_case(case: Case, root: str) -> dict:
         g = next((g for s in report.get("stages", []) for g in s["gates"] if g["name"] == row["halted_gate"]), {})
         row["message"] = (g.get("message") or "")[:300]
     return row
+
+
+def _run(case: Case, run_dir: Path) -> int:
+    """One pipeline run in this process; or launched as several processes (`case.processes`); or a run,
+    cut back to the checkpoint of step `case.resume_from`, then resumed from it."""
+    from saneloop.runner import compose_config, run_config
+
+    if case.processes > 1:
+        return _launched(case, run_dir)
+    cfg, _ = compose_config(case.recipe, case.all_overrides())
+    code = run_config(cfg, run_dir).exit_code
+    if case.resume_from is None:
+        return code
+    from saneloop.engine import checkpoint
+
+    for path in checkpoint.complete(run_dir):
+        if int(path.stem.split("-")[1]) > case.resume_from:
+            path.unlink()
+    cfg, _ = compose_config(case.recipe, [*case.all_overrides(), f"resume={run_dir}"])
+    return run_config(cfg, run_dir).exit_code
+
+
+def _launched(case: Case, run_dir: Path) -> int:
+    import subprocess
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(case.processes)]
+    command += ["--master_port", str(_free_port()), "-m", "saneloop", f"+recipe={case.recipe}"]
+    command += [*case.all_overrides(), f"hydra.run.dir={run_dir}"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=600).returncode
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def totals(rows: list[dict]) -> dict:

@@ -22,7 +22,7 @@ from torch.utils.data import SequentialSampler
 
 from ..data.batch import Batch
 from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .verdict import Verdict, failed, passed, skipped
 
 TIP = "a new order every epoch, and the same order after a resume"
 CAUSES = (
@@ -109,6 +109,12 @@ class OrderWatch:
                     self.judged = True
                     self.gates("data_order", lambda s: self._order_verdict(epoch, want))
             yield batch
+
+    def unjudged(self) -> Verdict:
+        """The verdict of a run that never compared two epochs: why not."""
+        if not shuffled(self.loader):
+            return skipped("data_order", "the training loader does not shuffle (a sequential sampler)", TIP)
+        return skipped("data_order", f"{len(self.epochs)} epoch(s) begun: no two epochs to compare", TIP)
 
     def _order_verdict(self, epoch: int, want: int) -> Verdict:
         now, before = self.epochs[epoch][:want], self.epochs[epoch - 1][:want]

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from .probing import as_batch
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
@@ -73,7 +74,7 @@ def moved(before: dict[str, torch.Tensor], model: nn.Module) -> list[str]:
 def switches_both_ways(model: nn.Module, batch: Batch) -> Verdict:
     """On a copy: train() reaches every module and a training forward keeps it there; eval() reaches
     every module, an eval forward keeps it there and moves no BatchNorm statistics."""
-    probe = copy.deepcopy(model)
+    batch, probe = as_batch(batch), copy.deepcopy(model)
     found = []
     for training, phase in ((True, "train()"), (False, "eval()")):
         probe.train(training)

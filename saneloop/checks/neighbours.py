@@ -30,7 +30,7 @@ def nearest(queries: torch.Tensor, rows: torch.Tensor, chunk: int = 4096) -> tor
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         if rows.is_floating_point():
-            d = torch.cdist(queries.double(), part.double())
+            d = torch.cdist(queries.double(), part.double(), compute_mode="donot_use_mm_for_euclid_dist")  # exact 0
         else:  # position by position: a [q, chunk] comparison each, never [q, chunk, T]
             same = torch.zeros(len(queries), len(part), dtype=torch.int32)
             for t in range(rows.shape[1]):

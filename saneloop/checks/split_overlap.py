@@ -5,7 +5,7 @@ A test set that shares examples with the training set measures memory, not gener
 made twice with different seeds, data scraped twice, augmented copies of training items in the test
 file. On CIFAR-10/100, 3.3% and 10% of test images have near-duplicates in training (ciFAIR).
 Exact copies are found by sorting the decoded inputs; near copies are pairs closer than
-`near_ratio` x the typical distance from a test item to its nearest training item (scale-free: the
+`near_ratio` x the typical distance from a training item to its nearest other one (scale-free: the
 data's own spacing, as cleanlab's near_duplicate), found by hashing in O(n log n), never by
 comparing all pairs.
 """
@@ -32,13 +32,13 @@ class SplitOverlapSettings(GateSettings):
     # Items read per split for the data gates (split_overlap, split_shift, target_leak share one
     # sample of the largest of their max_items); a larger split is sampled uniformly. null: all.
     max_items: Optional[int] = bounded(20000, low=2)
-    # A near copy is closer than this times the median distance from a test item to its nearest
-    # training item (cleanlab's near_duplicate threshold; clean digits and diabetes: >= 0.45).
+    # A near copy is closer than this times the median distance from a training item to its nearest
+    # other one (cleanlab's near_duplicate threshold; the closest clean pairs of digits, diabetes: >= 0.45).
     near_ratio: float = bounded(0.13, low=0, high=1)
     # Largest share of test items allowed a copy (in training or elsewhere in test). 0.001: one in a
     # thousand, so a large real set with a stray duplicate passes and a split made twice does not.
     max_fraction: float = bounded(0.001, low=0, high=1)
-    queries: int = bounded(128, low=1)  # test items whose nearest training item sets the typical distance
+    queries: int = bounded(128, low=1)  # training items whose nearest neighbour sets the typical distance
 
 
 def overlapping_items(train: SplitSample, test: SplitSample, settings: SplitOverlapSettings) -> Verdict:
@@ -49,13 +49,13 @@ def overlapping_items(train: SplitSample, test: SplitSample, settings: SplitOver
     first_train = {int(g): i for i, g in reversed(list(enumerate(ids[:n].tolist())))}
     exact = [(first_train[int(g)], j) for j, g in enumerate(ids[n:].tolist()) if int(g) in first_train]
     exact_test = _repeated_within(ids[n:])
-    typical = _typical_distance(a, b, settings.queries)
+    # The training set's own spacing: copies in the test set cannot pull it down, a test set in other
+    # units cannot blow it up.
+    typical = _typical_distance(a, settings.queries)
     radius = settings.near_ratio * typical
-    # Token ids differ by at least sqrt(2) (one position): below that only exact copies exist.
-    searched = typical > 0 and (rows.is_floating_point() or radius > 2**0.5)
-    pairs = close_pairs(rows, radius) if searched else torch.zeros(0, 2, dtype=torch.long)
-    near = [(i, j - n) for i, j in pairs.tolist() if i < n <= j]
-    near_test = [(i - n, j - n) for i, j in pairs.tolist() if i >= n]
+    pairs = _close(rows, radius).tolist()
+    near = [(i, j - n) for i, j in pairs if i < n <= j]
+    near_test = [(i - n, j - n) for i, j in pairs if i >= n]
     found = _Found(exact, near, exact_test, near_test, typical, radius)
     return _judge(found, train, test, settings)
 
@@ -89,7 +89,7 @@ def _judge(found: _Found, train: SplitSample, test: SplitSample, settings: Split
     what = (
         f"{in_train} of {m} test items have a copy in the training set ({len(found.exact)} exact, "
         f"{len(found.near)} near pairs: closer than {settings.near_ratio} x {found.typical:.4g}, the median "
-        f"distance from a test item to its nearest training item); "
+        f"distance from a training item to its nearest other one); "
         f"{len(found.exact_test) + len(found.near_test)} pairs within the test set{seen}"
     )
     if count <= settings.max_fraction * m:
@@ -130,10 +130,19 @@ def _repeated_within(ids: torch.Tensor) -> list[tuple[int, int]]:
     return pairs
 
 
-def _typical_distance(train: torch.Tensor, test: torch.Tensor, queries: int) -> float:
-    """Median distance from (up to `queries`) test items, spread evenly, to their nearest training item."""
-    picks = torch.linspace(0, len(test) - 1, min(queries, len(test))).round().long().unique()
-    d = nearest(test[picks], train)
+def _close(rows: torch.Tensor, radius: float) -> torch.Tensor:
+    """Pairs closer than `radius`. Token ids differ by at least sqrt(2) (one position): below that only
+    exact copies exist, and none are searched for."""
+    if radius <= 0 or (not rows.is_floating_point() and radius <= 2**0.5):
+        return torch.zeros(0, 2, dtype=torch.long)
+    return close_pairs(rows, radius)
+
+
+def _typical_distance(train: torch.Tensor, queries: int) -> float:
+    """Median distance from (up to `queries`) training items, spread evenly, to their nearest other one
+    (identical copies excluded)."""
+    picks = torch.linspace(0, len(train) - 1, min(queries, len(train))).round().long().unique()
+    d = nearest(train[picks], train)
     d = d[torch.isfinite(d)]
     return float(d.median()) if len(d) else 0.0
 

@@ -5,7 +5,8 @@ class, a "label" pixel or a file-name feature, a future measurement): the model 
 every gate passes, and it fails on real data. Per feature, the simplest predictor that uses that
 feature alone (bins of its training values, each predicting its training majority class or mean)
 is fitted on the training split and scored on the test split, as a share of the possible gain over
-the input-free baseline: 1 is perfect, 0 is no better than predicting the prior. (deepchecks'
+the input-free baseline: 1 is perfect, 0 is no better than predicting the prior. For classes, a
+feature is also scored on singling out one class ("is it c?"), as a one-hot label column would. (deepchecks'
 FeatureLabelCorrelation scores a feature the same way, with a tree; above 0.8 is suspicious.)
 For sequence targets (one per position), a position's input token is scored against its target.
 """
@@ -76,21 +77,29 @@ def _bins(xa: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _class_scores(bins_a, bins_b, nbins: int, ya, yb, classes: int) -> torch.Tensor:
-    """(test accuracy of each feature's bin-majority rule - majority accuracy) / (1 - majority accuracy)."""
-    d = bins_a.shape[0]
+    """Per feature, the best of: its bin-majority rule for the class, and for each class c its rule for
+    "is it c?" (a feature that singles out one class, as a one-hot label column does); each as
+    (test accuracy - the input-free accuracy) / (1 - the input-free accuracy)."""
+    d, m = bins_a.shape[0], len(yb)
     majority = torch.bincount(ya, minlength=classes).argmax()
     base = float((yb == majority).double().mean())
+    share = torch.bincount(yb, minlength=classes).double() / m
+    base_c = torch.maximum(share, 1 - share)  # predicting "not c" (or "c") for every test item
+    is_c = yb[:, None] == torch.arange(classes)[None, :]  # [m, C]
     scores = []
-    step = max(1, _BUDGET // (nbins * classes))
+    step = max(1, _BUDGET // (nbins * classes + m * classes))
     for lo in range(0, d, step):
         a, b = bins_a[lo : lo + step], bins_b[lo : lo + step]
         k = len(a)
         cell = (torch.arange(k)[:, None] * nbins + a) * classes + ya[None, :]
         counts = torch.bincount(cell.flatten(), minlength=k * nbins * classes).reshape(k, nbins, classes)
-        rule = counts.argmax(2)  # [k, bins]; an empty bin predicts class 0
-        rule = torch.where(counts.sum(2) > 0, rule, majority)
+        rule = torch.where(counts.sum(2) > 0, counts.argmax(2), majority)  # an empty bin predicts the majority
         right = (rule.gather(1, b) == yb[None, :]).double().mean(1)
-        scores.append((right - base) / max(1 - base, 1e-12))
+        multi = (right - base) / max(1 - base, 1e-12)
+        says_c = counts * 2 > counts.sum(2, keepdim=True)  # [k, bins, C]: most of the bin is class c
+        hit = (says_c.gather(1, b[:, :, None].expand(-1, -1, classes)) == is_c[None]).double().mean(1)  # [k, C]
+        single = ((hit - base_c) / (1 - base_c).clamp_min(1e-12)).amax(1)
+        scores.append(torch.maximum(multi, single))
     return torch.cat(scores)
 
 

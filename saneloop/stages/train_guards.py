@@ -39,6 +39,8 @@ class TrainGuards:
         if self.replicas is not None:
             self.replicas[1].remove()
         self.ctx.gates("train_mode", lambda s: self.modes.verdict())
+        if not self.order.judged:  # one epoch, or no shuffling: nothing to compare
+            self.ctx.gates("data_order", lambda s: self.order.unjudged())
         watch = self.replicas[0] if self.replicas is not None else None
         self.ctx.gates("replicas", lambda s: watch.finish(steps) if watch else _one(self.ctx))
 
