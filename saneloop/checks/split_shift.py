@@ -5,7 +5,9 @@ The test split that skipped a preprocessing step the training split got (not nor
 never saw: the test metric is then meaningless, and nothing crashes. Per feature, the test mean and
 variance are compared with training against their sampling noise (standard errors, the variance's
 from the fourth moment), and the share of test values outside the training range (by more than a
-tenth of its width) against what an i.i.d. split gives (at most 2 / n_train). For token ids, the
+tenth of its width) against what an i.i.d. split gives (at most 2 / n_train). With class labels,
+means and variances are compared within each class, so other class proportions in the test split are
+not a shift. For token ids, the
 token frequencies are compared. A feature halts only when the difference is far beyond noise AND
 large (scale-free effect sizes), so a big set's tiny, real shifts pass.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -46,20 +49,56 @@ def shifted_features(train: SplitSample, test: SplitSample, settings: SplitShift
         return passed(GATE, 0, 0, "inputs of different widths per split (padded sequences): not compared", TIP)
     if train.categorical and test.categorical:
         return _tokens(train.rows, test.rows, settings)
-    return _features(train.rows.double(), test.rows.double(), settings)
+    return _features(train.rows.double(), test.rows.double(), settings, _classes(train.targets, test.targets))
 
 
-def _features(a: torch.Tensor, b: torch.Tensor, s: SplitShiftSettings) -> Verdict:
+def _classes(ya: Optional[torch.Tensor], yb: Optional[torch.Tensor]) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+    """Class ids of both splits when the targets are class labels (one per item), else None."""
+    if ya is None or yb is None or ya.dim() != 1 or yb.dim() != 1:
+        return None
+    both = torch.cat([ya, yb])
+    if both.is_floating_point() and len(both.unique()) > 2:
+        return None
+    ids = both.unique(return_inverse=True)[1]
+    return ids[: len(ya)], ids[len(ya) :]
+
+
+def _moments(a: torch.Tensor, b: torch.Tensor, classes) -> tuple[torch.Tensor, ...]:
+    """Mean and variance differences (test - training) with their standard errors, and the training sd.
+    With class labels, within each class, weighted by the test split's class shares: a test set with
+    other class proportions (a balanced test for an imbalanced training set) is not a shift."""
+    groups = [(torch.ones(len(a), dtype=torch.bool), torch.ones(len(b), dtype=torch.bool))]
+    if classes is not None:
+        ca, cb = classes
+        groups = [(ca == c, cb == c) for c in cb.unique() if int((ca == c).sum()) > 1 and int((cb == c).sum()) > 1]
+        groups = groups or [(torch.ones(len(a), dtype=torch.bool), torch.ones(len(b), dtype=torch.bool))]
+    weights = torch.tensor([float(gb.sum()) for _, gb in groups], dtype=torch.double)
+    weights = weights / weights.sum()
+    parts = [_one_group(a[ga], b[gb]) for ga, gb in groups]
+    total = lambda k, w: sum(wc * p[k] for wc, p in zip(w, parts))
+    diff_mean, diff_var = total(0, weights), total(2, weights)
+    se_mean, se_var = total(1, weights**2).sqrt(), total(3, weights**2).sqrt()
+    var_a, var_b = total(4, weights), total(5, weights)
+    return diff_mean, se_mean, diff_var, se_var, var_a.sqrt(), var_b.sqrt()
+
+
+def _one_group(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(mean diff, its variance, variance diff, its variance, training variance, test variance) per feature."""
     n, m = len(a), len(b)
     mean_a, mean_b, var_a, var_b = a.mean(0), b.mean(0), a.var(0, unbiased=False), b.var(0, unbiased=False)
     m4 = lambda x, mu: ((x - mu) ** 4).mean(0)
-    se_mean = (var_a / n + var_b / m).sqrt()
-    se_var = ((m4(a, mean_a) - var_a**2).clamp_min(0) / n + (m4(b, mean_b) - var_b**2).clamp_min(0) / m).sqrt()
-    scale = var_a.sqrt()
-    z_mean = _z(mean_b - mean_a, se_mean)
-    z_var = _z(var_b - var_a, se_var)
-    shift = (mean_b - mean_a).abs() / scale.clamp_min(1e-300)
-    ratio = torch.where(scale > 0, var_b.sqrt() / scale.clamp_min(1e-300), torch.ones_like(scale))
+    var_of_var = (m4(a, mean_a) - var_a**2).clamp_min(0) / n + (m4(b, mean_b) - var_b**2).clamp_min(0) / m
+    return mean_b - mean_a, var_a / n + var_b / m, var_b - var_a, var_of_var, var_a, var_b
+
+
+def _features(a: torch.Tensor, b: torch.Tensor, s: SplitShiftSettings, classes=None) -> Verdict:
+    n, m = len(a), len(b)
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    diff_mean, se_mean, diff_var, se_var, scale, sd_b = _moments(a, b, classes)
+    z_mean = _z(diff_mean, se_mean)
+    z_var = _z(diff_var, se_var)
+    shift = diff_mean.abs() / scale.clamp_min(1e-300)
+    ratio = torch.where(scale > 0, sd_b / scale.clamp_min(1e-300), torch.ones_like(scale))
     lo, hi = a.min(0).values, a.max(0).values
     margin = 0.1 * (hi - lo)  # beyond the range by a tenth of its width: a discrete feature nudged stays in
     outside = ((b < lo - margin) | (b > hi + margin)).double().mean(0)
