@@ -52,16 +52,15 @@ def fingerprint(batch: Batch) -> int:
 
 
 def shuffled(loader: Any) -> bool:
-    """False when the loader's sampler (or its wrapped sampler) is sequential: the order is meant to repeat."""
-    batch_sampler = getattr(loader, "batch_sampler", None)
-    for sampler in (
-        getattr(loader, "sampler", None),
-        getattr(batch_sampler, "sampler", None),
-        getattr(getattr(batch_sampler, "batch_sampler", None), "sampler", None),
-    ):
-        if isinstance(sampler, SequentialSampler):
-            return False
-    return True
+    """False when the sampler that decides the order is sequential: the order is meant to repeat.
+
+    The innermost batch sampler's sampler decides (a DataLoader given a batch_sampler, as Accelerate's
+    prepared loaders are, still carries a SequentialSampler that is never used)."""
+    inner = getattr(loader, "batch_sampler", None)
+    while getattr(inner, "batch_sampler", None) is not None:
+        inner = inner.batch_sampler
+    sampler = getattr(inner, "sampler", None) if inner is not None else getattr(loader, "sampler", None)
+    return not isinstance(sampler, SequentialSampler)
 
 
 @dataclass

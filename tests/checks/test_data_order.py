@@ -33,3 +33,15 @@ def test_a_resume_that_replays_epoch_0s_order_halts(tmp_path):
     code, report = _resumed(tmp_path, "loader.train._target_=bench.plants.counting_order_loader")
     found = assert_halted_at(code, report, "train", "resume_order")
     assert "they are epoch 0's instead" in found["message"]
+
+
+def test_a_sequential_loader_is_not_expected_to_change_its_order():
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+    from saneloop.checks.data_order import shuffled
+
+    data = TensorDataset(torch.arange(10))
+    assert not shuffled(DataLoader(data, shuffle=False)) and shuffled(DataLoader(data, shuffle=True))
+    given = DataLoader(data, batch_sampler=BatchSampler(RandomSampler(data), 2, False))  # .sampler is sequential
+    assert shuffled(given)
