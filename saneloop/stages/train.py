@@ -33,7 +33,7 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
     guards = TrainGuards(ctx, prep, model, loader, checkpoints)  # train_mode, data/resume order, replicas
-    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), watch, checkpoints, total, guards)
+    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), (watch, guards), checkpoints, total)
     watch.finish(len(losses))
     guards.finish(len(losses))
     ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
@@ -69,18 +69,12 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
 
 
 def _fit(
-    ctx: RunContext,
-    prep: Prepared,
-    parts: tuple,
-    watch: TrainWatch,
-    checkpoints: Checkpointer,
-    total: int,
-    guards: TrainGuards,
+    ctx: RunContext, prep: Prepared, parts: tuple, watchers: tuple, checkpoints: Checkpointer, total: int
 ) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
     A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
-    model, optimizer, scheduler, loader = parts
+    (model, optimizer, scheduler, loader), (watch, guards) = parts, watchers
     accelerator, loss_fn = ctx.accelerator, prep.task.loss
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
