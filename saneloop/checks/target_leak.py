@@ -1,14 +1,15 @@
-"""Gate `target_leak`: no single input feature predicts the target almost perfectly on held-out data.
+"""Gate `target_leak`: no single input feature gives the target away on held-out data.
 
-The target leaks into the inputs when a column derived from the label is kept (an ID sorted by
-class, a "label" pixel or a file-name feature, a future measurement): the model learns the leak,
-every gate passes, and it fails on real data. Per feature, the simplest predictor that uses that
-feature alone (bins of its training values, each predicting its training majority class or mean)
-is fitted on the training split and scored on the test split, as a share of the possible gain over
-the input-free baseline: 1 is perfect, 0 is no better than predicting the prior. For classes, a
-feature is also scored on singling out one class ("is it c?"), as a one-hot label column would. (deepchecks'
-FeatureLabelCorrelation scores a feature the same way, with a tree; above 0.8 is suspicious.)
-For sequence targets (one per position), a position's input token is scored against its target.
+The target leaks into the inputs when a column derived from the label is kept (the label column
+itself, a one-hot of it, a "label" pixel, the target copied in other units): the model learns the
+leak, every gate passes, and it fails on real data. For classes, a label-like feature (at most 2 x
+the classes distinct values) is scored by its values alone (each training value predicts its
+majority class, fitted on training, scored on test) as a share of the gain over the input-free
+baseline, 1 perfect, and also on singling out one class ("is it c?"), as a one-hot column would.
+For a regression target, a feature that is an affine copy of the target (held-out R^2 ~ 1). A
+feature that is merely very predictive (iris' petal width, an area from its radius) is not a
+leak; the bar is a copy. (deepchecks' FeatureLabelCorrelation scores a feature with a tree.) For
+sequence targets (one per position), a position's input token is scored against its target.
 """
 
 from __future__ import annotations
@@ -23,19 +24,21 @@ from .verdict import Verdict, failed, passed, skipped
 
 TIP = "data checks (recipe step 1: become one with the data): no answer in the question"
 GATE = "target_leak"
-_BINS = 32
 _BUDGET = 8_000_000  # feature x bin x class cells counted at once
 
 
 @dataclass
 class TargetLeakSettings(GateSettings):
-    # Share of the gain over the input-free baseline that one feature alone may reach on test data
-    # (clean digits, diabetes and digit-0-vs-rest: at most ~0.6).
+    # Share of the gain over the input-free baseline that one label-like feature (at most 2 x the
+    # classes distinct values) reaches on test data by its values alone (clean digits and tokens: <= 0.45).
     max_score: float = bounded(0.95, low=0, high=1, above=True)
+    # Held-out R^2 of the best affine function of one feature: a copy of the target up to units. A
+    # feature that determines the target by a law (area from radius: 0.974) is not a copy.
+    max_r2: float = bounded(0.999, low=0, high=1, above=True)
 
 
 def leaking_features(train: SplitSample, test: SplitSample, settings: TargetLeakSettings) -> Verdict:
-    """Score every feature alone on held-out data; name the ones that predict the target almost perfectly."""
+    """Score every feature alone on held-out data; name the ones that give the target away."""
     if train.targets is None or test.targets is None or train.rows.shape[1] != test.rows.shape[1]:
         return skipped(GATE, "targets or inputs of varying shapes: no per-feature predictor to fit", TIP)
     ya, yb = train.targets, test.targets
@@ -46,12 +49,13 @@ def leaking_features(train: SplitSample, test: SplitSample, settings: TargetLeak
         return skipped(GATE, f"targets of shape {list(ya.shape[1:])} per item: no scalar target to predict", TIP)
     ya, yb = ya.reshape(len(ya)), yb.reshape(len(yb))
     classes = _classes(ya, yb)
-    bins_a, bins_b, nbins = _bins(xa, xb)
-    if classes:
-        score = _class_scores(bins_a, bins_b, nbins, *classes)
-    else:
-        score = _r2_scores(bins_a, bins_b, nbins, ya.double(), yb.double())
-    return _judge(score, settings, "accuracy gain" if classes else "R^2", xa.shape[1])
+    if classes is None:
+        score = _affine_r2(xa.double(), xb.double(), ya.double(), yb.double())
+        return _judge(score, settings.max_r2, "R^2 of an affine fit", xa.shape[1])
+    values_a, values_b, nvalues, distinct = _values(xa, xb)
+    score = _class_scores(values_a, values_b, nvalues, *classes)
+    score = torch.where(distinct <= 2 * classes[2], score, torch.zeros_like(score))  # label-like features only
+    return _judge(score, settings.max_score, "accuracy gain", xa.shape[1])
 
 
 def _classes(ya: torch.Tensor, yb: torch.Tensor):
@@ -63,17 +67,15 @@ def _classes(ya: torch.Tensor, yb: torch.Tensor):
     return ids[: len(ya)], ids[len(ya) :], len(values)
 
 
-def _bins(xa: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Per feature [d, rows]: token ids as they are (a small vocab), else the rank bin (0.._BINS-1) of each
-    value among the training values (ties share a bin); and the number of bins."""
-    if not xa.is_floating_point() and int(xa.min()) >= 0 and max(int(xa.max()), int(xb.max())) < 1024:
-        vocab = max(int(xa.max()), int(xb.max())) + 1
-        return xa.T.contiguous(), xb.T.contiguous().clamp(0, vocab - 1), vocab
+def _values(xa: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
+    """Per feature [d, rows]: an id per distinct training value (its rank), test values never seen in
+    training get one id of their own (n + 1); the number of ids; each feature's count of distinct values."""
     ordered = xa.double().T.contiguous().sort(1).values  # [d, n]
     n = ordered.shape[1]
-    rank = lambda x: torch.searchsorted(ordered, x.double().T.contiguous(), right=True)  # [d, rows]
-    to_bin = lambda r: (r * _BINS // (n + 1)).clamp_max(_BINS - 1)
-    return to_bin(rank(xa)), to_bin(rank(xb)), _BINS
+    ids = lambda x: torch.searchsorted(ordered, x.double().T.contiguous(), right=True)  # [d, rows]
+    seen = torch.searchsorted(ordered, xb.double().T.contiguous(), right=False) < ids(xb)
+    distinct = (ordered[:, 1:] != ordered[:, :-1]).sum(1) + 1
+    return ids(xa), torch.where(seen, ids(xb), torch.full_like(ids(xb), n + 1)), n + 2, distinct
 
 
 def _class_scores(bins_a, bins_b, nbins: int, ya, yb, classes: int) -> torch.Tensor:
@@ -103,27 +105,25 @@ def _class_scores(bins_a, bins_b, nbins: int, ya, yb, classes: int) -> torch.Ten
     return torch.cat(scores)
 
 
-def _r2_scores(bins_a, bins_b, nbins: int, ya, yb) -> torch.Tensor:
-    """Test R^2 of each feature's bin-mean rule (against the training mean)."""
-    d = bins_a.shape[0]
-    sums = torch.zeros(d, nbins, dtype=torch.double).scatter_add_(1, bins_a, ya.expand(d, -1))
-    counts = torch.zeros(d, nbins, dtype=torch.double).scatter_add_(1, bins_a, torch.ones_like(ya).expand(d, -1))
-    means = torch.where(counts > 0, sums / counts.clamp_min(1), ya.mean())
-    error = ((means.gather(1, bins_b) - yb[None, :]) ** 2).mean(1)
-    total = float(((yb - ya.mean()) ** 2).mean())
-    return 1 - error / max(total, 1e-300)
+def _affine_r2(xa: torch.Tensor, xb: torch.Tensor, ya: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """Test R^2 of y ~ slope * x + intercept, fitted per feature on the training split."""
+    xc, yc = xa - xa.mean(0), ya - ya.mean()
+    slope = (xc * yc[:, None]).sum(0) / (xc**2).sum(0).clamp_min(1e-300)
+    predicted = ya.mean() + slope[None, :] * (xb - xa.mean(0))
+    error = ((predicted - yb[:, None]) ** 2).mean(0)
+    return 1 - error / max(float(((yb - ya.mean()) ** 2).mean()), 1e-300)
 
 
-def _judge(score: torch.Tensor, s: TargetLeakSettings, kind: str, features: int) -> Verdict:
+def _judge(score: torch.Tensor, limit: float, kind: str, features: int) -> Verdict:
     best = int(score.argmax())
-    leaks = (score > s.max_score).nonzero().flatten().tolist()
+    leaks = (score > limit).nonzero().flatten().tolist()
     details = {"best_feature": best, "best_score": float(score[best]), "leaks": leaks[:50]}
     if not leaks:
         return passed(
             GATE,
             round(float(score[best]), 4),
-            f"<= {s.max_score}",
-            f"no feature alone predicts the target on test data (best: feature {best}, {kind} "
+            f"<= {limit}",
+            f"no feature alone gives the target away on test data (best: feature {best}, {kind} "
             f"{float(score[best]):.3f} of {features})",
             TIP,
             **details,
@@ -132,13 +132,13 @@ def _judge(score: torch.Tensor, s: TargetLeakSettings, kind: str, features: int)
     return failed(
         GATE,
         round(float(score[best]), 4),
-        f"<= {s.max_score}",
-        f"{len(leaks)} input feature(s) alone predict the target almost perfectly on held-out test data: {named} "
+        f"<= {limit}",
+        f"{len(leaks)} input feature(s) alone give the target away on held-out test data: {named} "
         "(1 = perfect, 0 = no better than the input-free baseline; features are the flattened inputs, "
         "index = position in the flattened item). Likely causes: the label, or something computed from it, "
         "written into the inputs (a label column kept, an ID or file name that encodes the class, a feature "
         "measured after the outcome). A model would learn the leak, not the task. "
-        f"<gates.target_leak.max_score={s.max_score}>",
+        "<gates.target_leak.max_score, gates.target_leak.max_r2>",
         TIP,
         **details,
     )

@@ -3,9 +3,9 @@
 Within a few epochs of a short run, a model that already predicts held-out data almost perfectly is
 more likely reading the answer than learning the task: the target leaked into the inputs (spread
 over features, so no single one shows it), test items copied from training, or a trivial shortcut.
-The input-free copy's held-out loss is what the task allows without the inputs; a held-out loss
-below `min_ratio` of it is the alarm ("too good, too fast"). No deep-learning tool was found that
-raises it.
+The input-free copy's held-out loss (or the prior's, if lower) is what the task allows without the
+inputs; a held-out loss below `min_ratio` of it is the alarm ("too good, too fast"). No
+deep-learning tool was found that raises it.
 """
 
 from __future__ import annotations
@@ -28,14 +28,22 @@ class TooGoodSettings(GateSettings):
     min_ratio: float = bounded(0.003, low=0, high=1)
 
 
-def too_good_too_fast(real: Optional[float], zeroed: Optional[float], steps: int, settings: TooGoodSettings) -> Verdict:
-    """`real`, `zeroed`: held-out losses of the copies trained on real and on zeroed inputs for `steps` steps."""
-    if real is None or zeroed is None or not (math.isfinite(real) and math.isfinite(zeroed)) or zeroed <= 0:
+def too_good_too_fast(
+    real: Optional[float], zeroed: Optional[float], prior: float, steps: int, settings: TooGoodSettings
+) -> Verdict:
+    """`real`, `zeroed`: held-out losses of the copies trained on real and on zeroed inputs for `steps`
+    steps; `prior`: the loss of predicting the target prior (the task's input-free optimum). The
+    baseline is the lower of the two input-free losses (a zeroed copy may diverge)."""
+    finite = [v for v in (zeroed, prior) if v is not None and math.isfinite(v) and v > 0]
+    if real is None or not math.isfinite(real) or not finite:
         return skipped(GATE, "no finite held-out losses from input_independent to compare", TIP)
-    ratio = real / zeroed
+    baseline = min(finite)
+    ratio = real / baseline
     shown = f">= {settings.min_ratio}"
+    zeroed_shown = "n/a" if zeroed is None else f"{zeroed:.4g}"
     what = (
-        f"after {steps} steps, held-out loss {real:.4g} with the inputs, {zeroed:.4g} without them (ratio {ratio:.3g})"
+        f"after {steps} steps, held-out loss {real:.4g} with the inputs, {baseline:.4g} without them (the "
+        f"lower of the zeroed copy's {zeroed_shown} and the prior's {prior:.4g}; ratio {ratio:.3g})"
     )
     if ratio >= settings.min_ratio:
         return passed(GATE, round(ratio, 6), shown, what, TIP)

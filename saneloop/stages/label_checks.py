@@ -19,7 +19,8 @@ _CHUNK = 256
 def run(ctx: RunContext, prep: Prepared, independent: Verdict) -> None:
     steps = ctx.settings.gates.input_independent.steps
     real, zeroed = independent.details.get("real"), independent.details.get("zeroed")
-    ctx.gates("too_good", lambda s: too_good_too_fast(real, zeroed, steps, s))
+    prior = prep.task.expected_init_loss(prep.train_summary.targets)[0]
+    ctx.gates("too_good", lambda s: too_good_too_fast(real, zeroed, prior, steps, s))
     ctx.gates("label_noise", lambda s: _label_noise(ctx, prep, s))
 
 
