@@ -47,11 +47,17 @@ def too_good_too_fast(
     )
     if ratio >= settings.min_ratio:
         return passed(GATE, round(ratio, 6), shown, what, TIP)
+    below = (
+        "The loss is below zero, under the floor of a cross-entropy, MSE or BCE: a negative log-likelihood "
+        "of raw logits (F.nll_loss without log_softmax), or a loss of the wrong sign. "
+        if real < 0
+        else ""
+    )
     return failed(
         GATE,
         round(ratio, 6),
         shown,
-        f"{what}: near zero within {steps} steps, far below what the input-free baseline makes plausible. "
+        f"{what}: near zero within {steps} steps, far below what the input-free baseline makes plausible. {below}"
         "Likely causes: the target leaked into the inputs (a label column, an ID or file order that "
         "encodes the class, spread over several features), test items that are copies of training items, "
         "a task that is trivial as posed (the target computed from the inputs by a fixed rule). If the "

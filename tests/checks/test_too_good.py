@@ -19,3 +19,8 @@ def test_default_run_reports_its_ratio(default_run):
     _, report, _ = default_run
     found = gate(report, "too_good")
     assert found["status"] == "passed" and 0.03 < found["value"] < 0.5
+
+
+def test_a_held_out_loss_below_zero_names_nll_on_raw_logits():
+    verdict = too_good_too_fast(-3.2, 2.3, 2.3, 100, TooGoodSettings())
+    assert not verdict.passed and "F.nll_loss without log_softmax" in verdict.message
