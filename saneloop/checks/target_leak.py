@@ -52,9 +52,11 @@ def leaking_features(train: SplitSample, test: SplitSample, settings: TargetLeak
     if classes is None:
         score = _affine_r2(xa.double(), xb.double(), ya.double(), yb.double())
         return _judge(score, settings.max_r2, "R^2 of an affine fit", xa.shape[1])
-    values_a, values_b, nvalues, distinct = _values(xa, xb)
-    score = _class_scores(values_a, values_b, nvalues, *classes)
-    score = torch.where(distinct <= 2 * classes[2], score, torch.zeros_like(score))  # label-like features only
+    like = _distinct(xa) <= 2 * classes[2]  # label-like features only: the rest cannot be a label column
+    score = torch.zeros(xa.shape[1], dtype=torch.double)
+    if bool(like.any()):
+        values_a, values_b, nvalues = _values(xa[:, like], xb[:, like])
+        score[like] = _class_scores(values_a, values_b, nvalues, *classes)
     return _judge(score, settings.max_score, "accuracy gain", xa.shape[1])
 
 
@@ -67,15 +69,20 @@ def _classes(ya: torch.Tensor, yb: torch.Tensor):
     return ids[: len(ya)], ids[len(ya) :], len(values)
 
 
-def _values(xa: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
+def _distinct(x: torch.Tensor) -> torch.Tensor:
+    """Each feature's number of distinct training values."""
+    ordered = x.sort(0).values
+    return (ordered[1:] != ordered[:-1]).sum(0) + 1
+
+
+def _values(xa: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Per feature [d, rows]: an id per distinct training value (its rank), test values never seen in
-    training get one id of their own (n + 1); the number of ids; each feature's count of distinct values."""
+    training get one id of their own (n + 1); and the number of ids."""
     ordered = xa.double().T.contiguous().sort(1).values  # [d, n]
     n = ordered.shape[1]
     ids = lambda x: torch.searchsorted(ordered, x.double().T.contiguous(), right=True)  # [d, rows]
     seen = torch.searchsorted(ordered, xb.double().T.contiguous(), right=False) < ids(xb)
-    distinct = (ordered[:, 1:] != ordered[:, :-1]).sum(1) + 1
-    return ids(xa), torch.where(seen, ids(xb), torch.full_like(ids(xb), n + 1)), n + 2, distinct
+    return ids(xa), torch.where(seen, ids(xb), torch.full_like(ids(xb), n + 1)), n + 2
 
 
 def _class_scores(bins_a, bins_b, nbins: int, ya, yb, classes: int) -> torch.Tensor:

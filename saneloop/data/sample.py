@@ -19,6 +19,7 @@ from .seeding import generator
 
 SAMPLE_STREAM = 3  # the sample's own generator (seed + 3): apart from training order and the probes
 _CHUNK = 1024  # items collated at a time
+ELEMENTS = 20_000_000  # at most this many input values per split (160 MB as float64): fewer items of wide inputs
 
 
 @dataclass
@@ -43,11 +44,14 @@ class SplitSample:
 
 
 def read_split(loaders: Loaders, split: str, max_items: Optional[int], seed: int) -> SplitSample:
-    """Up to `max_items` items of `split` ("train" or "test"), in dataset order."""
+    """Up to `max_items` items of `split` ("train" or "test"), in dataset order; fewer where the inputs are
+    wide (at most `ELEMENTS` values, and at least 256 items)."""
     dataset: Dataset = loaders.train_set if split == "train" else loaders.test_set
     length = len(dataset)  # type: ignore[arg-type]
     picks = torch.arange(length)
-    if max_items is not None and length > max_items:
+    width = max(1, _flat([t for _, t in loaders.items(dataset, [0]).named_inputs()], 1).shape[1])
+    max_items = min(max_items or length, max(256, ELEMENTS // width))
+    if length > max_items:
         gen = generator(seed + SAMPLE_STREAM + (split == "test"))
         picks = torch.randperm(length, generator=gen)[:max_items].sort().values
     rows, targets, shape = [], [], ()
