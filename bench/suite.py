@@ -421,6 +421,14 @@ def second_wave() -> list[Case]:
             processes=2,
         ),
         Case(
+            "cls_batch_mix_learned",
+            c,
+            _model("ZeroInitBatchMixMLP"),
+            "trained_batch_independence",
+            "#8 batch mixing behind a zero-initialised gate",
+            "independent at init, mixed after training",
+        ),
+        Case(
             "lm_additive_mask",
             lm,
             _model("AdditiveMaskCharTransformer"),

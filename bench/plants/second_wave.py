@@ -282,3 +282,16 @@ def sum_leak(source: str, **kwargs):
         x[:, 0], x[:, 1] = y / 2 + part, y / 2 - part
         out.append(TensorDataset(x, y))
     return tuple(out)
+
+
+class ZeroInitBatchMixMLP(MLP):
+    """Bug: a batch-context term behind a learned gate that starts at zero (ReZero-style): the samples are
+    independent at init, and mix once training moves the gate."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mix = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.head(h + self.mix * h.mean(0, keepdim=True))
