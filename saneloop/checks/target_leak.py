@@ -86,39 +86,50 @@ def _values(xa: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def _class_scores(bins_a, bins_b, nbins: int, ya, yb, classes: int) -> torch.Tensor:
-    """Per feature, the best of: its bin-majority rule for the class, and for each class c its rule for
+    """Per feature, the best of: its value-majority rule for the class, and for each class c its rule for
     "is it c?" (a feature that singles out one class, as a one-hot label column does); each as
-    (test accuracy - the input-free accuracy) / (1 - the input-free accuracy)."""
-    d, m = bins_a.shape[0], len(yb)
+    (accuracy - the input-free accuracy) / (1 - the input-free accuracy), on the test split and on the
+    training split it was fitted on, the lower of the two (a copy of the label is perfect on both; a
+    small test set can be perfect by luck)."""
+    d = bins_a.shape[0]
     majority = torch.bincount(ya, minlength=classes).argmax()
-    base = float((yb == majority).double().mean())
-    share = torch.bincount(yb, minlength=classes).double() / m
-    base_c = torch.maximum(share, 1 - share)  # predicting "not c" (or "c") for every test item
-    is_c = yb[:, None] == torch.arange(classes)[None, :]  # [m, C]
     scores = []
-    step = max(1, _BUDGET // (nbins * classes + m * classes))
+    step = max(1, _BUDGET // (nbins * classes + (len(ya) + len(yb)) * classes))
     for lo in range(0, d, step):
         a, b = bins_a[lo : lo + step], bins_b[lo : lo + step]
         k = len(a)
         cell = (torch.arange(k)[:, None] * nbins + a) * classes + ya[None, :]
         counts = torch.bincount(cell.flatten(), minlength=k * nbins * classes).reshape(k, nbins, classes)
-        rule = torch.where(counts.sum(2) > 0, counts.argmax(2), majority)  # an empty bin predicts the majority
-        right = (rule.gather(1, b) == yb[None, :]).double().mean(1)
-        multi = (right - base) / max(1 - base, 1e-12)
-        says_c = counts * 2 > counts.sum(2, keepdim=True)  # [k, bins, C]: most of the bin is class c
-        hit = (says_c.gather(1, b[:, :, None].expand(-1, -1, classes)) == is_c[None]).double().mean(1)  # [k, C]
-        single = ((hit - base_c) / (1 - base_c).clamp_min(1e-12)).amax(1)
-        scores.append(torch.maximum(multi, single))
+        rules = (torch.where(counts.sum(2) > 0, counts.argmax(2), majority), counts * 2 > counts.sum(2, keepdim=True))
+        scores.append(
+            torch.minimum(_rule_score(rules, b, yb, majority, classes), _rule_score(rules, a, ya, majority, classes))
+        )
     return torch.cat(scores)
 
 
+def _rule_score(rules, bins: torch.Tensor, y: torch.Tensor, majority, classes: int) -> torch.Tensor:
+    """The better of the class rule and the best "is it c?" rule on one split, as a share of the gain."""
+    rule, says_c = rules  # [k, bins]; [k, bins, C]: most of the bin is class c
+    base = float((y == majority).double().mean())
+    multi = ((rule.gather(1, bins) == y[None, :]).double().mean(1) - base) / max(1 - base, 1e-12)
+    share = torch.bincount(y, minlength=classes).double() / len(y)
+    base_c = torch.maximum(share, 1 - share)  # predicting "not c" (or "c") for every item
+    is_c = y[:, None] == torch.arange(classes)[None, :]  # [rows, C]
+    hit = (says_c.gather(1, bins[:, :, None].expand(-1, -1, classes)) == is_c[None]).double().mean(1)  # [k, C]
+    return torch.maximum(multi, ((hit - base_c) / (1 - base_c).clamp_min(1e-12)).amax(1))
+
+
 def _affine_r2(xa: torch.Tensor, xb: torch.Tensor, ya: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-    """Test R^2 of y ~ slope * x + intercept, fitted per feature on the training split."""
+    """R^2 of y ~ slope * x + intercept, fitted per feature on the training split: the lower of the test
+    and the training R^2."""
     xc, yc = xa - xa.mean(0), ya - ya.mean()
     slope = (xc * yc[:, None]).sum(0) / (xc**2).sum(0).clamp_min(1e-300)
-    predicted = ya.mean() + slope[None, :] * (xb - xa.mean(0))
-    error = ((predicted - yb[:, None]) ** 2).mean(0)
-    return 1 - error / max(float(((yb - ya.mean()) ** 2).mean()), 1e-300)
+    r2 = lambda x, y: (
+        1
+        - ((ya.mean() + slope[None, :] * (x - xa.mean(0)) - y[:, None]) ** 2).mean(0)
+        / max(float(((y - ya.mean()) ** 2).mean()), 1e-300)
+    )
+    return torch.minimum(r2(xb, yb), r2(xa, ya))
 
 
 def _judge(score: torch.Tensor, limit: float, kind: str, features: int) -> Verdict:
