@@ -32,7 +32,7 @@ _LISTED = 10
 
 @dataclass
 class LabelNoiseSettings(GateSettings):
-    steps: int = bounded(60, low=1)  # optimizer steps of each of the two cross-fitted copies
+    steps: int = bounded(30, low=1)  # optimizer steps of each of the two cross-fitted copies (~3 epochs of a half)
     shown: int = bounded(16, low=1)  # worst examples drawn in figures/label_noise.png
 
 
