@@ -46,7 +46,8 @@ def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
     if probs is None:
         return skipped("label_noise", "the model's outputs are not class logits: no probabilities to rank")
     positions = torch.cat(halves)
-    verdict = report(probs, labels[positions], positions)
+    kept = labels[positions] >= 0  # ignored targets (-100) carry no label to doubt
+    verdict = report(probs[kept], labels[positions][kept], positions[kept])
     _draw(ctx, prep, verdict, settings.shown)
     return verdict
 

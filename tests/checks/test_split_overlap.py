@@ -70,3 +70,23 @@ def test_pipeline_halts_at_setup_with_a_figure_of_the_pairs(tmp_path):
     )
     found = assert_halted_at(code, report, "setup", "split_overlap")
     assert found["value"] > 300 and (tmp_path / "figures" / "split_overlap.png").is_file()
+
+
+def test_a_large_split_is_sampled_and_the_verdict_says_so():
+    from functools import partial
+
+    from torch.utils.data import DataLoader
+
+    from saneloop.data.batch import BatchFormat
+    from saneloop.data.loaders import Loaders
+    from saneloop.data.sample import read_split
+
+    train, test = plants.resplit("saneloop.datasets.digits")
+    loaders = Loaders(
+        train, test, partial(DataLoader, batch_size=64), partial(DataLoader, batch_size=256), BatchFormat(), 0
+    )
+    a, b = read_split(loaders, "train", 600, 0), read_split(loaders, "test", 600, 0)
+    assert len(a.rows) == 600 and len(b.rows) == 449 and a.indices.tolist() == sorted(a.indices.tolist())
+    assert torch.equal(a.rows[0], train[int(a.indices[0])][0].reshape(-1).double())  # read as the run reads it
+    verdict = overlapping_items(a, b, SplitOverlapSettings(max_items=600))
+    assert not verdict.passed and "sampled 600 of 1348 training" in verdict.message
