@@ -26,9 +26,12 @@ from ..checks import (
     InitLossSettings,
     InputIndependentSettings,
     InputsFiniteSettings,
+    LabelsMaskedSettings,
     LoopyReferenceSettings,
+    ModelLossSettings,
     LossDecreasesSettings,
     OverfitSettings,
+    PaddingIgnoredSettings,
     ParamsLearnSettings,
     TargetsSettings,
 )
@@ -44,14 +47,17 @@ class GatesConfig:
     """One entry per gate, in the order the pipeline meets them."""
 
     targets: TargetsSettings = field(default_factory=TargetsSettings)
+    labels_masked: LabelsMaskedSettings = field(default_factory=LabelsMaskedSettings)
     classes_present: ClassesPresentSettings = field(default_factory=ClassesPresentSettings)
     inputs_finite: InputsFiniteSettings = field(default_factory=InputsFiniteSettings)
     augmentation_off: AugmentationOffSettings = field(default_factory=AugmentationOffSettings)
     determinism: DeterminismSettings = field(default_factory=DeterminismSettings)
     init_bias: InitBiasSettings = field(default_factory=InitBiasSettings)
     init_loss: InitLossSettings = field(default_factory=InitLossSettings)
+    model_loss: ModelLossSettings = field(default_factory=ModelLossSettings)
     params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
     batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
+    padding_ignored: PaddingIgnoredSettings = field(default_factory=PaddingIgnoredSettings)
     causality: CausalitySettings = field(default_factory=CausalitySettings)
     loopy_reference: LoopyReferenceSettings = field(default_factory=LoopyReferenceSettings)
     input_independent: InputIndependentSettings = field(default_factory=InputIndependentSettings)

@@ -8,7 +8,9 @@ from ..checks import (
     every_param_learns,
     independent_samples,
     loss_at_init,
+    losses_agree,
     model_matches_reference,
+    padding_ignored,
 )
 from ..checks.verdict import Verdict, skipped
 from ..models.head import find_head
@@ -28,9 +30,14 @@ def run(ctx: RunContext, prep: Prepared) -> None:
             model, task, loaders.probe(), targets, prep.head or None, what_was_set, s, device
         ),
     )
-    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device))
+    bias_set = prep.head is not None
+    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set))
+    ctx.gates("model_loss", lambda s: losses_agree(model, task.loss, loaders.probe(), s, device))
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
+    ctx.gates(
+        "padding_ignored", lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
+    )
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))
     ctx.gates("loopy_reference", lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
 
