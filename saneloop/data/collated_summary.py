@@ -36,7 +36,8 @@ def summarize_collated(
             raise
         except Exception as err:  # noqa: BLE001 - the user's collate failing on their items, named
             raise InputError(
-                f"the collate function (loader.train.collate_fn) failed on {split} items {rows.start}..{rows.stop - 1}: "
+                f"the collate function (loader.train.collate_fn) failed on {split} items "
+                f"{rows.start}..{rows.stop - 1}: "
                 f"{type(err).__name__}: {err}"
             ) from err
         if not isinstance(batch.targets, torch.Tensor):
