@@ -53,11 +53,28 @@ def _forward_params(model: nn.Module) -> Optional[tuple[set[str], list[str]]]:
         return None
     params = signature.parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
+        extra = _transformers_kwargs(model)
+        if extra is None:
+            return None
+    else:
+        extra = set()
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    names = {p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+    names = {p.name for p in params if p.kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_KEYWORD)}
+    names |= extra
     required = [p.name for p in params if p.kind in positional and p.default is inspect.Parameter.empty]
     return names, required
+
+
+def _transformers_kwargs(model: nn.Module) -> Optional[set[str]]:
+    """A Hugging Face model's forward takes **kwargs for attention options only (TransformersKwargs): a batch
+    key that is neither a named argument nor one of those is dropped without a word. None: not such a model."""
+    if not any(cls.__module__.startswith("transformers.") for cls in type(model).__mro__):
+        return None
+    try:
+        from transformers.utils.generic import TransformersKwargs
+    except ImportError:
+        return None
+    return set(getattr(TransformersKwargs, "__annotations__", {}))
 
 
 def _keys(keys: list[str]) -> str:
