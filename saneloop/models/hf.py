@@ -29,7 +29,9 @@ def transformers_module() -> Any:
     try:
         import transformers
     except ImportError:
-        raise InputError(f"this model is built with Hugging Face transformers, which is not installed: {INSTALL}") from None
+        raise InputError(
+            f"this model is built with Hugging Face transformers, which is not installed: {INSTALL}"
+        ) from None
     return transformers
 
 

@@ -44,6 +44,8 @@ class CharLM:
     causal: bool = True
     ignore_index: Optional[int] = -100
     shift_labels: bool = False
+    # Token ids that only pad or mark (a pad token is never a target): not required in the targets.
+    special_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if int(self.vocab_size) < 2:
@@ -119,7 +121,8 @@ class CharLM:
 
     def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
         """Token ids that never occur as a training target: a vocab_size too large, or a cut-down text."""
-        return self._next_token.missing_targets(self._scored(train_targets))
+        special = {int(i) for i in self.special_ids}
+        return [t for t in self._next_token.missing_targets(self._scored(train_targets)) if t not in special]
 
     def expected_init_loss(self, train_targets: torch.Tensor) -> tuple[float, str]:
         entropy, _ = self._next_token.expected_init_loss(self._scored(train_targets))
