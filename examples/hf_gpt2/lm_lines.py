@@ -1,8 +1,8 @@
-"""A user's language-model data: the lines of the play, one item each (with the newlines around it), of any length (Tiny Shakespeare,
-shipped offline), as character ids. Items are `{"input_ids": [...]}` only: the Hugging Face collator
-(`DataCollatorForLanguageModeling(mlm=False)`, conf/recipe/hf_gpt2.yaml) pads each batch to its
-longest line, writes the attention mask, and makes `labels` = `input_ids` with -100 at padding; GPT-2
-shifts them inside (task.shift_labels=true).
+"""A user's language-model data: the lines of the play, one item each (with the newlines around it),
+of any length (Tiny Shakespeare, shipped offline), as character ids. Items are `{"input_ids": [...]}`
+only: the Hugging Face collator (`DataCollatorForLanguageModeling(mlm=False)`, conf/recipe/hf_gpt2.yaml)
+pads each batch to its longest line, writes the attention mask, and makes `labels` = `input_ids` with
+-100 at padding; GPT-2 shifts them inside (task.shift_labels=true).
 """
 
 from __future__ import annotations
