@@ -69,6 +69,9 @@ def speaker_lines(
     found = lines_of(tuple(speakers), lines_per_item)
     random.Random(split_seed).shuffle(found)
     encode = tokenizer(words)
-    items = [{**encode(line, truncation=True, max_length=max_length), "labels": who} for line, who in found]
+    items = [
+        {**encode(line, truncation=True, max_length=max_length, return_token_type_ids=True), "labels": who}
+        for line, who in found
+    ]
     cut = int(len(items) * (1 - test_fraction))
     return Lines(items[:cut]), Lines(items[cut:])

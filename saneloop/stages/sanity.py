@@ -33,11 +33,13 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     bias_set = prep.head is not None
     ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set))
     ctx.gates("model_loss", lambda s: losses_agree(model, task.loss, loaders.probe(), s, device))
-    ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
-    ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
+    # padding_ignored before params_learn: a mask that hides every token also starves attention of
+    # gradient, and this gate says why
     ctx.gates(
         "padding_ignored", lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
     )
+    ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
+    ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))
     ctx.gates("loopy_reference", lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
 
