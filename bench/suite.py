@@ -18,7 +18,12 @@ BUDGET = {
     # 0.8 is set for the full run's ~0.64), so loss_decreases gets 0.9 here, as tests/tasks/test_charlm.py does.
     # 120 steps (the tests' budget) left the weight-tied control short of the bigram baseline.
     "charlm": ["train.max_steps=250", "gates.loss_decreases.max_ratio=0.9"],
+    # The Hugging Face examples (examples/hf_*, the `hf` extra): their own recipes, as they ship.
+    "hf_speakers": [],
+    "hf_gpt2": [],
 }
+# Recipes that live in an example's config dir (its folder is put on sys.path, as `cd` there does).
+CONFIG_DIR = {"hf_speakers": "examples/hf_speakers/conf", "hf_gpt2": "examples/hf_gpt2/conf"}
 QUIET = ["output.progress=false", "output.save_weights=false", "output.figures=false"]
 SOURCE = {
     "classify": "saneloop.datasets.digits",
@@ -44,6 +49,10 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.name}" if self.kind == "bug" else f"{self.name}@seed{self.seed}"
+
+    @property
+    def config_dir(self) -> str:
+        return CONFIG_DIR.get(self.recipe, "")
 
     def all_overrides(self) -> list[str]:
         return [*BUDGET[self.recipe], *QUIET, f"seed={self.seed}", *self.overrides]
@@ -312,6 +321,54 @@ def bugs() -> list[Case]:
             "#35 detached embedding",
         ),
         Case("lm_lr_far_too_high", lm, ["optim.lr=1.0"], "loss_decreases", "#36 lr far too high"),
+        *hf_bugs(),
+    ]
+
+
+def hf_bugs() -> list[Case]:
+    """Real training code (issue 12): Hugging Face collators and models misusing padding and masks."""
+    collate, bert = "loader.train.collate_fn._target_=bench.plants.hf.", "model.model_class=bench.plants.hf."
+    return [
+        Case(
+            "hf_labels_unmasked_at_padding",
+            "hf_gpt2",
+            [collate + "unmasked_labels_collator"],
+            "labels_masked",
+            "labels not masked at padding",
+            "labels copied from the padded input_ids",
+        ),
+        Case(
+            "hf_labels_shifted_twice",
+            "hf_gpt2",
+            [collate + "pre_shifted_labels_collator"],
+            "targets",
+            "labels shifted twice",
+            "the data shifts the labels and GPT-2 shifts them again",
+        ),
+        Case(
+            "hf_attention_mask_ignored",
+            "hf_speakers",
+            [bert + "MaskIgnoredBert"],
+            "padding_ignored",
+            "attention mask ignored",
+            "a wrapper's forward drops attention_mask",
+        ),
+        Case(
+            "hf_one_samples_mask_for_all",
+            "hf_speakers",
+            [bert + "FirstMaskBert"],
+            "padding_ignored",
+            "one sample's mask applied to the whole batch",
+            "attention_mask[:1] broadcast",
+        ),
+        Case(
+            "hf_token_type_ids_as_mask",
+            "hf_speakers",
+            [bert + "MisroutedBert"],
+            "padding_ignored",
+            "a dict key misrouted",
+            "token_type_ids (all 0) arrive as the attention mask",
+        ),
     ]
 
 
@@ -343,6 +400,8 @@ def clean() -> list[Case]:
         ),
         ("lm_default", lm, [], ""),
         ("lm_tied_weights", lm, _model("TiedCharTransformer"), "weight tying"),
+        ("hf_bert_speakers", "hf_speakers", [], "a transformers BERT, padded batches"),
+        ("hf_gpt2_lines", "hf_gpt2", [], "a transformers GPT-2: tied head without a bias, -100 labels, its own loss"),
     ]
     return [
         Case(name, recipe, ov, "pass", note, seed=s, kind="clean") for name, recipe, ov, note in kinds for s in SEEDS
