@@ -125,3 +125,31 @@ def test_zeroed_embedding_hides_the_ids_but_keeps_the_model_running():
     with zeroed_embedding(model):
         assert torch.equal(model(a), model(b))
     assert not torch.equal(model(a), model(b))
+
+
+class ScoresOnly(nn.Module):
+    """The default MLP's shape, returning its logits in a dict under `scores`."""
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 64, **_) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, out_features)
+
+    def forward(self, x):
+        return {"scores": self.head(self.body(x))}
+
+
+def test_a_run_whose_model_output_has_no_logits_key_is_refused_before_training(tmp_path):
+    from saneloop.errors import EXIT_INPUT_ERROR
+    from tests.conftest import FAST, run_pipeline
+
+    code, report = run_pipeline(tmp_path, "model._target_=tests.data.test_real_batches.ScoresOnly", *FAST)
+    assert code == EXIT_INPUT_ERROR and "model_output.logits_key" in report["error"] and "scores" in report["error"]
+    assert [s["name"] for s in report["stages"]] == ["setup"]
+    code, report = run_pipeline(
+        tmp_path / "keyed",
+        "model._target_=tests.data.test_real_batches.ScoresOnly",
+        "model_output.logits_key=scores",
+        *FAST,
+    )
+    assert code == 0 and report["metrics"]["accuracy"] > 0.8, report
