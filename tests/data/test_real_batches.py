@@ -16,7 +16,7 @@ from saneloop.data.padding import cat_padded
 from saneloop.data.summary import summarize
 from saneloop.errors import InputError
 from saneloop.stages.contract import refuse_unfit_batch
-from saneloop.tasks import CharLM, Classify
+from saneloop.tasks import Binary, CharLM, Classify
 
 
 class DictOut(nn.Module):
@@ -52,6 +52,13 @@ def test_ignored_targets_count_nowhere_in_classify():
     entropy, _ = task.expected_init_loss(targets)
     assert math.isclose(entropy, -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)), rel_tol=1e-6)
     assert math.isclose(float(task.loss(logits, targets)), math.log(3), rel_tol=1e-6)
+
+
+def test_ignored_targets_count_nowhere_in_binary():
+    task = Binary()
+    targets = torch.tensor([0.0, 1.0, -100.0, 1.0])
+    assert task.target_problems(targets) == [] and task.metrics(torch.zeros(4, 1), targets)["count"] == 3
+    assert math.isclose(task.expected_init_loss(targets)[0], -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)))
 
 
 def test_charlm_shift_labels_scores_output_t_against_label_t_plus_1_and_skips_padding():
