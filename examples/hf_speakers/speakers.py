@@ -75,3 +75,9 @@ def speaker_lines(
     ]
     cut = int(len(items) * (1 - test_fraction))
     return Lines(items[:cut]), Lines(items[cut:])
+
+
+def decode(ids: list[int], words: int = 1024) -> str:
+    """Text of token ids as the model reads them: padding and [CLS] left out, unknown words as [UNK]."""
+    tokens = tokenizer(words).convert_ids_to_tokens(ids)
+    return " ".join(t for t in tokens if t not in ("[PAD]", "[CLS]"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import TargetProblem
-from .views import BatchView, ImageView, PredictionView, TableView
+from .views import BatchView, ImageView, PredictionView, TableView, TextView
 
 _MAX_LISTED = 20  # how many offending sample indices a message names
 
@@ -29,6 +30,8 @@ class Classify:
     name: str = "classify"
     causal: bool = False
     ignore_index: Optional[int] = -100
+    class_names: Optional[Sequence[str]] = None  # what each class index means, for figures
+    decode: Optional[Callable[[list[int]], str]] = None  # token ids -> text, so token inputs show as text
 
     def __post_init__(self) -> None:
         if int(self.num_classes) < 2:
@@ -143,6 +146,10 @@ class Classify:
 
     def view_batch(self, inputs: torch.Tensor, targets: torch.Tensor) -> BatchView:
         """Images for inputs shaped [B, C, H, W] (C = 1 or 3) or [B, H, W]; table rows otherwise."""
+        if self.decode is not None and inputs.dim() == 2 and not inputs.is_floating_point():
+            return TextView(
+                [f"{self._name(int(t))}: {self.decode(ids)}" for ids, t in zip(inputs.tolist(), targets.tolist())]
+            )
         x = inputs.detach().float().cpu()
         captions = [f"y={int(t)}" for t in targets.flatten().tolist()]
         if x.dim() == 4 and x.shape[1] in (1, 3):
@@ -163,8 +170,12 @@ class Classify:
             "classes",
             targets.flatten().tolist(),
             outputs.argmax(-1).flatten().tolist(),
-            [str(c) for c in range(self.num_classes)],
+            [self._name(c) for c in range(self.num_classes)],
         )
+
+    def _name(self, c: int) -> str:
+        names = self.class_names
+        return str(names[c]) if names is not None and 0 <= c < len(names) else str(c)
 
     def _counts(self, targets: torch.Tensor) -> torch.Tensor:
         targets = targets[self.kept(targets)]

@@ -160,3 +160,10 @@ def test_a_run_whose_model_output_has_no_logits_key_is_refused_before_training(t
         *FAST,
     )
     assert code == 0 and report["metrics"]["accuracy"] > 0.8, report
+
+
+def test_classify_shows_token_inputs_as_text_when_it_can_decode_them():
+    task = Classify(2, class_names=["no", "yes"], decode=lambda ids: "".join("ab"[i] for i in ids))
+    view = task.view_batch(torch.tensor([[0, 1], [1, 1]]), torch.tensor([1, 0]))
+    assert view.lines == ["yes: ab", "no: bb"]
+    assert task.view_predictions(torch.tensor([[0.0, 1.0]]), torch.tensor([1])).labels == ["no", "yes"]
