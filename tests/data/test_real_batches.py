@@ -167,3 +167,26 @@ def test_classify_shows_token_inputs_as_text_when_it_can_decode_them():
     view = task.view_batch(torch.tensor([[0, 1], [1, 1]]), torch.tensor([1, 0]))
     assert view.lines == ["yes: ab", "no: bb"]
     assert task.view_predictions(torch.tensor([[0.0, 1.0]]), torch.tensor([1])).labels == ["no", "yes"]
+
+
+def test_a_required_input_the_batch_lacks_is_refused_naming_it():
+    class TwoInputs(nn.Module):
+        def forward(self, image, features):
+            return image
+
+    batch = Batch((), {"image": torch.zeros(2, 3)}, torch.zeros(2))
+    with pytest.raises(InputError, match=r"needs key 'features'"):
+        refuse_unfit_batch(TwoInputs(), batch, "m.TwoInputs")
+
+
+def test_the_transformers_factory_builds_from_a_config_and_names_a_bad_class():
+    pytest.importorskip("transformers")
+    from saneloop.models.hf import from_config
+
+    model = from_config("GPT2LMHeadModel", vocab_size=12, n_positions=8, n_embd=8, n_layer=1, n_head=2)
+    assert model(input_ids=torch.zeros(1, 4, dtype=torch.long)).logits.shape == (1, 4, 12)
+    with pytest.raises(InputError, match="not a transformers class"):
+        from_config("NoSuchModel")
+    unknown = Batch((), {"input_ids": torch.zeros(1, 4, dtype=torch.long), "attention_masks": torch.ones(1, 4)}, None)
+    with pytest.raises(InputError, match="'attention_masks'"):  # **kwargs would swallow it without a word
+        refuse_unfit_batch(model, unknown, "GPT2LMHeadModel")
