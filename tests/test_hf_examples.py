@@ -99,3 +99,37 @@ def test_planted_bug_in_real_training_code_halts_at_its_gate(
     code, report = run_example(tmp_path, monkeypatch, folder, folder, override)
     found = assert_halted_at(code, report, stage, gate_name)
     assert words in found["message"], found["message"]
+
+
+@pytest.mark.slow
+def test_gpt2_on_two_processes_gathers_padded_batches_of_different_lengths(tmp_path):
+    """Each process pads its own batches; the gathered test set counts every real token exactly once."""
+    import os
+    import subprocess
+
+    short = ["train.max_steps=30", "gates.loss_decreases.enabled=false", "gates.beats_baselines.enabled=false"]
+    result = subprocess.run(
+        [
+            "torchrun",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "saneloop",
+            "+recipe=hf_gpt2",
+            "--config-dir",
+            "conf",
+            *short,
+            "gates.capacity.enabled=false",
+            *QUIET,
+            f"hydra.run.dir={tmp_path}",
+        ],  # fmt: skip
+        cwd=REPO / "examples" / "hf_gpt2",
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    # the same 102100 real test tokens as on one process (3278 lines)
+    assert report["metrics"]["count"] == 3278 and report["metrics"]["tokens"] == 102100
