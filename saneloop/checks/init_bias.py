@@ -96,24 +96,7 @@ def judge(
         else (f"; with the random weights in place it is {with_weights_gap:.3f} (judged by init_loss)")
     )
     if head is None:
-        if uniform_gap <= settings.uniform_tolerance:
-            return passed(
-                "init_bias",
-                None,
-                "a final bias",
-                "the model has no final bias to set; the target "
-                f"prior is close to what a zero bias predicts (gap {uniform_gap:.3f}), so none is needed",
-                TIP,
-            )
-        return failed(
-            "init_bias",
-            None,
-            "a final bias",
-            "the model has no final bias to set, and the target prior "
-            f"is far from what a zero bias predicts (gap {uniform_gap:.3f} > {settings.uniform_tolerance}). "
-            "Add a bias to the last layer (e.g. nn.Linear(..., bias=True)) or name it with model_head.",
-            TIP,
-        )
+        return _no_head(uniform_gap, settings)
     if prior_gap > settings.max_prior_gap:
         return failed(
             "init_bias",
@@ -132,5 +115,27 @@ def judge(
         f"<= {settings.max_prior_gap}",
         f"set {head}.bias to the {what_was_set}; with {head}'s weights at zero the mean prediction is "
         f"{prior_gap:.3f} from the prior{weights}",
+        TIP,
+    )
+
+
+def _no_head(uniform_gap: float, settings: InitBiasSettings) -> Verdict:
+    """No final bias to set: fine when the prior is close to what a zero bias predicts."""
+    if uniform_gap <= settings.uniform_tolerance:
+        return passed(
+            "init_bias",
+            None,
+            "a final bias",
+            "the model has no final bias to set; the target "
+            f"prior is close to what a zero bias predicts (gap {uniform_gap:.3f}), so none is needed",
+            TIP,
+        )
+    return failed(
+        "init_bias",
+        None,
+        "a final bias",
+        "the model has no final bias to set, and the target prior "
+        f"is far from what a zero bias predicts (gap {uniform_gap:.3f} > {settings.uniform_tolerance}). "
+        "Add a bias to the last layer (e.g. nn.Linear(..., bias=True)) or name it with model_head.",
         TIP,
     )

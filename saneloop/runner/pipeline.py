@@ -147,7 +147,9 @@ def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
     """A config refused before anything ran: the report says why (main process only), exit status 2."""
     report = Report(run_dir, str(cfg.get("recipe", "unknown")))
     report.status, report.error = "error", str(err)
-    if distributed.launched_rank() == 0:
+    if distributed.launched_rank() != 0:  # the main process's run dir holds the report; this one goes
+        _remove_if_empty(run_dir)
+    else:
         report.write()
         from rich.console import Console
 
@@ -155,6 +157,13 @@ def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
             f"[bold red]ERROR[/] {escape(str(err))}\nrun dir: {run_dir}  exit status {EXIT_INPUT_ERROR}"
         )
     return result_of(report, EXIT_INPUT_ERROR)
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    try:
+        run_dir.rmdir()  # only ever removes an empty dir (made by this process's Hydra a moment ago)
+    except OSError:
+        pass
 
 
 def _finish(ctx: RunContext, code: int) -> None:
