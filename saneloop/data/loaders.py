@@ -21,9 +21,9 @@ from .seeding import generator, seed_worker
 
 LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train / loader.test)
 
-# Offsets of the gates' generators from the run's seed: the probes and the overfit batch each have
-# their own stream, apart from the training order (seed + 0).
-PROBE_STREAM, FIXED_STREAM = 1, 2
+# Offsets of the gates' generators from the run's seed: the probes, the overfit batch and the test
+# loader each have their own stream, apart from the training order (seed + 0).
+PROBE_STREAM, FIXED_STREAM, TEST_STREAM = 1, 2, 3
 
 
 class IndexedDataset(Dataset):
@@ -86,9 +86,11 @@ class Loaders:
         )
 
     def test(self) -> DataLoader:
-        """The test loader over (index, item): batches carry their dataset indices."""
+        """The test loader over (index, item): batches carry their dataset indices. Its own generator: an
+        evaluation in the middle of training draws nothing from the training stream."""
         return self._test(
             IndexedDataset(self.test_set),
+            generator=generator(self.seed + TEST_STREAM),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
