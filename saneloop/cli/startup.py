@@ -89,7 +89,7 @@ def _write_report(argv: list[str], message: str) -> None:
     recipe = overrides.get("recipe") or "unknown"
     run_dir = Path(overrides.get("hydra.run.dir") or _default_run_dir(recipe))
     report = Report(run_dir, recipe)
-    report.status, report.error = "error", message
+    report.status, report.error, report.exit_code = "error", message, EXIT_INPUT_ERROR
     try:
         report.write()
     except OSError:
