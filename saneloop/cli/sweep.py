@@ -27,8 +27,13 @@ from ..record.report import write_atomic
 
 FIXED_COLUMNS = ("job", "overrides", "status", "halted_at", "headline")
 # A job's exit status from its report (jobs a launcher ran in other processes tell the CLI nothing else).
-STATUS_EXIT = {"passed": EXIT_PASSED, "halted": EXIT_HALTED, "interrupted": EXIT_INTERRUPTED, "error": EXIT_CRASH,
-               "crashed": EXIT_CRASH}
+STATUS_EXIT = {
+    "passed": EXIT_PASSED,
+    "halted": EXIT_HALTED,
+    "interrupted": EXIT_INTERRUPTED,
+    "error": EXIT_CRASH,
+    "crashed": EXIT_CRASH,
+}
 exit_codes: list[int] = []  # the jobs of the last multirun, as their reports tell; read by the CLI
 TAIL_COLUMNS = ("error", "run_dir")
 
