@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Optional
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..errors import InputError
 from .batch import Batch, BatchFormat
@@ -72,10 +72,6 @@ class Loaders:
     def train_batch_size(self) -> int:
         return int(self._train.keywords.get("batch_size", 1))
 
-    @property
-    def test_batch_size(self) -> int:
-        return int(self._test.keywords.get("batch_size", 1))
-
     def train(self, dataset: Optional[Dataset] = None) -> DataLoader:
         """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate)."""
         return self._train(
@@ -126,9 +122,6 @@ class Loaders:
     def test_items(self, count: int) -> Batch:
         """The first `count` test examples (a fixed test batch)."""
         return self.items(self.test_set, range(min(count, len(self.test_set))), test=True)  # type: ignore[arg-type]
-
-    def subset(self, dataset: Dataset, indices: Sequence[int]) -> Subset:
-        return Subset(dataset, list(indices))
 
 
 def _collate_of(factory: LoaderFactory) -> Optional[Callable[[list[Any]], Any]]:
