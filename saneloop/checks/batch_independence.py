@@ -13,7 +13,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .probing import as_batch, probed_forward, projection, spread
+from .probing import as_batch, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
@@ -73,16 +73,7 @@ def dependency_rows(model: nn.Module, inputs: Any, rows: list[int]) -> tuple[Opt
 def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float, details: dict) -> Verdict:
     own = matrix[torch.arange(len(rows)), torch.tensor(rows)]
     if not bool(torch.isfinite(matrix).all()):
-        return failed(
-            GATE,
-            float("nan"),
-            "finite",
-            f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
-            "are not finite for real inputs. Likely causes: an attention row with every position masked "
-            "(softmax of all -inf), a log or division by zero in forward.",
-            TIP,
-            **details,
-        )
+        return nonfinite_gradients(GATE, where, note, TIP, details)
     if float(matrix.max()) == 0.0:
         return failed(
             GATE,

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .probing import as_batch, grads_of, probed_forward, projection, spread
+from .probing import as_batch, grads_of, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
@@ -79,16 +79,7 @@ def _at(probed, output: torch.Tensor, t: int, weight: torch.Tensor) -> torch.Ten
 def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float, details: dict) -> Verdict:
     future, blind = [], []
     if not bool(torch.isfinite(matrix).all()):
-        return failed(
-            GATE,
-            float("nan"),
-            "finite",
-            f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
-            "are not finite for real inputs. Likely causes: an attention row with every position masked "
-            "(softmax of all -inf), a log or division by zero in forward.",
-            TIP,
-            **details,
-        )
+        return nonfinite_gradients(GATE, where, note, TIP, details)
     for k, t in enumerate(rows):
         past = float(matrix[k, : t + 1].max())
         ahead = (matrix[k, t + 1 :] > tolerance * past).nonzero().flatten() + t + 1

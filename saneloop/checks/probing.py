@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch, BatchFormat
+from .verdict import Verdict, failed
 
 # Layers that mix samples (BatchNorm in training mode) or draw noise (Dropout) on purpose: the
 # dependency probes run them in eval mode, so they neither raise false alarms nor hide a real mix.
@@ -242,3 +243,17 @@ def grad_of(scalar: torch.Tensor, leaf: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(leaf)
     (grad,) = torch.autograd.grad(scalar, leaf, retain_graph=True, allow_unused=True)
     return torch.zeros_like(leaf) if grad is None else grad
+
+
+def nonfinite_gradients(gate: str, where: str, note: str, tip: str, details: dict) -> Verdict:
+    """The verdict of a backprop probe whose gradients hold NaN or Inf: the outputs are not finite."""
+    return failed(
+        gate,
+        float("nan"),
+        "finite",
+        f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
+        "are not finite for real inputs. Likely causes: an attention row with every position masked "
+        "(softmax of all -inf), a log or division by zero in forward.",
+        tip,
+        **details,
+    )

@@ -96,6 +96,9 @@ class TrainConfig:
     log_every: int = bounded(10, low=1)  # steps between TensorBoard points (each costs one host sync)
     # Steps between predictions on a fixed test batch (tip 11: prediction dynamics); null: 10 over the run.
     eval_every: Optional[int] = bounded(None, low=1)
+    # Full-set test-loss evaluations during train, evenly spaced, the last at the final step (the loss
+    # curve's points with error bars, figures/loss.png); 0: none.
+    full_evals: int = bounded(4, low=0)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Optional
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..errors import InputError
 from .batch import Batch, BatchFormat
@@ -21,9 +21,9 @@ from .seeding import generator, seed_worker
 
 LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train / loader.test)
 
-# Offsets of the gates' generators from the run's seed: the probes and the overfit batch each have
-# their own stream, apart from the training order (seed + 0).
-PROBE_STREAM, FIXED_STREAM = 1, 2
+# Offsets of the gates' generators from the run's seed: the probes, the overfit batch and the test
+# loader each have their own stream, apart from the training order (seed + 0).
+PROBE_STREAM, FIXED_STREAM, TEST_STREAM = 1, 2, 3
 
 
 class IndexedDataset(Dataset):
@@ -72,10 +72,6 @@ class Loaders:
     def train_batch_size(self) -> int:
         return int(self._train.keywords.get("batch_size", 1))
 
-    @property
-    def test_batch_size(self) -> int:
-        return int(self._test.keywords.get("batch_size", 1))
-
     def train(self, dataset: Optional[Dataset] = None) -> DataLoader:
         """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate)."""
         return self._train(
@@ -86,9 +82,11 @@ class Loaders:
         )
 
     def test(self) -> DataLoader:
-        """The test loader over (index, item): batches carry their dataset indices."""
+        """The test loader over (index, item): batches carry their dataset indices. Its own generator: an
+        evaluation in the middle of training draws nothing from the training stream."""
         return self._test(
             IndexedDataset(self.test_set),
+            generator=generator(self.seed + TEST_STREAM),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
@@ -124,9 +122,6 @@ class Loaders:
     def test_items(self, count: int) -> Batch:
         """The first `count` test examples (a fixed test batch)."""
         return self.items(self.test_set, range(min(count, len(self.test_set))), test=True)  # type: ignore[arg-type]
-
-    def subset(self, dataset: Dataset, indices: Sequence[int]) -> Subset:
-        return Subset(dataset, list(indices))
 
 
 def _collate_of(factory: LoaderFactory) -> Optional[Callable[[list[Any]], Any]]:

@@ -35,6 +35,7 @@ def run(ctx: RunContext) -> Prepared:
     train_summary = summarize(train_set, "train", fmt, loaders.train_collate, pad)
     test_summary = summarize(test_set, "test", fmt, loaders.test_collate, pad)
     _refuse_unbatchable_inputs({"train": train_summary, "test": test_summary}, loaders)
+    _refuse_settings_the_data_cannot_meet(ctx, len(train_set))
 
     targets = {"train": train_summary.targets, "test": test_summary.targets}
     ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
@@ -85,6 +86,16 @@ def _refuse_unbatchable_inputs(summaries: dict[str, DatasetSummary], loaders: Lo
                 "collate; pad or crop them in the dataset, or give loader.train.collate_fn (a padding "
                 "collator; the test loader uses it too unless loader.test.collate_fn is set)"
             )
+
+
+def _refuse_settings_the_data_cannot_meet(ctx: RunContext, train_size: int) -> None:
+    """Settings whose range depends on the data, checked as soon as the data is built (before any gate)."""
+    overfit = ctx.settings.gates.overfit
+    if overfit.enabled and overfit.batch_size > train_size:
+        raise InputError(
+            f"gates.overfit.batch_size={overfit.batch_size} is larger than the training set "
+            f"({train_size} examples); lower it"
+        )
 
 
 def _refuse_wrong_output_shape(ctx: RunContext, prep: Prepared) -> None:
