@@ -55,13 +55,13 @@ def losses_agree(
     settings: ModelLossSettings = ModelLossSettings(),
     device: Optional[torch.device] = None,
 ) -> Verdict:
-    """The model's own loss against `loss_fn` on its logits, on the first `settings.batches` batches.
+    """The model's own loss (forward given the targets as `labels=`, the loss read at
+    `model_output.loss_key`) against `loss_fn` on its logits, on the first `settings.batches` batches.
 
     Usable on its own: `losses_agree(gpt2, CharLM(65, shift_labels=True).loss, loader).passed`."""
-    batches = list(itertools.islice(each(batches), settings.batches))
-    if not batches or not batches[0].format.model_loss:
-        return skipped(GATE, "the run trains on the task's loss from the logits <model_output.model_loss=false>", TIP)
     own, task, n = own_and_task_losses(model, loss_fn, batches, settings.batches, device)
+    if n == 0:
+        return skipped(GATE, "no batches to compare the two losses on", TIP)
     return judge(own, task, n, settings)
 
 

@@ -47,8 +47,8 @@ class GatesConfig:
     """One entry per gate, in the order the pipeline meets them."""
 
     targets: TargetsSettings = field(default_factory=TargetsSettings)
-    labels_masked: LabelsMaskedSettings = field(default_factory=LabelsMaskedSettings)
     classes_present: ClassesPresentSettings = field(default_factory=ClassesPresentSettings)
+    labels_masked: LabelsMaskedSettings = field(default_factory=LabelsMaskedSettings)
     inputs_finite: InputsFiniteSettings = field(default_factory=InputsFiniteSettings)
     augmentation_off: AugmentationOffSettings = field(default_factory=AugmentationOffSettings)
     determinism: DeterminismSettings = field(default_factory=DeterminismSettings)

@@ -32,7 +32,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     )
     bias_set = prep.head is not None
     ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set))
-    ctx.gates("model_loss", lambda s: losses_agree(model, task.loss, loaders.probe(), s, device))
+    ctx.gates("model_loss", lambda s: _model_loss(ctx, prep, s))
     # padding_ignored before params_learn: a mask that hides every token also starves attention of
     # gradient, and this gate says why
     ctx.gates(
@@ -51,6 +51,15 @@ def _set_final_bias(ctx: RunContext, prep: Prepared) -> str:
     if head is None:
         return ""
     return prep.task.init_bias(head.bias, prep.train_summary.targets)
+
+
+def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
+    """Only for a run that trains on the model's own loss (model_output.model_loss=true)."""
+    if not ctx.settings.model_output.model_loss:
+        return skipped(
+            "model_loss", "the run trains on the task's loss from the logits <model_output.model_loss=false>"
+        )
+    return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device)
 
 
 def _batch_independence(ctx: RunContext, prep: Prepared, s) -> Verdict:
