@@ -57,8 +57,11 @@ def run_case(case: Case, root: str) -> dict:
         "overrides": case.all_overrides(),
     }
     start = time.perf_counter()
+    config_dir = REPO / case.config_dir if case.config_dir else None
+    if config_dir is not None and str(config_dir.parent) not in sys.path:
+        sys.path.insert(0, str(config_dir.parent))  # the example's own modules, as `cd` there makes them
     try:
-        cfg, _ = compose_config(case.recipe, case.all_overrides())
+        cfg, _ = compose_config(case.recipe, case.all_overrides(), config_dir)
         code = run_config(cfg, run_dir).exit_code
         report = json.loads((run_dir / "report.json").read_text())
     except BaseException as e:  # noqa: BLE001 - a case that breaks the bench is a row, not a stop
@@ -151,7 +154,7 @@ def update_readme(table: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", help="comma-separated case names")
-    p.add_argument("--recipe", help="only this recipe's cases")
+    p.add_argument("--recipe", help="only these recipes' cases (comma-separated)")
     p.add_argument("--no-clean", action="store_true", help="skip the clean controls")
     p.add_argument("--no-bugs", action="store_true", help="skip the planted bugs")
     p.add_argument("-j", "--jobs", type=int, default=2)
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.only.split(","))
         cases = [c for c in cases if c.name in wanted]
     if args.recipe:
-        cases = [c for c in cases if c.recipe == args.recipe]
+        cases = [c for c in cases if c.recipe in args.recipe.split(",")]
     order = {c.id: i for i, c in enumerate(cases)}
     # Long cases (charlm) first, so two workers finish together.
     queue = sorted(cases, key=lambda c: c.recipe != "charlm")

@@ -52,14 +52,18 @@ def gate(report: dict, name: str) -> dict:
 
 # Gates that do not apply to the classify recipe's defaults: a non-causal task, a model without a
 # reference implementation.
-NOT_APPLICABLE = {"causality", "loopy_reference"}
+# Gates for padded batches and models with their own loss skip where there is no padding mask (or
+# model_output.model_loss is off).
+PADDING_GATES = {"labels_masked", "padding_ignored", "model_loss"}
+NOT_APPLICABLE = {"causality", "loopy_reference", *PADDING_GATES}
 
 
 def not_applicable(recipe: str) -> set[str]:
     """Gates a recipe's run skips by design: causality for a task that is not causal, loopy_reference
     for a model without `reference_forward`, capacity where the recipe names no wider model (charlm:
     a second transformer would double the stage's cost)."""
-    return {"loopy_reference", "capacity"} if recipe == "charlm" else {"loopy_reference", "causality"}
+    base = {"loopy_reference", "capacity"} if recipe == "charlm" else {"loopy_reference", "causality"}
+    return base | PADDING_GATES
 
 
 def assert_every_gate_passed(report: dict, not_applicable: set[str] = NOT_APPLICABLE) -> None:

@@ -15,6 +15,7 @@ FAST_BUGS = [
     "reg_no_bias_raw_targets",
     "bin_sigmoid_before_bce",
     "lm_mask_off_by_one",
+    "hf_attention_mask_ignored",
 ]
 
 
@@ -27,11 +28,12 @@ def _bench():
 
 def test_suite_has_at_least_30_bugs_over_four_recipes_and_clean_controls_over_five_seeds():
     cases = bugs()
-    assert len(cases) >= 30 and {c.recipe for c in cases} == {"classify", "regress", "binary", "charlm"}
+    # four recipes, and the Hugging Face examples' (issue 12)
+    assert len(cases) >= 30 and {c.recipe for c in cases} >= {"classify", "regress", "binary", "charlm"}
     assert len({c.name for c in cases}) == len(cases)
     controls = clean()
     assert {c.seed for c in controls} == set(range(5))
-    assert {c.recipe for c in controls} == {"classify", "regress", "binary", "charlm"}
+    assert {c.recipe for c in controls} >= {"classify", "regress", "binary", "charlm"}
 
 
 @pytest.mark.parametrize("name", FAST_BUGS)

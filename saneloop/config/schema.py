@@ -26,16 +26,19 @@ from ..checks import (
     InitLossSettings,
     InputIndependentSettings,
     InputsFiniteSettings,
+    LabelsMaskedSettings,
     LoopyReferenceSettings,
     LossDecreasesSettings,
+    ModelLossSettings,
     OverfitSettings,
+    PaddingIgnoredSettings,
     ParamsLearnSettings,
     TargetsSettings,
 )
 from ..checks.settings import bounded
 
 # Keys of the data config that describe the data rather than being arguments of its `_target_`.
-DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys")
+DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys", "mask_key")
 MIXED_PRECISION = ("no", "fp16", "bf16", "fp8")
 
 
@@ -45,11 +48,14 @@ class GatesConfig:
 
     targets: TargetsSettings = field(default_factory=TargetsSettings)
     classes_present: ClassesPresentSettings = field(default_factory=ClassesPresentSettings)
+    labels_masked: LabelsMaskedSettings = field(default_factory=LabelsMaskedSettings)
     inputs_finite: InputsFiniteSettings = field(default_factory=InputsFiniteSettings)
     augmentation_off: AugmentationOffSettings = field(default_factory=AugmentationOffSettings)
     determinism: DeterminismSettings = field(default_factory=DeterminismSettings)
     init_bias: InitBiasSettings = field(default_factory=InitBiasSettings)
     init_loss: InitLossSettings = field(default_factory=InitLossSettings)
+    model_loss: ModelLossSettings = field(default_factory=ModelLossSettings)
+    padding_ignored: PaddingIgnoredSettings = field(default_factory=PaddingIgnoredSettings)
     params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
     batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
     causality: CausalitySettings = field(default_factory=CausalitySettings)
@@ -117,6 +123,19 @@ class AcceleratorConfig:
 
 
 @dataclass
+class ModelOutputConfig:
+    """How saneloop reads what the model returns: a tensor is the logits; a dict or an object (a Hugging
+    Face ModelOutput) holds them under `logits_key`. saneloop computes the task's loss from the logits
+    (so the init-loss and bias expectations hold); `model_loss: true` trains on the model's own loss
+    instead (forward is given the labels, e.g. `labels=`), after the `model_loss` gate has shown the
+    two agree on the same batch."""
+
+    logits_key: str = "logits"
+    model_loss: bool = False
+    loss_key: str = "loss"
+
+
+@dataclass
 class BaselinesConfig:
     human: Optional[float] = None  # a human's score on the headline metric, if known
 
@@ -141,6 +160,7 @@ class SaneloopConfig:
     # Dotted name of the final layer whose bias is set from the data; null: the last module with a
     # bias of the task's output size.
     model_head: Optional[str] = None
+    model_output: ModelOutputConfig = field(default_factory=ModelOutputConfig)
     task: Any = MISSING
     optim: Any = MISSING
     scheduler: Any = None

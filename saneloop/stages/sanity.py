@@ -8,7 +8,9 @@ from ..checks import (
     every_param_learns,
     independent_samples,
     loss_at_init,
+    losses_agree,
     model_matches_reference,
+    padding_ignored,
 )
 from ..checks.verdict import Verdict, skipped
 from ..models.head import find_head
@@ -28,7 +30,14 @@ def run(ctx: RunContext, prep: Prepared) -> None:
             model, task, loaders.probe(), targets, prep.head or None, what_was_set, s, device
         ),
     )
-    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device))
+    bias_set = prep.head is not None
+    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set))
+    ctx.gates("model_loss", lambda s: _model_loss(ctx, prep, s))
+    # padding_ignored before params_learn: a mask that hides every token also starves attention of
+    # gradient, and this gate says why
+    ctx.gates(
+        "padding_ignored", lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
+    )
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))
@@ -42,6 +51,15 @@ def _set_final_bias(ctx: RunContext, prep: Prepared) -> str:
     if head is None:
         return ""
     return prep.task.init_bias(head.bias, prep.train_summary.targets)
+
+
+def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
+    """Only for a run that trains on the model's own loss (model_output.model_loss=true)."""
+    if not ctx.settings.model_output.model_loss:
+        return skipped(
+            "model_loss", "the run trains on the task's loss from the logits <model_output.model_loss=false>"
+        )
+    return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device)
 
 
 def _batch_independence(ctx: RunContext, prep: Prepared, s) -> Verdict:

@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import saneloop.checks as checks
-from saneloop.tasks import Classify
+from saneloop.tasks import CharLM, Classify
 
 torch.manual_seed(0)
 X = torch.randn(256, 6)
@@ -45,6 +45,26 @@ class TinyLM(nn.Module):
     def forward(self, tokens):
         h = self.embed(tokens).cumsum(1) / torch.arange(1, tokens.shape[1] + 1).view(1, -1, 1)
         return self.head(h)
+
+
+class MaskedPool(nn.Module):
+    """Embedding, a mean over the real positions of each sequence, a head; returns a dict with its loss."""
+
+    def __init__(self, vocab: int = 5) -> None:
+        super().__init__()
+        self.embed, self.head = nn.Embedding(vocab, 8), nn.Linear(8, 2)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        m = attention_mask.unsqueeze(-1).float()
+        logits = self.head((self.embed(input_ids) * m).sum(1) / m.sum(1))
+        return {"logits": logits, "loss": None if labels is None else F.cross_entropy(logits, labels)}
+
+
+def padded(lengths=(3, 7, 5, 1)) -> dict:
+    """A batch as a padding collator makes it: ids padded with 0, the mask, one label per sequence."""
+    mask = (torch.arange(max(lengths))[None] < torch.tensor(lengths)[:, None]).long()
+    ids = torch.randint(1, 5, mask.shape, generator=torch.Generator().manual_seed(0)) * mask
+    return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([0, 1, 1, 0])}
 
 
 def _fit_and_record(seed: int) -> list[float]:
@@ -90,6 +110,14 @@ def _uses():
         "loss_decreased": lambda: checks.loss_decreased(torch.tensor([1.0 - 0.009 * k for k in range(100)])),
         "every_example_once": lambda: checks.every_example_once(torch.arange(64).flip(0), 64),
         "evaluates_repeatably": lambda: checks.evaluates_repeatably(net, TEST, task.metrics),
+        "padding_labels_ignored": lambda: checks.padding_labels_ignored(
+            CharLM(5),
+            [{**padded(), "labels": padded()["input_ids"].masked_fill(padded()["attention_mask"] == 0, -100)}],
+        ),
+        "losses_agree": lambda: checks.losses_agree(MaskedPool(), task.loss, [padded()]),
+        "padding_ignored": lambda: checks.padding_ignored(
+            MaskedPool(), {k: v for k, v in padded().items() if k != "labels"}
+        ),
         "above_baselines": lambda: checks.above_baselines("auroc", 0.95, {"chance_auroc": 0.5}, se=0.02),
     }
 
