@@ -18,7 +18,12 @@ BUDGET = {
     # 0.8 is set for the full run's ~0.64), so loss_decreases gets 0.9 here, as tests/tasks/test_charlm.py does.
     # 120 steps (the tests' budget) left the weight-tied control short of the bigram baseline.
     "charlm": ["train.max_steps=250", "gates.loss_decreases.max_ratio=0.9"],
+    # The Hugging Face examples (examples/hf_*, the `hf` extra): their own recipes, as they ship.
+    "hf_speakers": [],
+    "hf_gpt2": [],
 }
+# Recipes that live in an example's config dir (its folder is put on sys.path, as `cd` there does).
+CONFIG_DIR = {"hf_speakers": "examples/hf_speakers/conf", "hf_gpt2": "examples/hf_gpt2/conf"}
 QUIET = ["output.progress=false", "output.save_weights=false", "output.figures=false"]
 SOURCE = {
     "classify": "saneloop.datasets.digits",
@@ -46,6 +51,10 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.name}" if self.kind == "bug" else f"{self.name}@seed{self.seed}"
+
+    @property
+    def config_dir(self) -> str:
+        return CONFIG_DIR.get(self.recipe, "")
 
     def all_overrides(self) -> list[str]:
         return [*BUDGET[self.recipe], *QUIET, f"seed={self.seed}", *self.overrides]
@@ -315,6 +324,7 @@ def bugs() -> list[Case]:
             "#35 detached embedding",
         ),
         Case("lm_lr_far_too_high", lm, ["optim.lr=1.0"], "loss_decreases", "#36 lr far too high"),
+        *hf_bugs(),
         *second_wave(),
     ]
 
@@ -439,6 +449,12 @@ def second_wave() -> list[Case]:
     ]
 
 
+def hf_bugs() -> list[Case]:
+    from .suite_hf import hf_bugs as cases
+
+    return cases(Case)
+
+
 def clean() -> list[Case]:
     c, r, b, lm = "classify", "regress", "binary", "charlm"
     kinds = [
@@ -467,6 +483,8 @@ def clean() -> list[Case]:
         ),
         ("lm_default", lm, [], ""),
         ("lm_tied_weights", lm, _model("TiedCharTransformer"), "weight tying"),
+        ("hf_bert_speakers", "hf_speakers", [], "a transformers BERT, padded batches"),
+        ("hf_gpt2_lines", "hf_gpt2", [], "a transformers GPT-2: tied head without a bias, -100 labels, its own loss"),
     ]
     return [
         Case(name, recipe, ov, "pass", note, seed=s, kind="clean") for name, recipe, ov, note in kinds for s in SEEDS

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .checks.verdict import Verdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # errors sit below every layer; the verdict a halt carries is only named here
+    from .checks.verdict import Verdict
 
 # Documented process exit statuses (README, "Exit status").
 EXIT_PASSED = 0

@@ -64,8 +64,11 @@ def run_case(case: Case, root: str, record_all: bool = False) -> dict:
     }
     extra = zoo_report.waive_every_gate(list(GatesConfig.__dataclass_fields__)) if record_all else []
     start = time.perf_counter()
+    config_dir = REPO / case.config_dir if case.config_dir else None
+    if config_dir is not None and str(config_dir.parent) not in sys.path:
+        sys.path.insert(0, str(config_dir.parent))  # the example's own modules, as `cd` there makes them
     try:
-        code = _run(case, run_dir, extra)
+        code = _run(case, run_dir, extra, config_dir)
         report = json.loads((run_dir / "report.json").read_text())
     except BaseException as e:  # noqa: BLE001 - a case that breaks the bench is a row, not a stop
         code, report = -1, {"status": "bench-error", "error": f"{type(e).__name__}: {e}"}
@@ -82,7 +85,7 @@ def run_case(case: Case, root: str, record_all: bool = False) -> dict:
     return row
 
 
-def _run(case: Case, run_dir: Path, extra: list[str]) -> int:
+def _run(case: Case, run_dir: Path, extra: list[str], config_dir: Path | None = None) -> int:
     """One pipeline run in this process; or launched as several processes (`case.processes`); or a run,
     cut back to the checkpoint of step `case.resume_from`, then resumed from it (issue 14)."""
     from saneloop.runner import compose_config, run_config
@@ -90,7 +93,7 @@ def _run(case: Case, run_dir: Path, extra: list[str]) -> int:
     overrides = [*case.all_overrides(), *extra]
     if getattr(case, "processes", 1) > 1:
         return _launched(case, run_dir, overrides)
-    code = run_config(compose_config(case.recipe, overrides)[0], run_dir).exit_code
+    code = run_config(compose_config(case.recipe, overrides, config_dir)[0], run_dir).exit_code
     if getattr(case, "resume_from", None) is None:
         return code
     from saneloop.engine import checkpoint
@@ -98,7 +101,7 @@ def _run(case: Case, run_dir: Path, extra: list[str]) -> int:
     for path in checkpoint.complete(run_dir):
         if int(path.stem.split("-")[1]) > case.resume_from:
             path.unlink()
-    return run_config(compose_config(case.recipe, [*overrides, f"resume={run_dir}"])[0], run_dir).exit_code
+    return run_config(compose_config(case.recipe, [*overrides, f"resume={run_dir}"], config_dir)[0], run_dir).exit_code
 
 
 def _launched(case: Case, run_dir: Path, overrides: list[str]) -> int:
@@ -190,7 +193,7 @@ def update_readme(table: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", help="comma-separated case names")
-    p.add_argument("--recipe", help="only this recipe's cases")
+    p.add_argument("--recipe", help="only these recipes' cases (comma-separated)")
     p.add_argument("--no-clean", action="store_true", help="skip the clean controls")
     p.add_argument("--no-bugs", action="store_true", help="skip the planted bugs")
     p.add_argument("-j", "--jobs", type=int, default=2)
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.only.split(","))
         cases = [c for c in cases if c.name in wanted]
     if args.recipe:
-        cases = [c for c in cases if c.recipe == args.recipe]
+        cases = [c for c in cases if c.recipe in args.recipe.split(",")]
     rows, wall = run_all(cases, args)
     t = totals(rows)
     out, name = Path(args.out), args.name or "bugbench"

@@ -15,6 +15,7 @@ FAST_BUGS = [
     "reg_no_bias_raw_targets",
     "bin_sigmoid_before_bce",
     "lm_mask_off_by_one",
+    "hf_attention_mask_ignored",
     # the second wave (issue 14)
     "cls_split_twice",
     "cls_test_unscaled",
@@ -49,11 +50,12 @@ def _bench():
 
 def test_suite_has_at_least_30_bugs_over_four_recipes_and_clean_controls_over_five_seeds():
     cases = bugs()
-    assert len(cases) >= 30 and {c.recipe for c in cases} == {"classify", "regress", "binary", "charlm"}
+    # four recipes, and the Hugging Face examples' (issue 12)
+    assert len(cases) >= 30 and {c.recipe for c in cases} >= {"classify", "regress", "binary", "charlm"}
     assert len({c.name for c in cases}) == len(cases)
     controls = clean()
     assert {c.seed for c in controls} == set(range(5))
-    assert {c.recipe for c in controls} == {"classify", "regress", "binary", "charlm"}
+    assert {c.recipe for c in controls} >= {"classify", "regress", "binary", "charlm"}
 
 
 def test_every_second_wave_gate_has_a_planted_bug_in_the_bench():

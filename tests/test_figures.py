@@ -1,4 +1,4 @@
-"""The pictures: the default run writes the four figures, logs them to TensorBoard, links them in
+"""The pictures: the default run writes the five figures, logs them to TensorBoard, links them in
 report.md; every kind of task view can be drawn; a figure that fails never ends a run."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from saneloop.record import figures
 from saneloop.record.run_record import RunRecord
 from saneloop.tasks.views import ImageView, PredictionView, TableView, TextView
 
-FOUR = {
+FIGURES = {
+    "loss": "loss_decreases",
     "batch": "loss_decreases",
     "dynamics": "loss_decreases",
     "overfit": "overfit",
@@ -29,18 +30,18 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-@pytest.mark.parametrize("name", sorted(FOUR))
-def test_default_run_writes_the_four_figures(default_run, name):
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_default_run_writes_the_five_figures(default_run, name):
     _, report, run_dir = default_run
     path = run_dir / "figures" / f"{name}.png"
     width, height = png_size(path)
     assert width >= 300 and height >= 200 and path.stat().st_size > 10_000
-    assert f"figures/{name}.png" in report["figures"][FOUR[name]]
+    assert f"figures/{name}.png" in report["figures"][FIGURES[name]]
 
 
 def test_report_md_links_each_figure_beside_its_gate(default_run):
     markdown = (default_run[2] / "report.md").read_text()
-    for name, gate_name in FOUR.items():
+    for name, gate_name in FIGURES.items():
         row = next(line for line in markdown.splitlines() if line.startswith("| ") and f"| {gate_name} |" in line)
         assert f"[figure](figures/{name}.png)" in row
     assert "## Figures" in markdown
@@ -49,7 +50,7 @@ def test_report_md_links_each_figure_beside_its_gate(default_run):
 def test_tensorboard_holds_the_images_and_scalars(default_run):
     events = EventAccumulator(str(default_run[2] / "tensorboard"), size_guidance={"images": 0}).Reload()
     images = set(events.Tags()["images"])
-    assert {f"figures/{name}" for name in FOUR} <= images
+    assert {f"figures/{name}" for name in FIGURES} <= images
     steps = [e.step for e in events.Images("fixed_batch/predictions")]
     assert steps[0] == 0 and len(steps) >= 5 and steps == sorted(steps)  # predictions over training
     scalars = set(events.Tags()["scalars"])
@@ -85,3 +86,13 @@ def test_a_figure_that_fails_is_a_note_not_a_crash(tmp_path):
     record.publish("overfit", "broken", lambda: 1 / 0)
     assert report.notes and "figure broken not drawn: ZeroDivisionError" in report.notes[0]
     assert report.figures == {}
+
+
+def test_loss_curve_has_the_test_loss_at_init_and_at_each_evaluation(default_run):
+    """figures/loss.png's points: the full-set test loss at step 0 and at 4 steps spread over the run."""
+    events = EventAccumulator(str(default_run[2] / "tensorboard")).Reload()
+    points = events.Scalars("eval/loss")
+    steps = [p.step for p in points]
+    total = len(events.Scalars("train/loss")) * 10  # train/loss is logged every 10 steps
+    assert steps[0] == 0 and len(steps) == 5 and steps[-1] == total
+    assert abs(points[0].value - 2.30) < 0.05 and points[-1].value < 0.3  # log 10 at init, far lower at the end

@@ -85,17 +85,21 @@ class SignalMLP(MLP):
 
 
 class CrashInEvalMLP(MLP):
-    """Bug: the model breaks in evaluation (e.g. a code path only eval mode takes)."""
+    """Bug: the model breaks in the final evaluation (e.g. a code path only the evaluate stage takes)."""
 
     def forward(self, x):
-        if not self.training and _called_from("predict_all"):
+        if not self.training and _called_from("predict_all", module="saneloop.stages.evaluate"):
             raise RuntimeError("planted crash in evaluate")
         return super().forward(x)
 
 
-def _called_from(function: str) -> bool:
-    """Is a function of this name on the call stack (e.g. `_fit`: the train loop)?"""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_name != function:
+def _called_from(function: str, module: str | None = None) -> bool:
+    """Is a function of this name on the call stack (e.g. `_fit`: the train loop), and (if given) a
+    function of `module` below it?"""
+    frame, found = sys._getframe(1), False
+    while frame is not None:
+        found = found or frame.f_code.co_name == function
+        if found and (module is None or frame.f_globals.get("__name__") == module):
+            return True
         frame = frame.f_back
-    return frame is not None
+    return False

@@ -22,10 +22,13 @@ from .init_loss import InitLossSettings, loss_at_init
 from .input_independent import InputIndependentSettings, learns_from_inputs
 from .inputs_finite import InputsFiniteSettings, all_finite
 from .label_noise import LabelNoiseSettings, label_issues
+from .labels_masked import LabelsMaskedSettings, padding_labels_ignored
 from .loopy_reference import LoopyReferenceSettings, matches_reference, model_matches_reference
 from .loss_decreases import LossDecreasesSettings, loss_decreased
+from .model_loss import ModelLossSettings, losses_agree
 from .modes import EvalModeSettings, ModesSettings, TrainModeSettings, switches_both_ways
 from .overfit import OverfitSettings, overfit_batch
+from .padding_ignored import PaddingIgnoredSettings, padding_ignored
 from .params_learn import ParamsLearnSettings, every_param_learns
 from .replicas import ReplicasSettings
 from .settings import GateSettings
@@ -41,6 +44,7 @@ __all__ = [
     "GateSettings",
     "Verdict",
     "targets_valid",
+    "padding_labels_ignored",
     "all_classes_present",
     "all_finite",
     "items_repeat",
@@ -48,8 +52,10 @@ __all__ = [
     "identical_losses",
     "bias_reaches_output",
     "loss_at_init",
+    "losses_agree",
     "every_param_learns",
     "independent_samples",
+    "padding_ignored",
     "causal_dependencies",
     "matches_reference",
     "model_matches_reference",
@@ -80,9 +86,12 @@ __all__ = [
     "InitLossSettings",
     "InputIndependentSettings",
     "InputsFiniteSettings",
+    "LabelsMaskedSettings",
     "LoopyReferenceSettings",
     "LossDecreasesSettings",
+    "ModelLossSettings",
     "OverfitSettings",
+    "PaddingIgnoredSettings",
     "ParamsLearnSettings",
     "TargetsSettings",
     "DataOrderSettings",

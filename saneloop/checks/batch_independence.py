@@ -13,7 +13,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .probing import as_batch, grad_of, probed_forward, projection, spread
+from .probing import as_batch, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
@@ -58,31 +58,22 @@ def dependency_rows(model: nn.Module, inputs: Any, rows: list[int]) -> tuple[Opt
     Returns (matrix or None when nothing differentiable was found, where the gradient was taken, note).
     """
     probed = probed_forward(model, inputs)
-    if probed.leaf is None:
+    if not probed.leaves:
         return None, "the integer inputs never become a float tensor shaped [B, ...] inside the model", probed.note
     if not probed.outputs:
         return None, f"the model returned no float tensor shaped [B, ...] (got {probed.returned})", probed.note
     weights = projection(probed.outputs)
     found = []
-    for i in rows:
-        scalar = sum((o[i] * w).sum() for o, w in zip(probed.outputs, weights))
-        found.append(grad_of(scalar, probed.leaf).abs().reshape(len(inputs), -1).sum(1).float().cpu())
+    for i in rows:  # sample i's outputs at its real positions; gradient at the real positions of every j
+        scalar = sum(probed.projected(o, w, i) for o, w in zip(probed.outputs, weights))
+        found.append(probed.per_sample(scalar))
     return torch.stack(found), probed.where, probed.note
 
 
 def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float, details: dict) -> Verdict:
     own = matrix[torch.arange(len(rows)), torch.tensor(rows)]
     if not bool(torch.isfinite(matrix).all()):
-        return failed(
-            GATE,
-            float("nan"),
-            "finite",
-            f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
-            "are not finite for real inputs. Likely causes: an attention row with every position masked "
-            "(softmax of all -inf), a log or division by zero in forward.",
-            TIP,
-            **details,
-        )
+        return nonfinite_gradients(GATE, where, note, TIP, details)
     if float(matrix.max()) == 0.0:
         return failed(
             GATE,

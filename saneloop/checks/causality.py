@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .attention_paths import blind_positions
-from .probing import as_batch, grad_of, probed_forward, projection, spread
+from .probing import as_batch, grads_of, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
@@ -84,26 +84,26 @@ def time_dependencies(model: nn.Module, inputs: Any, positions: int = 0) -> tupl
     if not outputs:
         return None, f"the model returned no output shaped [B, T={length}, ...]", note
     weights = projection([o[:, 0] for o in outputs])  # one weight per feature, the same at every t
+    leaves = [x for x in probed.leaves if x.dim() >= 2 and x.shape[1] == length]
     found = []
-    for t in spread(length, positions):
-        scalar = sum((o[:, t] * w).sum() for o, w in zip(outputs, weights))
-        found.append(grad_of(scalar, leaf).abs().transpose(0, 1).reshape(length, -1).sum(1).float().cpu())
+    for t in spread(length, positions):  # outputs at t of the samples real there; gradient at real positions
+        scalar = sum(_at(probed, o, t, w) for o, w in zip(outputs, weights))
+        grads = [probed.masked(g).abs().transpose(0, 1).reshape(length, -1).sum(1) for g in grads_of(scalar, leaves)]
+        found.append(sum(grads).float().cpu())
     return torch.stack(found), probed.where, note
+
+
+def _at(probed, output: torch.Tensor, t: int, weight: torch.Tensor) -> torch.Tensor:
+    """sum over samples of output[:, t] * weight, counting only the samples whose position t is real."""
+    value = output[:, t] * weight
+    real = probed.real(output)
+    return (value if real is None else torch.where(real[:, t], value, torch.zeros_like(value))).sum()
 
 
 def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, tolerance: float, details: dict) -> Verdict:
     future, blind = [], []
     if not bool(torch.isfinite(matrix).all()):
-        return failed(
-            GATE,
-            float("nan"),
-            "finite",
-            f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
-            "are not finite for real inputs. Likely causes: an attention row with every position masked "
-            "(softmax of all -inf), a log or division by zero in forward.",
-            TIP,
-            **details,
-        )
+        return nonfinite_gradients(GATE, where, note, TIP, details)
     for k, t in enumerate(rows):
         past = float(matrix[k, : t + 1].max())
         ahead = (matrix[k, t + 1 :] > tolerance * past).nonzero().flatten() + t + 1

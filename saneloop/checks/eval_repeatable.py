@@ -14,6 +14,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..data.padding import IGNORE_INDEX, cat_padded
 from .fitting import each
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
@@ -42,10 +43,10 @@ def evaluates_repeatably(
     model.eval()
     try:
         with torch.no_grad():
-            first, second = (torch.cat([b.forward(model).float() for b in fixed]) for _ in range(2))
+            first, second = (cat_padded([b.forward(model).float() for b in fixed]) for _ in range(2))
     finally:
         model.train(was_training)
-    targets = torch.cat([b.targets for b in fixed])
+    targets = cat_padded([b.targets for b in fixed], IGNORE_INDEX)
     scores = (lambda out: dict(metrics(out, targets))) if metrics is not None else (lambda out: {})
     return repeatable_eval(first, second, scores(first), scores(second))
 

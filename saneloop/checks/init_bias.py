@@ -17,7 +17,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from ..models.head import find_head
+from ..models.head import bias_free_head, find_head
 from ..tasks.base import Task
 from .fitting import each
 from .settings import GateSettings, bounded
@@ -60,7 +60,7 @@ def bias_reaches_output(
     uniform_gap, _ = task.prior_gap(torch.zeros_like(with_weights[:1]), targets)
     weights_gap, meaning = task.prior_gap(with_weights, targets)
     if name is None:
-        return judge(None, what_was_set, weights_gap, meaning, uniform_gap, settings)
+        return judge(None, what_was_set, weights_gap, meaning, uniform_gap, settings, by_design=_by_design(model, task))
     bias_only, _ = task.prior_gap(_outputs(model, picked[:1], name, device), targets)
     return judge(name, what_was_set, bias_only, meaning, uniform_gap, settings, weights_gap)
 
@@ -75,7 +75,22 @@ def _outputs(
     weight = getattr(probe.get_submodule(zero_head), "weight", None) if zero_head is not None else None
     if isinstance(weight, torch.Tensor):
         weight.zero_()
-    return torch.cat([(b if device is None else b.to(device)).forward(probe).float().cpu() for b in batches])
+    outputs = [(b if device is None else b.to(device)).forward(probe).float().cpu() for b in batches]
+    # per-position outputs [B, T, V] of padded batches differ in T: their positions are what counts
+    return torch.cat([o.reshape(-1, o.shape[-1]) if o.dim() > 2 else o for o in outputs])
+
+
+def _by_design(model: nn.Module, task: Task) -> str:
+    """Why a head without a bias is fine here ('' when it is not): a task whose heads commonly have none
+    (language models: GPT-2, Llama), or a head whose weight is tied to the input embedding."""
+    head = bias_free_head(model, task.head_size())
+    if head is not None and "tied" in head:
+        return f"the final layer {head} has no bias by design"
+    if getattr(task, "head_bias_optional", False):
+        return (
+            f"the final layer {head or '(not found)'} has no bias, as {task.name} heads often have none (GPT-2, Llama)"
+        )
+    return ""
 
 
 def judge(
@@ -86,6 +101,7 @@ def judge(
     uniform_gap: float,
     settings: InitBiasSettings,
     with_weights_gap: Optional[float] = None,
+    by_design: str = "",
 ) -> Verdict:
     """`prior_gap`: gap from the prior of the mean prediction with the head's weights at zero, the
     bias set. `uniform_gap`: gap of a zero-bias prediction from the prior (how much the bias matters).
@@ -96,24 +112,7 @@ def judge(
         else (f"; with the random weights in place it is {with_weights_gap:.3f} (judged by init_loss)")
     )
     if head is None:
-        if uniform_gap <= settings.uniform_tolerance:
-            return passed(
-                "init_bias",
-                None,
-                "a final bias",
-                "the model has no final bias to set; the target "
-                f"prior is close to what a zero bias predicts (gap {uniform_gap:.3f}), so none is needed",
-                TIP,
-            )
-        return failed(
-            "init_bias",
-            None,
-            "a final bias",
-            "the model has no final bias to set, and the target prior "
-            f"is far from what a zero bias predicts (gap {uniform_gap:.3f} > {settings.uniform_tolerance}). "
-            "Add a bias to the last layer (e.g. nn.Linear(..., bias=True)) or name it with model_head.",
-            TIP,
-        )
+        return _no_head(uniform_gap, settings, by_design)
     if prior_gap > settings.max_prior_gap:
         return failed(
             "init_bias",
@@ -132,5 +131,37 @@ def judge(
         f"<= {settings.max_prior_gap}",
         f"set {head}.bias to the {what_was_set}; with {head}'s weights at zero the mean prediction is "
         f"{prior_gap:.3f} from the prior{weights}",
+        TIP,
+    )
+
+
+def _no_head(uniform_gap: float, settings: InitBiasSettings, by_design: str = "") -> Verdict:
+    """No final bias to set: fine when the prior is close to what a zero bias predicts, or when the head
+    has none by design (`by_design` says why; init_loss then expects a zero output's loss)."""
+    if by_design and uniform_gap > settings.uniform_tolerance:
+        return passed(
+            "init_bias",
+            None,
+            "a final bias",
+            f"no final bias to set: {by_design}. The prediction at init is then a zero output, not the prior "
+            f"(gap {uniform_gap:.3f}); init_loss judges the loss that implies (log V for small head weights)",
+            TIP,
+        )
+    if uniform_gap <= settings.uniform_tolerance:
+        return passed(
+            "init_bias",
+            None,
+            "a final bias",
+            "the model has no final bias to set; the target "
+            f"prior is close to what a zero bias predicts (gap {uniform_gap:.3f}), so none is needed",
+            TIP,
+        )
+    return failed(
+        "init_bias",
+        None,
+        "a final bias",
+        "the model has no final bias to set, and the target prior "
+        f"is far from what a zero bias predicts (gap {uniform_gap:.3f} > {settings.uniform_tolerance}). "
+        "Add a bias to the last layer (e.g. nn.Linear(..., bias=True)) or name it with model_head.",
         TIP,
     )

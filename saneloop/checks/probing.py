@@ -1,6 +1,12 @@
 """Shared by the probing gates: which items to probe (`spread`) and, for the backprop-dependency gates
-(batch_independence, causality), a safe copy of the model run on a differentiable view of its input,
-even when the input is integer tokens (`probed_forward`).
+(batch_independence, causality, padding_ignored), a safe copy of the model run on a differentiable
+view of its inputs, even when they are integer tokens (`probed_forward`).
+
+Every float input shaped [B, ...] is a leaf (a model may take several). Token ids have no gradient, so
+the leaf is the token embedding's output: `get_input_embeddings()` (Hugging Face) or the first
+`nn.Embedding`, else the first float [B, ...] tensor a submodule returns. With a padding mask
+(`data.mask_key`), padded positions are neither outputs nor dependencies: a probe changes content
+(a gradient), never a sample's length, so the batch keeps its padded shape.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch, BatchFormat
+from .verdict import Verdict, failed
 
 # Layers that mix samples (BatchNorm in training mode) or draw noise (Dropout) on purpose: the
 # dependency probes run them in eval mode, so they neither raise false alarms nor hide a real mix.
@@ -31,13 +38,39 @@ def spread(length: int, count: int) -> list[int]:
 
 @dataclass
 class Probed:
-    """One forward pass of a probe copy: the tensor gradients are taken to, the outputs shaped [B, ...]."""
+    """One forward pass of a probe copy: the tensors gradients are taken to, the outputs shaped [B, ...]."""
 
-    leaf: Optional[torch.Tensor]  # None: integer inputs never became a float tensor shaped [B, ...]
+    leaves: list[torch.Tensor]  # empty: integer inputs never became a float tensor shaped [B, ...]
     outputs: list[torch.Tensor]
-    where: str  # where the leaf is, for messages ("the input", "the output of `tokens` (Embedding) ...")
+    where: str  # where the leaves are, for messages ("the input", "the output of `tokens` (Embedding) ...")
     note: str  # which layers ran in eval mode, for messages
     returned: str  # the type of what the model returned, for messages
+    mask: Optional[torch.Tensor] = None  # [B, T] True at real positions, when the batch is padded
+
+    @property
+    def leaf(self) -> Optional[torch.Tensor]:
+        return self.leaves[0] if self.leaves else None
+
+    def real(self, tensor: torch.Tensor) -> Optional[torch.Tensor]:
+        """The mask broadcast over `tensor` [B, T, ...] when its first two dims are the mask's, else None."""
+        if self.mask is None or tensor.dim() < 2 or tuple(tensor.shape[:2]) != tuple(self.mask.shape):
+            return None
+        return self.mask.reshape(*self.mask.shape, *([1] * (tensor.dim() - 2))).expand_as(tensor)
+
+    def projected(self, output: torch.Tensor, weight: torch.Tensor, rows: Any = slice(None)) -> torch.Tensor:
+        """sum(output[rows] * weight) over real positions only (padded ones, even NaN, add nothing)."""
+        value = output[rows] * weight
+        real = self.real(output)
+        return (value if real is None else torch.where(real[rows], value, torch.zeros_like(value))).sum()
+
+    def per_sample(self, scalar: torch.Tensor) -> torch.Tensor:
+        """|d scalar / d leaves| at real positions, summed per sample over every leaf: [B]."""
+        grads = grads_of(scalar, self.leaves)
+        return sum(self.masked(g).abs().reshape(len(g), -1).sum(1).float().cpu() for g in grads)
+
+    def masked(self, grad: torch.Tensor) -> torch.Tensor:
+        real = self.real(grad)
+        return grad if real is None else torch.where(real, grad, torch.zeros_like(grad))
 
 
 def as_batch(inputs: Any, targets: Any = None) -> Batch:
@@ -66,7 +99,10 @@ def probed_forward(model: nn.Module, inputs: Any) -> Probed:
     probe, note = probe_copy(model)
     with differentiable_input(probe, batch) as (fed, holder):
         output = fed.forward(probe)
-    return Probed(holder["leaf"], batch_tensors(output, len(batch)), holder["where"], note, type(output).__name__)
+    mask = batch.padding_mask
+    return Probed(
+        holder["leaves"], batch_tensors(output, len(batch)), holder["where"], note, type(output).__name__, mask
+    )
 
 
 def probe_copy(model: nn.Module) -> tuple[nn.Module, str]:
@@ -89,34 +125,39 @@ def probe_copy(model: nn.Module) -> tuple[nn.Module, str]:
 
 @contextmanager
 def differentiable_input(model: nn.Module, batch: Batch) -> Iterator[tuple[Batch, dict[str, Any]]]:
-    """Yield (the batch to feed the model, a holder whose "leaf" is the tensor to take gradients to).
+    """Yield (the batch to feed the model, a holder whose "leaves" are the tensors to take gradients to).
 
-    The first float input shaped [B, ...] is its own leaf. Integer inputs (token ids) have no
-    gradient, so the leaf is then the first float tensor shaped [B, ...] that a submodule returns (an
-    embedding's output), captured by a forward hook and made a leaf there. `holder["where"]` names it.
+    Every float input shaped [B, ...] is its own leaf. Integer inputs (token ids) have no gradient,
+    so the leaf is then the token embedding's output (`input_embedding`), or without one the first
+    float tensor shaped [B, ...] that a submodule returns, captured by a forward hook and made a leaf
+    there. `holder["where"]` names it.
     """
-    holder: dict[str, Any] = {"leaf": None, "where": "the input"}
+    holder: dict[str, Any] = {"leaves": [], "where": "the input"}
     size = len(batch)
-    name = next(
-        (n for n, t in batch.named_inputs() if t.is_floating_point() and t.dim() >= 1 and t.shape[0] == size), None
-    )
-    if name is not None:
+    mask_key = batch.format.mask_key
+    names = [
+        n
+        for n, t in batch.named_inputs()
+        if n != mask_key and t.is_floating_point() and t.dim() >= 1 and t.shape[0] == size
+    ]
+    if names:
 
         def leaf(key: str, tensor: torch.Tensor) -> torch.Tensor:
-            if key != name:
+            if key not in names:
                 return tensor
-            holder["leaf"] = tensor.detach().clone().requires_grad_(True)
-            return holder["leaf"]
+            holder["leaves"].append(tensor.detach().clone().requires_grad_(True))
+            return holder["leaves"][-1]
 
         fed = batch.map_inputs(leaf)
-        holder["where"] = "the input" if name == "0" else f"input `{name}`"
+        shown = ", ".join("the input" if n == "0" and len(names) == 1 else f"`{n}`" for n in names)
+        holder["where"] = shown if names == ["0"] else f"input{'s' if len(names) > 1 else ''} {shown}"
         yield fed, holder
         return
-    handles = [
-        module.register_forward_hook(_capture(holder, name, size))
-        for name, module in model.named_modules()
-        if module is not model
-    ]
+    embedding = input_embedding(model)
+    hooked = [(n, m) for n, m in model.named_modules() if m is embedding] if embedding is not None else []
+    hooked = hooked or [(n, m) for n, m in model.named_modules() if m is not model]
+    first = "the token embedding" if embedding is not None else "the first float tensor"
+    handles = [module.register_forward_hook(_capture(holder, name, size, first)) for name, module in hooked]
     try:
         yield batch, holder
     finally:
@@ -124,21 +165,47 @@ def differentiable_input(model: nn.Module, batch: Batch) -> Iterator[tuple[Batch
             handle.remove()
 
 
-def _capture(holder: dict[str, Any], name: str, batch: int):
+def _capture(holder: dict[str, Any], name: str, batch: int, what: str):
     def hook(module: nn.Module, args: Any, output: Any) -> Optional[torch.Tensor]:
         if (
-            holder["leaf"] is None
+            not holder["leaves"]
             and isinstance(output, torch.Tensor)
             and output.is_floating_point()
             and output.dim() >= 1
             and output.shape[0] == batch
         ):
-            holder["leaf"] = output.detach().requires_grad_(True)
-            holder["where"] = f"the output of `{name}` ({type(module).__name__}), the first float tensor"
-            return holder["leaf"]
+            holder["leaves"].append(output.detach().requires_grad_(True))
+            holder["where"] = f"the output of `{name}` ({type(module).__name__}), {what}"
+            return holder["leaves"][0]
         return None
 
     return hook
+
+
+def input_embedding(model: nn.Module) -> Optional[nn.Module]:
+    """The module that turns token ids into vectors: `get_input_embeddings()` (Hugging Face models), else
+    the first `nn.Embedding` registered; None without either."""
+    getter = getattr(model, "get_input_embeddings", None)
+    if callable(getter):
+        try:
+            found = getter()
+        except (NotImplementedError, AttributeError):
+            found = None
+        if isinstance(found, nn.Module):
+            return found
+    return next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+
+
+@contextmanager
+def zeroed_embedding(model: nn.Module) -> Iterator[None]:
+    """Forward passes inside see the token embedding's output as zeros (ids, masks and positions kept)."""
+    embedding = input_embedding(model)
+    handle = embedding.register_forward_hook(lambda m, a, out: torch.zeros_like(out)) if embedding else None
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.remove()
 
 
 def batch_tensors(output: Any, batch: int) -> list[torch.Tensor]:
@@ -162,9 +229,31 @@ def projection(outputs: list[torch.Tensor], seed: int = 0) -> list[torch.Tensor]
     return [torch.randn(tuple(o.shape[1:]), generator=gen).to(o.device, o.dtype) for o in outputs]
 
 
+def grads_of(scalar: torch.Tensor, leaves: list[torch.Tensor]) -> list[torch.Tensor]:
+    """d scalar / d each leaf, zeros where the scalar does not depend on a leaf at all."""
+    if not scalar.requires_grad:
+        return [torch.zeros_like(leaf) for leaf in leaves]
+    grads = torch.autograd.grad(scalar, leaves, retain_graph=True, allow_unused=True)
+    return [torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, grads)]
+
+
 def grad_of(scalar: torch.Tensor, leaf: torch.Tensor) -> torch.Tensor:
     """d scalar / d leaf, zeros where the scalar does not depend on the leaf at all."""
     if not scalar.requires_grad:
         return torch.zeros_like(leaf)
     (grad,) = torch.autograd.grad(scalar, leaf, retain_graph=True, allow_unused=True)
     return torch.zeros_like(leaf) if grad is None else grad
+
+
+def nonfinite_gradients(gate: str, where: str, note: str, tip: str, details: dict) -> Verdict:
+    """The verdict of a backprop probe whose gradients hold NaN or Inf: the outputs are not finite."""
+    return failed(
+        gate,
+        float("nan"),
+        "finite",
+        f"backprop gave NaN/Inf gradients at {where}{note}: the outputs "
+        "are not finite for real inputs. Likely causes: an attention row with every position masked "
+        "(softmax of all -inf), a log or division by zero in forward.",
+        tip,
+        **details,
+    )

@@ -42,5 +42,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     argv = options_first(argv)
     argv += distributed.quiet_hydra_overrides(argv)  # processes other than the main one
     _exit_codes.clear()
+    sweep.exit_codes.clear()
     refused = startup.launch(_hydra_main, argv)  # resume=, config errors, run dir
-    sys.exit(refused if refused is not None else max(_exit_codes, default=0))
+    # The worst job's status: jobs run here, and jobs a launcher ran elsewhere (from their reports).
+    sys.exit(refused if refused is not None else max(_exit_codes + sweep.exit_codes, default=0))

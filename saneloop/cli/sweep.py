@@ -22,9 +22,19 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..engine.distributed import launched_rank
+from ..errors import EXIT_CRASH, EXIT_HALTED, EXIT_INTERRUPTED, EXIT_PASSED
 from ..record.report import write_atomic
 
 FIXED_COLUMNS = ("job", "overrides", "status", "halted_at", "headline")
+# A job's exit status from its report (jobs a launcher ran in other processes tell the CLI nothing else).
+STATUS_EXIT = {
+    "passed": EXIT_PASSED,
+    "halted": EXIT_HALTED,
+    "interrupted": EXIT_INTERRUPTED,
+    "error": EXIT_CRASH,
+    "crashed": EXIT_CRASH,
+}
+exit_codes: list[int] = []  # the jobs of the last multirun, as their reports tell; read by the CLI
 TAIL_COLUMNS = ("error", "run_dir")
 
 
@@ -70,6 +80,7 @@ class SweepSummary(Callback):
         rows = summarize(root, self._jobs)
         if not rows:
             return
+        exit_codes[:] = [r.get("exit_code", STATUS_EXIT.get(r["status"], EXIT_CRASH)) for r in rows]
         markdown, table = to_markdown(rows, root), to_csv(rows)
         write_atomic(root / "summary.md", markdown)
         write_atomic(root / "summary.csv", table)
@@ -134,6 +145,7 @@ def _row(run_dir: Path, job: dict[str, Any], root: Path) -> dict[str, Any]:
         error=report.get("error"),
         headline=report.get("headline"),
         halted_at=f"{halted['stage']}/{halted['gate']}" if halted else None,
+        exit_code=report.get("exit_code", STATUS_EXIT.get(report["status"], EXIT_CRASH)),
     )
     row.update({f"metric.{k}": v for k, v in report.get("metrics", {}).items()})
     return row

@@ -30,10 +30,13 @@ from ..checks import (
     InputIndependentSettings,
     InputsFiniteSettings,
     LabelNoiseSettings,
+    LabelsMaskedSettings,
     LoopyReferenceSettings,
     LossDecreasesSettings,
+    ModelLossSettings,
     ModesSettings,
     OverfitSettings,
+    PaddingIgnoredSettings,
     ParamsLearnSettings,
     ReplicasSettings,
     ResumeOrderSettings,
@@ -47,7 +50,7 @@ from ..checks import (
 from ..checks.settings import bounded
 
 # Keys of the data config that describe the data rather than being arguments of its `_target_`.
-DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys")
+DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys", "mask_key")
 MIXED_PRECISION = ("no", "fp16", "bf16", "fp8")
 
 
@@ -57,6 +60,7 @@ class GatesConfig:
 
     targets: TargetsSettings = field(default_factory=TargetsSettings)
     classes_present: ClassesPresentSettings = field(default_factory=ClassesPresentSettings)
+    labels_masked: LabelsMaskedSettings = field(default_factory=LabelsMaskedSettings)
     inputs_finite: InputsFiniteSettings = field(default_factory=InputsFiniteSettings)
     augmentation_off: AugmentationOffSettings = field(default_factory=AugmentationOffSettings)
     split_overlap: SplitOverlapSettings = field(default_factory=SplitOverlapSettings)
@@ -66,6 +70,8 @@ class GatesConfig:
     modes: ModesSettings = field(default_factory=ModesSettings)
     init_bias: InitBiasSettings = field(default_factory=InitBiasSettings)
     init_loss: InitLossSettings = field(default_factory=InitLossSettings)
+    model_loss: ModelLossSettings = field(default_factory=ModelLossSettings)
+    padding_ignored: PaddingIgnoredSettings = field(default_factory=PaddingIgnoredSettings)
     params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
     grad_accumulation: GradAccumulationSettings = field(default_factory=GradAccumulationSettings)
     batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
@@ -116,6 +122,9 @@ class TrainConfig:
     log_every: int = bounded(10, low=1)  # steps between TensorBoard points (each costs one host sync)
     # Steps between predictions on a fixed test batch (tip 11: prediction dynamics); null: 10 over the run.
     eval_every: Optional[int] = bounded(None, low=1)
+    # Full-set test-loss evaluations during train, evenly spaced, the last at the final step (the loss
+    # curve's points with error bars, figures/loss.png); 0: none.
+    full_evals: int = bounded(4, low=0)
 
 
 @dataclass
@@ -137,6 +146,19 @@ class AcceleratorConfig:
     # Seconds a collective waits for the other processes before the run stops with an error
     # (a hung or lost process); only used when launched as many processes.
     timeout_s: int = bounded(600, low=1)
+
+
+@dataclass
+class ModelOutputConfig:
+    """How saneloop reads what the model returns: a tensor is the logits; a dict or an object (a Hugging
+    Face ModelOutput) holds them under `logits_key`. saneloop computes the task's loss from the logits
+    (so the init-loss and bias expectations hold); `model_loss: true` trains on the model's own loss
+    instead (forward is given the labels, e.g. `labels=`), after the `model_loss` gate has shown the
+    two agree on the same batch."""
+
+    logits_key: str = "logits"
+    model_loss: bool = False
+    loss_key: str = "loss"
 
 
 @dataclass
@@ -164,6 +186,7 @@ class SaneloopConfig:
     # Dotted name of the final layer whose bias is set from the data; null: the last module with a
     # bias of the task's output size.
     model_head: Optional[str] = None
+    model_output: ModelOutputConfig = field(default_factory=ModelOutputConfig)
     task: Any = MISSING
     optim: Any = MISSING
     scheduler: Any = None

@@ -22,12 +22,13 @@ from .schema import (
     BaselinesConfig,
     CheckpointConfig,
     GatesConfig,
+    ModelOutputConfig,
     OutputConfig,
     SaneloopConfig,
     TrainConfig,
 )
 
-TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint")
+TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint", "model_output")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RunSettings:
     baselines: BaselinesConfig
     output: OutputConfig
     checkpoint: CheckpointConfig
+    model_output: ModelOutputConfig
     config: DictConfig  # the whole composed config: the user's `_target_` nodes, config.yaml, checkpoints
 
     @property

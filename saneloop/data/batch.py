@@ -3,18 +3,23 @@
 Real training code shapes items in several ways: an `(input, target)` pair, several inputs and a
 target, or a dict (`input_ids`, `attention_mask`, `labels`) as Hugging Face collators make. One
 `BatchFormat` turns each of them into a `Batch`, so the loop, the gates and the probes call the
-model the same way: `batch.forward(model)`, then `task.loss(output, batch.targets)`.
+model the same way: `batch.forward(model)` (the logits, read from whatever the model returns, see
+`outputs.py`), then `task.loss(logits, batch.targets)`. The format also names the keyword input that
+marks padding (`mask_key`, default `attention_mask`) and, for a model that computes its own loss from
+`labels`, where that loss is (`batch.training_loss`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import torch
 
 from ..errors import InputError
+from .outputs import logits_of, loss_of
 
 
 @dataclass
@@ -25,9 +30,49 @@ class Batch:
     kwargs: dict[str, Any] = field(default_factory=dict)
     targets: Any = None
     indices: Optional[torch.Tensor] = None
+    fmt: Optional[BatchFormat] = None  # how the model's output is read; None: the defaults
+    # A context each forward runs in, given the model (e.g. its token embedding zeroed for a baseline).
+    around: Optional[Callable[[Any], AbstractContextManager]] = None
 
     def forward(self, model: Callable[..., Any]) -> Any:
-        return model(*self.inputs, **self.kwargs)
+        """The model's logits for this batch (a tensor output as it is, else `model_output.logits_key`)."""
+        return logits_of(self.call(model), self.format.logits_key)
+
+    def call(self, model: Callable[..., Any], **extra: Any) -> Any:
+        """What the model returns, untouched (`extra`: more keyword inputs, e.g. the labels)."""
+        with self.around(model) if self.around is not None else nullcontext():
+            return model(*self.inputs, **self.kwargs, **extra)
+
+    def training_loss(self, model: Callable[..., Any], loss_fn: Callable[[Any, Any], torch.Tensor]) -> torch.Tensor:
+        """The loss the train stage steps on: the task's from the logits, or with `model_output.model_loss`
+        the model's own, computed by the model from the labels it is given."""
+        if not self.format.model_loss:
+            return loss_fn(self.forward(model), self.targets)
+        return loss_of(self.call(model, **self.label_kwargs()), self.format.loss_key)
+
+    def model_and_task_loss(
+        self, model: Callable[..., Any], loss_fn: Callable[[Any, Any], torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward given the labels: (the model's own loss, the task's loss on the same logits)."""
+        output = self.call(model, **self.label_kwargs())
+        return loss_of(output, self.format.loss_key), loss_fn(logits_of(output, self.format.logits_key), self.targets)
+
+    def label_kwargs(self) -> dict[str, Any]:
+        """The targets as the model's keyword inputs, under their own keys (`labels` for tuple items)."""
+        if isinstance(self.targets, Mapping):
+            return dict(self.targets)
+        return {self.format.target_keys[0]: self.targets}
+
+    @property
+    def format(self) -> BatchFormat:
+        return self.fmt if self.fmt is not None else DEFAULT_FORMAT
+
+    @property
+    def padding_mask(self) -> Optional[torch.Tensor]:
+        """Real positions (True) and padding (False), from the keyword input `mask_key`; None without one."""
+        key = self.format.mask_key
+        mask = self.kwargs.get(key) if key else None
+        return mask != 0 if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None
 
     def __len__(self) -> int:
         for _, tensor in self.named_inputs():
@@ -59,30 +104,31 @@ class Batch:
 
     def to(self, device: Any, non_blocking: bool = False) -> Batch:
         move = lambda v: _moved(v, device, non_blocking)
-        return Batch(
-            tuple(move(v) for v in self.inputs),
-            {k: move(v) for k, v in self.kwargs.items()},
-            move(self.targets),
-            self.indices,
+        return replace(
+            self,
+            inputs=tuple(move(v) for v in self.inputs),
+            kwargs={k: move(v) for k, v in self.kwargs.items()},
+            targets=move(self.targets),
         )
 
     def pin_memory(self) -> Batch:  # DataLoader(pin_memory=True) calls this on custom batch types
         pin = lambda v: v.pin_memory() if isinstance(v, torch.Tensor) else v
-        return Batch(
-            tuple(pin(v) for v in self.inputs),
-            {k: pin(v) for k, v in self.kwargs.items()},
-            _mapped(self.targets, pin),
-            self.indices,
+        return replace(
+            self,
+            inputs=tuple(pin(v) for v in self.inputs),
+            kwargs={k: pin(v) for k, v in self.kwargs.items()},
+            targets=_mapped(self.targets, pin),
         )
 
     def select(self, rows: Any) -> Batch:
         """The samples at `rows` (an index tensor or slice) of every input, target and index."""
         take = lambda v: v[rows] if isinstance(v, torch.Tensor) and v.dim() >= 1 else v
-        return Batch(
-            tuple(take(v) for v in self.inputs),
-            {k: take(v) for k, v in self.kwargs.items()},
-            _mapped(self.targets, take),
-            take(self.indices) if self.indices is not None else None,
+        return replace(
+            self,
+            inputs=tuple(take(v) for v in self.inputs),
+            kwargs={k: take(v) for k, v in self.kwargs.items()},
+            targets=_mapped(self.targets, take),
+            indices=take(self.indices) if self.indices is not None else None,
         )
 
 
@@ -104,16 +150,21 @@ class BatchFormat:
 
     A tuple or list: the last element is the target, the others are positional inputs. A dict: the
     `target_keys` are the targets (one key: that tensor; several: a dict of them), every other key
-    is a keyword input.
+    is a keyword input. `mask_key`: the keyword input marking real positions (1) and padding (0).
+    `logits_key`, `loss_key`, `model_loss`: how the model's output is read (`model_output.*`).
     """
 
     target_keys: tuple[str, ...] = ("labels",)
+    mask_key: Optional[str] = "attention_mask"
+    logits_key: str = "logits"
+    loss_key: str = "loss"
+    model_loss: bool = False
 
     def split(self, collated: Any, indices: Optional[torch.Tensor] = None) -> Batch:
         if isinstance(collated, Batch):
             return collated
         inputs, kwargs, targets = self._parts(collated, "a batch")
-        return Batch(inputs, kwargs, targets, indices)
+        return Batch(inputs, kwargs, targets, indices, self)
 
     def split_item(self, item: Any, where: str) -> tuple[tuple[Any, ...], dict[str, Any], Any]:
         """(positional inputs, keyword inputs, target) of one dataset item; `where` names it in errors."""
@@ -138,3 +189,6 @@ class BatchFormat:
             "(input, ..., target) with several inputs, or a dict holding the target under "
             f"data.target_keys={list(self.target_keys)}: make the dataset's __getitem__ return one"
         )
+
+
+DEFAULT_FORMAT = BatchFormat()

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Optional
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..errors import InputError
 from .batch import Batch, BatchFormat
@@ -22,9 +22,9 @@ from .seeding import generator, seed_worker
 
 LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train / loader.test)
 
-# Offsets of the gates' generators from the run's seed: the probes and the overfit batch each have
-# their own stream, apart from the training order (seed + 0).
-PROBE_STREAM, FIXED_STREAM = 1, 2
+# Offsets of the gates' generators from the run's seed: the probes, the overfit batch and the test
+# loader each have their own stream, apart from the training order (seed + 0).
+PROBE_STREAM, FIXED_STREAM, TEST_STREAM = 1, 2, 3
 
 
 class IndexedDataset(Dataset):
@@ -73,10 +73,6 @@ class Loaders:
     def train_batch_size(self) -> int:
         return int(self._train.keywords.get("batch_size", 1))
 
-    @property
-    def test_batch_size(self) -> int:
-        return int(self._test.keywords.get("batch_size", 1))
-
     def train(self, dataset: Optional[Dataset] = None) -> DataLoader:
         """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate)."""
         return self._train(
@@ -87,9 +83,11 @@ class Loaders:
         )
 
     def test(self) -> DataLoader:
-        """The test loader over (index, item): batches carry their dataset indices."""
+        """The test loader over (index, item): batches carry their dataset indices. Its own generator: an
+        evaluation in the middle of training draws nothing from the training stream."""
         return self._test(
             IndexedDataset(self.test_set),
+            generator=generator(self.seed + TEST_STREAM),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
@@ -142,9 +140,6 @@ class Loaders:
             for _ in ghost:  # earlier epochs: drawn only to advance the generator as the run did
                 pass
         return list(itertools.islice(ghost, offset, offset + count))
-
-    def subset(self, dataset: Dataset, indices: Sequence[int]) -> Subset:
-        return Subset(dataset, list(indices))
 
 
 class _Indices(Dataset):

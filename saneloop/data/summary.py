@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from ..errors import InputError
 from .batch import BatchFormat
+from .padding import IGNORE_INDEX, stack_padded
 
 
 @dataclass
@@ -20,8 +22,17 @@ class DatasetSummary:
     input_shapes: set[tuple[int, ...]]  # shapes of the main input (the first input tensor) of each item
 
 
-def summarize(dataset: Dataset, split: str, fmt: BatchFormat = BatchFormat()) -> DatasetSummary:
-    """Read every item once (vectorised for a TensorDataset of pairs) and refuse malformed items clearly."""
+def summarize(
+    dataset: Dataset,
+    split: str,
+    fmt: BatchFormat = BatchFormat(),
+    collate: Optional[Callable[[list[Any]], Any]] = None,
+    pad_value: int = IGNORE_INDEX,
+) -> DatasetSummary:
+    """Read every item once (vectorised for a TensorDataset of pairs) and refuse malformed items clearly.
+
+    With the run's `collate` (a padding collator), items are read as it batches them; integer targets
+    of different lengths are padded with `pad_value` (the task's ignore index: they count nowhere)."""
     try:
         length = len(dataset)  # type: ignore[arg-type]
     except TypeError:
@@ -30,6 +41,10 @@ def summarize(dataset: Dataset, split: str, fmt: BatchFormat = BatchFormat()) ->
         raise InputError(f"the {split} dataset is empty; check data._target_ and its arguments")
     if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
         return _summarize_tensors(*dataset.tensors)
+    if collate is not None:
+        from .collated_summary import summarize_collated
+
+        return summarize_collated(dataset, split, collate, fmt, pad_value)
     inputs, targets = [], []
     for i in range(length):
         args, kwargs, target = fmt.split_item(dataset[i], f"{split} item {i}")
@@ -37,7 +52,7 @@ def summarize(dataset: Dataset, split: str, fmt: BatchFormat = BatchFormat()) ->
         targets.append(torch.as_tensor(target))
     shapes = {tuple(x[0].shape) for x in inputs if x}
     nonfinite = [i for i, (x, y) in enumerate(zip(inputs, targets)) if not (all(map(_finite, x)) and _finite(y))]
-    return DatasetSummary(length, _stack_targets(targets, split), nonfinite, shapes)
+    return DatasetSummary(length, _stack_targets(targets, split, pad_value), nonfinite, shapes)
 
 
 def _summarize_tensors(inputs: torch.Tensor, targets: torch.Tensor) -> DatasetSummary:
@@ -49,10 +64,12 @@ def _tensor_like(value: Any) -> bool:
     return isinstance(value, (torch.Tensor, int, float, bool)) or hasattr(value, "__array__")
 
 
-def _stack_targets(targets: list[torch.Tensor], split: str) -> torch.Tensor:
+def _stack_targets(targets: list[torch.Tensor], split: str, pad_value: int = IGNORE_INDEX) -> torch.Tensor:
     try:
         return torch.stack(targets)
     except RuntimeError as err:
+        if all(t.dim() == 1 and not t.is_floating_point() for t in targets):  # token labels of any length
+            return stack_padded(targets, pad_value)
         raise InputError(f"{split} targets have varying shapes and cannot be batched: {err}") from None
 
 

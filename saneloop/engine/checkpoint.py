@@ -15,7 +15,6 @@ Accelerate pieces it is built from are used instead: `get_state_dict`, `gather_o
 from __future__ import annotations
 
 import json
-import random
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -23,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import torch
 
 from ..errors import InputError, Interrupted
 from ..record.atomic import leftovers, replacing
 from . import interrupts
+from .rng_state import gather_ranks, global_rng, loader_generators, set_global_rng
 
 FORMAT = 1
 DIR_NAME = "checkpoints"
@@ -165,7 +164,7 @@ class Checkpointer:
         step = int(payload["step"])
         losses.extend(payload["losses"].to(self.accelerator.device).unbind())
         rank = payload["rng"][self.accelerator.process_index]
-        _set_global_rng(rank)
+        set_global_rng(rank)
         self._resume_at = (int(payload["epoch"]), int(payload["batch_in_epoch"]), list(rank["loader"]))
         self._saved_step, self.last_path = step, self.plan.resumed.path
         self.due = self._next_due(step)
@@ -209,8 +208,8 @@ class Checkpointer:
 
     def _write(self, step: int, losses: list[torch.Tensor]) -> None:
         accelerator, plan = self.accelerator, self.plan
-        rng = {**_global_rng(), "loader": self._epoch_rng}
-        every_rank = [rng] if accelerator.num_processes == 1 else _gather(rng)
+        rng = {**global_rng(), "loader": self._epoch_rng}
+        every_rank = [rng] if accelerator.num_processes == 1 else gather_ranks(rng)
         model_state = accelerator.get_state_dict(self.model)  # every process takes part (sharded models)
         if accelerator.is_main_process:
             payload = {
@@ -274,61 +273,10 @@ def _dump(payload: dict[str, Any], handle: Any) -> None:
     torch.save(payload, handle)
 
 
-def loader_generators(loader: Any) -> list[torch.Generator]:
-    """The generators that decide the data order: the loader's own (worker base seed) and its sampler's."""
-    batch_sampler = getattr(loader, "batch_sampler", None)
-    owners = (
-        loader,
-        getattr(loader, "sampler", None),
-        getattr(batch_sampler, "sampler", None),
-        getattr(getattr(batch_sampler, "batch_sampler", None), "sampler", None),
-    )
-    found: list[torch.Generator] = []
-    for owner in owners:
-        generator = getattr(owner, "generator", None)
-        if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
-            found.append(generator)
-    return found
-
-
 def _set_iteration(loader: Any, epoch: int) -> None:
     """Accelerate's loaders count epochs (samplers with set_epoch use it); keep it right after a skip."""
     if hasattr(loader, "iteration"):
         loader.iteration = epoch
-
-
-def _global_rng() -> dict[str, Any]:
-    key, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "key": key,
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_global_rng(state: dict[str, Any]) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    n = state["numpy"]
-    np.random.set_state((n["key"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _gather(state: dict[str, Any]) -> list[dict[str, Any]]:
-    from accelerate.utils import gather_object
-
-    return gather_object([state])
 
 
 def _few(keys: list[str]) -> str:

@@ -140,6 +140,10 @@ def agree(accelerator: Any, where: str, decide: Callable[[], Verdict]) -> Verdic
         outcome = _FAILED if verdict.status == "failed" else _PASSED
     except Exception as err:  # told to the others below, then re-raised here
         error, outcome = err, _RAISED
+        # Recorded before any other process hears of it, so the report names this process first
+        # (the text `share_failure` gives it once the pipeline catches it).
+        text = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
+        _publish_first(f"process {accelerator.process_index} of {accelerator.num_processes}: {text}")
     outcomes = accelerator.gather(torch.tensor([outcome], device=accelerator.device)).tolist()
     worst = max(outcomes)
     if worst == _PASSED:

@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.batch import Batch
+from ..data.padding import IGNORE_INDEX, cat_padded
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 
@@ -30,7 +31,7 @@ def bare_step(
     model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch, accelerator: Any = None
 ) -> torch.Tensor:
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(batch.forward(model), batch.targets)
+    loss = batch.training_loss(model, loss_fn)
     loss.backward()
     optimizer.step()
     if scheduler is not None:
@@ -42,7 +43,7 @@ def accelerated_step(
     model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch, accelerator: Any = None
 ) -> torch.Tensor:
     with accelerator.accumulate(model):
-        loss = loss_fn(batch.forward(model), batch.targets)
+        loss = batch.training_loss(model, loss_fn)
         accelerator.backward(loss)
         optimizer.step()
         if scheduler is not None:
@@ -52,20 +53,28 @@ def accelerated_step(
 
 
 @torch.no_grad()
-def predict_all(model: nn.Module, loader: DataLoader, accelerator: Any) -> tuple[torch.Tensor, ...]:
+def predict_all(
+    model: nn.Module, loader: DataLoader, accelerator: Any, ignore_index: int = IGNORE_INDEX
+) -> tuple[torch.Tensor, ...]:
     """Outputs, targets and dataset indices over a test loader, gathered from every process.
 
     `gather_for_metrics` drops the samples a distributed sampler repeats to even out the last batch.
     Sorted by dataset index, so the metrics do not depend on how many processes shared the work.
+    Per-position outputs of padded batches of different lengths are padded to the longest, their
+    targets with `ignore_index` (they count nowhere).
     """
     model.eval()
     outputs, targets, indices = [], [], []
     for batch in loader:
-        out, tgt, idx = accelerator.gather_for_metrics((batch.forward(model), batch.targets, batch.indices))
+        out, tgt = batch.forward(model), batch.targets
+        if accelerator.num_processes > 1 and out.dim() > 2:  # processes' batches may be padded differently
+            out = accelerator.pad_across_processes(out, dim=1)
+            tgt = accelerator.pad_across_processes(tgt, dim=1, pad_index=ignore_index)
+        out, tgt, idx = accelerator.gather_for_metrics((out, tgt, batch.indices))
         outputs.append(out.float().cpu())
         targets.append(tgt.cpu())
         indices.append(idx.cpu())
     if not outputs:
         return torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
     order = torch.cat(indices).argsort()
-    return torch.cat(outputs)[order], torch.cat(targets)[order], torch.cat(indices)[order]
+    return cat_padded(outputs)[order], cat_padded(targets, ignore_index)[order], torch.cat(indices)[order]

@@ -31,3 +31,30 @@ def find_head(model: nn.Module, size: int, name: Optional[str] = None) -> tuple[
         if isinstance(bias, nn.Parameter) and bias.numel() == size:
             found = (module_name, module)
     return found
+
+
+def bias_free_head(model: nn.Module, size: int) -> Optional[str]:
+    """The final layer when it has no bias, described (e.g. "lm_head (Linear, no bias; its weight is tied
+    to the input embedding `transformer.wte`)"); None when no such layer is found."""
+    getter = getattr(model, "get_output_embeddings", None)
+    head = getter() if callable(getter) else None
+    if not isinstance(head, nn.Module):
+        head = next(
+            (m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear) and m.out_features == size), None
+        )
+    if head is None or getattr(head, "bias", None) is not None:
+        return None
+    name = next((n for n, m in model.named_modules() if m is head), "?")
+    tied = tied_to_input(model, head)
+    return f"{name} ({type(head).__name__}, no bias" + (
+        f"; its weight is tied to the input embedding `{tied}`)" if tied else ")"
+    )
+
+
+def tied_to_input(model: nn.Module, head: nn.Module) -> Optional[str]:
+    """The name of the embedding whose weight the head shares (weight tying), if any."""
+    weight = getattr(head, "weight", None)
+    for name, module in model.named_modules():
+        if module is not head and isinstance(module, nn.Embedding) and module.weight is weight:
+            return name
+    return None

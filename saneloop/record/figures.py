@@ -253,3 +253,38 @@ def _box(col: int, row: int) -> Any:
     from matplotlib.patches import Rectangle
 
     return Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1)
+
+
+# --- the loss curve ------------------------------------------------------------------------------
+
+
+def loss_curve_figure(steps: Sequence[int], train: Sequence[float], evals: Sequence[tuple[int, float, float]]) -> Any:
+    """Training loss per step (and its running mean), and the full-set test loss at each evaluation
+    with a bar of two standard errors; a log scale when the loss falls by more than 10x."""
+    fig = _figure(9, 4)
+    ax = fig.add_subplot()
+    values = np.asarray(train, dtype=np.float64)
+    ax.plot(steps, values, color="tab:blue", alpha=0.3, linewidth=0.8, label="train loss (each step)")
+    width = max(1, len(values) // 50)
+    if len(values) > width:
+        smooth = np.convolve(values, np.ones(width) / width, mode="valid")
+        ax.plot(steps[width - 1 :], smooth, color="tab:blue", linewidth=1.5, label=f"train loss (mean of {width})")
+    if evals:
+        at, mean, se = (np.asarray(v, dtype=np.float64) for v in zip(*evals))
+        ax.errorbar(
+            at,
+            mean,
+            yerr=2 * np.nan_to_num(se),
+            fmt="o-",
+            color="tab:red",
+            capsize=3,
+            label="test loss, full set (± 2 se)",
+        )
+    finite = values[np.isfinite(values) & (values > 0)]
+    if finite.size and finite.max() > 10 * finite.min():
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=7)
+    ax.set_title("loss curves: training at every step, the whole test set at each evaluation", fontsize=9)
+    return fig

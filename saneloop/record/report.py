@@ -36,6 +36,7 @@ class Report:
         self.run_dir = run_dir
         self.recipe = recipe
         self.status = "running"
+        self.exit_code: Optional[int] = None  # the process exit status, once the run has ended
         self.halted_at: Optional[dict[str, str]] = None
         self.error: Optional[str] = None
         self.stages: list[dict[str, Any]] = []
@@ -78,6 +79,7 @@ class Report:
         return _jsonable(
             {
                 "status": self.status,
+                "exit_code": self.exit_code,
                 "recipe": self.recipe,
                 "halted_at": self.halted_at,
                 "error": self.error,

@@ -21,6 +21,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
+from ..config.explain import describe
 from ..config.store import CONF_PACKAGE, PRIMARY, recipe_names, register_configs
 from ..errors import InputError
 from ..record.report import write_atomic
@@ -75,8 +76,6 @@ def compose_config(
 ) -> tuple[DictConfig, Path]:
     """The config `python -m saneloop +recipe=RECIPE [--config-dir DIR] OVERRIDES` composes, and its
     default run dir."""
-    from ..cli.startup import describe  # the CLI's wording for a composition failure
-
     register_configs()
     extra = [f"hydra.searchpath=[file://{Path(config_dir).expanduser().resolve()}]"] if config_dir else []
     backup = _hydra_backup()

@@ -146,8 +146,10 @@ def result_of(report: Report, code: int) -> RunResult:
 def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
     """A config refused before anything ran: the report says why (main process only), exit status 2."""
     report = Report(run_dir, str(cfg.get("recipe", "unknown")))
-    report.status, report.error = "error", str(err)
-    if distributed.launched_rank() == 0:
+    report.status, report.error, report.exit_code = "error", str(err), EXIT_INPUT_ERROR
+    if distributed.launched_rank() != 0:  # the main process's run dir holds the report; this one goes
+        _remove_if_empty(run_dir)
+    else:
         report.write()
         from rich.console import Console
 
@@ -157,8 +159,16 @@ def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
     return result_of(report, EXIT_INPUT_ERROR)
 
 
+def _remove_if_empty(run_dir: Path) -> None:
+    try:
+        run_dir.rmdir()  # only ever removes an empty dir (made by this process's Hydra a moment ago)
+    except OSError:
+        pass
+
+
 def _finish(ctx: RunContext, code: int) -> None:
     record = ctx.record
+    record.report.exit_code = code
     if record.report.stages and record.report.stages[-1]["seconds"] is None:
         record.report.end_stage(0.0)
     if record.main:

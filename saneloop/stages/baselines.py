@@ -3,7 +3,13 @@ that it cannot learn from their absence (tip 7: an input-independent baseline)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from ..checks import learns_from_inputs
+from ..checks.input_independent import zero_inputs
+from ..checks.probing import input_embedding, zeroed_embedding
+from ..data.batch import Batch
 from ..data.seeding import seed_everything
 from . import label_checks
 from .context import Prepared, RunContext
@@ -14,6 +20,7 @@ NAME = "baselines"
 def run(ctx: RunContext, prep: Prepared) -> None:
     """Two copies of the run's initialised model (bias set), trained on the same batches, one fed zeros;
     their losses are compared on test batches: held out, and no gate tunes anything on them."""
+    zero = absent_inputs(prep)
     seed_everything(ctx.seed, ctx.settings.deterministic)  # the copies' Dropout draws, whatever ran before
     verdict = ctx.gates(
         "input_independent",
@@ -24,7 +31,24 @@ def run(ctx: RunContext, prep: Prepared) -> None:
             prep.task.loss,
             ctx.components.optimizer,
             s,
+            zero=zero,
             device=ctx.device,
         ),
     )
     label_checks.run(ctx, prep, verdict)  # too_good (from the verdict above), label_noise
+
+
+def absent_inputs(prep: Prepared) -> Callable[[Batch], Batch]:
+    """What "no inputs" means for this model: token ids get their embedding's output zeroed (the ids, the
+    padding mask and the positions stay, so the model runs as it would); other inputs become zeros."""
+    batch = prep.loaders.items(prep.train_set, [0])
+    mask_key = batch.format.mask_key
+    floats = [t for n, t in batch.named_inputs() if n != mask_key and t.is_floating_point()]
+    if floats or input_embedding(prep.model) is None:
+        return zero_inputs
+    return zero_token_embeddings
+
+
+def zero_token_embeddings(batch: Batch) -> Batch:
+    """The batch as it is, run with the model's token embedding output at zero."""
+    return replace(batch, around=zeroed_embedding)

@@ -4,6 +4,7 @@ the input_independent verdict, and the `label_noise` report from cross-fitted pr
 from __future__ import annotations
 
 import torch
+from torch.utils.data import Subset
 
 from ..checks.label_noise import cross_fitted, report
 from ..checks.too_good import too_good_too_fast
@@ -34,7 +35,7 @@ def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
     halves = [order[: n // 2].sort().values, order[n // 2 :].sort().values]
     folds = [
         (
-            lambda other=other: loaders.train(loaders.subset(prep.train_set, other.tolist())),
+            lambda other=other: loaders.train(Subset(prep.train_set, other.tolist())),
             lambda mine=mine: (
                 loaders.items(prep.train_set, mine[k : k + _CHUNK].tolist()) for k in range(0, len(mine), _CHUNK)
             ),

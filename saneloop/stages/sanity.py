@@ -10,7 +10,9 @@ from ..checks import (
     every_param_learns,
     independent_samples,
     loss_at_init,
+    losses_agree,
     model_matches_reference,
+    padding_ignored,
     switches_both_ways,
 )
 from ..checks.grad_accumulation import accumulation_matches
@@ -33,7 +35,14 @@ def run(ctx: RunContext, prep: Prepared) -> None:
             model, task, loaders.probe(), targets, prep.head or None, what_was_set, s, device
         ),
     )
-    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device))
+    bias_set = prep.head is not None
+    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set))
+    ctx.gates("model_loss", lambda s: _model_loss(ctx, prep, s))
+    # padding_ignored before params_learn: a mask that hides every token also starves attention of
+    # gradient, and this gate says why
+    ctx.gates(
+        "padding_ignored", lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
+    )
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
     ctx.gates("grad_accumulation", lambda s: _accumulation(ctx, prep, s.rtol))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
@@ -57,6 +66,15 @@ def _accumulation(ctx: RunContext, prep: Prepared, rtol: float) -> Verdict:
         return accumulation_matches(prep.model, prep.task.loss, None, k, rtol)  # type: ignore[arg-type]
     batch = prep.loaders.probe_batch(k * prep.loaders.train_batch_size).to(ctx.device)
     return accumulation_matches(prep.model, prep.task.loss, batch, k, rtol)
+
+
+def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
+    """Only for a run that trains on the model's own loss (model_output.model_loss=true)."""
+    if not ctx.settings.model_output.model_loss:
+        return skipped(
+            "model_loss", "the run trains on the task's loss from the logits <model_output.model_loss=false>"
+        )
+    return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device)
 
 
 def _batch_independence(ctx: RunContext, prep: Prepared, s, gate: str = "batch_independence") -> Verdict:

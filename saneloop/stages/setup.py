@@ -8,14 +8,17 @@ from torch import nn
 from ..checks import all_classes_present, items_repeat, reproducible, targets_valid
 from ..checks.fitting import train_steps
 from ..checks.inputs_finite import judge as finite_verdict
+from ..checks.labels_masked import padding_labels_ignored
 from ..config.components import Components
 from ..data.loaders import Loaders
+from ..data.padding import IGNORE_INDEX
 from ..data.seeding import seed_everything
 from ..data.summary import DatasetSummary, summarize
 from ..errors import InputError
 from ..tasks.base import ChecksPairs, Task
 from . import split_checks
 from .context import Prepared, RunContext
+from .contract import refuse_unfit_batch
 
 NAME = "setup"
 
@@ -27,13 +30,18 @@ def run(ctx: RunContext) -> Prepared:
     task = ctx.components.task()
     train_set, test_set = ctx.components.datasets()
     fmt = ctx.components.batch_format()
-    train_summary, test_summary = summarize(train_set, "train", fmt), summarize(test_set, "test", fmt)
     loaders = ctx.components.loaders(train_set, test_set, ctx.seed)
+    pad = getattr(task, "ignore_index", None)
+    pad = IGNORE_INDEX if pad is None else int(pad)
+    train_summary = summarize(train_set, "train", fmt, loaders.train_collate, pad)
+    test_summary = summarize(test_set, "test", fmt, loaders.test_collate, pad)
     _refuse_unbatchable_inputs({"train": train_summary, "test": test_summary}, loaders)
+    _refuse_settings_the_data_cannot_meet(ctx, len(train_set))
 
     targets = {"train": train_summary.targets, "test": test_summary.targets}
     ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
     ctx.gates("classes_present", lambda s: all_classes_present(task, train_summary.targets))
+    ctx.gates("labels_masked", lambda s: padding_labels_ignored(task, loaders.probe(s.batch_size), s.batches))
     ctx.gates(
         "inputs_finite", lambda s: finite_verdict({"train": train_summary.nonfinite, "test": test_summary.nonfinite})
     )
@@ -82,8 +90,19 @@ def _refuse_unbatchable_inputs(summaries: dict[str, DatasetSummary], loaders: Lo
             )
 
 
+def _refuse_settings_the_data_cannot_meet(ctx: RunContext, train_size: int) -> None:
+    """Settings whose range depends on the data, checked as soon as the data is built (before any gate)."""
+    overfit = ctx.settings.gates.overfit
+    if overfit.enabled and overfit.batch_size > train_size:
+        raise InputError(
+            f"gates.overfit.batch_size={overfit.batch_size} is larger than the training set "
+            f"({train_size} examples); lower it"
+        )
+
+
 def _refuse_wrong_output_shape(ctx: RunContext, prep: Prepared) -> None:
     batch = prep.loaders.probe_batch().to(ctx.device)
+    refuse_unfit_batch(prep.model, batch, ctx.components.model_target)
     prep.model.eval()  # eval: a probe forward must not move BatchNorm statistics
     with torch.no_grad():
         problem = prep.task.output_problem(batch.forward(prep.model), len(batch))

@@ -14,6 +14,7 @@ from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
 from ..engine.loop import accelerated_step, bare_step, needs_accelerate_wrappers
 from .context import Prepared, RunContext, Trained
+from .train_curve import LossCurve
 from .train_guards import TrainGuards
 from .train_watch import TrainWatch
 
@@ -30,11 +31,15 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     loader = prep.loaders.train(ctx.components.augmented(prep.train_set))
     total = _total_steps(ctx, len(loader))
     watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
+    curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total)
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
     guards = TrainGuards(ctx, prep, model, loader, checkpoints)  # train_mode, data/resume order, replicas
-    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), (watch, guards), checkpoints, total)
+    losses, nonfinite_step = _fit(
+        ctx, prep, (model, optimizer, scheduler, loader), (watch, curve, guards), checkpoints, total
+    )
     watch.finish(len(losses))
+    curve.finish(losses)
     guards.finish(len(losses))
     ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
     return Trained(model, losses)
@@ -74,7 +79,8 @@ def _fit(
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
     A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
-    (model, optimizer, scheduler, loader), (watch, guards) = parts, watchers
+    model, optimizer, scheduler, loader = parts
+    watch, curve, guards = watchers
     accelerator, loss_fn = ctx.accelerator, prep.task.loss
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
@@ -92,6 +98,7 @@ def _fit(
     logged = step - step % log_every
     bar.update(logged)
     model.train()
+    curve.after_step(step, model)  # step 0: the test loss at init
     try:
         while step < total:
             for batch in guards.epoch(checkpoints.batches(loader, step)):
@@ -100,6 +107,7 @@ def _fit(
                 losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))
                 step += 1
                 watch.after_step(step, batch)
+                curve.after_step(step, model)
                 if step % log_every == 0 or step == total:
                     bad = earliest(accelerator, _log(ctx, torch.stack(losses[logged:step]), logged, bar))
                     if bad is not None:  # every process stops at the same step

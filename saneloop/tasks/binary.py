@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -21,16 +21,25 @@ class Binary:
     """Yes/no from a single logit, for data where the positive class may be rare.
 
     The final bias starts at the log-odds of the training positive rate p, so the predicted
-    probability at init is p and the loss at init is the binary entropy H(p), not log 2.
+    probability at init is p and the loss at init is the binary entropy H(p), not log 2. A target
+    equal to `ignore_index` (-100) counts nowhere.
     """
 
     threshold: float = 0.5  # probability above which a sample is called positive (accuracy, precision, ...)
     name: str = "binary"
     causal: bool = False
+    ignore_index: Optional[int] = -100
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # Flatten both: [B, 1] logits against [B] targets would broadcast to [B, B] and still run.
-        return F.binary_cross_entropy_with_logits(output.reshape(-1), target.reshape(-1).to(output.dtype))
+        output, target = output.reshape(-1), target.reshape(-1)
+        kept = self._kept(target)
+        return F.binary_cross_entropy_with_logits(output[kept], target[kept].to(output.dtype))
+
+    def _kept(self, targets: torch.Tensor) -> torch.Tensor:
+        if self.ignore_index is None:
+            return torch.ones_like(targets, dtype=torch.bool)
+        return targets != self.ignore_index
 
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         if not isinstance(output, torch.Tensor):
@@ -54,7 +63,7 @@ class Binary:
                 )
             ]
         flat = targets.reshape(-1).double()
-        bad = ((flat != 0) & (flat != 1)).nonzero().flatten()
+        bad = ((flat != 0) & (flat != 1) & self._kept(targets.reshape(-1))).nonzero().flatten()
         if len(bad) == 0:
             return []
         seen = sorted({float(v) for v in flat[bad][:_MAX_LISTED].tolist()})
@@ -68,6 +77,7 @@ class Binary:
 
     def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
         flat = train_targets.reshape(-1)
+        flat = flat[self._kept(flat)]
         return [c for c in (0, 1) if not bool((flat == c).any())]
 
     def expected_init_loss(self, train_targets: torch.Tensor) -> tuple[float, str]:
@@ -89,7 +99,8 @@ class Binary:
         return gap, "distance of the mean predicted probability from the training positive rate"
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        logits, true = outputs.reshape(-1).double(), targets.reshape(-1).double()
+        kept = self._kept(targets.reshape(-1))
+        logits, true = outputs.reshape(-1)[kept].double(), targets.reshape(-1)[kept].double()
         n = len(true)
         if n == 0:
             return {"loss": math.nan, "count": 0}
@@ -117,7 +128,8 @@ class Binary:
     def baselines(self, train_targets: torch.Tensor, test_targets: torch.Tensor) -> dict[str, float]:
         """Always the majority class (accuracy), a random score (AUROC), and the test positive rate (AP)."""
         majority = 1.0 if self._rate(train_targets) > 0.5 else 0.0
-        test = test_targets.reshape(-1).double()
+        test = test_targets.reshape(-1)
+        test = test[self._kept(test)].double()
         return {
             "majority_accuracy": float((test == majority).double().mean()),
             "chance_auroc": 0.5,
@@ -133,12 +145,15 @@ class Binary:
 
     def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
         """0/1 targets against predicted probabilities."""
-        probs = torch.sigmoid(outputs.detach().double().cpu().reshape(-1))
-        return PredictionView("values", targets.reshape(-1).tolist(), probs.tolist(), ["negative", "positive"])
+        kept = self._kept(targets.reshape(-1).cpu())
+        probs = torch.sigmoid(outputs.detach().double().cpu().reshape(-1))[kept]
+        return PredictionView(
+            "values", targets.reshape(-1).cpu()[kept].tolist(), probs.tolist(), ["negative", "positive"]
+        )
 
-    @staticmethod
-    def _rate(targets: torch.Tensor) -> float:
-        flat = targets.reshape(-1).double()
+    def _rate(self, targets: torch.Tensor) -> float:
+        flat = targets.reshape(-1)
+        flat = flat[self._kept(flat)].double()
         # A class never seen gets half a count, so the log-odds stay finite.
         return min(max(float(flat.sum()), 0.5), len(flat) - 0.5) / len(flat)
 

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
+from . import tokens as seq
 from .base import TargetProblem
 from .classify import Classify
 from .views import BatchView, PredictionView, TextView
@@ -26,14 +27,25 @@ class CharLM:
     the training token frequencies (the unigram prior), and the loss at init is the prior's entropy
     (log V if every token were equally common). Losses are in nats per token; `bits_per_char` is
     the same divided by log 2.
+
+    Padded windows: a target equal to `ignore_index` (-100) counts nowhere. `shift_labels`: the
+    Hugging Face convention, labels = input_ids and output t scored against label t+1 (the model
+    shifts them inside, and so does this task's loss); off, targets are already the next tokens.
     """
 
     higher_is_better = False  # the headline, bits per char, is a loss: lower is better
+    # Language-model heads often have no bias by design (GPT-2, Llama; tied embeddings): init_bias says
+    # so and init_loss expects what a zero output scores (log V), instead of halting.
+    head_bias_optional = True
 
     vocab_size: int
     vocab: Optional[str] = None  # the character of each token id, to decode batches; null: show ids
     name: str = "charlm"
     causal: bool = True
+    ignore_index: Optional[int] = -100
+    shift_labels: bool = False
+    # Token ids that only pad or mark (a pad token is never a target): not required in the targets.
+    special_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if int(self.vocab_size) < 2:
@@ -42,7 +54,8 @@ class CharLM:
             raise ValueError(
                 f"data.vocab has {len(self.vocab)} characters but data.vocab_size={self.vocab_size}; make them agree"
             )
-        self._next_token = Classify(int(self.vocab_size))  # the classification made at every position
+        # the classification made at every position
+        self._next_token = Classify(int(self.vocab_size), ignore_index=self.ignore_index)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if output.shape[:-1] != target.shape:
@@ -50,6 +63,7 @@ class CharLM:
                 f"the model returned {list(output.shape)} for targets {list(target.shape)}; charlm "
                 f"expects logits [B, T, V] for targets [B, T] (V = data.vocab_size = {self.vocab_size})"
             )
+        output, target = seq.aligned(output, target, self.shift_labels)
         return self._next_token.loss(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
     def output_problem(self, output: Any, batch_size: int) -> str | None:
@@ -78,69 +92,40 @@ class CharLM:
                     [],
                 )
             ]
-        bad = ((targets < 0) | (targets >= self.vocab_size)).any(1).nonzero().flatten()
+        kept = self._next_token.kept(targets)
+        bad = (((targets < 0) | (targets >= self.vocab_size)) & kept).any(1).nonzero().flatten()
         if len(bad) == 0:
             return []
         return [
             TargetProblem(
                 f"{len(bad)} windows hold token ids outside [0, {self.vocab_size}) (seen min "
-                f"{int(targets.min())}, max {int(targets.max())}); check data.vocab_size",
+                f"{int(targets[kept].min())}, max {int(targets[kept].max())}); check data.vocab_size",
                 bad[:_MAX_LISTED].tolist(),
             )
         ]
 
     def pair_problems(self, inputs: torch.Tensor, targets: torch.Tensor) -> list[TargetProblem]:
-        """Targets must be the inputs shifted by one: target[t] == input[t + 1]."""
-        if inputs.shape != targets.shape or inputs.dim() != 2 or inputs.shape[1] < 2:
-            return [
-                TargetProblem(
-                    f"inputs {list(inputs.shape[1:])} and targets {list(targets.shape[1:])} per item; "
-                    "charlm expects two token windows of the same length T >= 2",
-                    [],
-                )
-            ]
-        shifted = (targets[:, :-1] == inputs[:, 1:]).double().mean(1)
-        if float(shifted.mean()) >= 0.5:
-            return []
-        same = float((targets == inputs).double().mean())
-        wrong = (shifted < 0.5).nonzero().flatten()[:_MAX_LISTED].tolist()
-        if same > 0.9:
-            why = (
-                f"targets equal the inputs at {same:.0%} of positions: the model would learn to copy its input. "
-                "Targets must be the next token: inputs = tokens[i : i+T], targets = tokens[i+1 : i+T+1]"
-            )
-        else:
-            why = (
-                f"only {float(shifted.mean()):.0%} of targets are the next input token (target[t] == "
-                "input[t+1]); targets must be the inputs shifted by one"
-            )
-        return [TargetProblem(why, wrong)]
+        """Targets must be the inputs shifted by one (target[t] == input[t + 1]); with `shift_labels`,
+        equal to the inputs (the model shifts them). Ignored targets (padding) do not count."""
+        kept = self._next_token.kept(targets) if isinstance(targets, torch.Tensor) else targets
+        return seq.shift_problems(inputs, targets, kept, self.shift_labels)
 
     def overfit_floor(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
-        """Mean entropy of the next token among windows whose prefixes up to t are identical.
-
-        A causal model sees only the prefix, so no model can memorise a batch below this: e.g. two
-        windows that start with a space and go on with different letters cost log 2 at t = 0.
-        """
-        x, y = inputs.detach().cpu().long(), targets.detach().cpu().long()
-        if x.dim() != 2 or x.shape != y.shape:
+        """Mean entropy of the next token among windows whose prefixes up to t are identical: a causal
+        model sees only the prefix, so no model can memorise a batch below this."""
+        if inputs.dim() != 2 or inputs.shape != targets.shape:
             return 0.0
-        group = torch.zeros(len(x), dtype=torch.long)  # windows with the same prefix so far share a group
-        total = 0.0
-        for t in range(x.shape[1]):
-            group = torch.unique(torch.stack([group, x[:, t]], 1), dim=0, return_inverse=True)[1]
-            pairs = torch.unique(torch.stack([group, y[:, t]], 1), dim=0, return_counts=True)
-            per_group = torch.bincount(group).double()
-            p = pairs[1].double() / per_group[pairs[0][:, 0]]
-            total += float(-(pairs[1].double() * p.log()).sum())
-        return total / y.numel()
+        if self.shift_labels:  # output t (prefix inputs[:t+1]) is scored against label t+1
+            inputs, targets = inputs[:, :-1], targets[:, 1:]
+        return seq.prefix_floor(inputs, targets, self._next_token.kept(targets))
 
     def missing_targets(self, train_targets: torch.Tensor) -> list[Any]:
         """Token ids that never occur as a training target: a vocab_size too large, or a cut-down text."""
-        return self._next_token.missing_targets(train_targets.reshape(-1))
+        special = {int(i) for i in self.special_ids}
+        return [t for t in self._next_token.missing_targets(self._scored(train_targets)) if t not in special]
 
     def expected_init_loss(self, train_targets: torch.Tensor) -> tuple[float, str]:
-        entropy, _ = self._next_token.expected_init_loss(train_targets.reshape(-1))
+        entropy, _ = self._next_token.expected_init_loss(self._scored(train_targets))
         return entropy, (
             f"entropy of the training unigram prior (log V = {math.log(self.vocab_size):.4f} if "
             "every token were equally common)"
@@ -150,47 +135,53 @@ class CharLM:
         return int(self.vocab_size)
 
     def init_bias(self, bias: torch.Tensor, train_targets: torch.Tensor) -> str:
-        self._next_token.init_bias(bias, train_targets.reshape(-1))
+        self._next_token.init_bias(bias, self._scored(train_targets))
         return "log token frequencies of the training targets (the unigram prior)"
 
     def prior_gap(self, mean_prediction: torch.Tensor, train_targets: torch.Tensor) -> tuple[float, str]:
         """Total variation between the mean softmax over every position and the unigram prior."""
         flat = mean_prediction.reshape(-1, mean_prediction.shape[-1])
-        gap, _ = self._next_token.prior_gap(flat, train_targets.reshape(-1))
+        gap, _ = self._next_token.prior_gap(flat, self._scored(train_targets))
         return gap, "total variation between the mean predicted token distribution and the unigram prior"
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         n = len(targets)
         if n == 0:
             return {"loss": math.nan, "count": 0}
+        outputs, targets = seq.aligned(outputs, targets, self.shift_labels)
+        kept = self._next_token.kept(targets)
+        safe = torch.where(kept, targets, torch.zeros_like(targets))
         per_token = (
-            F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]).float(), targets.reshape(-1), reduction="none")
+            F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]).float(), safe.reshape(-1), reduction="none")
             .double()
             .reshape(targets.shape)
         )
-        per_window = per_token.mean(1)  # windows are the independent-ish units for the error bar
-        loss = float(per_token.mean())
-        se = float(per_window.std() / math.sqrt(n)) if n > 1 else math.nan
+        counted = kept.sum(1)
+        windows = counted > 0  # windows are the independent-ish units for the error bar
+        per_window = (per_token * kept).sum(1)[windows] / counted[windows]
+        loss = float(per_token[kept].mean())
+        se = float(per_window.std() / math.sqrt(len(per_window))) if len(per_window) > 1 else math.nan
         return {
             "loss": loss,
             "loss_se": se,
             "bits_per_char": loss / _LN2,
             "bits_per_char_se": se / _LN2,
             "perplexity": math.exp(loss),
-            "accuracy": float((outputs.argmax(-1) == targets).double().mean()),
-            "tokens": targets.numel(),
+            "accuracy": float((outputs.argmax(-1) == targets)[kept].double().mean()),
+            "tokens": int(kept.sum()),
             "count": n,
         }
 
     def baselines(self, train_targets: torch.Tensor, test_targets: torch.Tensor) -> dict[str, float]:
         """Test cross-entropy (bits per char) of the training unigram and bigram counts, and of uniform guessing."""
+        train, test = self._scored(train_targets), self._scored(test_targets)
         log_prior = torch.zeros(int(self.vocab_size), dtype=torch.double)
-        self._next_token.init_bias(log_prior, train_targets.reshape(-1))
-        unigram = float(-log_prior[test_targets.reshape(-1)].mean())
+        self._next_token.init_bias(log_prior, train)
+        unigram = float(-log_prior[test[self._next_token.kept(test)]].mean())
         return {
             "unigram_bits_per_char": unigram / _LN2,
             "unigram_loss": unigram,
-            "bigram_bits_per_char": self._bigram_loss(train_targets, test_targets) / _LN2,
+            "bigram_bits_per_char": seq.bigram_loss(train, test, self.vocab_size, self.ignore_index) / _LN2,
             "uniform_bits_per_char": math.log(self.vocab_size) / _LN2,
         }
 
@@ -205,11 +196,13 @@ class CharLM:
         return torch.tensor([index[c] for c in text], dtype=torch.long)
 
     def decode(self, tokens: torch.Tensor) -> str:
-        """Text of a 1-D tensor of token ids (ids in brackets when task.vocab is not set)."""
+        """Text of a 1-D tensor of token ids (ids in brackets when task.vocab is not set; ignored: '_')."""
         ids = tokens.reshape(-1).tolist()
         if self.vocab is None:
             return " ".join(f"[{i}]" for i in ids)
-        return "".join(self.vocab[i] if 0 <= i < len(self.vocab) else "\ufffd" for i in ids)
+        return "".join(
+            self.vocab[i] if 0 <= i < len(self.vocab) else "_" if i == self.ignore_index else "\ufffd" for i in ids
+        )
 
     def view_batch(self, inputs: torch.Tensor, targets: torch.Tensor) -> BatchView:
         """One line per window: the input text and, beside it, the target text (the input moved by one)."""
@@ -217,18 +210,12 @@ class CharLM:
 
     def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
         """Target text against the most likely next token at every position (teacher forcing)."""
-        predicted = outputs.detach().argmax(-1).cpu()
+        outputs, targets = seq.aligned(outputs.detach(), targets, self.shift_labels)
+        predicted = outputs.argmax(-1).cpu()
         return PredictionView("text", [self.decode(t) for t in targets.cpu()], [self.decode(p) for p in predicted])
 
     def _shown(self, tokens: torch.Tensor) -> str:
         return repr(self.decode(tokens))
 
-    def _bigram_loss(self, train_targets: torch.Tensor, test_targets: torch.Tensor) -> float:
-        """Cross-entropy of next-token counts within training windows (add-one smoothed) on test windows."""
-        v = int(self.vocab_size)
-        if train_targets.dim() != 2 or train_targets.shape[1] < 2 or test_targets.shape[1] < 2:
-            return math.nan
-        pairs = train_targets[:, :-1].reshape(-1) * v + train_targets[:, 1:].reshape(-1)
-        counts = torch.bincount(pairs, minlength=v * v).double().reshape(v, v) + 1
-        logp = (counts / counts.sum(1, keepdim=True)).log()
-        return float(-logp[test_targets[:, :-1].reshape(-1), test_targets[:, 1:].reshape(-1)].mean())
+    def _scored(self, targets: torch.Tensor) -> torch.Tensor:
+        return seq.scored(targets, self.shift_labels)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 
 from .base import TargetProblem
-from .views import BatchView, ImageView, PredictionView, TableView
+from .views import BatchView, ImageView, PredictionView, TableView, TextView
 
 _MAX_LISTED = 20  # how many offending sample indices a message names
 
@@ -21,18 +22,29 @@ class Classify:
 
     The final bias starts at the log of the training class frequencies, so the model's first
     prediction is the class prior and its loss at init is the prior's entropy (log C if balanced).
+    A target equal to `ignore_index` (-100, as Hugging Face collators and torch's cross-entropy use)
+    counts nowhere: not in the loss, the metrics, the prior, the bias or the checks.
     """
 
     num_classes: int
     name: str = "classify"
     causal: bool = False
+    ignore_index: Optional[int] = -100
+    class_names: Optional[Sequence[str]] = None  # what each class index means, for figures
+    decode: Optional[Callable[[list[int]], str]] = None  # token ids -> text, so token inputs show as text
 
     def __post_init__(self) -> None:
         if int(self.num_classes) < 2:
             raise ValueError(f"task.num_classes must be >= 2, got {self.num_classes}; set data.num_classes")
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(output, target)
+        return F.cross_entropy(output, target, ignore_index=-100 if self.ignore_index is None else self.ignore_index)
+
+    def kept(self, targets: torch.Tensor) -> torch.Tensor:
+        """Which targets count (True), i.e. are not the ignore index."""
+        if self.ignore_index is None or targets.is_floating_point():
+            return torch.ones_like(targets, dtype=torch.bool)
+        return targets != self.ignore_index
 
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         want = (batch_size, self.num_classes)
@@ -64,10 +76,13 @@ class Classify:
                     [],
                 )
             ]
-        bad = ((targets < 0) | (targets >= self.num_classes)).nonzero().flatten()
+        kept = self.kept(targets)
+        if len(targets) and not bool(kept.any()):
+            return [TargetProblem(f"every target equals the ignore index {self.ignore_index}: nothing to learn", [])]
+        bad = (((targets < 0) | (targets >= self.num_classes)) & kept).nonzero().flatten()
         if len(bad) == 0:
             return []
-        lo, hi = int(targets.min()), int(targets.max())
+        lo, hi = int(targets[kept].min()), int(targets[kept].max())
         hint = " (labels look 1-based: subtract 1)" if lo == 1 and hi == self.num_classes else ""
         return [
             TargetProblem(
@@ -107,6 +122,8 @@ class Classify:
         return gap, "total variation between the mean predicted class distribution and the class prior"
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        kept = self.kept(targets)
+        outputs, targets = outputs[kept], targets[kept]
         n = len(targets)
         acc = float((outputs.argmax(-1) == targets).float().mean()) if n else float("nan")
         return {
@@ -118,6 +135,7 @@ class Classify:
 
     def baselines(self, train_targets: torch.Tensor, test_targets: torch.Tensor) -> dict[str, float]:
         majority = int(self._counts(train_targets).argmax())
+        test_targets = test_targets[self.kept(test_targets)]
         return {
             "chance": 1.0 / self.num_classes,
             "majority": float((test_targets == majority).float().mean()),
@@ -128,6 +146,10 @@ class Classify:
 
     def view_batch(self, inputs: torch.Tensor, targets: torch.Tensor) -> BatchView:
         """Images for inputs shaped [B, C, H, W] (C = 1 or 3) or [B, H, W]; table rows otherwise."""
+        if self.decode is not None and inputs.dim() == 2 and not inputs.is_floating_point():
+            return TextView(
+                [f"{self._name(int(t))}: {self.decode(ids)}" for ids, t in zip(inputs.tolist(), targets.tolist())]
+            )
         x = inputs.detach().float().cpu()
         captions = [f"y={int(t)}" for t in targets.flatten().tolist()]
         if x.dim() == 4 and x.shape[1] in (1, 3):
@@ -142,14 +164,21 @@ class Classify:
         )
 
     def view_predictions(self, outputs: torch.Tensor, targets: torch.Tensor) -> PredictionView:
+        kept = self.kept(targets)
+        outputs, targets = outputs[kept], targets[kept]
         return PredictionView(
             "classes",
             targets.flatten().tolist(),
             outputs.argmax(-1).flatten().tolist(),
-            [str(c) for c in range(self.num_classes)],
+            [self._name(c) for c in range(self.num_classes)],
         )
 
+    def _name(self, c: int) -> str:
+        names = self.class_names
+        return str(names[c]) if names is not None and 0 <= c < len(names) else str(c)
+
     def _counts(self, targets: torch.Tensor) -> torch.Tensor:
+        targets = targets[self.kept(targets)]
         return torch.bincount(targets.long().flatten(), minlength=self.num_classes).double()
 
     def _prior(self, targets: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,63 @@
+"""Planted bugs in Hugging Face training code: padding collators and models that misuse the mask.
+
+The collators wrap transformers' own (the examples' tokenizers, examples/hf_*); the models subclass
+transformers' BERT classifier as a user's wrapper would. Needs the `hf` extra.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import BertForSequenceClassification, DataCollatorForLanguageModeling
+
+
+class UnmaskedLabelsCollator(DataCollatorForLanguageModeling):
+    """Bug: labels copied from the padded input_ids, so padding is labelled with the pad id (not -100)."""
+
+    def __call__(self, features, return_tensors=None):
+        batch = super().__call__(features, return_tensors)
+        batch["labels"] = batch["input_ids"].clone()
+        return batch
+
+
+class PreShiftedLabelsCollator(DataCollatorForLanguageModeling):
+    """Bug: labels shifted by one in the data (label[t] = input[t+1]), for a model that shifts them again."""
+
+    def __call__(self, features, return_tensors=None):
+        batch = super().__call__(features, return_tensors)
+        labels = torch.full_like(batch["labels"], -100)
+        labels[:, :-1] = batch["labels"][:, 1:]
+        batch["labels"] = labels
+        return batch
+
+
+def unmasked_labels_collator(tokenizer, mlm: bool = False) -> UnmaskedLabelsCollator:
+    return UnmaskedLabelsCollator(tokenizer, mlm=mlm)
+
+
+def pre_shifted_labels_collator(tokenizer, mlm: bool = False) -> PreShiftedLabelsCollator:
+    return PreShiftedLabelsCollator(tokenizer, mlm=mlm)
+
+
+class MaskIgnoredBert(BertForSequenceClassification):
+    """Bug: a wrapper's forward takes the attention mask and never passes it on."""
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        return super().forward(input_ids=input_ids, token_type_ids=token_type_ids, labels=labels, **kwargs)
+
+
+class FirstMaskBert(BertForSequenceClassification):
+    """Bug: the mask built from the first sample is applied to every sample of the batch."""
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        shared = attention_mask[:1].expand_as(attention_mask)
+        return super().forward(
+            input_ids=input_ids, attention_mask=shared, token_type_ids=token_type_ids, labels=labels, **kwargs
+        )
+
+
+class MisroutedBert(BertForSequenceClassification):
+    """Bug: positional arguments in the wrong order, so token_type_ids (all 0) arrive as the attention mask
+    (BertForSequenceClassification.forward(input_ids, attention_mask, token_type_ids, ...))."""
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        return super().forward(input_ids, token_type_ids, attention_mask, labels=labels, **kwargs)

@@ -1,0 +1,67 @@
+"""The loss curve a person reads first: the training loss at every step, and the full-set test loss
+at a few evaluations during training, each with its error bar (figures/loss.png, beside the train
+stage's gate in report.md; `eval/loss` in TensorBoard).
+
+The evaluations run on every process (the test set is split and gathered back, as in `evaluate`)
+at the same steps, so they stay in step; they draw nothing from the training stream.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..config.schema import TrainConfig
+from ..engine.loop import predict_all
+from ..record.figures import loss_curve_figure
+from ..record.run_record import RunRecord
+from ..tasks.base import Task
+from .context import Prepared
+
+GATE = "loss_decreases"  # listed beside the train stage's gate in report.md
+
+
+class LossCurve:
+    def __init__(self, record: RunRecord, prep: Prepared, accelerator: Any, train: TrainConfig, total: int) -> None:
+        self.record, self.task, self.accelerator = record, prep.task, accelerator
+        self.due = eval_steps(train.full_evals, total)
+        self.points: list[tuple[int, float, float]] = []  # (step, mean test loss, its standard error)
+        self.loader = accelerator.prepare(prep.loaders.test()) if self.due else None
+
+    def after_step(self, step: int, model: torch.nn.Module) -> None:
+        if step not in self.due:
+            return
+        outputs, targets, _ = predict_all(model, self.loader, self.accelerator)
+        model.train()  # predict_all evaluates in eval mode; the next step trains again
+        mean, se = mean_and_se(per_example_losses(self.task, outputs, targets))
+        self.points.append((step, mean, se))
+        self.record.scalar("eval/loss", mean, step)
+
+    def finish(self, losses: torch.Tensor) -> None:
+        if len(losses):
+            steps, train = list(range(1, len(losses) + 1)), losses.detach().float().cpu().tolist()
+            self.record.publish(GATE, "loss", lambda: loss_curve_figure(steps, train, self.points))
+
+
+def eval_steps(count: int, total: int) -> set[int]:
+    """Step 0 (the loss at init) and `count` steps spread evenly over 1..total, the last one included."""
+    if count <= 0 or total <= 0:
+        return set()
+    return {0} | {max(1, round(total * k / count)) for k in range(1, count + 1)}
+
+
+def per_example_losses(task: Task, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The task's loss of each example on its own (`task.per_example_loss` when the task has it)."""
+    if hasattr(task, "per_example_loss"):
+        return task.per_example_loss(outputs, targets).double()
+    return torch.stack([task.loss(outputs[i : i + 1], targets[i : i + 1]).double() for i in range(len(targets))])
+
+
+def mean_and_se(values: torch.Tensor) -> tuple[float, float]:
+    values = values[torch.isfinite(values)]
+    if len(values) == 0:
+        return math.nan, math.nan
+    se = float(values.std() / math.sqrt(len(values))) if len(values) > 1 else math.nan
+    return float(values.mean()), se
