@@ -21,7 +21,7 @@ from .init_bias import InitBiasSettings, bias_reaches_output
 from .init_loss import InitLossSettings, loss_at_init
 from .input_independent import InputIndependentSettings, learns_from_inputs
 from .inputs_finite import InputsFiniteSettings, all_finite
-from .label_noise import LabelNoiseSettings, label_issues
+from .label_noise import LabelNoiseSettings, likely_mislabelled
 from .labels_masked import LabelsMaskedSettings, padding_labels_ignored
 from .loopy_reference import LoopyReferenceSettings, matches_reference, model_matches_reference
 from .loss_decreases import LossDecreasesSettings, loss_decreased
@@ -72,7 +72,7 @@ __all__ = [
     "switches_both_ways",
     "accumulation_matches",
     "too_good_too_fast",
-    "label_issues",
+    "likely_mislabelled",
     "AugmentationOffSettings",
     "BatchIndependenceSettings",
     "BeatsBaselinesSettings",

@@ -86,7 +86,7 @@ def label_issues(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return found[given[found].argsort()]
 
 
-def report(probs: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> Verdict:
+def likely_mislabelled(probs: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> Verdict:
     """The ranked likely issues as a passing verdict (a report): count, share, the worst few with the
     label given and the one the model believes."""
     if probs.shape[0] != labels.reshape(-1).shape[0]:

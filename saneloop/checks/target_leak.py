@@ -25,6 +25,7 @@ from .verdict import Verdict, failed, passed, skipped
 TIP = "data checks (recipe step 1: become one with the data): no answer in the question"
 GATE = "target_leak"
 _BUDGET = 8_000_000  # feature x bin x class cells counted at once
+IGNORED = -100  # cross-entropy's ignore_index: padding, prompt tokens
 
 
 @dataclass
@@ -48,6 +49,8 @@ def leaking_features(train: SplitSample, test: SplitSample, settings: TargetLeak
     elif ya.dim() > 1 and ya[0].numel() > 1:
         return skipped(GATE, f"targets of shape {list(ya.shape[1:])} per item: no scalar target to predict", TIP)
     ya, yb = ya.reshape(len(ya)), yb.reshape(len(yb))
+    if not ya.is_floating_point():  # ignored targets (-100: padding, prompts) say nothing of the label
+        xa, ya, xb, yb = xa[ya != IGNORED], ya[ya != IGNORED], xb[yb != IGNORED], yb[yb != IGNORED]
     classes = _classes(ya, yb)
     if classes is None:
         score = _affine_r2(xa.double(), xb.double(), ya.double(), yb.double())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Subset
 
-from ..checks.label_noise import cross_fitted, report
+from ..checks.label_noise import cross_fitted, likely_mislabelled
 from ..checks.too_good import too_good_too_fast
 from ..checks.verdict import Verdict, skipped
 from ..data.seeding import generator, seed_everything
@@ -48,7 +48,7 @@ def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
         return skipped("label_noise", "the model's outputs are not class logits: no probabilities to rank")
     positions = torch.cat(halves)
     kept = labels[positions] >= 0  # ignored targets (-100) carry no label to doubt
-    verdict = report(probs[kept], labels[positions][kept], positions[kept])
+    verdict = likely_mislabelled(probs[kept], labels[positions][kept], positions[kept])
     _draw(ctx, prep, verdict, settings.shown)
     return verdict
 

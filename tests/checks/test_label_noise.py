@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from saneloop.checks.label_noise import label_issues, report
+from saneloop.checks.label_noise import label_issues, likely_mislabelled
 from saneloop.datasets import digits
 from tests.conftest import FAST, gate, run_pipeline
 
@@ -13,7 +13,7 @@ def test_confident_learning_flags_the_examples_whose_label_the_model_disbelieves
     probs = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.85, 0.15], [0.1, 0.9]])
     labels = torch.tensor([0, 0, 0, 1, 1])  # 2 (looks 1) and 3 (looks 0) are the suspects
     assert label_issues(probs, labels).tolist() == [3, 2]  # ranked by the probability of the given label
-    verdict = report(probs, labels, torch.arange(5) + 100)
+    verdict = likely_mislabelled(probs, labels, torch.arange(5) + 100)
     assert verdict.passed and verdict.value == 2 and verdict.details["worst"][0]["index"] == 103
 
 

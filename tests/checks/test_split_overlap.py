@@ -90,3 +90,18 @@ def test_a_large_split_is_sampled_and_the_verdict_says_so():
     assert torch.equal(a.rows[0], train[int(a.indices[0])][0].reshape(-1).double())  # read as the run reads it
     verdict = overlapping_items(a, b, SplitOverlapSettings(max_items=600))
     assert not verdict.passed and "sampled 600 of 1348 training" in verdict.message
+
+
+def test_items_common_in_the_data_are_reported_not_counted():
+    """A speaker's name on its own line: many times in training, a few times in test, not a split bug."""
+    train, test = digits()
+    x, y = train.tensors
+    xt, yt = test.tensors
+    common = x[:1]
+    x2 = torch.cat([x, common.expand(9, -1, -1, -1)])
+    xt2 = torch.cat([xt, common.expand(6, -1, -1, -1)])
+    verdict = check(
+        torch.utils.data.TensorDataset(x2, torch.cat([y, y[:1].expand(9)])),
+        torch.utils.data.TensorDataset(xt2, torch.cat([yt, y[:1].expand(6)])),
+    )
+    assert verdict.passed and "6 test items repeat a common item" in verdict.message

@@ -46,3 +46,15 @@ def test_pipeline_halts_the_bench_case_that_every_gate_passed_before(tmp_path):
         tmp_path, *FAST, "data._target_=bench.plants.leaked_target", "+data.source=saneloop.datasets.digits"
     )
     assert_halted_at(code, report, "setup", "target_leak")
+
+
+def test_padding_positions_labelled_minus_100_are_not_a_leak():
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(1, 8, (300, 12), generator=gen)
+    x[:, 8:] = 0  # padding id 0 at the last positions...
+    y = torch.roll(x, -1, 1)
+    y[:, 7:] = -100  # ...labelled -100, as a collator does
+    train, test = torch.utils.data.TensorDataset(x[:200], y[:200]), torch.utils.data.TensorDataset(x[200:], y[200:])
+    assert check(train, test).passed
