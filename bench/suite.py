@@ -45,6 +45,8 @@ class Case:
     seed: int = 0
     kind: str = "bug"  # "bug" or "clean"
     budget: list[str] = field(default_factory=list)
+    processes: int = 1  # > 1: launched with torchrun (gloo on CPU)
+    resume_from: int | None = None  # run, keep only the checkpoint of this step, then resume from it
 
     @property
     def id(self) -> str:
@@ -194,9 +196,9 @@ def bugs() -> list[Case]:
             "cls_target_leaked",
             c,
             _data(c, "leaked_target"),
-            "none",
+            "target_leak",
             "#3 target leaked into the input",
-            "every gate passes: the leak makes the task easier, not broken",
+            "the label written into pixel 0; expected `none` before the second wave (issue 14) added target_leak",
         ),
         # --- regress (diabetes, MLP, MSE) ---
         Case(
@@ -286,9 +288,10 @@ def bugs() -> list[Case]:
             "lm_diagonal_masked",
             lm,
             ["+model.mask_diagonal=-1"],
-            "inputs_finite",
+            "causality",
             "#19 diagonal masked too",
-            "row 0 fully masked: NaN outputs",
+            "SDPA gives zeros for the fully masked row 0 (not NaN, as first expected); causality now probes "
+            "each attention layer's own position (issue 14)",
         ),
         Case(
             "lm_heads_mixed",
@@ -322,6 +325,127 @@ def bugs() -> list[Case]:
         ),
         Case("lm_lr_far_too_high", lm, ["optim.lr=1.0"], "loss_decreases", "#36 lr far too high"),
         *hf_bugs(),
+        *second_wave(),
+    ]
+
+
+def second_wave() -> list[Case]:
+    """Issue 14's planted bugs, one or more per new gate; expectations written before the first run."""
+    c, r, b, lm = "classify", "regress", "binary", "charlm"
+    resume = ["train.max_steps=60", "checkpoint.every=25"]
+    return [
+        Case("cls_split_twice", c, _data(c, "resplit"), "split_overlap", "#5 test/train overlap: split made twice"),
+        Case("reg_split_twice", r, _data(r, "resplit"), "split_overlap", "#5 test/train overlap: split made twice"),
+        Case(
+            "lm_windows_split_twice",
+            lm,
+            ["data._target_=bench.plants.resplit_windows"],
+            "split_overlap",
+            "#5 windows shuffled and split twice",
+        ),
+        Case(
+            "cls_near_copies",
+            c,
+            _data(c, "near_copies"),
+            "split_overlap",
+            "near-duplicates in test",
+            "10% of test items are training items plus 1% noise",
+        ),
+        Case("cls_test_unscaled", c, _data(c, "test_scaled"), "split_shift", "test skipped the /16 scaling"),
+        Case(
+            "reg_test_raw_units",
+            r,
+            ["data._target_=bench.plants.raw_test_units"],
+            "split_shift",
+            "test not standardised",
+        ),
+        Case(
+            "lm_test_other_vocab",
+            lm,
+            ["data._target_=bench.plants.other_vocab_test"],
+            "split_shift",
+            "test encoded with another vocab",
+        ),
+        Case("reg_target_leaked", r, _data(r, "leaked_target"), "target_leak", "#3 target copied into a feature"),
+        Case("bin_target_leaked", b, _data(b, "leaked_target"), "target_leak", "#3 target written into pixel 0"),
+        Case(
+            "cls_onehot_leak",
+            c,
+            _data(c, "onehot_leak"),
+            "too_good",
+            "#3 label leaked as a one-hot over 10 pixels",
+            "no single pixel predicts the label; held-out loss near zero within 100 steps",
+        ),
+        Case(
+            "reg_target_is_sum",
+            r,
+            _data(r, "sum_leak"),
+            "too_good",
+            "target computed from two inputs",
+            "each column alone predicts little; their sum is the target",
+        ),
+        Case("cls_eval_locked", c, _model("EvalLockedMLP", "model.dropout=0.2"), "modes", "#22 handed over in eval"),
+        Case("cls_batchnorm_stuck", c, _model("StuckBatchNormMLP"), "modes", "BatchNorm in train mode at eval"),
+        Case(
+            "cls_validate_leaves_eval",
+            c,
+            _model("ValidateInForwardMLP", "model.dropout=0.2"),
+            "train_mode",
+            "#22 validate() leaves eval on",
+        ),
+        Case("cls_test_time_bn", c, _model("TestTimeBatchNormMLP"), "eval_mode", "BatchNorm adapted on test batches"),
+        Case(
+            "cls_accumulation_uneven",
+            c,
+            [
+                *_data(c, "ignored_targets"),
+                "task._target_=bench.plants.IgnoringClassify",
+                "accelerator.gradient_accumulation_steps=2",
+            ],
+            "grad_accumulation",
+            "#32 accumulation of per-micro-batch means, uneven -100 counts",
+        ),
+        Case(
+            "cls_same_order",
+            c,
+            ["loader.train._target_=bench.plants.fixed_order_loader"],
+            "data_order",
+            "#12 sampler epoch never advances",
+        ),
+        Case(
+            "cls_resume_replays_order",
+            c,
+            ["loader.train._target_=bench.plants.counting_order_loader", *resume],
+            "resume_order",
+            "resume replays epoch 0's order",
+            "run to step 60, resumed from the step-50 checkpoint",
+            resume_from=50,
+        ),
+        Case(
+            "cls_replicas_drift",
+            c,
+            ["optim._target_=bench.plants.rank_scaled_adamw", "train.epochs=1"],
+            "replicas",
+            "#40 replicas drift (rank-dependent lr)",
+            "2 processes (torchrun, gloo)",
+            processes=2,
+        ),
+        Case(
+            "cls_batch_mix_learned",
+            c,
+            _model("ZeroInitBatchMixMLP"),
+            "trained_batch_independence",
+            "#8 batch mixing behind a zero-initialised gate",
+            "independent at init, mixed after training",
+        ),
+        Case(
+            "lm_additive_mask",
+            lm,
+            _model("AdditiveMaskCharTransformer"),
+            "trained_causality",
+            "minGPT #75 mask learned around",
+            "an additive -110 mask: exactly 0 at init, not after training",
+        ),
     ]
 
 

@@ -25,7 +25,7 @@ from saneloop.engine import distributed
 from saneloop.errors import EXIT_CRASH, EXIT_HALTED, EXIT_PASSED, InputError
 from saneloop.models import MLP
 from saneloop.tasks import Classify
-from tests.conftest import REPO, assert_every_gate_passed, gate
+from tests.conftest import NOT_APPLICABLE, REPO, assert_every_gate_passed, gate
 
 SMALL = ["train.epochs=5", "output.progress=false", "gates.overfit.max_steps=100"]
 PROMPT_S = 90  # generous for a 2-core CI box shared with other jobs; a hang would wait 600 s
@@ -98,7 +98,8 @@ def test_torchrun_two_processes_one_run_dir_and_exact_eval(tmp_path):
     run_dir = run_dirs[0]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["status"] == "passed"
-    assert_every_gate_passed(report)
+    assert_every_gate_passed(report, NOT_APPLICABLE - {"replicas"})  # two processes: the replicas are compared
+    assert "all 2 processes hold identical parameters" in gate(report, "replicas")["message"]
     assert gate(report, "full_eval")["value"] == 449 == report["metrics"]["count"]
     assert any(n.startswith("2 processes") for n in report["notes"]), report["notes"]
     assert result.stdout.count("PASSED test accuracy") == 1  # the other process is quiet
@@ -135,6 +136,20 @@ def test_crash_on_one_process_ends_both_with_a_clear_message(tmp_path):
     assert report["status"] == "error"
     assert report["error"].startswith("process 1 of 2: RuntimeError: planted crash on process 1"), report["error"]
     assert "planted crash on process 1" in outputs[1] and "Traceback" in outputs[1]  # its own traceback
+
+
+def test_replicas_that_drift_apart_halt_naming_parameters_and_processes(tmp_path):
+    """A learning rate that depends on the rank: after the first step the processes hold different weights."""
+    codes, outputs, seconds = _two_processes(
+        tmp_path, "optim._target_=bench.plants.rank_scaled_adamw", "train.epochs=1", *SMALL[1:]
+    )
+    assert codes == [EXIT_HALTED, EXIT_HALTED], outputs
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["halted_at"] == {"stage": "train", "gate": "replicas"}
+    found = gate(report, "replicas")
+    assert (
+        "at step 1," in found["message"] and "process(es) [1]" in found["message"] and "head.weight" in found["message"]
+    )
 
 
 def test_mixed_precision_and_accumulation_keep_every_gate(tmp_path):

@@ -8,12 +8,13 @@ Runs when the task declares `causal = True`; the time axis is dim 1 of inputs an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import torch
 from torch import nn
 
+from .attention_paths import blind_positions
 from .probing import as_batch, grads_of, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
@@ -46,7 +47,30 @@ def causal_dependencies(model: nn.Module, inputs: Any, positions: int = 0, toler
         return skipped(GATE, f"{where}{note}", TIP)
     rows = spread(main.shape[1], positions)
     details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
-    return _judge(matrix, rows, where, note, tolerance, details)
+    verdict = _judge(matrix, rows, where, note, tolerance, details)
+    return _attention_sees_itself(model, inputs, positions, verdict) if verdict.passed else verdict
+
+
+def _attention_sees_itself(model: nn.Module, inputs: Any, positions: int, verdict: Verdict) -> Verdict:
+    """Through the residual stream the model sees token t; each of its attention layers must too."""
+    found = blind_positions(model, inputs, positions)
+    blind = {name: ts for name, ts in found.items() if ts}
+    if not blind:
+        said = f"; each of {len(found)} attention layers sees its own position" if found else ""
+        return replace(verdict, message=verdict.message + said)
+    named = "; ".join(f"`{name}` at positions {ts[:8]}" for name, ts in list(blind.items())[:4])
+    return failed(
+        GATE,
+        sum(len(ts) for ts in blind.values()),
+        0,
+        f"attention layers do not see their own position: the output at t has no gradient on the layer's "
+        f"input at t ({named}). The model still looks causal because the residual stream carries token t "
+        "(and scaled_dot_product_attention returns zeros for a row with every position masked). Likely "
+        "causes: the causal mask masks the diagonal too (torch.triu(ones, diagonal=0) as the mask, or "
+        "tril(..., diagonal=-1)), an off-by-one in a hand-written mask. <gates.causality.positions>",
+        TIP,
+        **verdict.details,
+    )
 
 
 def time_dependencies(model: nn.Module, inputs: Any, positions: int = 0) -> tuple[Optional[torch.Tensor], str, str]:

@@ -19,21 +19,33 @@ from ..checks import (
     CapacitySettings,
     CausalitySettings,
     ClassesPresentSettings,
+    DataOrderSettings,
     DeterminismSettings,
+    EvalModeSettings,
     EvalRepeatableSettings,
     FullEvalSettings,
+    GradAccumulationSettings,
     InitBiasSettings,
     InitLossSettings,
     InputIndependentSettings,
     InputsFiniteSettings,
+    LabelNoiseSettings,
     LabelsMaskedSettings,
     LoopyReferenceSettings,
     LossDecreasesSettings,
     ModelLossSettings,
+    ModesSettings,
     OverfitSettings,
     PaddingIgnoredSettings,
     ParamsLearnSettings,
+    ReplicasSettings,
+    ResumeOrderSettings,
+    SplitOverlapSettings,
+    SplitShiftSettings,
+    TargetLeakSettings,
     TargetsSettings,
+    TooGoodSettings,
+    TrainModeSettings,
 )
 from ..checks.settings import bounded
 
@@ -51,19 +63,33 @@ class GatesConfig:
     labels_masked: LabelsMaskedSettings = field(default_factory=LabelsMaskedSettings)
     inputs_finite: InputsFiniteSettings = field(default_factory=InputsFiniteSettings)
     augmentation_off: AugmentationOffSettings = field(default_factory=AugmentationOffSettings)
+    split_overlap: SplitOverlapSettings = field(default_factory=SplitOverlapSettings)
+    split_shift: SplitShiftSettings = field(default_factory=SplitShiftSettings)
+    target_leak: TargetLeakSettings = field(default_factory=TargetLeakSettings)
     determinism: DeterminismSettings = field(default_factory=DeterminismSettings)
+    modes: ModesSettings = field(default_factory=ModesSettings)
     init_bias: InitBiasSettings = field(default_factory=InitBiasSettings)
     init_loss: InitLossSettings = field(default_factory=InitLossSettings)
     model_loss: ModelLossSettings = field(default_factory=ModelLossSettings)
     padding_ignored: PaddingIgnoredSettings = field(default_factory=PaddingIgnoredSettings)
     params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
+    grad_accumulation: GradAccumulationSettings = field(default_factory=GradAccumulationSettings)
     batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
     causality: CausalitySettings = field(default_factory=CausalitySettings)
     loopy_reference: LoopyReferenceSettings = field(default_factory=LoopyReferenceSettings)
     input_independent: InputIndependentSettings = field(default_factory=InputIndependentSettings)
+    too_good: TooGoodSettings = field(default_factory=TooGoodSettings)
+    label_noise: LabelNoiseSettings = field(default_factory=LabelNoiseSettings)
     overfit: OverfitSettings = field(default_factory=OverfitSettings)
     capacity: CapacitySettings = field(default_factory=CapacitySettings)
+    train_mode: TrainModeSettings = field(default_factory=TrainModeSettings)
+    data_order: DataOrderSettings = field(default_factory=DataOrderSettings)
+    resume_order: ResumeOrderSettings = field(default_factory=ResumeOrderSettings)
+    replicas: ReplicasSettings = field(default_factory=ReplicasSettings)
     loss_decreases: LossDecreasesSettings = field(default_factory=LossDecreasesSettings)
+    trained_batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
+    trained_causality: CausalitySettings = field(default_factory=CausalitySettings)
+    eval_mode: EvalModeSettings = field(default_factory=EvalModeSettings)
     full_eval: FullEvalSettings = field(default_factory=FullEvalSettings)
     eval_repeatable: EvalRepeatableSettings = field(default_factory=EvalRepeatableSettings)
     beats_baselines: BeatsBaselinesSettings = field(default_factory=BeatsBaselinesSettings)

@@ -8,6 +8,7 @@ order, so it cannot change the trained model.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Optional
@@ -122,6 +123,36 @@ class Loaders:
     def test_items(self, count: int) -> Batch:
         """The first `count` test examples (a fixed test batch)."""
         return self.items(self.test_set, range(min(count, len(self.test_set))), test=True)  # type: ignore[arg-type]
+
+    def uninterrupted_order(self, epoch: int, offset: int, count: int) -> list[list[int]]:
+        """The dataset indices of batches `offset`..`offset + count - 1` of `epoch` that `train()` yields
+        from a fresh start: the same factory and seed over an index-only dataset, one process, no workers."""
+        ghost = self._train(
+            _Indices(len(self.train_set)),  # type: ignore[arg-type]
+            generator=generator(self.seed),
+            collate_fn=lambda items: [int(i) for i in items],
+            num_workers=0,
+            persistent_workers=False,
+            prefetch_factor=None,
+            worker_init_fn=None,
+        )
+        for _ in range(epoch):
+            for _ in ghost:  # earlier epochs: drawn only to advance the generator as the run did
+                pass
+        return list(itertools.islice(ghost, offset, offset + count))
+
+
+class _Indices(Dataset):
+    """A dataset whose items are their own indices (to draw a loader's order without loading data)."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> int:
+        return index
 
 
 def _collate_of(factory: LoaderFactory) -> Optional[Callable[[list[Any]], Any]]:

@@ -141,6 +141,12 @@ class Checkpointer:
         self._guard = interrupts.active()
         if self._guard is not None:
             self._guard.defer(self._on_signal)
+        self.extra: Optional[Callable[[], dict[str, Any]]] = None  # more to save (the data order's fingerprints)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch `batches` is in (0-based)."""
+        return self._epoch
 
     def _on_signal(self) -> None:  # runs inside the signal handler: no I/O, just make the next step save
         self.due = 0
@@ -219,6 +225,7 @@ class Checkpointer:
                 "losses": torch.stack(losses[:step]).cpu() if step else torch.zeros(0),
                 "rng": every_rank,
                 "gates": json.dumps(plan.gates_so_far(), default=str),
+                **(self.extra() if self.extra is not None else {}),
             }
             path = path_for(plan.run_dir, step)
             try:

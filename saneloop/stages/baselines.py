@@ -11,6 +11,7 @@ from ..checks.input_independent import zero_inputs
 from ..checks.probing import input_embedding, zeroed_embedding
 from ..data.batch import Batch
 from ..data.seeding import seed_everything
+from . import label_checks
 from .context import Prepared, RunContext
 
 NAME = "baselines"
@@ -21,7 +22,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     their losses are compared on test batches: held out, and no gate tunes anything on them."""
     zero = absent_inputs(prep)
     seed_everything(ctx.seed, ctx.settings.deterministic)  # the copies' Dropout draws, whatever ran before
-    ctx.gates(
+    verdict = ctx.gates(
         "input_independent",
         lambda s: learns_from_inputs(
             prep.model,
@@ -34,6 +35,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
             device=ctx.device,
         ),
     )
+    label_checks.run(ctx, prep, verdict)  # too_good (from the verdict above), label_noise
 
 
 def absent_inputs(prep: Prepared) -> Callable[[Batch], Batch]:

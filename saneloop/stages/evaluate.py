@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ..checks import above_baselines, every_example_once
 from ..checks.eval_repeatable import repeatable_eval
+from ..checks.modes import ModeWatch
 from ..engine.loop import predict_all
 from ..record.atomic import staged_dir
+from . import after_training
 from .context import Prepared, RunContext, Trained
 
 NAME = "evaluate"
@@ -13,8 +15,11 @@ NAME = "evaluate"
 
 def run(ctx: RunContext, prep: Prepared, trained: Trained) -> None:
     accelerator, task, report = ctx.accelerator, prep.task, ctx.record.report
+    after_training.run(ctx, prep)  # trained_batch_independence, trained_causality: the probes on trained weights
     loader = accelerator.prepare(prep.loaders.test())
-    outputs, targets, indices = predict_all(trained.model, loader, accelerator)
+    with ModeWatch(trained.model, False, "eval_mode") as modes:
+        outputs, targets, indices = predict_all(trained.model, loader, accelerator)
+    ctx.gates("eval_mode", lambda s: modes.verdict())
     ctx.gates("full_eval", lambda s: every_example_once(indices, len(prep.test_set)))
     metrics = task.metrics(outputs, targets)
     ctx.gates("eval_repeatable", lambda s: _again(ctx, prep, trained, loader, outputs, metrics))

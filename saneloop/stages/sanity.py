@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..checks import (
     bias_reaches_output,
     causal_dependencies,
@@ -11,7 +13,9 @@ from ..checks import (
     losses_agree,
     model_matches_reference,
     padding_ignored,
+    switches_both_ways,
 )
+from ..checks.grad_accumulation import accumulation_matches
 from ..checks.verdict import Verdict, skipped
 from ..models.head import find_head
 from ..record.figures import dependency_figure
@@ -24,6 +28,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     what_was_set = _set_final_bias(ctx, prep)
     model, task, loaders, device = prep.model, prep.task, prep.loaders, ctx.device
     targets = prep.train_summary.targets
+    ctx.gates("modes", lambda s: switches_both_ways(model, loaders.probe_batch().to(device)))
     ctx.gates(
         "init_bias",
         lambda s: bias_reaches_output(
@@ -39,6 +44,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
         "padding_ignored", lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
     )
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
+    ctx.gates("grad_accumulation", lambda s: _accumulation(ctx, prep, s.rtol))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))
     ctx.gates("loopy_reference", lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
@@ -53,6 +59,15 @@ def _set_final_bias(ctx: RunContext, prep: Prepared) -> str:
     return prep.task.init_bias(head.bias, prep.train_summary.targets)
 
 
+def _accumulation(ctx: RunContext, prep: Prepared, rtol: float) -> Verdict:
+    """k micro-batches of the training batch size against the one batch of k times that size."""
+    k = int(ctx.settings.accelerator.gradient_accumulation_steps)
+    if k <= 1:
+        return accumulation_matches(prep.model, prep.task.loss, None, k, rtol)  # type: ignore[arg-type]
+    batch = prep.loaders.probe_batch(k * prep.loaders.train_batch_size).to(ctx.device)
+    return accumulation_matches(prep.model, prep.task.loss, batch, k, rtol)
+
+
 def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
     """Only for a run that trains on the model's own loss (model_output.model_loss=true)."""
     if not ctx.settings.model_output.model_loss:
@@ -62,18 +77,18 @@ def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
     return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device)
 
 
-def _batch_independence(ctx: RunContext, prep: Prepared, s) -> Verdict:
+def _batch_independence(ctx: RunContext, prep: Prepared, s, gate: str = "batch_independence") -> Verdict:
     batch = prep.loaders.probe_batch(s.batch_size).to(ctx.device)
-    verdict = independent_samples(prep.model, batch, s.samples, s.tolerance)
+    verdict = replace(independent_samples(prep.model, batch, s.samples, s.tolerance), gate=gate)
     return _mapped(ctx, verdict, "sample i (outputs)", "sample j (inputs)")
 
 
-def _causality(ctx: RunContext, prep: Prepared, s) -> Verdict:
+def _causality(ctx: RunContext, prep: Prepared, s, gate: str = "causality") -> Verdict:
     """Only for tasks that declare `causal = True` (e.g. a character-level language model)."""
     if not prep.task.causal:
-        return skipped("causality", f"task '{prep.task.name}' is not causal")
+        return skipped(gate, f"task '{prep.task.name}' is not causal")
     batch = prep.loaders.probe_batch(s.batch_size).to(ctx.device)
-    verdict = causal_dependencies(prep.model, batch, s.positions, s.tolerance)
+    verdict = replace(causal_dependencies(prep.model, batch, s.positions, s.tolerance), gate=gate)
     return _mapped(ctx, verdict, "position t (outputs)", "position s (inputs)")
 
 
@@ -84,7 +99,7 @@ def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -
         where = verdict.details["where"].split(",")[0]
         title = (
             f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "
-            f"{'every other sample' if name == 'dependency' else 'every position right of it'} must be white"
+            f"{'every other sample' if 'batch' in verdict.gate else 'every position right of it'} must be white"
         )
         ctx.record.publish(
             verdict.gate,

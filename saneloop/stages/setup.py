@@ -16,6 +16,7 @@ from ..data.seeding import seed_everything
 from ..data.summary import DatasetSummary, summarize
 from ..errors import InputError
 from ..tasks.base import ChecksPairs, Task
+from . import split_checks
 from .context import Prepared, RunContext
 from .contract import refuse_unfit_batch
 
@@ -45,6 +46,7 @@ def run(ctx: RunContext) -> Prepared:
         "inputs_finite", lambda s: finite_verdict({"train": train_summary.nonfinite, "test": test_summary.nonfinite})
     )
     ctx.gates("augmentation_off", lambda s: items_repeat({"train": train_set, "test": test_set}, s.items))
+    split_checks.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
 
     prep = Prepared(task, train_set, test_set, train_summary, test_summary, loaders, seeded_model(ctx))
     _refuse_wrong_output_shape(ctx, prep)

@@ -15,6 +15,7 @@ from ..engine.distributed import earliest
 from ..engine.loop import accelerated_step, bare_step, needs_accelerate_wrappers
 from .context import Prepared, RunContext, Trained
 from .train_curve import LossCurve
+from .train_guards import TrainGuards
 from .train_watch import TrainWatch
 
 NAME = "train"
@@ -33,9 +34,13 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total)
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
-    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), (watch, curve), checkpoints, total)
+    guards = TrainGuards(ctx, prep, model, loader, checkpoints)  # train_mode, data/resume order, replicas
+    losses, nonfinite_step = _fit(
+        ctx, prep, (model, optimizer, scheduler, loader), (watch, curve, guards), checkpoints, total
+    )
     watch.finish(len(losses))
     curve.finish(losses)
+    guards.finish(len(losses))
     ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
     return Trained(model, losses)
 
@@ -75,7 +80,7 @@ def _fit(
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
     A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
     model, optimizer, scheduler, loader = parts
-    watch, curve = watchers
+    watch, curve, guards = watchers
     accelerator, loss_fn = ctx.accelerator, prep.task.loss
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
@@ -96,7 +101,7 @@ def _fit(
     curve.after_step(step, model)  # step 0: the test loss at init
     try:
         while step < total:
-            for batch in checkpoints.batches(loader, step):
+            for batch in guards.epoch(checkpoints.batches(loader, step)):
                 if device is not None:
                     batch = batch.to(device, non_blocking=True)
                 losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))

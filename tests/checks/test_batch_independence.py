@@ -79,3 +79,12 @@ def test_batchnorm_dropout_model_passes_every_gate(tmp_path):
 
 def test_clean_run_passes(default_run):
     assert gate(default_run[1], "batch_independence")["status"] == "passed"
+
+
+def test_pipeline_halts_after_training_when_mixing_appears_only_once_trained(tmp_path):
+    from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+
+    code, report = run_pipeline(tmp_path, *FAST, "model._target_=bench.plants.ZeroInitBatchMixMLP")
+    assert gate(report, "batch_independence")["status"] == "passed"  # exactly independent at init
+    found = assert_halted_at(code, report, "evaluate", "trained_batch_independence")
+    assert found["message"].startswith("on the trained weights: the model mixes the batch")

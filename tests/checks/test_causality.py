@@ -55,3 +55,34 @@ def test_causal_model_passes(tmp_path):
 
 def test_not_causal_task_skips(default_run):
     assert gate(default_run[1], "causality")["status"] == "skipped"
+
+
+def test_unit_diagonal_masked_inside_attention_fails_though_the_residual_carries_token_t():
+    from saneloop.models import CharTransformer
+
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 65, (4, 64), generator=torch.Generator().manual_seed(0))
+    verdict = causal_dependencies(CharTransformer(65, 64, mask_diagonal=-1), tokens, 16)
+    assert not verdict.passed and "`blocks.0.attn` at positions [0]" in verdict.message
+    clean = causal_dependencies(CharTransformer(65, 64), tokens, 16)
+    assert clean.passed and "each of 4 attention layers sees its own position" in clean.message
+
+
+def test_unit_an_additive_mask_that_training_outgrows_is_caught_on_the_trained_weights():
+    """minGPT #75: causal at init (exp(-110) is exactly 0), not after 100 steps of training."""
+    from saneloop.datasets import tiny_shakespeare
+
+    torch.manual_seed(0)
+    x, y = tiny_shakespeare()[0].tensors
+    model = plants.AdditiveMaskCharTransformer(65, 64, dim=32, layers=2)
+    assert causal_dependencies(model, x[:4], 16).passed
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        idx = torch.randint(0, len(x), (32,), generator=gen)
+        loss = torch.nn.functional.cross_entropy(model(x[idx]).reshape(-1, 65), y[idx].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    verdict = causal_dependencies(model, x[:4], 16)
+    assert not verdict.passed and "sees the future" in verdict.message

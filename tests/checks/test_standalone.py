@@ -11,6 +11,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import saneloop.checks as checks
+from saneloop.data.batch import Batch
+from saneloop.data.sample import SplitSample
 from saneloop.tasks import CharLM, Classify
 
 torch.manual_seed(0)
@@ -119,7 +121,25 @@ def _uses():
             MaskedPool(), {k: v for k, v in padded().items() if k != "labels"}
         ),
         "above_baselines": lambda: checks.above_baselines("auroc", 0.95, {"chance_auroc": 0.5}, se=0.02),
+        # the second wave (issue 14)
+        "overlapping_items": lambda: checks.overlapping_items(*_splits(), checks.SplitOverlapSettings()),
+        "shifted_features": lambda: checks.shifted_features(*_splits(), checks.SplitShiftSettings()),
+        "leaking_features": lambda: checks.leaking_features(*_splits(), checks.TargetLeakSettings()),
+        "switches_both_ways": lambda: checks.switches_both_ways(net, X[:8]),
+        "accumulation_matches": lambda: checks.accumulation_matches(
+            net, F.cross_entropy, Batch((X[:32],), {}, Y[:32]), 2
+        ),
+        "too_good_too_fast": lambda: checks.too_good_too_fast(0.3, 0.69, 0.69, 100, checks.TooGoodSettings()),
+        "likely_mislabelled": lambda: checks.likely_mislabelled(
+            F.one_hot(Y[:8], 2).float() * 0.8 + 0.1, Y[:8], torch.arange(8)
+        ),
     }
+
+
+def _splits():
+    """This file's data as the data gates read a split: one flattened row per item, with its target."""
+    make = lambda split, x, y: SplitSample(split, x.double(), y, torch.arange(len(x)), len(x), (6,))
+    return make("train", X[:192], Y[:192]), make("test", X[192:], Y[192:])
 
 
 def test_every_check_is_called_here_and_passes_on_a_correct_model():

@@ -1,0 +1,110 @@
+"""Gate `replicas`: with several processes, every process holds the same parameters, bit for bit,
+after the first steps and at every checkpoint.
+
+Data-parallel replicas drift apart when something updates parameters outside the all-reduced
+gradients: a rank-dependent learning rate or clipping, an update skipped on one rank, a buffer
+or parameter written from rank-local data. The loss looks fine; the checkpoint (rank 0's) is not
+the model the other ranks trained. The BLOOM-176B clipping bug ran 10+ days unseen; Megatron
+checks `check_param_hashes_across_dp_replicas`. Each parameter's bits are hashed exactly (an
+integer sum, so order-free), gathered, and compared. Sharded parameters (FSDP, DeepSpeed) differ by
+design: the gate is skipped there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .settings import GateSettings, bounded
+from .verdict import Verdict, failed, passed, skipped
+
+TIP = "data-parallel replicas must stay identical"
+GATE = "replicas"
+_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+@dataclass
+class ReplicasSettings(GateSettings):
+    first_steps: int = bounded(2, low=1)  # compared after each of the first steps, then at every checkpoint
+
+
+def parameter_hashes(model: nn.Module) -> tuple[list[str], torch.Tensor]:
+    """Names and one exact int64 hash per parameter (its bits, weighted by position, summed with wrap-around)."""
+    names, hashes = [], []
+    for name, p in model.named_parameters():
+        bits = p.detach().contiguous().reshape(-1).view(_INT[p.element_size()]).long()
+        weights = torch.arange(1, len(bits) + 1, device=bits.device, dtype=torch.long) * 2654435761 + 1
+        names.append(name)
+        hashes.append((bits * weights).sum())
+    return names, torch.stack(hashes) if hashes else torch.zeros(0, dtype=torch.long)
+
+
+def judge(names: list[str], gathered: torch.Tensor, step: int, checks: int) -> Verdict:
+    """`gathered` [processes, parameters]: each process's hashes. Every row must equal process 0's."""
+    differ = (gathered != gathered[:1]).any(0).nonzero().flatten().tolist()
+    if not differ:
+        return passed(
+            GATE,
+            0,
+            0,
+            f"all {gathered.shape[0]} processes hold identical parameters ({len(names)} tensors, {checks} "
+            f"comparisons, the last at step {step})",
+            TIP,
+        )
+    ranks = sorted({r for j in differ for r in (gathered[:, j] != gathered[0, j]).nonzero().flatten().tolist()})
+    shown = ", ".join(names[j] for j in differ[:6]) + (f" (+{len(differ) - 6} more)" if len(differ) > 6 else "")
+    return failed(
+        GATE,
+        len(differ),
+        0,
+        f"at step {step}, {len(differ)} of {len(names)} parameter tensors differ between process 0 and "
+        f"process(es) {ranks}: {shown}. The replicas have drifted apart; every process trains its own model "
+        "and the checkpoint is only process 0's. Likely causes: an update that depends on the rank (a "
+        "learning rate, clipping or a skipped step on one process), parameters or buffers written from "
+        "rank-local data outside the gradients, a model built differently per process (a rank-dependent "
+        "seed before the model is wrapped), a parameter the data-parallel wrapper does not synchronise.",
+        TIP,
+    )
+
+
+@dataclass
+class ReplicaWatch:
+    """Compares the replicas before forwards 2 .. first_steps + 1 (after steps 1 .. first_steps), at
+    every checkpoint step, and at the end (`finish`); halts at the first difference."""
+
+    model: nn.Module
+    gather: Callable[[torch.Tensor], torch.Tensor]  # all-gather of a 1-D tensor, processes side by side
+    processes: int
+    gates: Callable[[str, Callable[[Any], Verdict]], Verdict]
+    first_steps: int
+    every: int  # checkpoint.every (0: none between)
+    calls: int = 0
+    checks: int = 0
+    last: tuple[int, Any] = field(default=(0, None))
+
+    def pre_forward(self, module: nn.Module, args: Any) -> None:
+        if not torch.is_grad_enabled():
+            return
+        step, self.calls = self.calls, self.calls + 1
+        if 1 <= step <= self.first_steps or (self.every and step and step % self.every == 0):
+            self.compare(step)
+
+    def compare(self, step: int) -> None:
+        names, hashes = parameter_hashes(self.model)
+        gathered = self.gather(hashes).reshape(self.processes, -1).cpu()
+        self.checks += 1
+        verdict = judge(names, gathered, step, self.checks)
+        self.last = (step, verdict)
+        if not verdict.passed:
+            self.gates(GATE, lambda s: verdict)
+
+    def finish(self, step: int) -> Verdict:
+        if self.processes <= 1:
+            return skipped(GATE, "one process: no replicas to compare", TIP)
+        if self.last[0] != step:
+            self.compare(step)
+        return self.last[1]

@@ -1,0 +1,90 @@
+"""A bounded sample of each split's decoded inputs and targets, read through `Loaders`, for the data
+gates that compare splits (split_overlap, split_shift, target_leak).
+
+Every item is read as the run reads it (the user's collate, the batch format), then flattened to
+one row per item. A split larger than `max_items` is sampled uniformly without replacement (seeded),
+so the cost is bounded whatever the data's size; the gates state the fraction they saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+from torch.utils.data import Dataset
+
+from .loaders import Loaders
+from .seeding import generator
+
+SAMPLE_STREAM = 3  # the sample's own generator (seed + 3): apart from training order and the probes
+_CHUNK = 1024  # items collated at a time
+ELEMENTS = 20_000_000  # at most this many input values per split (160 MB as float64): fewer items of wide inputs
+
+
+@dataclass
+class SplitSample:
+    """One split, flattened: `rows` [n, d] (float, or integer token ids when every input is integer),
+    `targets` [n, ...], the dataset `indices` they came from, and the split's full length."""
+
+    split: str
+    rows: torch.Tensor
+    targets: Optional[torch.Tensor]
+    indices: torch.Tensor
+    length: int
+    shape: tuple[int, ...]  # the main input's shape per item (for pictures)
+
+    @property
+    def categorical(self) -> bool:
+        return not self.rows.is_floating_point()
+
+    @property
+    def fraction(self) -> float:
+        return len(self.indices) / max(self.length, 1)
+
+
+def read_split(loaders: Loaders, split: str, max_items: Optional[int], seed: int) -> SplitSample:
+    """Up to `max_items` items of `split` ("train" or "test"), in dataset order; fewer where the inputs are
+    wide (at most `ELEMENTS` values, and at least 256 items)."""
+    dataset: Dataset = loaders.train_set if split == "train" else loaders.test_set
+    length = len(dataset)  # type: ignore[arg-type]
+    picks = torch.arange(length)
+    width = max(1, _flat([t for _, t in loaders.items(dataset, [0]).named_inputs()], 1).shape[1])
+    max_items = min(max_items or length, max(256, ELEMENTS // width))
+    if length > max_items:
+        gen = generator(seed + SAMPLE_STREAM + (split == "test"))
+        picks = torch.randperm(length, generator=gen)[:max_items].sort().values
+    rows, targets, shape = [], [], ()
+    for start in range(0, len(picks), _CHUNK):
+        batch = loaders.items(dataset, picks[start : start + _CHUNK].tolist(), test=split == "test")
+        tensors = [t for _, t in batch.named_inputs()]
+        if tensors:
+            shape = tuple(tensors[0].shape[1:])
+        rows.append(_flat(tensors, len(batch)))
+        targets.append(batch.targets if isinstance(batch.targets, torch.Tensor) else None)
+    return SplitSample(split, _padded(rows), _stacked(targets), picks, length, shape)
+
+
+def _flat(tensors: list[torch.Tensor], n: int) -> torch.Tensor:
+    """Every input tensor of a batch, flattened and side by side; integer only if all are integer."""
+    if not tensors:
+        return torch.zeros(n, 0)
+    parts = [t.detach().cpu().reshape(n, -1) for t in tensors]
+    if all(not p.is_floating_point() and p.dtype != torch.bool for p in parts):
+        return torch.cat([p.long() for p in parts], 1)
+    return torch.cat([p.double() for p in parts], 1)
+
+
+def _padded(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Chunks collated separately may be padded to different widths: pad them to the widest."""
+    width = max(r.shape[1] for r in rows)
+    return torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1])) for r in rows])
+
+
+def _stacked(targets: list[Any]) -> Optional[torch.Tensor]:
+    if any(t is None for t in targets):
+        return None
+    try:
+        return torch.cat([t.detach().cpu() for t in targets])
+    except RuntimeError:  # per-item target shapes differ between chunks (padded sequences)
+        return None

@@ -1,0 +1,24 @@
+"""Before `evaluate` judges the trained model: the dependency probes again, on the trained weights.
+
+A mask that was exact at init can be learned around (an additive -1e4 mask beaten by trained scores
+of -15,000, minGPT #75); batch mixing can appear once statistics move. The probes are cheap: a few
+backward passes on one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..checks.verdict import Verdict
+from .context import Prepared, RunContext
+from .sanity import _batch_independence, _causality
+
+
+def run(ctx: RunContext, prep: Prepared) -> None:
+    name = "trained_batch_independence"
+    ctx.gates(name, lambda s: _trained(_batch_independence(ctx, prep, s, name)))
+    ctx.gates("trained_causality", lambda s: _trained(_causality(ctx, prep, s, "trained_causality")))
+
+
+def _trained(verdict: Verdict) -> Verdict:
+    return replace(verdict, message=f"on the trained weights: {verdict.message}")

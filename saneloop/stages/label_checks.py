@@ -1,0 +1,68 @@
+"""The baselines stage's second look: `too_good` (a held-out loss near zero within the short run) from
+the input_independent verdict, and the `label_noise` report from cross-fitted predictions."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Subset
+
+from ..checks.label_noise import cross_fitted, likely_mislabelled
+from ..checks.too_good import too_good_too_fast
+from ..checks.verdict import Verdict, skipped
+from ..data.seeding import generator, seed_everything
+from ..record.figures import batch_figure
+from .context import Prepared, RunContext
+
+FOLD_STREAM = 4  # the folds' own generator (seed + 4)
+_CHUNK = 256
+
+
+def run(ctx: RunContext, prep: Prepared, independent: Verdict) -> None:
+    steps = ctx.settings.gates.input_independent.steps
+    real, zeroed = independent.details.get("real"), independent.details.get("zeroed")
+    prior = prep.task.expected_init_loss(prep.train_summary.targets)[0]
+    ctx.gates("too_good", lambda s: too_good_too_fast(real, zeroed, prior, steps, s))
+    ctx.gates("label_noise", lambda s: _label_noise(ctx, prep, s))
+
+
+def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
+    """Two folds of the training set: a copy trained on each predicts the other (out of sample)."""
+    labels = prep.train_summary.targets
+    if labels.dim() > 1 and labels[0].numel() > 1 or (labels.is_floating_point() and len(labels.unique()) > 2):
+        return skipped("label_noise", "not a classification target: no labels to rank")
+    loaders, n = prep.loaders, len(prep.train_set)  # type: ignore[arg-type]
+    order = torch.randperm(n, generator=generator(ctx.seed + FOLD_STREAM))
+    halves = [order[: n // 2].sort().values, order[n // 2 :].sort().values]
+    folds = [
+        (
+            lambda other=other: loaders.train(Subset(prep.train_set, other.tolist())),
+            lambda mine=mine: (
+                loaders.items(prep.train_set, mine[k : k + _CHUNK].tolist()) for k in range(0, len(mine), _CHUNK)
+            ),
+        )
+        for mine, other in ((halves[0], halves[1]), (halves[1], halves[0]))
+    ]
+    seed_everything(ctx.seed, ctx.settings.deterministic)
+    probs = cross_fitted(prep.model, folds, prep.task.loss, ctx.components.optimizer, settings.steps, ctx.device)
+    if probs is None:
+        return skipped("label_noise", "the model's outputs are not class logits: no probabilities to rank")
+    positions = torch.cat(halves)
+    kept = labels[positions] >= 0  # ignored targets (-100) carry no label to doubt
+    verdict = likely_mislabelled(probs[kept], labels[positions][kept], positions[kept])
+    _draw(ctx, prep, verdict, settings.shown)
+    return verdict
+
+
+def _draw(ctx: RunContext, prep: Prepared, verdict: Verdict, shown: int) -> None:
+    worst = (verdict.details.get("worst") or [])[:shown]
+    if not worst:
+        return
+
+    def draw():
+        batch = prep.loaders.items(prep.train_set, [w["index"] for w in worst])
+        title = "label_noise: likely mislabelled, worst first: " + ", ".join(
+            f"#{w['index']} {w['label']}->{w['predicted']}" for w in worst
+        )
+        return batch_figure(prep.task.view_batch(batch.first_input, batch.targets), title)
+
+    ctx.record.publish("label_noise", "label_noise", draw)

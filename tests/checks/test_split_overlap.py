@@ -1,0 +1,107 @@
+import torch
+
+from bench import plants
+from saneloop.checks.neighbours import close_pairs
+from saneloop.checks.split_overlap import SplitOverlapSettings, overlapping_items
+from saneloop.data.sample import SplitSample
+from saneloop.datasets import diabetes, digits, tiny_shakespeare
+from tests.conftest import FAST, assert_halted_at, run_pipeline
+
+
+def sample(dataset, split: str) -> SplitSample:
+    x, y = dataset.tensors
+    rows = x.reshape(len(x), -1)
+    return SplitSample(
+        split, rows if not rows.is_floating_point() else rows.double(), y, torch.arange(len(x)), len(x), ()
+    )
+
+
+def check(train, test, **settings):
+    return overlapping_items(sample(train, "train"), sample(test, "test"), SplitOverlapSettings(**settings))
+
+
+def test_clean_splits_pass_with_a_wide_margin():
+    for train, test in (digits(), diabetes(), tiny_shakespeare()):
+        verdict = check(train, test)
+        assert verdict.passed and verdict.value == 0, verdict.message
+    # the closest clean test item is still 0.45 x the typical distance away: 3.5x the threshold
+    assert not check(*digits(), near_ratio=0.4).value and check(*digits(), near_ratio=0.5).value
+
+
+def test_a_split_made_twice_halts_with_exact_pairs():
+    verdict = check(*plants.resplit("saneloop.datasets.digits"))
+    assert not verdict.passed and len(verdict.details["exact"]) == 6
+    assert (
+        "of 449 test items have a copy in the training set" in verdict.message and "split made twice" in verdict.message
+    )
+    train, test = plants.resplit("saneloop.datasets.digits")
+    i, j = verdict.details["exact"][0]
+    assert torch.equal(train[i][0], test[j][0])
+
+
+def test_near_copies_halt_without_exact_ones():
+    train, test = plants.near_copies("saneloop.datasets.digits")
+    verdict = check(train, test)
+    assert not verdict.passed and not verdict.details["exact"] and verdict.value >= 40  # 44 planted
+    assert all(j < 44 for _, j in verdict.details["near"])
+
+
+def test_copies_within_the_test_set_halt():
+    train, test = digits()
+    x, y = test.tensors
+    doubled = torch.utils.data.TensorDataset(torch.cat([x, x[:5]]), torch.cat([y, y[:5]]))
+    verdict = check(train, doubled)
+    assert not verdict.passed and verdict.value == 10 and (0, 449) in verdict.details["within_test"]
+
+
+def test_hashing_finds_every_close_pair_that_all_pairs_would():
+    gen = torch.Generator().manual_seed(0)
+    rows = torch.randn(600, 32, generator=gen, dtype=torch.double)
+    rows[300:340] = rows[:40] + 0.02 * torch.randn(40, 32, generator=gen, dtype=torch.double)
+    d = torch.cdist(rows, rows)
+    truth = {(i, j) for i, j in (d < 0.5).nonzero().tolist() if i < j}
+    found = {tuple(p) for p in close_pairs(rows, 0.5).tolist()}
+    assert found == truth and len(truth) == 40
+
+
+def test_pipeline_halts_at_setup_with_a_figure_of_the_pairs(tmp_path):
+    code, report = run_pipeline(
+        tmp_path, *FAST, "data._target_=bench.plants.resplit", "+data.source=saneloop.datasets.digits"
+    )
+    found = assert_halted_at(code, report, "setup", "split_overlap")
+    assert found["value"] > 300 and (tmp_path / "figures" / "split_overlap.png").is_file()
+
+
+def test_a_large_split_is_sampled_and_the_verdict_says_so():
+    from functools import partial
+
+    from torch.utils.data import DataLoader
+
+    from saneloop.data.batch import BatchFormat
+    from saneloop.data.loaders import Loaders
+    from saneloop.data.sample import read_split
+
+    train, test = plants.resplit("saneloop.datasets.digits")
+    loaders = Loaders(
+        train, test, partial(DataLoader, batch_size=64), partial(DataLoader, batch_size=256), BatchFormat(), 0
+    )
+    a, b = read_split(loaders, "train", 600, 0), read_split(loaders, "test", 600, 0)
+    assert len(a.rows) == 600 and len(b.rows) == 449 and a.indices.tolist() == sorted(a.indices.tolist())
+    assert torch.equal(a.rows[0], train[int(a.indices[0])][0].reshape(-1).double())  # read as the run reads it
+    verdict = overlapping_items(a, b, SplitOverlapSettings(max_items=600))
+    assert not verdict.passed and "sampled 600 of 1348 training" in verdict.message
+
+
+def test_items_common_in_the_data_are_reported_not_counted():
+    """A speaker's name on its own line: many times in training, a few times in test, not a split bug."""
+    train, test = digits()
+    x, y = train.tensors
+    xt, yt = test.tensors
+    common = x[:1]
+    x2 = torch.cat([x, common.expand(9, -1, -1, -1)])
+    xt2 = torch.cat([xt, common.expand(6, -1, -1, -1)])
+    verdict = check(
+        torch.utils.data.TensorDataset(x2, torch.cat([y, y[:1].expand(9)])),
+        torch.utils.data.TensorDataset(xt2, torch.cat([yt, y[:1].expand(6)])),
+    )
+    assert verdict.passed and "6 test items repeat a common item" in verdict.message
