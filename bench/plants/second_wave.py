@@ -69,9 +69,9 @@ def raw_test_units(test_size: int = 111, split_seed: int = 0, target_shift: floa
     """Bug: diabetes with the training split standardised and the test split left in clinical units."""
     features, targets = load_diabetes_arrays()
     train_idx, test_idx = seeded_split(len(targets), test_size, split_seed)
-    mean, std = features[train_idx].mean(0), features[train_idx].std(0)
     x = torch.from_numpy(features).float()
     y = torch.from_numpy((targets - target_shift) / target_scale).float()
+    mean, std = x[train_idx].mean(0), x[train_idx].std(0, correction=0)
     return TensorDataset((x[train_idx] - mean) / std, y[train_idx]), TensorDataset(x[test_idx], y[test_idx])
 
 
