@@ -3,6 +3,7 @@
     python scripts/bugbench.py                  # everything, 2 processes, tables into docs/
     python scripts/bugbench.py --only cls_eval_dropout,lm_no_mask --no-clean
     python scripts/bugbench.py --readme         # also replace the table in README.md
+    python scripts/bugbench.py --zoo            # the clean-model zoo x seeds 0-4: docs/zoo.json, docs/zoo_table.md
 
 Per case it records the expected gate, the gate that halted, the status, the exit code and the time to
 verdict (wall seconds of `pipeline.run`, config composed, until the report is written). Totals: recall
@@ -27,6 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.suite import Case, bugs, clean  # noqa: E402
+from bench.zoo import report as zoo_report  # noqa: E402
+from bench.zoo.cases import zoo  # noqa: E402
 
 
 def _quiet_worker() -> None:
@@ -40,8 +43,12 @@ def _quiet_worker() -> None:
     os.dup2(devnull, 2)
 
 
-def run_case(case: Case, root: str) -> dict:
-    """Compose the case's config as the CLI does and run the pipeline in this process."""
+def run_case(case: Case, root: str, record_all: bool = False) -> dict:
+    """Compose the case's config as the CLI does and run the pipeline in this process.
+
+    `record_all`: every gate's failure is recorded as waived, so the run goes on and each gate is judged
+    (the zoo); the row's `gates` holds every verdict."""
+    from saneloop.config.schema import GatesConfig
     from saneloop.runner import compose_config, run_config
 
     run_dir = Path(root) / case.id
@@ -56,9 +63,10 @@ def run_case(case: Case, root: str) -> dict:
         "note": case.note,
         "overrides": case.all_overrides(),
     }
+    extra = zoo_report.waive_every_gate(list(GatesConfig.__dataclass_fields__)) if record_all else []
     start = time.perf_counter()
     try:
-        cfg, _ = compose_config(case.recipe, case.all_overrides())
+        cfg, _ = compose_config(case.recipe, [*case.all_overrides(), *extra])
         code = run_config(cfg, run_dir).exit_code
         report = json.loads((run_dir / "report.json").read_text())
     except BaseException as e:  # noqa: BLE001 - a case that breaks the bench is a row, not a stop
@@ -69,6 +77,7 @@ def run_case(case: Case, root: str) -> dict:
     halted = report.get("halted_at") or {}
     row["halted_stage"], row["halted_gate"] = halted.get("stage"), halted.get("gate")
     row["error"] = report.get("error")
+    row["gates"] = zoo_report.gate_records(report)
     if row["halted_gate"]:
         g = next((g for s in report.get("stages", []) for g in s["gates"] if g["name"] == row["halted_gate"]), {})
         row["message"] = (g.get("message") or "")[:300]
@@ -158,14 +167,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO / "docs"), help="where bugbench.json and bugbench_table.md go")
     p.add_argument("--runs", help="run dirs go here (default: a temp dir, removed)")
     p.add_argument("--readme", action="store_true", help="replace the table between the README's bugbench markers")
+    p.add_argument(
+        "--zoo", action="store_true", help="run the clean-model zoo (bench/zoo) instead, every gate recorded"
+    )
+    p.add_argument("--name", help="output files' name: NAME.json, NAME_table.md (default bugbench, or zoo)")
     args = p.parse_args(argv)
 
+    if args.zoo:
+        return run_zoo(args)
     cases = ([] if args.no_bugs else bugs()) + ([] if args.no_clean else clean())
     if args.only:
         wanted = set(args.only.split(","))
         cases = [c for c in cases if c.name in wanted]
     if args.recipe:
         cases = [c for c in cases if c.recipe == args.recipe]
+    rows, wall = run_all(cases, args)
+    t = totals(rows)
+    out, name = Path(args.out), args.name or "bugbench"
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, t, wall)
+    (out / f"{name}.json").write_text(json.dumps({"totals": t, "wall_s": round(wall, 1), "cases": rows}, indent=1))
+    (out / f"{name}_table.md").write_text(table)
+    if args.readme:
+        update_readme(table)
+    print(json.dumps(t, indent=1))
+    return 0
+
+
+def run_all(cases: list[Case], args: argparse.Namespace, record_all: bool = False) -> tuple[list[dict], float]:
+    """Run `cases` in `args.jobs` processes; the rows in the cases' order, and the wall seconds."""
     order = {c.id: i for i, c in enumerate(cases)}
     # Long cases (charlm) first, so two workers finish together.
     queue = sorted(cases, key=lambda c: c.recipe != "charlm")
@@ -174,31 +204,46 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bugbench-") as tmp:
         root = args.runs or tmp
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_quiet_worker) as pool:
-            futures = {pool.submit(run_case, c, root): c for c in queue}
+            futures = {pool.submit(run_case, c, root, record_all): c for c in queue}
             for f in as_completed(futures):
-                row = f.result()
-                rows.append(row)
-                ok = (
-                    row["status"] == "passed"
-                    if row["kind"] == "clean" or row["expected"] == "none"
-                    else row["halted_gate"] == row["expected"]
-                )
-                print(
-                    f"[{len(rows)}/{len(cases)}] {'ok ' if ok else 'MISS'} {row['id']:<34} expected "
-                    f"{row['expected']:<20} got {row['halted_gate'] or row['status']:<20} {row['seconds']:6.1f}s",
-                    flush=True,
-                )
-    wall = time.perf_counter() - started
+                rows.append(f.result())
+                _progress(rows[-1], len(rows), len(cases))
     rows.sort(key=lambda r: order[r["id"]])
-    t = totals(rows)
-    out = Path(args.out)
+    return rows, time.perf_counter() - started
+
+
+def _progress(row: dict, done: int, total: int) -> None:
+    if row["kind"] == "zoo":
+        failed = zoo_report.first_failed(row["gates"])
+        ok, got = row["status"] == "passed" and failed is None, failed["gate"] if failed else row["status"]
+    else:
+        ok = (
+            row["status"] == "passed"
+            if row["kind"] == "clean" or row["expected"] == "none"
+            else row["halted_gate"] == row["expected"]
+        )
+        got = row["halted_gate"] or row["status"]
+    print(
+        f"[{done}/{total}] {'ok ' if ok else 'MISS'} {row['id']:<40} expected {row['expected']:<20} "
+        f"got {got:<20} {row['seconds']:6.1f}s",
+        flush=True,
+    )
+
+
+def run_zoo(args: argparse.Namespace) -> int:
+    """The clean-model zoo: every setup on seeds 0-4, every gate judged; per-gate and per-setup tables."""
+    cases = zoo()
+    if args.only:
+        cases = [c for c in cases if c.name in set(args.only.split(","))]
+    if args.recipe:
+        cases = [c for c in cases if c.recipe == args.recipe]
+    rows, wall = run_all(cases, args, record_all=True)
+    t = {**zoo_report.zoo_totals(rows), "per_gate": zoo_report.per_gate(rows)}
+    out, name = Path(args.out), args.name or "zoo"
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown(rows, t, wall)
-    (out / "bugbench.json").write_text(json.dumps({"totals": t, "wall_s": round(wall, 1), "cases": rows}, indent=1))
-    (out / "bugbench_table.md").write_text(table)
-    if args.readme:
-        update_readme(table)
-    print(json.dumps(t, indent=1))
+    (out / f"{name}.json").write_text(json.dumps({"totals": t, "wall_s": round(wall, 1), "cases": rows}, indent=1))
+    (out / f"{name}_table.md").write_text(zoo_report.zoo_markdown(rows, t, wall))
+    print(json.dumps({k: v for k, v in t.items() if k != "per_gate"}, indent=1))
     return 0
 
 
