@@ -225,3 +225,17 @@ class LogSoftmaxMLP(MLP):
 
     def forward(self, x):
         return super().forward(x).log_softmax(-1)
+
+
+class OneColumnMLP(MLP):
+    """Bug: the model reads a single input column (`column`), one that never changes in the data (an
+    intercept column, a blank corner pixel): it learns only from a constant."""
+
+    def __init__(self, *args, column: int = -1, **kwargs):
+        kwargs["in_features"] = 1
+        super().__init__(*args, **kwargs)
+        self.column = column
+
+    def forward(self, x):
+        flat = x.flatten(1)
+        return super().forward(flat[:, self.column : self.column + 1] if self.column != -1 else flat[:, -1:])
