@@ -32,6 +32,15 @@ class Binary:
         # Flatten both: [B, 1] logits against [B] targets would broadcast to [B, B] and still run.
         return F.binary_cross_entropy_with_logits(output.reshape(-1), target.reshape(-1).to(output.dtype))
 
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of each sample [B]; its mean is `loss`."""
+        flat = output.reshape(-1)
+        return F.binary_cross_entropy_with_logits(flat, target.reshape(-1).to(flat.dtype), reduction="none")
+
+    def predicted_right(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per sample: is the logit on the target's side of 0?"""
+        return (output.reshape(-1) > 0) == (target.reshape(-1) > 0.5)
+
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         if not isinstance(output, torch.Tensor):
             return f"the model returned {type(output).__name__}; binary expects one logit per sample, [B, 1] or [B]"

@@ -29,6 +29,8 @@ class CharLM:
     """
 
     higher_is_better = False  # the headline, bits per char, is a loss: lower is better
+    # Targets are tokens of a vocabulary: ids the training text never uses are a note, not a halt.
+    token_vocabulary = True
 
     vocab_size: int
     vocab: Optional[str] = None  # the character of each token id, to decode batches; null: show ids
@@ -51,6 +53,12 @@ class CharLM:
                 f"expects logits [B, T, V] for targets [B, T] (V = data.vocab_size = {self.vocab_size})"
             )
         return self._next_token.loss(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The mean loss of each window [B] (windows are the units the statistical gates pair); with windows
+        of one length their mean is `loss`."""
+        flat = F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1), reduction="none")
+        return flat.reshape(target.shape).mean(-1)
 
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         v = int(self.vocab_size)

@@ -34,6 +34,14 @@ class Classify:
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, target)
 
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of each sample [B]; its mean is `loss` (the statistical gates pair examples)."""
+        return F.cross_entropy(output, target, reduction="none")
+
+    def predicted_right(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per sample: is the most likely class the target (the overfit gate wants every one right)?"""
+        return output.argmax(-1) == target
+
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         want = (batch_size, self.num_classes)
         if not isinstance(output, torch.Tensor):
