@@ -231,9 +231,8 @@ class OneColumnMLP(MLP):
     """Bug: the model reads a single input column (`column`), one that never changes in the data (an
     intercept column, a blank corner pixel): it learns only from a constant."""
 
-    def __init__(self, *args, column: int = -1, **kwargs):
-        kwargs["in_features"] = 1
-        super().__init__(*args, **kwargs)
+    def __init__(self, in_features: int, out_features: int, *args, column: int = -1, **kwargs):
+        super().__init__(1, out_features, *args, **kwargs)  # one input column, whatever in_features says
         self.column = column
 
     def forward(self, x):

@@ -19,6 +19,7 @@ from .init_bias import InitBiasSettings, bias_reaches_output
 from .init_loss import InitLossSettings, loss_at_init
 from .input_independent import InputIndependentSettings, learns_from_inputs
 from .inputs_finite import InputsFiniteSettings, all_finite
+from .inputs_used import InputsUsedSettings, inputs_reach_output
 from .loopy_reference import LoopyReferenceSettings, matches_reference, model_matches_reference
 from .loss_decreases import LossDecreasesSettings, loss_decreased
 from .overfit import OverfitSettings, overfit_batch
@@ -40,6 +41,7 @@ __all__ = [
     "bias_reaches_output",
     "loss_at_init",
     "every_param_learns",
+    "inputs_reach_output",
     "independent_samples",
     "causal_dependencies",
     "matches_reference",
@@ -64,6 +66,7 @@ __all__ = [
     "InitLossSettings",
     "InputIndependentSettings",
     "InputsFiniteSettings",
+    "InputsUsedSettings",
     "LoopyReferenceSettings",
     "LossDecreasesSettings",
     "OverfitSettings",

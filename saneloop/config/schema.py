@@ -26,6 +26,7 @@ from ..checks import (
     InitLossSettings,
     InputIndependentSettings,
     InputsFiniteSettings,
+    InputsUsedSettings,
     LoopyReferenceSettings,
     LossDecreasesSettings,
     OverfitSettings,
@@ -51,6 +52,7 @@ class GatesConfig:
     init_bias: InitBiasSettings = field(default_factory=InitBiasSettings)
     init_loss: InitLossSettings = field(default_factory=InitLossSettings)
     params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
+    inputs_used: InputsUsedSettings = field(default_factory=InputsUsedSettings)
     batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
     causality: CausalitySettings = field(default_factory=CausalitySettings)
     loopy_reference: LoopyReferenceSettings = field(default_factory=LoopyReferenceSettings)

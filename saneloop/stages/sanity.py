@@ -7,6 +7,7 @@ from ..checks import (
     causal_dependencies,
     every_param_learns,
     independent_samples,
+    inputs_reach_output,
     loss_at_init,
     model_matches_reference,
 )
@@ -28,8 +29,9 @@ def run(ctx: RunContext, prep: Prepared) -> None:
             model, task, loaders.probe(), targets, prep.head or None, what_was_set, s, device
         ),
     )
-    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device))
+    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, prep.head or None))
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
+    ctx.gates("inputs_used", lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device)))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))
     ctx.gates("loopy_reference", lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
