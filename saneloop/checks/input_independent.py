@@ -3,10 +3,12 @@
 If the labels do not follow the inputs (shuffled apart from them, misaligned after a join or a
 filter), a model learns nothing from the inputs that a model fed zeros does not. Two copies train
 in lockstep on the same batches (the same Dropout draws), one fed zeros, until the question is
-answered. At 25, 50, 100, ... steps both are scored example by example on held-out data (a model
+answered. At 10, 20, 40, ... steps both are scored example by example on held-out data (a model
 can memorise even random labels on its training data, Zhang et al. 2017): the gate passes as soon
 as the real-input copy leads by `z` standard errors of the paired difference and by `min_gain` of
-the zeroed copy's loss. It fails only when neither copy's held-out loss still improves (after
+the zeroed copy's loss, and its outputs score better against their own examples' targets than
+against other examples' (a lead that came from a better overall rate or scale, not from the
+inputs, does not count). It fails only when neither copy's held-out loss still improves (after
 `min_steps`), or when the generous `max_steps` budget runs out, and says what the curves did.
 """
 
@@ -34,14 +36,15 @@ TIP = "tip 7: input-independent baseline"
 GATE = "input_independent"
 CHANGE_Z = 2.0  # a copy's held-out loss "still improves" by this many standard errors (and min_gain)
 SMOOTH, BLOWUP_HELD = 5, 10.0  # diverged: the training loss, over 5 steps, 10x the held-out loss at init
+ORDERS = 4  # random orders of the held-out targets that the real copy's outputs are also scored against
 
 
 @dataclass
 class InputIndependentSettings(GateSettings):
     max_steps: int = bounded(2000, low=1)  # the generous budget for each copy; most runs stop far sooner
-    first_check: int = bounded(25, low=1)  # steps before the first comparison; the gap doubles after each
+    first_check: int = bounded(10, low=1)  # steps before the first comparison; the gap doubles after each
     min_steps: int = bounded(200, low=1)  # no failure for "stopped improving" before this many steps
-    held_out: int = bounded(512, low=2)  # held-out examples (or windows) the copies are compared on
+    held_out: int = bounded(256, low=2)  # held-out examples (or windows) the copies are compared on
     # Before failing on a lead that is positive but not clear, score up to this many (doubling): a weak
     # signal (a target that is 90% noise) needs more examples to show, not more steps.
     max_held_out: int = bounded(4096, low=2)
@@ -59,6 +62,9 @@ def zero_inputs(batch: Batch) -> Batch:
 class _Scores:
     real: torch.Tensor  # per held-out example
     zeroed: torch.Tensor
+    # The real-input copy's outputs scored against the targets of other held-out examples: what its
+    # predictions are worth when they have nothing to do with the example (its overall rate, its scale).
+    unpaired: torch.Tensor
 
 
 class _Pair:
@@ -86,9 +92,27 @@ class _Pair:
     def score(self, held_out: list[Batch], per_example: ExampleLoss, zero) -> _Scores:
         self.real.eval()
         self.zeroed.eval()
-        real = [per_example(b.forward(self.real), b.targets, len(b)) for b in held_out]
+        real, unpaired = [], []
+        for k, b in enumerate(held_out):
+            output = b.forward(self.real)
+            real.append(per_example(output, b.targets, len(b)))
+            orders = [
+                torch.randperm(len(b), generator=torch.Generator().manual_seed(k * 97 + j)) for j in range(ORDERS)
+            ]
+            scores = [per_example(output, _reordered(b.targets, order), len(b)) for order in orders]
+            unpaired.append(torch.stack(scores).mean(0))  # several orders: less noise from which example it met
         zeroed = [per_example(zero(b).forward(self.zeroed), b.targets, len(b)) for b in held_out]
-        return _Scores(torch.cat(real), torch.cat(zeroed))
+        return _Scores(torch.cat(real), torch.cat(zeroed), torch.cat(unpaired))
+
+
+def _reordered(targets: Any, order: torch.Tensor) -> Any:
+    """The batch's targets in a fixed random order (not a shift: a test set sorted by class would pair
+    neighbours of the same class), so each output meets another example's target."""
+    if isinstance(targets, torch.Tensor) and targets.dim() >= 1 and len(targets) == len(order):
+        return targets[order.to(targets.device)]
+    if isinstance(targets, dict):
+        return {key: _reordered(value, order) for key, value in targets.items()}
+    return targets
 
 
 def learns_from_inputs(
@@ -177,8 +201,13 @@ def judge(
     start = float(initial.real.double().mean())
     if not math.isfinite(float(now.real.mean())) or (worse_than_at_init and _blew_up(pair.losses, start)):
         return _fail(ahead, pair, settings, curves.DIVERGED, curve)
-    if ahead.clear(settings.z, settings.min_gain) and not worse_than_at_init:
-        return _pass(ahead, pair, settings)
+    own = lead(now.unpaired, now.real)  # its outputs with their own targets against others' targets
+    if (
+        ahead.clear(settings.z, settings.min_gain)
+        and own.clear(settings.z, settings.min_gain)
+        and not worse_than_at_init
+    ):
+        return _pass(ahead, own, pair, settings)
     improving = [
         lead(was, cur[:n]).clear(CHANGE_Z, settings.min_gain)
         for was, cur in ((before.real, now.real), (before.zeroed, now.zeroed))
@@ -216,16 +245,17 @@ def _ratio(ahead: Lead) -> float:
     return round(real / ahead.base, 4) if ahead.base and math.isfinite(real) else math.inf
 
 
-def _pass(ahead: Lead, pair: _Pair, settings: InputIndependentSettings) -> Verdict:
+def _pass(ahead: Lead, own: Lead, pair: _Pair, settings: InputIndependentSettings) -> Verdict:
     real = ahead.base - ahead.mean
     return passed(
         GATE,
         _ratio(ahead),
         _shown(settings),
         f"after {pair.steps} steps, held-out loss {real:.4g} on real inputs vs {ahead.base:.4g} on zeroed inputs "
-        f"over {ahead.count} examples: the real-input copy leads by {ahead.shown()}",
+        f"over {ahead.count} examples: the real-input copy leads by {ahead.shown()}; and by {own.gain:+.1%} "
+        "over its own outputs scored against other examples' targets",
         TIP,
-        margin=_margin(ahead, pair, settings),
+        margin=min(_margin(ahead, pair, settings), _margin(own, pair, settings)),
         real=real,
         zeroed=ahead.base,
         z=ahead.z,

@@ -39,6 +39,7 @@ def _run(train, test, model, lr=1e-3, settings=Settings()):
 
 def test_unit_checks_double_from_first_check_to_the_budget():
     assert schedule(Settings(first_check=25, max_steps=2000)) == [25, 50, 100, 200, 400, 800, 1600, 2000]
+    assert schedule(Settings())[:3] == [10, 20, 40]
 
 
 def test_unit_stops_early_when_the_answer_is_clear():
@@ -46,20 +47,34 @@ def test_unit_stops_early_when_the_answer_is_clear():
     assert verdict.passed and verdict.details["steps"] <= 100 and verdict.details["z"] >= 3
 
 
-def test_unit_raw_scale_regressor_passes_on_a_small_but_certain_lead():
-    """Targets with mean 150 and variance ~2,000 (the issue's pattern): the real-input copy is only ~1% ahead
-    when it starts to learn, a ratio the old fixed 0.9 called a tie; measured against its standard error,
-    the lead is certain."""
+def test_unit_raw_scale_regressor_trains_on_until_it_pulls_ahead():
+    """Targets with mean 150 and variance ~2,000 (the issue's pattern): an MLP needs its weights to grow to
+    the targets' scale, so at the old fixed 100 steps the two copies nearly tie; the gate trains on."""
     train, test = _regression(scale=33.0)
     shifted = tuple(TensorDataset(d.tensors[0], d.tensors[1] + 150.0) for d in (train, test))
     verdict = _run(*shifted, _model(bias=150.0), lr=3e-3)
-    assert verdict.passed and verdict.value > 0.9 and verdict.details["z"] >= 3, verdict.message
+    assert verdict.passed and verdict.details["steps"] > 100 and verdict.details["z"] >= 3, verdict.message
 
 
 def test_unit_labels_unrelated_to_inputs_fail_once_nothing_improves():
     verdict = _run(*_regression(related=False), _model())
     assert not verdict.passed and verdict.details["steps"] >= Settings().min_steps
     assert "labels shuffled apart from the inputs" in verdict.message
+
+
+def test_unit_a_lead_from_a_better_overall_rate_is_not_learning_from_the_inputs():
+    """Binary labels unrelated to the inputs, 10% positive in training and 5% held out: a copy whose outputs
+    drift toward the held-out rate can beat the zeroed copy on held-out loss; scored against other
+    examples' targets its outputs do just as well, so it does not pass."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1600, 4, generator=gen)
+    y = torch.cat([(torch.rand(1200, generator=gen) < 0.10), (torch.rand(400, generator=gen) < 0.05)]).float()
+    train, test = TensorDataset(x[:1200], y[:1200]), TensorDataset(x[1200:], y[1200:])
+    bce = lambda o, t: F.binary_cross_entropy_with_logits(o.reshape(-1), t.reshape(-1))
+    loader = DataLoader(train, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
+    opt = lambda params: torch.optim.AdamW(params, lr=1e-2)
+    verdict = learns_from_inputs(_model(bias=-2.2), loader, DataLoader(test, batch_size=64), bce, opt)
+    assert not verdict.passed, verdict.message
 
 
 def test_a_diverging_run_is_named_and_not_blamed_on_a_low_learning_rate(tmp_path):
@@ -110,4 +125,4 @@ def test_test_labels_misaligned_halt_at_baselines(tmp_path):
 def test_clean_run_passes_early_with_its_margin(default_run):
     found = gate(default_run[1], "input_independent")
     assert found["status"] == "passed" and found["value"] < 0.9 and found["margin"] > 0.2
-    assert "after 25 steps" in found["message"]
+    assert "after 10 steps" in found["message"]
