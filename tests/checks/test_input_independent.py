@@ -122,6 +122,15 @@ def test_test_labels_misaligned_halt_at_baselines(tmp_path):
     assert "does not predict held-out targets" in found["message"] or "nothing learns" in found["message"]
 
 
+def test_a_test_set_sorted_by_class_is_sampled_not_read_from_the_top(tmp_path):
+    """Folder-per-class test sets list one class first: the held-out examples are a fixed random sample."""
+    code, report = run_pipeline(
+        tmp_path, "data._target_=bench.zoo.data.sorted_test", "+data.source=saneloop.datasets.digits", *FAST
+    )
+    found = gate(report, "input_independent")
+    assert found["status"] == "passed" and "after 10 steps" in found["message"], found["message"]
+
+
 def test_clean_run_passes_early_with_its_margin(default_run):
     found = gate(default_run[1], "input_independent")
     assert found["status"] == "passed" and found["value"] < 0.9 and found["margin"] > 0.2
