@@ -14,10 +14,9 @@ BUDGET = {
     "classify": ["train.epochs=3"],  # ~90% test accuracy instead of 98%: beats_baselines still has a wide margin
     "binary": ["train.epochs=3"],
     "regress": [],  # the recipe's own 30 epochs are ~180 steps: already seconds
-    # 250 steps instead of ~2000: a short run ends near the bigram plateau, a ratio of ~0.8 (the recipe's
-    # 0.8 is set for the full run's ~0.64), so loss_decreases gets 0.9 here, as tests/tasks/test_charlm.py does.
-    # 120 steps (the tests' budget) left the weight-tied control short of the bigram baseline.
-    "charlm": ["train.max_steps=250", "gates.loss_decreases.max_ratio=0.9"],
+    # 250 steps instead of ~2000: a short run ends near the bigram plateau. 120 steps (the tests' budget)
+    # left the weight-tied control short of the bigram baseline.
+    "charlm": ["train.max_steps=250"],
     # The Hugging Face examples (examples/hf_*, the `hf` extra): their own recipes, as they ship.
     "hf_speakers": [],
     "hf_gpt2": [],
@@ -326,6 +325,62 @@ def bugs() -> list[Case]:
         Case("lm_lr_far_too_high", lm, ["optim.lr=1.0"], "loss_decreases", "#36 lr far too high"),
         *hf_bugs(),
         *second_wave(),
+        *hard_bugs(),
+    ]
+
+
+def hard_bugs() -> list[Case]:
+    """Issue 11: bugs that sit just past the statistical thresholds (expectations written before they ran)."""
+    c, r, lm = "classify", "regress", "charlm"
+    return [
+        Case(
+            "cls_labels_30pct_shuffled",
+            c,
+            _data(c, "partly_shuffled", "fraction=0.3"),
+            "none",
+            "#1 labels shuffled on 30% of the training set",
+            "the other 70% carry the signal: the model learns from its inputs and beats chance; a label-noise "
+            "report from out-of-sample predictions (confident learning) would see it",
+        ),
+        Case(
+            "cls_lr_30x_low",
+            c,
+            ["optim.lr=3.3e-5"],
+            "overfit",
+            "#36 lr 30x too low",
+            "the inputs are used (slowly), so input_independent passes; 8 examples are not memorised in the budget",
+        ),
+        Case("lm_lr_30x_low", lm, ["optim.lr=1e-4"], "overfit", "#36 lr 30x too low"),
+        Case(
+            "reg_reads_constant_column",
+            r,
+            _data(r, "with_constant_column") + _model("bench.plants.OneColumnMLP"),
+            "input_independent",
+            "a model that learns only from a constant channel",
+            "an intercept column of ones, the only column the model reads",
+        ),
+        Case(
+            "cls_reads_blank_pixel",
+            c,
+            _model("bench.plants.OneColumnMLP", "+model.column=0"),
+            "input_independent",
+            "a model that learns only from a constant channel",
+            "pixel (0, 0), blank in every digit",
+        ),
+        Case(
+            "cls_test_labels_off_by_one",
+            c,
+            _data(c, "rolled_test_targets"),
+            "input_independent",
+            "test labels misaligned with their inputs by one row",
+        ),
+        Case(
+            "reg_test_targets_off_by_one",
+            r,
+            _data(r, "rolled_test_targets"),
+            "input_independent",
+            "test targets misaligned with their inputs by one row",
+        ),
     ]
 
 

@@ -33,9 +33,9 @@ def data(name: str, *extra: str) -> tuple[str, ...]:
 CASES = [
     Case(
         "unknown or misspelled config key",
-        ("gates.overfit.treshold=0.1",),
-        "unknown config key gates.overfit.treshold: gates.overfit has no key 'treshold'; did you mean "
-        "gates.overfit.threshold?",
+        ("gates.overfit.max_setps=100",),
+        "unknown config key gates.overfit.max_setps: gates.overfit has no key 'max_setps'; did you mean "
+        "gates.overfit.max_steps?",
         cli=True,
     ),
     Case(

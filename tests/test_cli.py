@@ -90,8 +90,8 @@ def test_bring_your_own_model_and_data_from_readme(tmp_path):
 
 
 def test_misspelled_gate_key_is_an_error_naming_it(tmp_path):
-    result = run_cli(tmp_path, "+recipe=classify", "gates.overfit.treshold=0.1")
-    assert result.returncode != 0 and "gates.overfit.treshold" in result.stderr
+    result = run_cli(tmp_path, "+recipe=classify", "gates.overfit.max_setps=100")
+    assert result.returncode != 0 and "gates.overfit.max_setps" in result.stderr
 
 
 def test_no_recipe_says_how_to_choose_one(tmp_path):

@@ -60,6 +60,36 @@ def shuffled(source: str, train: bool = True, test: bool = False, **kwargs):
     return tuple(out)
 
 
+def partly_shuffled(source: str, fraction: float = 0.3, **kwargs):
+    """Bug: the labels of a `fraction` of the training set permuted among themselves (a bad merge of two
+    annotation files); the test set is left as it is."""
+    train, test = _source(source, **kwargs)
+    x, y = train.tensors
+    gen = torch.Generator().manual_seed(321)
+    picked = torch.randperm(len(y), generator=gen)[: int(fraction * len(y))]
+    y = y.clone()
+    y[picked] = y[picked[torch.randperm(len(picked), generator=gen)]]
+    return TensorDataset(x, y), test
+
+
+def rolled_test_targets(source: str, shift: int = 1, **kwargs):
+    """Bug: test targets misaligned with their inputs by one row (a join or a filter applied off by one)."""
+    train, test = _source(source, **kwargs)
+    x, y = test.tensors
+    return train, TensorDataset(x, torch.roll(y, shift, 0))
+
+
+def with_constant_column(source: str, value: float = 1.0, **kwargs):
+    """The source's inputs, flattened, with a constant column appended (an intercept column of a design
+    matrix): correct data, for a model that reads only that column."""
+    out = []
+    for ds in _source(source, **kwargs):
+        x, y = ds.tensors
+        flat = x.reshape(len(x), -1)
+        out.append(TensorDataset(torch.cat([flat, torch.full((len(x), 1), value)], 1), y))
+    return tuple(out)
+
+
 def shuffled_digits(train_labels: bool = True, test_labels: bool = False, **digits_args):
     """Bug: labels permuted apart from their inputs (in the training set, the test set, or both)."""
     return shuffled("saneloop.datasets.digits", train=train_labels, test=test_labels, **digits_args)

@@ -225,3 +225,16 @@ class LogSoftmaxMLP(MLP):
 
     def forward(self, x):
         return super().forward(x).log_softmax(-1)
+
+
+class OneColumnMLP(MLP):
+    """Bug: the model reads a single input column (`column`), one that never changes in the data (an
+    intercept column, a blank corner pixel): it learns only from a constant."""
+
+    def __init__(self, in_features: int, out_features: int, *args, column: int = -1, **kwargs):
+        super().__init__(1, out_features, *args, **kwargs)  # one input column, whatever in_features says
+        self.column = column
+
+    def forward(self, x):
+        flat = x.flatten(1)
+        return super().forward(flat[:, self.column : self.column + 1] if self.column != -1 else flat[:, -1:])

@@ -150,3 +150,14 @@ def friedman(
     y = 10 * np.sin(np.pi * x[:, 0] * x[:, 1]) + 20 * (x[:, 2] - 0.5) ** 2 + 10 * x[:, 3] + 5 * x[:, 4]
     y = (y + noise * rng.normal(0, 1, n) - target_shift) / target_scale
     return _split(x, y.astype(np.float32), test_size, split_seed)
+
+
+def sorted_test(source: str, **kwargs):
+    """A source's data with its test set sorted by target, as a folder-per-class dataset lists it: correct
+    data that a gate reading the first test examples would see one class of."""
+    from hydra.utils import get_method
+
+    train, test = get_method(source)(**kwargs)
+    x, y = test.tensors
+    order = torch.argsort(y.reshape(len(y), -1)[:, 0], stable=True)
+    return train, TensorDataset(x[order], y[order])

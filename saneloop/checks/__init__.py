@@ -21,6 +21,7 @@ from .init_bias import InitBiasSettings, bias_reaches_output
 from .init_loss import InitLossSettings, loss_at_init
 from .input_independent import InputIndependentSettings, learns_from_inputs
 from .inputs_finite import InputsFiniteSettings, all_finite
+from .inputs_used import InputsUsedSettings, inputs_reach_output
 from .label_noise import LabelNoiseSettings, likely_mislabelled
 from .labels_masked import LabelsMaskedSettings, padding_labels_ignored
 from .loopy_reference import LoopyReferenceSettings, matches_reference, model_matches_reference
@@ -54,6 +55,7 @@ __all__ = [
     "loss_at_init",
     "losses_agree",
     "every_param_learns",
+    "inputs_reach_output",
     "independent_samples",
     "padding_ignored",
     "causal_dependencies",
@@ -87,6 +89,7 @@ __all__ = [
     "InputIndependentSettings",
     "InputsFiniteSettings",
     "LabelsMaskedSettings",
+    "InputsUsedSettings",
     "LoopyReferenceSettings",
     "LossDecreasesSettings",
     "ModelLossSettings",

@@ -46,8 +46,18 @@ def above_baselines(
     best = max(required.values(), key=lambda v: sign * v) if required else None
     gap = round(sign * (value - best), 4) if best is not None else None
     expected = f"> {best:.4f} + {min_se} se" if best is not None else None
+    # How far past the bar the metric is, as a fraction of the bar (min_se standard errors).
+    bar = margin if margin > 0 else None
+    to_bar = (gap - bar) / bar if gap is not None and bar else None
     if not lost:
-        return passed(GATE, gap, expected, f"{shown} beats {against} by more than {min_se} standard errors{human}", TIP)
+        return passed(
+            GATE,
+            gap,
+            expected,
+            f"{shown} beats {against} by more than {min_se} standard errors{human}",
+            TIP,
+            margin=to_bar,
+        )
     return failed(
         GATE,
         gap,
@@ -58,6 +68,7 @@ def above_baselines(
         "stopped early, train and test data from different distributions. "
         f"<gates.beats_baselines.min_se={min_se}>",
         TIP,
+        margin=to_bar,
     )
 
 

@@ -9,6 +9,7 @@ another layer, a learning rate only the smaller model tolerates.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from torch import nn
 
 from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
 from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .verdict import Verdict, failed, passed, relative_margin
 
 TIP = "tip 9: a bit more capacity lowers the training loss"
 GATE = "capacity"
@@ -29,7 +30,10 @@ GATE = "capacity"
 class CapacitySettings(GateSettings):
     # Config overrides that make the model wider, e.g. {model.hidden: 512}; empty: the gate is skipped.
     wider: dict[str, Any] = field(default_factory=dict)
-    steps: int = bounded(100, low=2)  # optimizer steps for each model, on the same batches
+    steps: int = bounded(100, low=2)  # optimizer steps for each model before the first comparison
+    # If the wider model is behind after `steps`, both train on (the gap doubling) up to this budget: a
+    # wider model can start slower at the same learning rate and still fit better soon after.
+    max_steps: int = bounded(800, low=2)
     lr: Optional[float] = bounded(None, low=0, above=True)  # learning rate for both; null = optim.lr
     window: float = bounded(0.25, low=0, high=1, above=True)  # final fraction of the steps whose losses are compared
     # Allowed excess of the wider model's loss, in standard errors of the paired per-step difference.
@@ -49,8 +53,9 @@ def wider_no_worse(
     what: str = "a wider model",
     device: Optional[torch.device] = None,
 ) -> Verdict:
-    """Train copies of `model` and of `wider` (both as initialised) for `settings.steps` steps on the same
-    batches, in lockstep, and compare their training-loss curves (`judge`).
+    """Train copies of `model` and of `wider` (both as initialised) on the same batches, in lockstep, and
+    compare their training-loss curves (`judge`) after `settings.steps` steps; while the wider one is
+    behind, train on, doubling, up to `settings.max_steps`.
 
     Usable on its own: `wider_no_worse(MLP(64, 10, hidden=32), MLP(64, 10, hidden=64), loader, F.cross_entropy)`.
     """
@@ -58,14 +63,20 @@ def wider_no_worse(
     make = with_lr(optimizer, settings.lr)
     opt_small = make(trainable(small))
     opt_large = make(trainable(large))
-    base_losses, wide_losses = [], []
-    for batch in cycled(batches, settings.steps):
-        batch = batch if device is None else batch.to(device)
-        with paired_draws() as again:
-            base_losses.append(step(small, opt_small, loss_fn, batch))
-            again()
-            wide_losses.append(step(large, opt_large, loss_fn, batch))
-    return judge(base_losses, wide_losses, what, settings)
+    base_losses: list[float] = []
+    wide_losses: list[float] = []
+    stream, target = cycled(batches, max(settings.max_steps, settings.steps)), settings.steps
+    while True:
+        for batch in itertools.islice(stream, target - len(base_losses)):
+            batch = batch if device is None else batch.to(device)
+            with paired_draws() as again:
+                base_losses.append(step(small, opt_small, loss_fn, batch))
+                again()
+                wide_losses.append(step(large, opt_large, loss_fn, batch))
+        verdict = judge(base_losses, wide_losses, what, settings)
+        if verdict.passed or len(base_losses) < target or target >= settings.max_steps:
+            return verdict
+        target = min(2 * target, settings.max_steps)
 
 
 def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: CapacitySettings) -> Verdict:
@@ -81,13 +92,15 @@ def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: Ca
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / max(len(diffs) - 1, 1))
     base_end, wide_end = sum(a) / len(a), sum(b) / len(b)
     allowed = settings.z * sd / math.sqrt(len(diffs)) + settings.rtol * abs(base_end)
-    key = f"<gates.capacity.wider={settings.wider}, gates.capacity.steps={settings.steps}>"
+    key = f"<gates.capacity.wider={settings.wider}, gates.capacity.max_steps={settings.max_steps}>"
+    steps = min(len(base), len(wider))
     message = (
-        f"over the last {width} of {settings.steps} steps, training loss {wide_end:.4f} for the wider model "
+        f"over the last {width} of {steps} steps, training loss {wide_end:.4f} for the wider model "
         f"({what}) vs {base_end:.4f} for the model (difference {mean:+.4f}, noise {allowed:.4f})"
     )
+    margin = relative_margin(mean, allowed) if allowed > 0 else None
     if math.isfinite(mean) and mean <= allowed:
-        return passed(GATE, round(mean, 4), f"<= {allowed:.4f}", message, TIP, base=a, wider=b)
+        return passed(GATE, round(mean, 4), f"<= {allowed:.4f}", message, TIP, margin=margin, base=a, wider=b)
     return failed(
         GATE,
         round(mean, 4) if math.isfinite(mean) else mean,
@@ -96,6 +109,7 @@ def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: Ca
         "without scaling by 1/sqrt(fan_in), a learning rate too high for the wider model, a width argument "
         f"that is ignored or shrinks another layer, a bottleneck elsewhere. {key}",
         TIP,
+        margin=margin,
         base=a,
         wider=b,
     )

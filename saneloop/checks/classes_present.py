@@ -1,4 +1,11 @@
-"""Gate `classes_present`: every class (or target value the task expects) occurs in training data."""
+"""Gate `classes_present`: every class (or target value the task expects) occurs in training data.
+
+A classification class that never occurs in training cannot be learned: that halts. A token
+vocabulary is different: every real tokenizer (a byte vocabulary of 256, a word list) has symbols a
+given corpus never uses. A task that says its targets are tokens (`token_vocabulary = True`, e.g.
+charlm) gets a note with the count instead; its prior gives unseen tokens half a count, so their
+bias, the loss at init and the baselines stay finite, also for a test token unseen in training.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
 TIP = "data checks (recipe step 1: become one with the data)"
+_LISTED = 12  # how many missing values a message names
 
 
 @dataclass
@@ -18,14 +26,31 @@ class ClassesPresentSettings(GateSettings):
     pass
 
 
+def _listed(values: list) -> str:
+    shown = ", ".join(str(v) for v in values[:_LISTED])
+    return f"[{shown}{', ...' if len(values) > _LISTED else ''}]"
+
+
 def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
     missing = task.missing_targets(train_targets)
+    if missing and getattr(task, "token_vocabulary", False):
+        size = task.head_size()
+        return passed(
+            "classes_present",
+            len(missing),
+            "a note",
+            f"{len(missing)} of the {size} token ids never occur as a training target (e.g. {_listed(missing)}): "
+            "a vocabulary holds symbols a corpus does not use, which is no bug. Their prior gets half a count, so "
+            "their bias and every loss stay finite; the model will give them little probability.",
+            TIP,
+            unseen=missing,
+        )
     if missing:
         return failed(
             "classes_present",
             missing,
             [],
-            f"classes {missing} never occur in the training set: "
+            f"classes {_listed(missing)} never occur in the training set: "
             "the model cannot learn them. Likely causes: a filtered or truncated dataset, a wrong "
             "num_classes, or a split that is not stratified.",
             TIP,

@@ -21,7 +21,7 @@ from ..models.head import bias_free_head, find_head
 from ..tasks.base import Task
 from .fitting import each
 from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .verdict import Verdict, failed, passed, relative_margin
 
 TIP = "tip 5: init well (final bias from the data)"
 
@@ -113,6 +113,7 @@ def judge(
     )
     if head is None:
         return _no_head(uniform_gap, settings, by_design)
+    margin = relative_margin(prior_gap, settings.max_prior_gap)
     if prior_gap > settings.max_prior_gap:
         return failed(
             "init_bias",
@@ -124,6 +125,7 @@ def judge(
             "sigmoid before a loss that expects logits), or a head that is not the last layer (set "
             f"model_head) <gates.init_bias.max_prior_gap={settings.max_prior_gap}>{weights}.",
             TIP,
+            margin=margin,
         )
     return passed(
         "init_bias",
@@ -132,6 +134,7 @@ def judge(
         f"set {head}.bias to the {what_was_set}; with {head}'s weights at zero the mean prediction is "
         f"{prior_gap:.3f} from the prior{weights}",
         TIP,
+        margin=margin,
     )
 
 

@@ -1,4 +1,20 @@
-"""Gate `init_loss`: the loss before any step matches the value the task derives."""
+"""Gate `init_loss`: the loss before any step is the one the task derives, plus what random head weights
+add, within the noise of the estimate.
+
+Two measurements, each judged against its own noise (scale-free: in standard errors and in fractions
+of a loss, so raw, standardised and x1000 units get the same verdict):
+
+- the loss itself: with the head's weights at zero the model's output is its bias, the prior, so its
+  loss must be the one the task derives (the prior's entropy, the target variance) within `z`
+  standard errors. A loss summed instead of averaged, or scaled, is off by a factor;
+- what the random head weights add (or take away: features that already predict the target) on top
+  of the prior: at most `head_factor` times what PyTorch's default init of that head adds to the same
+  features (measured on fresh draws), or `rtol` of the loss, plus `z` standard errors of the paired
+  difference. A head initialised 10x too large adds 100x that.
+
+Without a head to zero (no final bias found), the measured loss is judged against the task's
+derivation with `rtol` and `z` standard errors.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +29,48 @@ import torch
 from torch import nn
 
 from ..data.padding import IGNORE_INDEX, cat_padded
+from ..models.head import find_head
 from ..tasks.base import Task
-from .fitting import each, mean_loss
+from .fitting import each, same_draws
 from .model_loss import own_and_task_losses
+from .paired import lead
+from .per_example import ExampleLoss, per_example_of
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 4: verify loss at init"
+DRAWS = 3  # fresh default initialisations of the head whose effect sets the allowance
+# The prior's own loss may differ from the task's derivation by this fraction of it (plus the noise): a
+# loss summed over a batch is off by a factor of the batch size, not by 1%.
+PRIOR_RTOL = 0.01
 
 
 @dataclass
 class InitLossSettings(GateSettings):
-    batches: int = bounded(4, low=1)  # training batches the measured loss is averaged over
-    # Allowed relative gap |measured - expected| / expected. Random head weights add a little
-    # to the prior's entropy; a mis-scaled init or a summed loss adds far more.
+    batches: int = bounded(4, low=1)  # training batches the loss is measured on (per example)
+    z: float = bounded(3.0, low=0)  # standard errors of the estimate allowed, on top of the tolerances below
+    # What the random head weights may add, as a fraction of the prior's loss ...
     rtol: float = bounded(0.15, low=0)
+    # ... or as a multiple of what PyTorch's default init of the same head adds (Xavier or Kaiming
+    # heads add ~6x; a head initialised 10x too large adds ~100x).
+    head_factor: float = bounded(10.0, low=0)
+
+
+@dataclass
+class Losses:
+    """The loss as training computes it (`task.loss` per batch, averaged per example), and per example (for
+    the standard errors): a loss summed over the batch shows in the first, not in the second."""
+
+    mean: float
+    examples: torch.Tensor
+
+
+@dataclass
+class InitLossMeasurement:
+    with_weights: Losses  # the model as it starts
+    bias_only: Optional[Losses]  # the same with the head's weights at zero (None: no head found)
+    default_excess: Optional[float]  # mean |loss change| fresh default-initialised heads cause (None: cannot say)
+    head: Optional[str]
 
 
 def loss_at_init(
@@ -38,38 +81,40 @@ def loss_at_init(
     settings: InitLossSettings = InitLossSettings(),
     device: Optional[torch.device] = None,
     bias_set: bool = True,
+    head: Optional[str] = None,
 ) -> Verdict:
-    """Measure the mean loss per example of a copy of `model` as it starts (training mode, no step taken)
-    on the first `settings.batches` batches, and compare it with what `task` derives from the training
-    targets (`train_targets`; by default the targets of those batches).
+    """Measure, per example on the first `settings.batches` batches, the loss of a copy of `model` as it
+    starts (training mode, no step taken), with its head's weights at zero, and with fresh default heads;
+    judge them against what `task` derives from `train_targets` (by default the targets of those batches).
 
     `bias_set=False`: the model has no final bias (GPT-2's tied head), so with small head weights its
     output starts near zero and the expected loss is that of a zero output (log V for cross-entropy).
     A model trained on its own loss (model_output.model_loss) has that loss judged too.
     Usable on its own: `loss_at_init(model, Classify(10), train_loader).passed`.
     """
-    picked = list(itertools.islice(each(batches), settings.batches))
-    probe = copy.deepcopy(model).train()  # a copy: BatchNorm statistics of the model stay untouched
-    measured, _ = mean_loss(probe, task.loss, picked, device=device)
+    picked = [b if device is None else b.to(device) for b in itertools.islice(each(batches), settings.batches)]
     if train_targets is None:
         train_targets = cat_padded([b.targets for b in picked], IGNORE_INDEX)
-    expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, probe, picked, device)
+    measured = measure(model, task, picked, head)
+    expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, model, picked)
     if picked and picked[0].format.model_loss:
-        own, _, _ = own_and_task_losses(probe, task.loss, picked, len(picked), device)
-        verdict = judge(own, expected[0], f"{expected[1]}; the model's own loss <model_output.model_loss>", settings)
+        own, _, _ = own_and_task_losses(model, task.loss, picked, len(picked))
+        as_measured = InitLossMeasurement(Losses(own, torch.zeros(0)), None, None, None)
+        derivation = f"{expected[1]}; the model's own loss <model_output.model_loss>"
+        verdict = judge(as_measured, expected[0], derivation, settings)
         if not verdict.passed:
             return verdict
     return judge(measured, *expected, settings)
 
 
 @torch.no_grad()
-def zero_output_loss(task: Task, model: nn.Module, batches: list, device: Optional[torch.device]) -> tuple[float, str]:
+def zero_output_loss(task: Task, model: nn.Module, batches: list) -> tuple[float, str]:
     """The task's loss of an all-zero output on these batches: what a model without a final bias starts at
     when its head's weights are small (log C for cross-entropy, whatever the class prior)."""
+    probe = copy.deepcopy(model).train()  # a copy: BatchNorm statistics of the model stay untouched
     total, count = 0.0, 0
     for batch in batches:
-        batch = batch if device is None else batch.to(device)
-        logits = batch.forward(model)
+        logits = batch.forward(probe)
         total += float(task.loss(torch.zeros_like(logits), batch.targets)) * len(batch)
         count += len(batch)
     size = task.head_size()
@@ -80,33 +125,124 @@ def zero_output_loss(task: Task, model: nn.Module, batches: list, device: Option
     )
 
 
-def judge(measured: float, expected: float, derivation: str, settings: InitLossSettings) -> Verdict:
-    gap = abs(measured - expected) / max(abs(expected), 1e-12)
-    shown_expected = f"{expected:.4f} ± {settings.rtol:.0%}"
-    if gap <= settings.rtol:
+def measure(model: nn.Module, task: Task, picked: list, head: Optional[str] = None) -> InitLossMeasurement:
+    scorer = ExampleLoss(task.loss, per_example_of(task))
+    probe = copy.deepcopy(model).train()  # a copy: BatchNorm statistics of the model stay untouched
+    name, module = find_head(probe, task.head_size(), head)
+    weight = getattr(module, "weight", None) if module is not None else None
+    with_weights = _losses(probe, picked, scorer)
+    if not isinstance(weight, nn.Parameter):
+        return InitLossMeasurement(with_weights, None, None, name)
+    kept = weight.detach().clone()
+    with torch.no_grad():
+        weight.zero_()
+    bias_only = _losses(probe, picked, scorer)
+    default = _default_excess(probe, module, picked, scorer, bias_only) if hasattr(module, "reset_parameters") else None
+    with torch.no_grad():
+        weight.copy_(kept)
+    return InitLossMeasurement(with_weights, bias_only, default, name)
+
+
+@torch.no_grad()
+def _losses(model: nn.Module, picked: list, scorer: ExampleLoss, limit: Optional[int] = None) -> Losses:
+    """Batch and per-example losses, each batch under the same random draws (Dropout) whatever the weights."""
+    out, total, count = [], 0.0, 0
+    for k, batch in enumerate(picked[:limit]):
+        with same_draws(k):
+            output = batch.forward(model)
+        total += float(scorer.loss_fn(output, batch.targets)) * len(batch)
+        count += len(batch)
+        out.append(scorer(output, batch.targets, len(batch)))
+    return Losses(total / count, torch.cat(out))
+
+
+def _default_excess(probe: nn.Module, head: nn.Module, picked: list, scorer, bias_only: Losses) -> float:
+    """Mean |change of the loss| that PyTorch's default init of `head` (bias kept) causes on these features."""
+    bias = getattr(head, "bias", None)
+    kept = bias.detach().clone() if isinstance(bias, torch.Tensor) else None
+    weight, changes = head.weight, []
+    for draw in range(DRAWS):
+        with same_draws(1000 + draw), torch.no_grad():
+            head.reset_parameters()
+            if kept is not None:
+                bias.copy_(kept)
+        losses = _losses(probe, picked, scorer, limit=2).examples
+        changes.append(abs(float(losses.mean() - bias_only.examples[: len(losses)].mean())))
+    with torch.no_grad():
+        weight.zero_()
+        if kept is not None:
+            bias.copy_(kept)
+    return sum(changes) / len(changes)
+
+
+def _se(values: torch.Tensor) -> float:
+    return float(values.double().std() / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def judge(m: InitLossMeasurement, expected: float, derivation: str, settings: InitLossSettings) -> Verdict:
+    """The loss of the prior against the task's derivation, then what the random head weights add."""
+    measured = m.with_weights.mean
+    if m.bias_only is None:
+        allowed = settings.z * _se(m.with_weights.examples) + settings.rtol * abs(expected)
+        return _verdict(measured, measured - expected, allowed, expected, derivation, settings, "")
+    prior = m.bias_only.mean
+    allowed_prior = settings.z * _se(m.bias_only.examples) + PRIOR_RTOL * abs(expected)
+    if not abs(prior - expected) <= allowed_prior:
+        return _wrong_prior(measured, prior, expected, allowed_prior, derivation, m.head)
+    added = lead(m.bias_only.examples, m.with_weights.examples)  # what the weights take away (negative: add)
+    added_mean = prior - measured  # as training computes the loss
+    allowance = max(settings.rtol * abs(prior), settings.head_factor * (m.default_excess or 0.0))
+    allowed = settings.z * (added.se if math.isfinite(added.se) else 0.0) + allowance
+    default = f"; a default-initialised {m.head} adds {m.default_excess:.3g}" if m.default_excess is not None else ""
+    note = f" ({m.head}'s random weights change the prior's {prior:.4g} by {-added_mean:+.4g}{default})"
+    return _verdict(measured, -added_mean, allowed, expected, derivation, settings, note)
+
+
+def _verdict(
+    measured: float, excess: float, allowed: float, expected: float, derivation: str, settings, note: str
+) -> Verdict:
+    shown = f"{expected:.4f} ± {allowed:.3g}"
+    margin = (allowed - abs(excess)) / allowed if allowed > 0 else None
+    key = f"<gates.init_loss.rtol={settings.rtol}, gates.init_loss.head_factor={settings.head_factor}>"
+    if abs(excess) <= allowed:
         return passed(
             "init_loss",
             round(measured, 4),
-            shown_expected,
-            f"loss at init {measured:.4f} vs {expected:.4f} ({derivation}), {gap:.1%} apart",
+            shown,
+            f"loss at init {measured:.4f} vs {expected:.4f} ({derivation}){note}, within {allowed:.3g}",
             TIP,
+            margin=margin,
         )
     cause = (
-        (
-            "Likely causes: final-layer weights initialised far too large, a loss summed instead of averaged "
-            "(reduction='sum'), or an output scale."
-        )
-        if measured > expected
-        else (
-            "Likely causes: targets leaked into the inputs, a loss that expects log-probabilities given raw "
-            "logits (nll_loss), or a loss that can go negative."
-        )
+        "Likely causes: final-layer weights initialised far too large, an output scale, features of a huge "
+        "scale (inputs not normalised)."
+        if excess > 0
+        else "Likely causes: targets leaked into the inputs, a loss that can go negative."
     )
     return failed(
         "init_loss",
         round(measured, 4),
-        shown_expected,
-        f"loss at init {measured:.4f} is {gap:.0%} away from {expected:.4f} ({derivation}). {cause} "
-        f"<gates.init_loss.rtol={settings.rtol}>",
+        shown,
+        f"loss at init {measured:.4f} is {abs(excess):.4g} away from {expected:.4f} ({derivation}){note}, more "
+        f"than the {allowed:.3g} that noise and a well-initialised head allow. {cause} {key}",
         TIP,
+        margin=margin,
+    )
+
+
+def _wrong_prior(
+    measured: float, prior: float, expected: float, allowed: float, derivation: str, head: Optional[str]
+) -> Verdict:
+    factor = f" (x{prior / expected:.3g})" if expected else ""
+    return failed(
+        "init_loss",
+        round(measured, 4),
+        f"{expected:.4f} ± {allowed:.3g}",
+        f"with {head}'s weights at zero the model predicts its bias, the prior, and that scores {prior:.4f}, not "
+        f"the {expected:.4f} the task derives ({derivation}){factor}: the loss itself is off. Likely causes: a "
+        "loss summed instead of averaged (reduction='sum'), a loss scaled or reduced over the wrong axis, a "
+        "loss that expects log-probabilities given raw logits (nll_loss). Loss at init with the weights: "
+        f"{measured:.4f}.",
+        TIP,
+        margin=(allowed - abs(prior - expected)) / allowed if allowed > 0 else None,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 Status = Literal["passed", "failed", "waived", "skipped"]
 LABEL = {"passed": "PASS", "failed": "FAIL", "waived": "WAIVED", "skipped": "skip"}  # how people see a status
+NEAR_MISS = 0.2  # a pass whose margin is below this (within 20% of failing) is shown as a near miss
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,10 @@ class Verdict:
 
     A check builds it and returns it; it never raises or logs. The pipeline decides what a
     failed verdict means (halt, or record a waiver) and where it is written.
+
+    `margin`: how far the measurement was from the gate's threshold, as a fraction of it (0: on the
+    threshold, 1: a whole threshold away; negative when it failed). None for a gate that checks an
+    exact property (a count that must be 0, outputs that must be identical).
     """
 
     gate: str
@@ -25,6 +31,12 @@ class Verdict:
     tip: str = ""
     status: Status = "passed"
     details: dict[str, Any] = field(default_factory=dict)
+    margin: Optional[float] = None
+
+    @property
+    def near_miss(self) -> bool:
+        """Passed, but within 20% of failing."""
+        return self.status == "passed" and self.margin is not None and self.margin < NEAR_MISS
 
     def __post_init__(self) -> None:
         if self.status == "passed" and not self.passed:
@@ -44,16 +56,32 @@ class Verdict:
             "message": self.message,
             "tip": self.tip,
             "status": self.status,
+            "margin": None if self.margin is None else round(self.margin, 4),
+            "near_miss": self.near_miss,
             "details": self.details,
         }
 
 
-def passed(gate: str, value: Any, expected: Any, message: str, tip: str = "", **details: Any) -> Verdict:
-    return Verdict(gate, True, value, expected, message, tip, "passed", dict(details))
+def passed(
+    gate: str, value: Any, expected: Any, message: str, tip: str = "", *, margin: Optional[float] = None, **details: Any
+) -> Verdict:
+    return Verdict(gate, True, value, expected, message, tip, "passed", dict(details), margin)
 
 
-def failed(gate: str, value: Any, expected: Any, message: str, tip: str = "", **details: Any) -> Verdict:
-    return Verdict(gate, False, value, expected, message, tip, "failed", dict(details))
+def failed(
+    gate: str, value: Any, expected: Any, message: str, tip: str = "", *, margin: Optional[float] = None, **details: Any
+) -> Verdict:
+    return Verdict(gate, False, value, expected, message, tip, "failed", dict(details), margin)
+
+
+def relative_margin(value: float, threshold: float, below: bool = True) -> Optional[float]:
+    """(threshold - value) / |threshold| for a gate that wants `value` below `threshold` (`below`), or
+    (value - threshold) / |threshold| for one that wants it above; None when it cannot be said."""
+    if math.isnan(value) or math.isnan(threshold) or threshold == 0 or math.isinf(threshold):
+        return None
+    if math.isinf(value):
+        return -math.inf if (value > 0) == below else math.inf
+    return ((threshold - value) if below else (value - threshold)) / abs(threshold)
 
 
 def skipped(gate: str, why: str, tip: str = "") -> Verdict:

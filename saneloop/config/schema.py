@@ -29,6 +29,7 @@ from ..checks import (
     InitLossSettings,
     InputIndependentSettings,
     InputsFiniteSettings,
+    InputsUsedSettings,
     LabelNoiseSettings,
     LabelsMaskedSettings,
     LoopyReferenceSettings,
@@ -74,6 +75,7 @@ class GatesConfig:
     padding_ignored: PaddingIgnoredSettings = field(default_factory=PaddingIgnoredSettings)
     params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
     grad_accumulation: GradAccumulationSettings = field(default_factory=GradAccumulationSettings)
+    inputs_used: InputsUsedSettings = field(default_factory=InputsUsedSettings)
     batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
     causality: CausalitySettings = field(default_factory=CausalitySettings)
     loopy_reference: LoopyReferenceSettings = field(default_factory=LoopyReferenceSettings)

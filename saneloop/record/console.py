@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..checks.verdict import LABEL, Verdict
+from .report import margin_text, verdict_label
 
 STYLE = {"passed": "green", "failed": "bold red", "waived": "yellow", "skipped": "dim"}
 
@@ -22,23 +23,26 @@ class Terminal:
             self.console.print(text)
 
     def verdict(self, stage: str, verdict: Verdict) -> None:
-        style = STYLE[verdict.status]
-        self.print(f"[{style}]{LABEL[verdict.status]:>6}[/] {stage}/{verdict.gate}: {_escape(verdict.message)}")
+        style = "yellow" if verdict.near_miss else STYLE[verdict.status]
+        near = f" [yellow](near miss: {margin_text(verdict.margin)} from its threshold)[/]" if verdict.near_miss else ""
+        self.print(f"[{style}]{LABEL[verdict.status]:>6}[/] {stage}/{verdict.gate}: {_escape(verdict.message)}{near}")
 
     def summary(self, report: dict[str, Any]) -> None:
         if not self.enabled:
             return
         table = Table(title=f"saneloop: {report['recipe']} - {report['status'].upper()}", show_lines=False)
-        for column in ("stage", "gate", "verdict", "value", "expected"):
+        for column in ("stage", "gate", "verdict", "value", "expected", "margin"):
             table.add_column(column)
         for stage in report["stages"]:
             for g in stage["gates"]:
+                style = "yellow" if g.get("near_miss") else STYLE[g["status"]]
                 table.add_row(
                     stage["name"],
                     g["name"],
-                    f"[{STYLE[g['status']]}]{LABEL[g['status']]}[/]",
+                    f"[{style}]{verdict_label(g)}[/]",
                     _escape(_short(g["value"])),
                     _escape(_short(g["expected"])),
+                    margin_text(g.get("margin")),
                 )
         self.console.print(table)
 

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from ..checks.verdict import LABEL, Verdict
+from ..checks.verdict import LABEL, NEAR_MISS, Verdict
 from .atomic import replacing
 
 
@@ -29,6 +29,20 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
+
+
+def verdict_label(gate: dict[str, Any]) -> str:
+    """PASS, FAIL, ...; a pass within 20% of failing reads "PASS (near miss)"."""
+    return f"{LABEL[gate['status']]} (near miss)" if gate.get("near_miss") else LABEL[gate["status"]]
+
+
+def margin_text(margin: Any) -> str:
+    """A verdict's margin to its threshold as a percentage of it; blank for exact gates."""
+    if margin is None:
+        return ""
+    if isinstance(margin, str) or not math.isfinite(margin):  # "inf" once written as JSON
+        return str(margin)
+    return f"{margin:+.0%}"
 
 
 class Report:
@@ -109,15 +123,26 @@ class Report:
             lines.append(f"Error: {self.error}")
         if self.checkpoint and self.checkpoint.get("resume_command"):
             lines.append(f"Resume with `{self.checkpoint['resume_command']}` (checkpoint {self.checkpoint['path']}).")
-        lines += ["", "| stage | gate | verdict | value | expected | message |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| stage | gate | verdict | value | expected | margin | message |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for stage in self.stages:
             for g in stage["gates"]:
                 message = str(g["message"]).replace("|", "\\|").replace("\n", " ")
                 message += "".join(f" [figure]({p})" for p in self.figures.get(g["name"], []))
                 lines.append(
-                    f"| {stage['name']} | {g['name']} | {LABEL[g['status']]} | {g['value']} | "
-                    f"{g['expected']} | {message} |"
+                    f"| {stage['name']} | {g['name']} | {verdict_label(g)} | {g['value']} | "
+                    f"{g['expected']} | {margin_text(g.get('margin'))} | {message} |"
                 )
+        near = [g["name"] for s in self.stages for g in s["gates"] if g.get("near_miss")]
+        if near:
+            lines += [
+                "",
+                f"Near misses (passed within {NEAR_MISS:.0%} of failing): {', '.join(near)}. Look at them before "
+                "trusting the run: a small change of data or seed may halt it.",
+            ]
         lines += ["", "## Stage times", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {s['name']} | {s['seconds']} |" for s in self.stages]
         if self.metrics:

@@ -31,6 +31,8 @@ class Tracker:
         if isinstance(verdict.value, numbers.Real) and not isinstance(verdict.value, bool):
             self._writer.add_scalar(f"gates/{verdict.gate}/value", float(verdict.value), 0)
         self._writer.add_scalar(f"gates/{verdict.gate}/passed", float(verdict.passed), 0)
+        if verdict.margin is not None and abs(verdict.margin) < float("inf"):
+            self._writer.add_scalar(f"gates/{verdict.gate}/margin", float(verdict.margin), 0)
 
     def image(self, tag: str, pixels: Any, step: int) -> None:
         """An [H, W, 3] uint8 image (a figure), under `tag` at `step`."""

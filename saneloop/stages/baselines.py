@@ -3,23 +3,28 @@ that it cannot learn from their absence (tip 7: an input-independent baseline)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+
+import torch
 
 from ..checks import learns_from_inputs
 from ..checks.input_independent import zero_inputs
+from ..checks.per_example import per_example_of
 from ..checks.probing import input_embedding, zeroed_embedding
 from ..data.batch import Batch
-from ..data.seeding import seed_everything
+from ..data.seeding import generator, seed_everything
 from . import label_checks
 from .context import Prepared, RunContext
 
 NAME = "baselines"
+HELD_OUT_STREAM = 3  # the held-out order's generator: seed + 3 (the loaders' gate streams are 1 and 2)
 
 
 def run(ctx: RunContext, prep: Prepared) -> None:
-    """Two copies of the run's initialised model (bias set), trained on the same batches, one fed zeros;
-    their losses are compared on test batches: held out, and no gate tunes anything on them."""
+    """Two copies of the run's initialised model (bias set), trained on the same batches, one fed zeros,
+    until their per-example losses on test examples tell them apart (or clearly cannot): held out, and
+    no gate tunes anything on them."""
     zero = absent_inputs(prep)
     seed_everything(ctx.seed, ctx.settings.deterministic)  # the copies' Dropout draws, whatever ran before
     verdict = ctx.gates(
@@ -27,12 +32,13 @@ def run(ctx: RunContext, prep: Prepared) -> None:
         lambda s: learns_from_inputs(
             prep.model,
             prep.loaders.probe(),
-            prep.loaders.test(),
+            held_out(prep, ctx.seed),
             prep.task.loss,
             ctx.components.optimizer,
             s,
             zero=zero,
             device=ctx.device,
+            per_example=per_example_of(prep.task),
         ),
     )
     label_checks.run(ctx, prep, verdict)  # too_good (from the verdict above), label_noise
@@ -52,3 +58,12 @@ def absent_inputs(prep: Prepared) -> Callable[[Batch], Batch]:
 def zero_token_embeddings(batch: Batch) -> Batch:
     """The batch as it is, run with the model's token embedding output at zero."""
     return replace(batch, around=zeroed_embedding)
+
+
+def held_out(prep: Prepared, seed: int) -> Iterator[Batch]:
+    """Test examples in a fixed random order, collated as the run collates them and read only as far as
+    the gate asks: a test set sorted by class must not hand the gate its first class only."""
+    order = torch.randperm(len(prep.test_set), generator=generator(seed + HELD_OUT_STREAM)).tolist()  # type: ignore[arg-type]
+    size = prep.loaders.test_batch_size
+    for start in range(0, len(order), size):
+        yield prep.loaders.items(prep.test_set, order[start : start + size], test=True)

@@ -18,7 +18,7 @@ _CHUNK = 256
 
 
 def run(ctx: RunContext, prep: Prepared, independent: Verdict) -> None:
-    steps = ctx.settings.gates.input_independent.steps
+    steps = int(independent.details.get("steps", 0))  # input_independent trains until it can decide
     real, zeroed = independent.details.get("real"), independent.details.get("zeroed")
     prior = prep.task.expected_init_loss(prep.train_summary.targets)[0]
     ctx.gates("too_good", lambda s: too_good_too_fast(real, zeroed, prior, steps, s))

@@ -6,7 +6,7 @@ from ..checks import overfit_batch
 from ..checks.verdict import Verdict
 from ..data.seeding import seed_everything
 from ..record.figures import predictions_figure
-from ..tasks.base import HasOverfitFloor
+from ..tasks.base import HasOverfitFloor, PredictsRight
 from .context import Prepared, RunContext
 
 NAME = "overfit"
@@ -21,7 +21,8 @@ def _overfit(ctx: RunContext, prep: Prepared, settings) -> Verdict:
     batch = prep.loaders.fixed_batch(settings.batch_size).to(ctx.device)
     task = prep.task
     floor = task.overfit_floor(batch.first_input, batch.targets) if isinstance(task, HasOverfitFloor) else 0.0
-    verdict = overfit_batch(prep.model, task.loss, batch, None, ctx.components.optimizer, settings, floor)
+    right = task.predicted_right if isinstance(task, PredictsRight) else None
+    verdict = overfit_batch(prep.model, task.loss, batch, None, ctx.components.optimizer, settings, floor, right)
     _plot(ctx, prep, batch, verdict)
     return verdict
 

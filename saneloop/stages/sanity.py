@@ -9,6 +9,7 @@ from ..checks import (
     causal_dependencies,
     every_param_learns,
     independent_samples,
+    inputs_reach_output,
     loss_at_init,
     losses_agree,
     model_matches_reference,
@@ -36,7 +37,10 @@ def run(ctx: RunContext, prep: Prepared) -> None:
         ),
     )
     bias_set = prep.head is not None
-    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set))
+    ctx.gates(
+        "init_loss",
+        lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set, prep.head or None),
+    )
     ctx.gates("model_loss", lambda s: _model_loss(ctx, prep, s))
     # padding_ignored before params_learn: a mask that hides every token also starves attention of
     # gradient, and this gate says why
@@ -44,6 +48,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
         "padding_ignored", lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
     )
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
+    ctx.gates("inputs_used", lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device)))
     ctx.gates("grad_accumulation", lambda s: _accumulation(ctx, prep, s.rtol))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))

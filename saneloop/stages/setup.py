@@ -40,7 +40,9 @@ def run(ctx: RunContext) -> Prepared:
 
     targets = {"train": train_summary.targets, "test": test_summary.targets}
     ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
-    ctx.gates("classes_present", lambda s: all_classes_present(task, train_summary.targets))
+    present = ctx.gates("classes_present", lambda s: all_classes_present(task, train_summary.targets))
+    if present.details.get("unseen"):
+        ctx.record.note(f"classes_present: {present.message}")
     ctx.gates("labels_masked", lambda s: padding_labels_ignored(task, loaders.probe(s.batch_size), s.batches))
     ctx.gates(
         "inputs_finite", lambda s: finite_verdict({"train": train_summary.nonfinite, "test": test_summary.nonfinite})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Optional
 
@@ -9,6 +10,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checks import loss_decreased
+from ..checks.curves import learning_rate
+from ..checks.loss_decreases import needs_more, score_examples
+from ..checks.paired import HeldOut
+from ..checks.per_example import per_example_of
 from ..data.seeding import seed_everything
 from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
@@ -32,6 +37,7 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     total = _total_steps(ctx, len(loader))
     watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
     curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total)
+    start = copy.deepcopy(prep.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
     guards = TrainGuards(ctx, prep, model, loader, checkpoints)  # train_mode, data/resume order, replicas
@@ -41,8 +47,25 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     watch.finish(len(losses))
     curve.finish(losses)
     guards.finish(len(losses))
-    ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
+    lr = learning_rate(optimizer)
+    trained = ctx.accelerator.unwrap_model(model)
+    ctx.gates("loss_decreases", lambda s: _loss_decreased(ctx, prep, start, trained, losses, nonfinite_step, lr, s))
     return Trained(model, losses)
+
+
+def _loss_decreased(ctx: RunContext, prep: Prepared, start, trained, losses, nonfinite_step, lr, settings):
+    """Fixed training examples scored by the model as it started and as it ended (more of them while the
+    fall is positive but not yet clear), then judged with the step losses."""
+    if start is None or nonfinite_step is not None:
+        return loss_decreased(losses, settings, nonfinite_step, lr)
+    held, per_example = HeldOut(prep.loaders.probe(), ctx.device), per_example_of(prep.task)
+    before = after = None
+    while held.grow(settings.examples if before is None else 2 * held.count):
+        before = score_examples(start, held.batches, prep.task.loss, per_example)
+        after = score_examples(trained, held.batches, prep.task.loss, per_example)
+        if not needs_more(before, after, settings):
+            break
+    return loss_decreased(losses, settings, nonfinite_step, lr, before, after)
 
 
 def _total_steps(ctx: RunContext, steps_per_epoch: int) -> int:

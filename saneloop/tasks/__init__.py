@@ -1,6 +1,6 @@
 """Tasks: what 'classify', 'regress', 'binary' and 'charlm' mean to the recipe."""
 
-from .base import ChecksPairs, HasOverfitFloor, TargetProblem, Task
+from .base import ChecksPairs, HasOverfitFloor, HasPerExampleLoss, PredictsRight, TargetProblem, Task
 from .binary import Binary
 from .charlm import CharLM
 from .classify import Classify
@@ -14,8 +14,10 @@ __all__ = [
     "ChecksPairs",
     "Classify",
     "HasOverfitFloor",
+    "HasPerExampleLoss",
     "ImageView",
     "PredictionView",
+    "PredictsRight",
     "Regress",
     "TableView",
     "TargetProblem",

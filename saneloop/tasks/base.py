@@ -83,3 +83,20 @@ class HasOverfitFloor(Protocol):
     """
 
     def overfit_floor(self, inputs: torch.Tensor, targets: torch.Tensor) -> float: ...
+
+
+@runtime_checkable
+class PredictsRight(Protocol):
+    """Optional, beside `Task`: which samples a model's outputs get right (e.g. the arg-max class is the
+    target). The `overfit` gate wants every example of its batch right, not only a low mean loss."""
+
+    def predicted_right(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class HasPerExampleLoss(Protocol):
+    """Optional, beside `Task`: the loss of each sample, [B], whose mean is `loss`. The statistical gates
+    compare models example by example; they check it agrees with `loss` (a subclass may override `loss`
+    alone) and otherwise call `loss` on each sample by itself."""
+
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...

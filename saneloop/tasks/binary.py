@@ -41,6 +41,17 @@ class Binary:
             return torch.ones_like(targets, dtype=torch.bool)
         return targets != self.ignore_index
 
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of each sample [B]; its mean is `loss`."""
+        flat, target = output.reshape(-1), target.reshape(-1)
+        losses = F.binary_cross_entropy_with_logits(flat, target.to(flat.dtype), reduction="none")
+        return losses * self._kept(target)  # an ignored target counts nowhere
+
+    def predicted_right(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per sample: is the logit on the target's side of 0?"""
+        target = target.reshape(-1)
+        return ((output.reshape(-1) > 0) == (target > 0.5)) | ~self._kept(target)
+
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         if not isinstance(output, torch.Tensor):
             return f"the model returned {type(output).__name__}; binary expects one logit per sample, [B, 1] or [B]"

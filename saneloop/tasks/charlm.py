@@ -37,6 +37,8 @@ class CharLM:
     # Language-model heads often have no bias by design (GPT-2, Llama; tied embeddings): init_bias says
     # so and init_loss expects what a zero output scores (log V), instead of halting.
     head_bias_optional = True
+    # Targets are tokens of a vocabulary: ids the training text never uses are a note, not a halt.
+    token_vocabulary = True
 
     vocab_size: int
     vocab: Optional[str] = None  # the character of each token id, to decode batches; null: show ids
@@ -65,6 +67,17 @@ class CharLM:
             )
         output, target = seq.aligned(output, target, self.shift_labels)
         return self._next_token.loss(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The mean loss of each window [B] (windows are the units the statistical gates pair); with windows
+        of one length and no ignored targets their mean is `loss`; ignored positions count nowhere."""
+        output, target = seq.aligned(output, target, self.shift_labels)
+        ignore = -100 if self.ignore_index is None else self.ignore_index
+        flat = F.cross_entropy(
+            output.reshape(-1, output.shape[-1]), target.reshape(-1), ignore_index=ignore, reduction="none"
+        )
+        kept = self._next_token.kept(target)
+        return flat.reshape(target.shape).sum(-1) / kept.sum(-1).clamp(min=1)
 
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         v = int(self.vocab_size)

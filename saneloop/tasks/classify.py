@@ -46,6 +46,15 @@ class Classify:
             return torch.ones_like(targets, dtype=torch.bool)
         return targets != self.ignore_index
 
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of each sample [B]; its mean is `loss` (the statistical gates pair examples)."""
+        ignore = -100 if self.ignore_index is None else self.ignore_index
+        return F.cross_entropy(output, target, ignore_index=ignore, reduction="none")
+
+    def predicted_right(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per sample: is the most likely class the target (the overfit gate wants every one right)?"""
+        return (output.argmax(-1) == target) | ~self.kept(target)  # an ignored target is never wrong
+
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         want = (batch_size, self.num_classes)
         if not isinstance(output, torch.Tensor):

@@ -38,6 +38,17 @@ class Regress:
         # Flatten both: an [B, 1] output against [B] targets would broadcast to [B, B] and still run.
         return F.mse_loss(output.reshape(-1), target.reshape(-1).to(output.dtype))
 
+    def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The squared error of each sample [B]; its mean is `loss`."""
+        return (output.reshape(-1) - target.reshape(-1).to(output.dtype)) ** 2
+
+    def predicted_right(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per sample: within a fifth of the targets' spread (their standard deviation in this batch)."""
+        true = target.reshape(-1).double()
+        spread = float(true.std(correction=0)) if len(true) > 1 else 0.0
+        tolerance = 0.2 * spread if spread > 0 else 1e-6 * (abs(float(true.mean())) + 1.0)
+        return (output.reshape(-1).double() - true).abs() <= tolerance
+
     def output_problem(self, output: Any, batch_size: int) -> str | None:
         if not isinstance(output, torch.Tensor):
             return f"the model returned {type(output).__name__}; regress expects a tensor of shape [B] or [B, 1]"

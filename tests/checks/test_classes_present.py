@@ -1,13 +1,35 @@
+import math
+
 import torch
 
 from saneloop.checks import all_classes_present
-from saneloop.tasks import Classify
+from saneloop.tasks import CharLM, Classify
 from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
 
 def test_unit_names_missing_class():
     verdict = all_classes_present(Classify(4), torch.tensor([0, 1, 3, 3]))
     assert not verdict.passed and verdict.value == [2]
+
+
+def test_unit_unseen_symbols_of_a_token_vocabulary_are_a_note_with_the_count():
+    """A byte vocabulary (256 ids) over text that uses a few of them: not a bug."""
+    text = torch.tensor([[104, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100]])
+    verdict = all_classes_present(CharLM(vocab_size=256), text)
+    assert verdict.passed and verdict.value == 256 - 8 and "never occur" in verdict.message
+
+
+def test_unit_unseen_tokens_keep_every_prior_bias_loss_and_baseline_finite():
+    task = CharLM(vocab_size=256)
+    train, test = torch.randint(97, 123, (20, 16)), torch.randint(97, 123, (5, 16))
+    test[0, :4] = torch.tensor([0, 255, 7, 33])  # test tokens never seen in training
+    bias = torch.zeros(256)
+    task.init_bias(bias, train)
+    assert torch.isfinite(bias).all()
+    assert math.isfinite(task.expected_init_loss(train)[0])
+    assert all(math.isfinite(v) for v in task.baselines(train, test).values())
+    logits = bias.expand(5, 16, 256)  # a model that predicts the prior
+    assert math.isfinite(float(task.loss(logits, test))) and math.isfinite(task.metrics(logits, test)["loss"])
 
 
 def test_missing_class_halts_at_setup(tmp_path):

@@ -103,6 +103,7 @@ def _uses():
         "loss_at_init": lambda: checks.loss_at_init(net, task, TRAIN),
         "every_param_learns": lambda: checks.every_param_learns(net, F.cross_entropy, X[:16], Y[:16]),
         "independent_samples": lambda: checks.independent_samples(net, X[:8]),
+        "inputs_reach_output": lambda: checks.inputs_reach_output(net, X[:16]),
         "causal_dependencies": lambda: checks.causal_dependencies(TinyLM(), tokens),
         "matches_reference": lambda: checks.matches_reference(net, net.reference_forward, X[:4]),
         "model_matches_reference": lambda: checks.model_matches_reference(net, X[:4]),

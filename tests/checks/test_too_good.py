@@ -18,7 +18,9 @@ def test_the_easiest_clean_task_passes_with_margin():
 def test_default_run_reports_its_ratio(default_run):
     _, report, _ = default_run
     found = gate(report, "too_good")
-    assert found["status"] == "passed" and 0.03 < found["value"] < 0.5
+    # judged when input_independent decides: a correct model's held-out loss is far from "near zero"
+    assert found["status"] == "passed" and found["value"] > 10 * TooGoodSettings().min_ratio
+    assert "steps, held-out loss" in found["message"]
 
 
 def test_a_held_out_loss_below_zero_names_nll_on_raw_logits():

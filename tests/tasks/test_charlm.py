@@ -12,9 +12,8 @@ from saneloop.tasks import CharLM, TextView
 from tests.conftest import assert_every_gate_passed, assert_halted_at, gate, not_applicable, run_pipeline
 
 QUIET = ["output.progress=false", "output.save_weights=false"]
-# A short run ends on the plateau near the bigram loss (~2.5 nats from 3.3): a ratio of ~0.8 after 100-250
-# steps. The default run of ~2000 steps gets to ~0.64, against the recipe's 0.8.
-SHORT = ["train.max_steps=120", "gates.loss_decreases.max_ratio=0.9", *QUIET]
+# A short run ends on the plateau near the bigram loss (~2.5 nats from 3.3), a drop far beyond the noise.
+SHORT = ["train.max_steps=120", *QUIET]
 
 
 def test_unit_prior_entropy_bias_and_gap_on_btv_outputs():

@@ -1,0 +1,79 @@
+"""Paired comparisons of per-example losses: a mean difference and its standard error.
+
+Two models scored on the same held-out examples (or one model at two moments) differ example by
+example; pairing cancels how hard each example is, so a small real difference stands out of the
+noise. Every threshold here is in standard errors or in fractions of a loss: scale-free.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+
+from ..data.batch import Batch
+from .fitting import each
+
+
+@dataclass(frozen=True)
+class Lead:
+    """How far `better` is ahead of `worse`: mean(worse - better) over the examples, its standard error,
+    and the mean of `worse` (what the lead is a fraction of)."""
+
+    mean: float
+    se: float
+    base: float
+    count: int
+
+    @property
+    def z(self) -> float:
+        if self.se > 0:
+            return self.mean / self.se
+        return 0.0 if self.mean == 0 else math.copysign(math.inf, self.mean)
+
+    @property
+    def gain(self) -> float:
+        """The lead as a fraction of the worse model's loss."""
+        return self.mean / abs(self.base) if self.base else (0.0 if self.mean == 0 else math.inf)
+
+    def clear(self, z: float, min_gain: float) -> bool:
+        """Ahead by `z` standard errors and by `min_gain` of the loss: a difference, not noise or a hair."""
+        return math.isfinite(self.mean) and self.z >= z and self.gain >= min_gain
+
+    def shown(self) -> str:
+        return f"{self.mean:+.4g} ± {self.se:.2g} ({self.z:.1f} standard errors, {self.gain:+.1%} of {self.base:.4g})"
+
+
+def lead(worse: torch.Tensor, better: torch.Tensor) -> Lead:
+    """The paired lead of `better` over `worse` (per-example losses of the same examples)."""
+    diff = (worse.double() - better.double()).reshape(-1)
+    n = len(diff)
+    mean = float(diff.mean()) if n else math.nan
+    se = float(diff.std() / math.sqrt(n)) if n > 1 else math.inf
+    return Lead(mean, se if math.isfinite(mean) else math.nan, float(worse.double().mean()) if n else math.nan, n)
+
+
+class HeldOut:
+    """The first examples of a held-out source, as batches, read as far as they are needed."""
+
+    def __init__(self, source: Iterable[Any], device: Optional[torch.device] = None) -> None:
+        self.source, self.device = each(source), device
+        self.batches: list[Batch] = []
+        self.count, self.pending = 0, None
+
+    def grow(self, count: int) -> bool:
+        """Read on to `count` examples (the last batch cut to size); False when none were added."""
+        before = self.count
+        while self.count < count:
+            batch = self.pending if self.pending is not None else next(self.source, None)
+            if batch is None:
+                break
+            take, self.pending = batch.select(slice(0, count - self.count)), None
+            if len(take) < len(batch):
+                self.pending = batch.select(slice(len(take), len(batch)))
+            self.batches.append(take if self.device is None else take.to(self.device))
+            self.count += len(take)
+        return self.count > before
