@@ -41,6 +41,7 @@ from .models import (
     UnseededNoiseMLP,
 )
 from .optim import NeverZeroGrad, StepWithZeroedGrads, foreign_params_adamw
+from .scale import SyntheticImages, synthetic_images
 from .sequence_models import (
     BatchNormedCharTransformer,
     DetachedEmbeddingCharTransformer,
@@ -56,6 +57,8 @@ from .sequence_models import (
 from .tasks import BroadcastMSERegress, NLLOnLogitsClassify, PerPositionClassify, SummedLossClassify, SummedLossRegress
 
 __all__ = [
+    "SyntheticImages",
+    "synthetic_images",
     "BatchNormDropoutMLP",
     "BatchNormedCharTransformer",
     "BatchSoftmaxMLP",

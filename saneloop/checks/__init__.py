@@ -15,6 +15,7 @@ from .classes_present import ClassesPresentSettings, all_classes_present
 from .determinism import DeterminismSettings, identical_losses, reproducible
 from .eval_repeatable import EvalRepeatableSettings, evaluates_repeatably
 from .full_eval import FullEvalSettings, every_example_once
+from .full_pass import BatchInspector, FullPassSettings
 from .init_bias import InitBiasSettings, bias_reaches_output
 from .init_loss import InitLossSettings, loss_at_init
 from .input_independent import InputIndependentSettings, learns_from_inputs
@@ -47,6 +48,7 @@ __all__ = [
     "learns_from_inputs",
     "overfit_batch",
     "wider_no_worse",
+    "BatchInspector",
     "loss_decreased",
     "every_example_once",
     "evaluates_repeatably",
@@ -60,6 +62,7 @@ __all__ = [
     "DeterminismSettings",
     "EvalRepeatableSettings",
     "FullEvalSettings",
+    "FullPassSettings",
     "InitBiasSettings",
     "InitLossSettings",
     "InputIndependentSettings",

@@ -22,6 +22,7 @@ from ..checks import (
     DeterminismSettings,
     EvalRepeatableSettings,
     FullEvalSettings,
+    FullPassSettings,
     InitBiasSettings,
     InitLossSettings,
     InputIndependentSettings,
@@ -57,6 +58,7 @@ class GatesConfig:
     input_independent: InputIndependentSettings = field(default_factory=InputIndependentSettings)
     overfit: OverfitSettings = field(default_factory=OverfitSettings)
     capacity: CapacitySettings = field(default_factory=CapacitySettings)
+    full_pass: FullPassSettings = field(default_factory=FullPassSettings)
     loss_decreases: LossDecreasesSettings = field(default_factory=LossDecreasesSettings)
     full_eval: FullEvalSettings = field(default_factory=FullEvalSettings)
     eval_repeatable: EvalRepeatableSettings = field(default_factory=EvalRepeatableSettings)

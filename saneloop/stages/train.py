@@ -9,11 +9,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checks import loss_decreased
+from ..data.inspection import Rejected
 from ..data.seeding import seed_everything
 from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
 from ..engine.loop import accelerated_step, bare_step, needs_accelerate_wrappers
 from .context import Prepared, RunContext, Trained
+from .train_data import DataPass
 from .train_watch import TrainWatch
 
 NAME = "train"
@@ -26,12 +28,15 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.settings.deterministic)
     optimizer = ctx.components.optimizer(list(prep.model.parameters()))
     scheduler = ctx.components.scheduler(optimizer)
-    loader = prep.loaders.train(ctx.components.augmented(prep.train_set))
+    data = DataPass(ctx, prep)  # epoch 1 checks every training item (gate full_pass)
+    loader = data.loader(ctx.components.augmented(prep.train_set))
     total = _total_steps(ctx, len(loader))
     watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
-    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), watch, checkpoints, total)
+    data.start()
+    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), (watch, data), checkpoints, total)
+    data.finish()
     watch.finish(len(losses))
     ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
     return Trained(model, losses)
@@ -66,12 +71,14 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
 
 
 def _fit(
-    ctx: RunContext, prep: Prepared, parts: tuple, watch: TrainWatch, checkpoints: Checkpointer, total: int
+    ctx: RunContext, prep: Prepared, parts: tuple, watchers: tuple, checkpoints: Checkpointer, total: int
 ) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
-    A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
+    A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM.
+    Epoch 1's batches are checked before their step (`DataPass`), at the cost of a type test."""
     model, optimizer, scheduler, loader = parts
+    watch, data = watchers
     accelerator, loss_fn = ctx.accelerator, prep.task.loss
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
@@ -92,6 +99,8 @@ def _fit(
     try:
         while step < total:
             for batch in checkpoints.batches(loader, step):
+                if data.active or type(batch) is Rejected:
+                    batch = data.check(batch, step)  # halts before the step on a batch whose data fail
                 if device is not None:
                     batch = batch.to(device, non_blocking=True)
                 losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))
@@ -106,6 +115,8 @@ def _fit(
                     checkpoints.save(step, losses)
                 if step == total:
                     break
+            else:
+                data.epoch_end()
         checkpoints.finish(step, losses)
     finally:
         bar.close()
