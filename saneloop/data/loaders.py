@@ -8,6 +8,7 @@ order, so it cannot change the trained model.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, Optional
@@ -25,6 +26,7 @@ LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train 
 # Offsets of the gates' generators from the run's seed: the probes, the overfit batch and setup's
 # sample of items each have their own stream, apart from the training order (seed + 0).
 PROBE_STREAM, FIXED_STREAM, SAMPLE_STREAM = 1, 2, 3
+KEPT = 8  # probe batches kept per batch size (memory: at most 8 batches)
 _CHUNKS_PER_WORKER = 4  # items read by workers come in this many chunks per worker (an even share)
 _MAX_CHUNK = 64
 
@@ -94,6 +96,7 @@ class Loaders:
         # Set by setup when it could not check every training item: the gates' reads of the training
         # set are inspected too, so a bad item they meet is named as such (not read as a model bug).
         self.inspect_train: Optional[Inspect] = None
+        self._kept: dict[int, list[Batch]] = {}  # batch size -> the first probe batches (probe_batches)
 
     @property
     def train_batch_size(self) -> int:
@@ -147,8 +150,20 @@ class Loaders:
         return loader if inspect is None else Inspected(loader)
 
     def probe_batch(self, batch_size: Optional[int] = None) -> Batch:
-        """One real training batch (the gates' own shuffle)."""
-        return next(iter(self.probe(batch_size)))
+        """One real training batch (the gates' own shuffle): the first of `probe_batches`."""
+        return self.probe_batches(1, batch_size)[0]
+
+    def probe_batches(self, count: int, batch_size: Optional[int] = None) -> list[Batch]:
+        """The first `count` batches of `probe(batch_size)`, read once and kept (up to KEPT of them)
+        for the gates that ask again: reading them costs a loader start (with workers: forking them
+        and waiting for their prefetched batches) and each item's decoding."""
+        size = batch_size or self.train_batch_size
+        kept = self._kept.get(size, [])
+        if len(kept) < count:
+            kept = list(itertools.islice(self.probe(size), count))
+            if count <= KEPT:
+                self._kept[size] = kept
+        return kept[:count]
 
     def fixed_batch(self, size: int, key: str = "gates.overfit.batch_size") -> Batch:
         """The same `size` training examples for a given seed (e.g. the overfit batch)."""

@@ -37,6 +37,15 @@ class Tracker:
         if self._writer is not None:
             self._writer.add_image(tag, pixels, step, dataformats="HWC")
 
+    def png(self, tag: str, png: bytes, height: int, width: int, step: int) -> None:
+        """An image already encoded as PNG (drawn in the background), logged without re-encoding it."""
+        if self._writer is None:
+            return
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
+        self._writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
     def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
         if self._writer is not None:
             self._writer.add_hparams(hparams, {f"hparam/{k}": v for k, v in metrics.items()}, run_name=".")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
+
 from ..checks import (
     bias_reaches_output,
     causal_dependencies,
@@ -11,6 +14,8 @@ from ..checks import (
     model_matches_reference,
 )
 from ..checks.verdict import Verdict, skipped
+from ..data.batch import Batch
+from ..data.loaders import KEPT, Loaders
 from ..models.head import find_head
 from ..record.figures import dependency_figure
 from .context import Prepared, RunContext
@@ -25,14 +30,20 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     ctx.gates(
         "init_bias",
         lambda s: bias_reaches_output(
-            model, task, loaders.probe(), targets, prep.head or None, what_was_set, s, device
+            model, task, _first(loaders, s.batches), targets, prep.head or None, what_was_set, s, device
         ),
     )
-    ctx.gates("init_loss", lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device))
+    ctx.gates("init_loss", lambda s: loss_at_init(model, task, _first(loaders, s.batches), targets, s, device))
     ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))
     ctx.gates("loopy_reference", lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
+
+
+def _first(loaders: Loaders, count: int) -> Iterable[Batch]:
+    """The first `count` probe batches: kept and shared by the gates that read the same ones (init_bias,
+    init_loss, params_learn ...), or streamed when there are many."""
+    return loaders.probe_batches(count) if count <= KEPT else loaders.probe()
 
 
 def _set_final_bias(ctx: RunContext, prep: Prepared) -> str:
@@ -68,11 +79,7 @@ def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -
             f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "
             f"{'every other sample' if name == 'dependency' else 'every position right of it'} must be white"
         )
-        ctx.record.publish(
-            verdict.gate,
-            name,
-            lambda: dependency_figure(
-                verdict.details["dependency"], verdict.details["rows"], row_label, col_label, title
-            ),
-        )
+        details = verdict.details
+        figure = partial(dependency_figure, details["dependency"], details["rows"], row_label, col_label, title)
+        ctx.record.publish(verdict.gate, name, figure)  # a partial: drawn in the background
     return verdict
