@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, Interrupted
-from ..record.atomic import leftovers, replacing
+from ..record.atomic import in_background, leftovers, replacing, wait_for_writes
 from . import interrupts
 
 FORMAT = 1
@@ -86,6 +86,12 @@ def model_mismatch(saved: dict[str, torch.Tensor], current: dict[str, torch.Tens
                 f"{key} is {list(saved[key].shape)} in the checkpoint, {list(current[key].shape)} in the model"
             )
     return problems
+
+
+def eager_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with torch.compile's `_orig_mod.` prefix taken out of its keys (saneloop never
+    writes one; a state dict saved from a compiled module elsewhere loads all the same)."""
+    return {key.replace("_orig_mod.", ""): value for key, value in state.items()}
 
 
 @dataclass(frozen=True)
@@ -186,11 +192,17 @@ class Checkpointer:
         return loader
 
     def save(self, step: int, losses: list[torch.Tensor]) -> None:
-        """Write a checkpoint at `step` (once per step); then, if a signal asked for it, stop."""
+        """Write a checkpoint at `step` (once per step); then, if a signal asked for it, stop.
+
+        The one at the last step is written to disk in the background (nothing changes the states
+        once training is over): the run goes on to `evaluate` meanwhile, and waits for it at its end
+        (`wait_for_writes`). The others are written before the next step, as they must be."""
+        stopping = self._guard is not None and self._guard.received
         if self._saved_step != step:
-            self._write(step, losses)
+            self._write(step, losses, background=step >= self.total > 0 and not stopping)
         self.due = self._next_due(step)
         if self._guard is not None and self._guard.received:
+            wait_for_writes()  # the checkpoint named in the message is on disk
             raise Interrupted(self._guard.received, step, str(self.last_path))
 
     def finish(self, step: int, losses: list[torch.Tensor]) -> None:
@@ -201,7 +213,7 @@ class Checkpointer:
         if self._guard is not None:
             self._guard.undefer()
 
-    def _write(self, step: int, losses: list[torch.Tensor]) -> None:
+    def _write(self, step: int, losses: list[torch.Tensor], background: bool = False) -> None:
         accelerator, plan = self.accelerator, self.plan
         rng = {**_global_rng(), "loader": self._epoch_rng}
         every_rank = [rng] if accelerator.num_processes == 1 else _gather(rng)
@@ -222,17 +234,24 @@ class Checkpointer:
                 "gates": json.dumps(plan.gates_so_far(), default=str),
             }
             path = path_for(plan.run_dir, step)
-            try:
-                with replacing(path) as handle:
-                    _dump(payload, handle)
-            except OSError as err:
-                raise OSError(
-                    f"could not write checkpoint {path}: {err}. Free some space, or write fewer "
-                    "checkpoints <checkpoint.every, checkpoint.keep>"
-                ) from err
-            self._prune()
+            wait_for_writes()  # one write at a time, in order
+            if background:
+                in_background(lambda: self._store(path, payload))
+            else:
+                self._store(path, payload)
         self.last_path, self._saved_step = path_for(plan.run_dir, step), step
         accelerator.wait_for_everyone()
+
+    def _store(self, path: Path, payload: dict[str, Any]) -> None:
+        try:
+            with replacing(path) as handle:
+                _dump(payload, handle)
+        except OSError as err:
+            raise OSError(
+                f"could not write checkpoint {path}: {err}. Free some space, or write fewer "
+                "checkpoints <checkpoint.every, checkpoint.keep>"
+            ) from err
+        self._prune()
 
     def _prune(self) -> None:
         for old in complete(self.plan.run_dir)[: -self.keep]:
@@ -243,14 +262,15 @@ class Checkpointer:
     def _load_states(self, payload: dict[str, Any]) -> None:
         target = self.accelerator.unwrap_model(self.model)
         where = f"checkpoint {self.plan.resumed.path if self.plan.resumed else '?'}"
-        problems = model_mismatch(payload["model"], target.state_dict())
+        saved = eager_keys(payload["model"])
+        problems = model_mismatch(saved, target.state_dict())
         if problems:
             raise InputError(
                 f"{where} does not fit the model built from model._target_="
                 f"{self.plan.model_target}: {'; '.join(problems)}. The model code changed since "
                 "the checkpoint was written: restore it, or start a new run without resume="
             )
-        target.load_state_dict(payload["model"])
+        target.load_state_dict(saved)
         try:
             self.optimizer.load_state_dict(payload["optimizer"])
             if self.scheduler is not None:

@@ -38,6 +38,7 @@ from ..errors import (
     InputError,
     Interrupted,
 )
+from ..record.atomic import wait_for_writes
 from ..record.report import Report, write_atomic
 from ..record.run_record import RunRecord
 from ..stages import baselines, capacity, evaluate, overfit, sanity, setup, train
@@ -106,6 +107,7 @@ def _climb(ctx: RunContext) -> int:
         trained = train.run(ctx, prep)
     with _stage(ctx, evaluate.NAME):
         evaluate.run(ctx, prep, trained)
+    wait_for_writes()  # the end-of-train checkpoint, written while evaluate ran
     ctx.record.report.status = "passed"
     ctx.record.tracker.hparams(_hparams(ctx.settings), {k: float(v) for k, v in ctx.record.report.metrics.items()})
     return EXIT_PASSED
@@ -166,9 +168,14 @@ def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
 
 def _finish(ctx: RunContext, code: int) -> None:
     record = ctx.record
+    try:
+        wait_for_writes()  # a halted or failed run still describes only whole checkpoints
+    except OSError as err:
+        record.note(str(err))
     if record.report.stages and record.report.stages[-1]["seconds"] is None:
         record.report.end_stage(0.0)
     if record.main:
+        record.finish_figures()  # drawn in the background during the run: their notes go in the report
         resume.describe(record.report, ctx.run_dir)
         record.report.write()
         record.terminal.summary(record.report.to_json())
