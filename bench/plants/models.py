@@ -225,3 +225,17 @@ class LogSoftmaxMLP(MLP):
 
     def forward(self, x):
         return super().forward(x).log_softmax(-1)
+
+
+class PrecisionRecordingMLP(MLP):
+    """Not a bug: the default MLP, recording in what precision each forward ran (autocast on or off,
+    in which dtype) by mode and by the stage function that called it, in `SEEN` (shared by copies)."""
+
+    SEEN: set = set()
+
+    def forward(self, x):
+        on = torch.is_autocast_enabled("cpu") or (torch.cuda.is_available() and torch.is_autocast_enabled("cuda"))
+        dtype = torch.get_autocast_dtype("cpu") if on else torch.float32
+        out = super().forward(x)
+        PrecisionRecordingMLP.SEEN.add(("train" if self.training else "eval", on, str(dtype), str(out.dtype)))
+        return out

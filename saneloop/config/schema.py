@@ -92,6 +92,9 @@ class TrainConfig:
     log_every: int = bounded(10, low=1)  # steps between TensorBoard points (each costs one host sync)
     # Steps between predictions on a fixed test batch (tip 11: prediction dynamics); null: 10 over the run.
     eval_every: Optional[int] = bounded(None, low=1)
+    # torch.compile the model for the train and evaluate steps (gates and probes run it eagerly).
+    # Worth it for models whose steps take milliseconds or more; the first steps pay the compile.
+    compile: bool = False
 
 
 @dataclass

@@ -13,7 +13,7 @@ from ..data.inspection import Rejected
 from ..data.seeding import seed_everything
 from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
-from ..engine.loop import accelerated_step, bare_step, needs_accelerate_wrappers
+from ..engine.loop import accelerated_step, bare_step, compiled, needs_accelerate_wrappers
 from .context import Prepared, RunContext, Trained
 from .train_data import DataPass
 from .train_watch import TrainWatch
@@ -33,13 +33,22 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     total = _total_steps(ctx, len(loader))
     watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
+    # The checkpoints (and every probe or hook) use `model`; the steps run `stepped`, which shares its
+    # parameters (compiled when train.compile): state dict keys never carry `_orig_mod.`.
+    stepped = _compiled(ctx, model) if ctx.settings.train.compile else model
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
     data.start()
-    losses, nonfinite_step = _fit(ctx, prep, (model, optimizer, scheduler, loader), (watch, data), checkpoints, total)
+    parts = (stepped, optimizer, scheduler, loader)
+    losses, nonfinite_step = _fit(ctx, prep, parts, (watch, data), checkpoints, total)
     data.finish()
     watch.finish(len(losses))
     ctx.gates("loss_decreases", lambda s: loss_decreased(losses, s, nonfinite_step))
-    return Trained(model, losses)
+    return Trained(stepped, losses, model)
+
+
+def _compiled(ctx: RunContext, model):
+    ctx.record.note("train and evaluate run the model compiled (train.compile); the gates and probes run it eagerly")
+    return compiled(model, ctx.settings.deterministic)
 
 
 def _total_steps(ctx: RunContext, steps_per_epoch: int) -> int:
