@@ -113,7 +113,23 @@ def main() -> None:
         for r in rows:
             r["peak_vs_smallest"] = round(r["peak_rss_mb"] / base, 3) if base else None
     args.out.write_text(json.dumps({"cost_ms": args.cost_ms, "workers": args.workers, "runs": results}, indent=2))
+    print(markdown(results, args.timeout))
     print(f"wrote {args.out}")
+
+
+def markdown(results: list[dict], timeout: float) -> str:
+    """The table for docs/performance.md."""
+    shown = lambda v: f"{v:,.1f}" if isinstance(v, (int, float)) else f"> {timeout:,.0f} (stopped)"
+    lines = [
+        "| items | tree | first verdict s | all stages before train s | peak RSS MB | peak / smallest run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['n']:,} | {r['tree']} | {shown(r['first_verdict_s'])} | {shown(r['before_train_s'])} | "
+            f"{r['peak_rss_mb']:,.0f} | {r.get('peak_vs_smallest') or ''} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ checked whole, vectorised.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -33,11 +35,19 @@ def run(ctx: RunContext) -> Prepared:
     task = ctx.components.task()
     train_set, test_set = ctx.components.datasets()
     loaders = ctx.components.loaders(train_set, test_set, ctx.seed)
+    summaries = _check_data(ctx, task, loaders)
+    prep = Prepared(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
+    _refuse_wrong_output_shape(ctx, prep)
+    ctx.gates("determinism", lambda s: reproducible(lambda: _short_run(ctx, prep, s.steps)))
+    return prep
+
+
+def _check_data(ctx: RunContext, task: Task, loaders: Loaders) -> dict[str, DatasetSummary]:
+    """Every target first (the first verdicts), then a random sample of the inputs, then repeat reads."""
     sample = ctx.settings.gates.inputs_finite.sample
     summaries = {split: survey.first_look(loaders, split, sample, ctx.seed) for split in ("train", "test")}
     _refuse_unbatchable_inputs(summaries, loaders)
     _note_targets(ctx, summaries)
-
     targets = {split: summary.targets for split, summary in summaries.items()}
     ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
     ctx.gates("classes_present", lambda s: all_classes_present(task, targets["train"]))
@@ -45,12 +55,9 @@ def run(ctx: RunContext) -> Prepared:
     _refuse_unbatchable_inputs(summaries, loaders)
     loaders.inspect_train = _inspection(ctx, summaries["train"])
     ctx.gates("inputs_finite", lambda s: _finite(summaries))
-    ctx.gates("augmentation_off", lambda s: items_repeat({"train": train_set, "test": test_set}, s.items))
-
-    prep = Prepared(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
-    _refuse_wrong_output_shape(ctx, prep)
-    ctx.gates("determinism", lambda s: reproducible(lambda: _short_run(ctx, prep, s.steps)))
-    return prep
+    datasets = {"train": loaders.train_set, "test": loaders.test_set}
+    ctx.gates("augmentation_off", lambda s: items_repeat(datasets, s.items, partial(_items, loaders)))
+    return summaries
 
 
 def seeded_model(ctx: RunContext, components: Components | None = None) -> nn.Module:
@@ -64,6 +71,11 @@ def _short_run(ctx: RunContext, prep: Prepared, steps: int) -> list[float]:
     model = seeded_model(ctx)
     optimizer = ctx.components.optimizer(list(model.parameters()))
     return train_steps(model, optimizer, prep.task.loss, prep.loaders.gate_train(), steps, ctx.device)
+
+
+def _items(loaders: Loaders, split: str, dataset, indices) -> list:
+    """The items at `indices`, read as the run reads them (through the split's loader workers)."""
+    return [item for chunk in loaders.read(dataset, indices, list, split == "test") for _, item in chunk]
 
 
 def _finite(summaries: dict[str, DatasetSummary]):
