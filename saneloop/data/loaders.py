@@ -20,6 +20,7 @@ from ..errors import InputError
 from .batch import Batch, BatchFormat
 from .inspection import Inspect, Inspected, Rejected
 from .seeding import generator, seed_worker
+from .tensor_batches import Gathered, TensorBatches, batchable
 
 LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train / loader.test)
 
@@ -61,7 +62,11 @@ class BatchCollate:
     ) -> None:
         self.inner, self.fmt, self.indexed, self.inspect = inner or default_collate, fmt, indexed, inspect
 
-    def __call__(self, items: list[Any]) -> Batch | Rejected:
+    def __call__(self, items: list[Any] | Gathered) -> Batch | Rejected:
+        if isinstance(items, Gathered):  # in-memory tensors, gathered at once (the default collate's result)
+            batch = self.fmt.split(items.tensors, items.indices)
+            problems = self.inspect(batch, None) if self.inspect is not None else None
+            return Rejected(batch.indices.tolist(), problems, batch) if problems else batch
         indices = None
         if self.indexed:
             indices = torch.tensor([i for i, _ in items])
@@ -114,7 +119,7 @@ class Loaders:
         takes those; readers that expect batches use `gate_train`."""
         dataset = dataset if dataset is not None else self.train_set
         return self._train(
-            IndexedDataset(dataset) if inspect is not None else dataset,
+            self._batched(dataset, inspect is not None, self.train_collate),
             generator=generator(self.seed),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.train_collate, self.fmt, inspect is not None, inspect),
@@ -129,7 +134,7 @@ class Loaders:
     def test(self) -> DataLoader:
         """The test loader over (index, item): batches carry their dataset indices."""
         return self._test(
-            IndexedDataset(self.test_set),
+            self._batched(self.test_set, True, self.test_collate),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
@@ -139,7 +144,7 @@ class Loaders:
         when setup set `inspect_train`)."""
         inspect = self.inspect_train
         loader = self._train(
-            self.train_set if inspect is None else IndexedDataset(self.train_set),
+            self._batched(self.train_set, inspect is not None, self.train_collate),
             batch_size=batch_size or self.train_batch_size,
             shuffle=True,
             drop_last=False,
@@ -202,6 +207,14 @@ class Loaders:
             collate_fn=digest,
             worker_init_fn=seed_worker,
         )
+
+    @staticmethod
+    def _batched(dataset: Dataset, indexed: bool, collate: Optional[Callable[[list[Any]], Any]]) -> Dataset:
+        """What a DataLoader iterates: in-memory tensors gathered a batch at a time where the default
+        collate would stack them (`tensor_batches`); (index, item) pairs when `indexed`."""
+        if collate is None and batchable(dataset):
+            return TensorBatches(dataset, indexed)  # type: ignore[arg-type]
+        return IndexedDataset(dataset) if indexed else dataset
 
     def workers(self, test: bool = False) -> int:
         """`loader.test.num_workers` (test) or `loader.train.num_workers`."""
