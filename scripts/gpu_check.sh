@@ -60,7 +60,12 @@ info = {"torch": torch.__version__, "cuda": torch.version.cuda, "gpus": torch.cu
         "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported()}
 open(sys.argv[1], "w").write(json.dumps(info))
 EOF
-if [ "$GPUS" -lt 1 ]; then echo "no CUDA GPU here: nothing to check" >&2; fi
+if [ "$GPUS" -lt 1 ]; then
+  echo '{"device": '"$(cat "$OUT/device.json")"', "runs": [], "all_passed": false, "skipped": "no CUDA GPU"}' \
+    > "$OUT/gpu_check.json"
+  echo "no CUDA GPU here: nothing checked (wrote $OUT/gpu_check.json)" >&2
+  exit 1
+fi
 
 for recipe in classify regress binary charlm; do
   extra=(seed=0)

@@ -92,14 +92,7 @@ def _fit(
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
     device = None if accelerator.device.type == "cpu" else accelerator.device
-    bar = tqdm(
-        total=total,
-        desc="train",
-        unit="step",
-        disable=not (ctx.settings.output.progress and accelerator.is_main_process),
-        mininterval=0.5,
-        leave=False,
-    )
+    bar = _bar(ctx, total)
     log_every, checkpoints.total = int(ctx.settings.train.log_every), total
     step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
     logged = step - step % log_every
@@ -131,6 +124,12 @@ def _fit(
         bar.close()
         checkpoints.close()
     return torch.stack(losses) if losses else torch.zeros(0), None
+
+
+def _bar(ctx: RunContext, total: int) -> Any:
+    """The progress bar: redrawn at most twice a second (main process, `output.progress`)."""
+    shown = ctx.settings.output.progress and ctx.accelerator.is_main_process
+    return tqdm(total=total, desc="train", unit="step", disable=not shown, mininterval=0.5, leave=False)
 
 
 def _log(ctx: RunContext, chunk: torch.Tensor, first_step: int, bar: Any) -> Optional[int]:
