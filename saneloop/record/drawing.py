@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import queue
+import signal
 import sys
 import threading
 import warnings
@@ -55,16 +56,27 @@ def _attempt(key: int, draw: Callable[[], Any], path: Path) -> Drawn:
 
 
 def _serve(jobs: Any, answers: Any) -> None:
-    """The child: draw each job as it comes, answer with its `Drawn`; stop at None."""
-    while (job := jobs.recv()) is not None:
-        answers.send(_attempt(*pickle.loads(job)))
+    """The child: draw each job as it comes, answer with its `Drawn`; stop at None (or when the run is gone)."""
+    _as_a_child()
+    try:
+        while (job := jobs.recv()) is not None:
+            answers.send(_attempt(*pickle.loads(job)))
+    except (EOFError, OSError):  # the run ended without collecting: nothing left to answer to
+        pass
     answers.close()
 
 
 def _serve_once(key: int, draw: Callable[[], Any], path: Path, answers: Any) -> None:
     """A child forked for one figure that cannot be sent (it inherited `draw` at the fork)."""
+    _as_a_child()
     answers.send(_attempt(key, draw, path))
     answers.close()
+
+
+def _as_a_child() -> None:
+    """Ctrl-C is for the run (which still collects what was drawn); SIGTERM ends a child as usual."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def background_allowed() -> bool:
