@@ -6,7 +6,8 @@ process (a `functools.partial` of a module-level function over plain views) goes
 forked at the first figure; any other (a lambda, whose closure cannot be sent) to a child forked for
 it alone, which has the lambda already. Each child writes the PNG and answers with a few bytes
 (where it is, its size, or why it failed); the run collects the answers at its end, before
-report.md is written. Where fork is not safe (not Linux), figures are drawn in this process.
+report.md is written. Where fork is not safe (not Linux), or no core is free beside the run
+(`spare_core`), figures are drawn in the run's own process.
 
 No pipe can fill up and stall either side: jobs go to the child through a sender thread, and the
 child's answers are small. The children only run NumPy and matplotlib (not torch, not the parent's
@@ -15,7 +16,9 @@ threads).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
 import pickle
 import queue
 import signal
@@ -74,7 +77,10 @@ def _serve_once(key: int, draw: Callable[[], Any], path: Path, answers: Any) -> 
 
 
 def _as_a_child() -> None:
-    """Ctrl-C is for the run (which still collects what was drawn); SIGTERM ends a child as usual."""
+    """Ctrl-C is for the run (which still collects what was drawn); SIGTERM ends a child as usual.
+    The objects inherited from the run are frozen out of the garbage collector's sweeps: sweeping
+    them would write to (and so copy) most of the run's memory pages."""
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -82,6 +88,19 @@ def _as_a_child() -> None:
 def background_allowed() -> bool:
     """Fork drawing children only where it is safe and cheap: Linux (macOS forks badly with threads)."""
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def spare_core() -> bool:
+    """Is a core free for drawing beside the run? The last minute's load average counts the run too.
+
+    Drawing in a child costs more CPU in all (a second matplotlib import, the fork) and wins only
+    when it runs beside the run, not instead of it: on a machine kept busy by other work the
+    figures are drawn in the run's own process, as they always were."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+        return os.getloadavg()[0] <= cores - 0.5
+    except (AttributeError, OSError):
+        return False
 
 
 class Drawer:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from ..checks.verdict import Verdict
 from .console import Terminal
-from .drawing import Drawer, Drawn
+from .drawing import Drawer, Drawn, spare_core
 from .report import Report
 from .tracking import Tracker
 
@@ -29,7 +29,7 @@ class RunRecord:
         self.report = Report(run_dir, recipe)
         self.terminal = Terminal(enabled=main)
         self.tracker = Tracker(run_dir / "tensorboard", enabled=main)
-        self.drawer = Drawer(background=True)
+        self.drawer = Drawer(background=spare_core())
         self._pending: dict[int, tuple[Optional[str], str, str, int]] = {}  # key -> (gate, name, tag, step)
         self._scratch: Optional[Path] = None  # where TensorBoard-only images are drawn to, then read back
 
