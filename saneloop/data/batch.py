@@ -27,7 +27,7 @@ class Batch:
     indices: Optional[torch.Tensor] = None
 
     def forward(self, model: Callable[..., Any]) -> Any:
-        return model(*self.inputs, **self.kwargs)
+        return model(*self.inputs, **self.kwargs) if self.kwargs else model(*self.inputs)
 
     def __len__(self) -> int:
         for _, tensor in self.named_inputs():

@@ -63,8 +63,8 @@ class BatchCollate:
         self.inner, self.fmt, self.indexed, self.inspect = inner or default_collate, fmt, indexed, inspect
 
     def __call__(self, items: list[Any] | Gathered) -> Batch | Rejected:
-        if isinstance(items, Gathered):  # in-memory tensors, gathered at once (the default collate's result)
-            batch = self.fmt.split(items.tensors, items.indices)
+        if isinstance(items, Gathered):  # in-memory tensors, gathered at once: (inputs..., target)
+            batch = Batch(tuple(items.tensors[:-1]), {}, items.tensors[-1], items.indices)
             problems = self.inspect(batch, None) if self.inspect is not None else None
             return Rejected(batch.indices.tolist(), problems, batch) if problems else batch
         indices = None
