@@ -184,6 +184,14 @@ def bugs() -> list[Case]:
         Case("cls_eval_dropout", c, _model("bench.plants.EvalDropoutMLP"), "eval_repeatable", "#21 dropout at eval"),
         Case("cls_eval_drop_last", c, ["loader.test.drop_last=true"], "full_eval", "#39 eval drops the last batch"),
         Case(
+            "cls_corrupt_item_unsampled",
+            c,
+            ["data._target_=bench.plants.synthetic_images", "+data.n=20000", "+data.nan_at=[6395]"],
+            "full_pass",
+            "a corrupt item in a large map-style set",
+            "item 6395 of 20,000: outside setup's 2,000-item sample and every gate's reads (seed 0)",
+        ),
+        Case(
             "cls_partial_input",
             c,
             _model("PartialInputMLP", "+model.keep=16"),
@@ -522,6 +530,12 @@ def clean() -> list[Case]:
         ),
         ("cls_residual", c, _model("ResidualMLP", "model.hidden=128", "model.depth=3"), "residual stack"),
         ("cls_log_softmax", c, _model("LogSoftmaxMLP"), "#27 log_softmax before CE (harmless)"),
+        (
+            "cls_map_style",
+            c,
+            ["data._target_=bench.plants.synthetic_images", "+data.n=5000"],
+            "a map-style set with stored targets: sampled in setup, read whole in epoch 1",
+        ),
         ("reg_default", r, [], "dropout 0.2"),
         (
             "reg_residual",

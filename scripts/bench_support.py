@@ -31,6 +31,7 @@ def saneloop_train_context(
     wd: float,
     batch: int,
     progress: bool = True,
+    cpu: bool = True,
 ) -> tuple[RunContext, Prepared]:
     """The run context and the setup stage's result, as the pipeline hands them to `train.run`."""
     cfg, _ = compose_config(
@@ -42,20 +43,21 @@ def saneloop_train_context(
             f"loader.train.batch_size={batch}",
             f"train.max_steps={steps}",
             "train.epochs=100000",
-            "accelerator.cpu=true",
+            f"accelerator.cpu={str(cpu).lower()}",
             "output.figures=false",
             f"output.progress={str(progress).lower()}",
             "gates.loss_decreases.waive='benchmark: synthetic data and a short budget'",
         ],
     )
     settings, components = read_settings(cfg), Components(cfg)
+    _ = settings.config_yaml  # the pipeline wrote config.yaml before any stage ran: the YAML is made by then
     record = RunRecord(run_dir, "bench", main=True, figures=False)
     record.report.start_stage("train")
-    accelerator = Accelerator(cpu=True)
+    accelerator = Accelerator(cpu=cpu)
     gates = GateRunner(settings.gates, accelerator, record)
     gates.stage = "train"
     ctx = RunContext(settings, components, run_dir, record, gates, accelerator)
-    summary = summarize(data, "train")
+    summary = summarize(data, "train")  # what setup hands train: every item checked (in-memory tensors)
     prep = Prepared(Classify(10), data, data, summary, summary, components.loaders(data, data, seed), model)
     return ctx, prep
 

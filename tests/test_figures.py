@@ -84,6 +84,7 @@ def test_a_figure_that_fails_is_a_note_not_a_crash(tmp_path):
     record.main = True  # as on the main process, without a TensorBoard writer
     report = record.report
     record.publish("overfit", "broken", lambda: 1 / 0)
+    record.finish_figures()  # figures are drawn in the background: their outcome is known at the end
     assert report.notes and "figure broken not drawn: ZeroDivisionError" in report.notes[0]
     assert report.figures == {}
 
@@ -96,3 +97,25 @@ def test_loss_curve_has_the_test_loss_at_init_and_at_each_evaluation(default_run
     total = len(events.Scalars("train/loss")) * 10  # train/loss is logged every 10 steps
     assert steps[0] == 0 and len(steps) == 5 and steps[-1] == total
     assert abs(points[0].value - 2.30) < 0.05 and points[-1].value < 0.3  # log 10 at init, far lower at the end
+
+
+def test_figures_are_drawn_in_the_background_without_stalling_the_run(tmp_path):
+    """Many large figures (answers and jobs well past a pipe's buffer) are handed off at once, partials
+    to one drawing child and a lambda to its own; every one arrives, in order, as a PNG."""
+    import time
+    from functools import partial
+
+    from saneloop.record.drawing import Drawer, background_allowed
+
+    if not background_allowed():
+        pytest.skip("figures are drawn in this process here")
+    view = ImageView(np.random.rand(64, 32, 32), [f"y={k}" for k in range(64)])  # ~0.5 MB per job
+    drawer = Drawer()
+    start = time.perf_counter()
+    for key in range(12):
+        assert drawer.submit(key, partial(figures.batch_figure, view), tmp_path / f"{key}.png") is None
+    assert drawer.submit(12, lambda: figures.batch_figure(view), tmp_path / "12.png") is None
+    assert time.perf_counter() - start < 2.0  # handed off, not drawn here
+    done = drawer.collect()
+    assert [d.key for d in done] == list(range(13)) and all(d.error is None for d in done)
+    assert all(png_size(d.path) == (d.width, d.height) for d in done)

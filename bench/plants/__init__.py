@@ -37,6 +37,7 @@ from .models import (
     OneColumnMLP,
     OutputScaledMLP,
     PartialInputMLP,
+    PrecisionRecordingMLP,
     ResidualMLP,
     RowPoolNet,
     ScaledInitMLP,
@@ -45,6 +46,7 @@ from .models import (
     UnseededNoiseMLP,
 )
 from .optim import NeverZeroGrad, StepWithZeroedGrads, foreign_params_adamw
+from .scale import SyntheticImages, synthetic_images
 from .second_wave import (
     AdditiveMaskCharTransformer,
     CountingSampler,
@@ -104,6 +106,8 @@ __all__ = [
     "rank_scaled_adamw",
     "sum_leak",
     "ZeroInitBatchMixMLP",
+    "SyntheticImages",
+    "synthetic_images",
     "BatchNormDropoutMLP",
     "BatchNormedCharTransformer",
     "BatchSoftmaxMLP",
@@ -127,6 +131,7 @@ __all__ = [
     "OneColumnMLP",
     "OutputScaledMLP",
     "PartialInputMLP",
+    "PrecisionRecordingMLP",
     "PerPositionClassify",
     "PositionOnlyCharTransformer",
     "ResidualMLP",

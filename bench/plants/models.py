@@ -238,3 +238,17 @@ class OneColumnMLP(MLP):
     def forward(self, x):
         flat = x.flatten(1)
         return super().forward(flat[:, self.column : self.column + 1] if self.column != -1 else flat[:, -1:])
+
+
+class PrecisionRecordingMLP(MLP):
+    """Not a bug: the default MLP, recording in what precision each forward ran (autocast on or off,
+    in which dtype) by mode and by the stage function that called it, in `SEEN` (shared by copies)."""
+
+    SEEN: set = set()
+
+    def forward(self, x):
+        on = torch.is_autocast_enabled("cpu") or (torch.cuda.is_available() and torch.is_autocast_enabled("cuda"))
+        dtype = torch.get_autocast_dtype("cpu") if on else torch.float32
+        out = super().forward(x)
+        PrecisionRecordingMLP.SEEN.add(("train" if self.training else "eval", on, str(dtype), str(out.dtype)))
+        return out

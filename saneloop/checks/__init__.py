@@ -16,6 +16,7 @@ from .data_order import DataOrderSettings, ResumeOrderSettings
 from .determinism import DeterminismSettings, identical_losses, reproducible
 from .eval_repeatable import EvalRepeatableSettings, evaluates_repeatably
 from .full_eval import FullEvalSettings, every_example_once
+from .full_pass import BatchInspector, FullPassSettings
 from .grad_accumulation import GradAccumulationSettings, accumulation_matches
 from .init_bias import InitBiasSettings, bias_reaches_output
 from .init_loss import InitLossSettings, loss_at_init
@@ -64,6 +65,7 @@ __all__ = [
     "learns_from_inputs",
     "overfit_batch",
     "wider_no_worse",
+    "BatchInspector",
     "loss_decreased",
     "every_example_once",
     "evaluates_repeatably",
@@ -84,6 +86,7 @@ __all__ = [
     "DeterminismSettings",
     "EvalRepeatableSettings",
     "FullEvalSettings",
+    "FullPassSettings",
     "InitBiasSettings",
     "InitLossSettings",
     "InputIndependentSettings",

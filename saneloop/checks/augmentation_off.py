@@ -8,9 +8,9 @@ group, which only the train stage applies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -28,17 +28,23 @@ class AugmentationOffSettings(GateSettings):
     items: int = bounded(8, low=1)  # items of each split read twice, spread over the split
 
 
-def items_repeat(datasets: Mapping[str, Any], items: int = 8) -> Verdict:
+def items_repeat(
+    datasets: Mapping[str, Any],
+    items: int = 8,
+    read: Optional[Callable[[str, Any, Sequence[int]], list[Any]]] = None,
+) -> Verdict:
     """Read `items` items of each dataset twice; name the indices whose two reads differ.
 
-    Usable on its own: `items_repeat({"train": train_set}).passed`.
+    `read(split, dataset, indices)`: how a run reads items (through its loader's workers); by
+    default `dataset[i]`. Usable on its own: `items_repeat({"train": train_set}).passed`.
     """
     differ: dict[str, list[int]] = {}
     checked = 0
     for split, dataset in datasets.items():
         indices = spread(len(dataset), items)
         checked += len(indices)
-        bad = [i for i in indices if not same(dataset[i], dataset[i])]
+        first, second = (read(split, dataset, indices) if read else [dataset[i] for i in indices] for _ in (1, 2))
+        bad = [i for i, a, b in zip(indices, first, second) if not same(a, b)]
         if bad:
             differ[split] = bad
     if not differ:

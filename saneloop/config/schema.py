@@ -24,6 +24,7 @@ from ..checks import (
     EvalModeSettings,
     EvalRepeatableSettings,
     FullEvalSettings,
+    FullPassSettings,
     GradAccumulationSettings,
     InitBiasSettings,
     InitLossSettings,
@@ -88,6 +89,7 @@ class GatesConfig:
     data_order: DataOrderSettings = field(default_factory=DataOrderSettings)
     resume_order: ResumeOrderSettings = field(default_factory=ResumeOrderSettings)
     replicas: ReplicasSettings = field(default_factory=ReplicasSettings)
+    full_pass: FullPassSettings = field(default_factory=FullPassSettings)
     loss_decreases: LossDecreasesSettings = field(default_factory=LossDecreasesSettings)
     trained_batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
     trained_causality: CausalitySettings = field(default_factory=CausalitySettings)
@@ -127,6 +129,9 @@ class TrainConfig:
     # Full-set test-loss evaluations during train, evenly spaced, the last at the final step (the loss
     # curve's points with error bars, figures/loss.png); 0: none.
     full_evals: int = bounded(4, low=0)
+    # torch.compile the model for the train and evaluate steps (gates and probes run it eagerly).
+    # Worth it for models whose steps take milliseconds or more; the first steps pay the compile.
+    compile: bool = False
 
 
 @dataclass

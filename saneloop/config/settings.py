@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
@@ -48,8 +49,9 @@ class RunSettings:
     model_output: ModelOutputConfig
     config: DictConfig  # the whole composed config: the user's `_target_` nodes, config.yaml, checkpoints
 
-    @property
+    @cached_property
     def config_yaml(self) -> str:
+        """The resolved config as YAML (config.yaml, every checkpoint): made once, it costs ~10 ms."""
         return OmegaConf.to_yaml(self.config, resolve=True)
 
 

@@ -41,6 +41,8 @@ class Batch:
     def call(self, model: Callable[..., Any], **extra: Any) -> Any:
         """What the model returns, untouched (`extra`: more keyword inputs, e.g. the labels)."""
         with self.around(model) if self.around is not None else nullcontext():
+            if not self.kwargs and not extra:
+                return model(*self.inputs)  # no empty-dict unpack on the hot path
             return model(*self.inputs, **self.kwargs, **extra)
 
     def training_loss(self, model: Callable[..., Any], loss_fn: Callable[[Any, Any], torch.Tensor]) -> torch.Tensor:

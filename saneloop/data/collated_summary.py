@@ -24,7 +24,7 @@ def summarize_collated(
     dataset: Dataset, split: str, collate: Callable[[list[Any]], Any], fmt: BatchFormat, pad_value: int = IGNORE_INDEX
 ):
     """A DatasetSummary of `dataset` as `collate` hands it to the model."""
-    from .summary import DatasetSummary, _finite_rows
+    from .summary import DatasetSummary, finite_rows
 
     length = len(dataset)  # type: ignore[arg-type]
     targets, nonfinite, shapes = [], [], set()
@@ -42,10 +42,10 @@ def summarize_collated(
             ) from err
         if not isinstance(batch.targets, torch.Tensor):
             raise InputError(f"{split} batches hold targets of type {type(batch.targets).__name__}; need a tensor")
-        bad = ~_finite_rows(batch.targets)
+        bad = ~finite_rows(batch.targets)
         for _, tensor in batch.named_inputs():
             if tensor.dim() >= 1 and len(tensor) == len(bad):
-                bad |= ~_finite_rows(tensor)
+                bad |= ~finite_rows(tensor)
         nonfinite += (bad.nonzero().flatten() + start).tolist()
         first = batch.first_input
         if first is not None:

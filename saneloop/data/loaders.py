@@ -9,22 +9,28 @@ order, so it cannot change the trained model.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, Optional
 
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from ..errors import InputError
 from .batch import Batch, BatchFormat
+from .inspection import Inspect, Inspected, Rejected
 from .seeding import generator, seed_worker
+from .tensor_batches import Gathered, TensorBatches, batchable
 
 LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train / loader.test)
 
-# Offsets of the gates' generators from the run's seed: the probes, the overfit batch and the test
-# loader each have their own stream, apart from the training order (seed + 0).
-PROBE_STREAM, FIXED_STREAM, TEST_STREAM = 1, 2, 3
+# Offsets of the gates' generators from the run's seed: the probes, the overfit batch, the test loader
+# and setup's sample of items each have their own stream, apart from the training order (seed + 0).
+# (seed + 4 is label_noise's folds.)
+PROBE_STREAM, FIXED_STREAM, TEST_STREAM, SAMPLE_STREAM = 1, 2, 3, 5
+KEPT = 8  # probe batches kept per batch size (memory: at most 8 batches)
+_CHUNKS_PER_WORKER = 4  # items read by workers come in this many chunks per worker (an even share)
+_MAX_CHUNK = 64
 
 
 class IndexedDataset(Dataset):
@@ -41,17 +47,42 @@ class IndexedDataset(Dataset):
 
 
 class BatchCollate:
-    """The user's collate (or torch's default), then the batch format; picklable for workers."""
+    """The user's collate (or torch's default), then the batch format; picklable for workers.
 
-    def __init__(self, inner: Optional[Callable[[list[Any]], Any]], fmt: BatchFormat, indexed: bool) -> None:
-        self.inner, self.fmt, self.indexed = inner or default_collate, fmt, indexed
+    `inspect` (where setup did not check every training item): called on each collated batch, in
+    the worker that made it, or with the error the collate raised; problems it names turn the batch
+    into a `Rejected`. Checking there costs the reading loop nothing: it runs beside the workers.
+    """
 
-    def __call__(self, items: list[Any]) -> Batch:
+    def __init__(
+        self,
+        inner: Optional[Callable[[list[Any]], Any]],
+        fmt: BatchFormat,
+        indexed: bool,
+        inspect: Optional[Inspect] = None,
+    ) -> None:
+        self.inner, self.fmt, self.indexed, self.inspect = inner or default_collate, fmt, indexed, inspect
+
+    def __call__(self, items: list[Any] | Gathered) -> Batch | Rejected:
+        if isinstance(items, Gathered):  # in-memory tensors, gathered at once: (inputs..., target)
+            batch = Batch(tuple(items.tensors[:-1]), {}, items.tensors[-1], items.indices, self.fmt)
+            problems = self.inspect(batch, None) if self.inspect is not None else None
+            return Rejected(batch.indices.tolist(), problems, batch) if problems else batch
         indices = None
         if self.indexed:
             indices = torch.tensor([i for i, _ in items])
             items = [item for _, item in items]
-        return self.fmt.split(self.inner(items), indices)
+        if self.inspect is None:
+            return self.fmt.split(self.inner(items), indices)
+        try:
+            batch = self.fmt.split(self.inner(items), indices)
+        except (RuntimeError, TypeError, ValueError) as err:  # e.g. default_collate on items of varying shapes
+            problems = self.inspect(Batch(indices=indices), err)
+            if problems:
+                return Rejected(indices.tolist() if indices is not None else [], problems)
+            raise
+        problems = self.inspect(batch, None)
+        return Rejected(batch.indices.tolist(), problems, batch) if problems else batch
 
 
 class Loaders:
@@ -68,6 +99,10 @@ class Loaders:
         self._train, self._test = _without_collate(train_factory), _without_collate(test_factory)
         self.train_collate = _collate_of(train_factory)
         self.test_collate = _collate_of(test_factory) or self.train_collate  # a padding collator serves both
+        # Set by setup when it could not check every training item: the gates' reads of the training
+        # set are inspected too, so a bad item they meet is named as such (not read as a model bug).
+        self.inspect_train: Optional[Inspect] = None
+        self._kept: dict[int, list[Batch]] = {}  # batch size -> the first probe batches (probe_batches)
 
     @property
     def train_batch_size(self) -> int:
@@ -77,40 +112,66 @@ class Loaders:
     def test_batch_size(self) -> int:
         return int(self._test.keywords.get("batch_size", 1))
 
-    def train(self, dataset: Optional[Dataset] = None) -> DataLoader:
-        """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate)."""
+    def train(self, dataset: Optional[Dataset] = None, inspect: Optional[Inspect] = None) -> DataLoader:
+        """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate).
+
+        With `inspect`, batches carry their dataset indices and a batch that fails it comes as a
+        `Rejected` (the data order and the batches are the same either way). The train stage's loop
+        takes those; readers that expect batches use `gate_train`."""
+        dataset = dataset if dataset is not None else self.train_set
         return self._train(
-            dataset if dataset is not None else self.train_set,
+            self._batched(dataset, inspect is not None, self.train_collate),
             generator=generator(self.seed),
             worker_init_fn=seed_worker,
-            collate_fn=BatchCollate(self.train_collate, self.fmt, False),
+            collate_fn=BatchCollate(self.train_collate, self.fmt, inspect is not None, inspect),
         )
+
+    def gate_train(self) -> Iterable[Batch]:
+        """The training loader as a gate reads it (determinism): inspected like every gate's read."""
+        if self.inspect_train is None:
+            return self.train()
+        return Inspected(self.train(inspect=self.inspect_train))
 
     def test(self) -> DataLoader:
         """The test loader over (index, item): batches carry their dataset indices. Its own generator: an
         evaluation in the middle of training draws nothing from the training stream."""
         return self._test(
-            IndexedDataset(self.test_set),
+            self._batched(self.test_set, True, self.test_collate),
             generator=generator(self.seed + TEST_STREAM),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
 
-    def probe(self, batch_size: Optional[int] = None) -> DataLoader:
-        """Shuffled training batches for the gates, from their own generator."""
-        return self._train(
-            self.train_set,
+    def probe(self, batch_size: Optional[int] = None) -> Iterable[Batch]:
+        """Shuffled training batches for the gates, from their own generator (a DataLoader; inspected
+        when setup set `inspect_train`)."""
+        inspect = self.inspect_train
+        loader = self._train(
+            self._batched(self.train_set, inspect is not None, self.train_collate),
             batch_size=batch_size or self.train_batch_size,
             shuffle=True,
             drop_last=False,
             generator=generator(self.seed + PROBE_STREAM),
             worker_init_fn=seed_worker,
-            collate_fn=BatchCollate(self.train_collate, self.fmt, False),
+            collate_fn=BatchCollate(self.train_collate, self.fmt, inspect is not None, inspect),
         )
+        return loader if inspect is None else Inspected(loader)
 
     def probe_batch(self, batch_size: Optional[int] = None) -> Batch:
-        """One real training batch (the gates' own shuffle)."""
-        return next(iter(self.probe(batch_size)))
+        """One real training batch (the gates' own shuffle): the first of `probe_batches`."""
+        return self.probe_batches(1, batch_size)[0]
+
+    def probe_batches(self, count: int, batch_size: Optional[int] = None) -> list[Batch]:
+        """The first `count` batches of `probe(batch_size)`, read once and kept (up to KEPT of them)
+        for the gates that ask again: reading them costs a loader start (with workers: forking them
+        and waiting for their prefetched batches) and each item's decoding."""
+        size = batch_size or self.train_batch_size
+        kept = self._kept.get(size, [])
+        if len(kept) < count:
+            kept = list(itertools.islice(self.probe(size), count))
+            if count <= KEPT:
+                self._kept[size] = kept
+        return kept[:count]
 
     def fixed_batch(self, size: int, key: str = "gates.overfit.batch_size") -> Batch:
         """The same `size` training examples for a given seed (e.g. the overfit batch)."""
@@ -121,8 +182,57 @@ class Loaders:
 
     def items(self, dataset: Dataset, indices: Sequence[int], test: bool = False) -> Batch:
         """The items at `indices`, collated as the run collates them, with their indices."""
-        collate = BatchCollate(self.test_collate if test else self.train_collate, self.fmt, True)
-        return collate([(i, dataset[i]) for i in indices])
+        batch = self._collate(dataset, test)(
+            [pair for chunk in self.read(dataset, indices, list, test) for pair in chunk]
+        )
+        return next(iter(Inspected([batch])))
+
+    def item_batches(self, dataset: Dataset, indices: Sequence[int], test: bool = False) -> Iterator[Batch]:
+        """The items at `indices` in chunks, in order, collated as the run collates them: one loader's
+        workers read them all (many `items` calls would start workers each time)."""
+        collate = self._collate(dataset, test)
+        for chunk in self.read(dataset, indices, list, test):
+            yield next(iter(Inspected([collate(chunk)])))
+
+    def _collate(self, dataset: Dataset, test: bool) -> BatchCollate:
+        inspect = None if test or dataset is not self.train_set else self.inspect_train
+        return BatchCollate(self.test_collate if test else self.train_collate, self.fmt, True, inspect)
+
+    def read(
+        self, dataset: Dataset, indices: Sequence[int], digest: Callable[[list[Any]], Any], test: bool = False
+    ) -> Iterator[Any]:
+        """`digest` of each chunk of (index, item) pairs for `indices`, in order. The items are read by
+        the split's DataLoader workers (`loader.*.num_workers`), which also run `digest`: what comes
+        back to this process is what `digest` keeps (the items themselves, or a few numbers)."""
+        indices = list(indices)
+        workers = self.workers(test)
+        if workers == 0:
+            for start in range(0, len(indices), _MAX_CHUNK):
+                yield digest([(i, dataset[i]) for i in indices[start : start + _MAX_CHUNK]])
+            return
+        chunk = max(1, min(_MAX_CHUNK, -(-len(indices) // (workers * _CHUNKS_PER_WORKER))))
+        factory = self._test if test else self._train
+        yield from factory(
+            Subset(IndexedDataset(dataset), indices),
+            batch_size=chunk,
+            shuffle=False,
+            drop_last=False,
+            pin_memory=False,
+            collate_fn=digest,
+            worker_init_fn=seed_worker,
+        )
+
+    @staticmethod
+    def _batched(dataset: Dataset, indexed: bool, collate: Optional[Callable[[list[Any]], Any]]) -> Dataset:
+        """What a DataLoader iterates: in-memory tensors gathered a batch at a time where the default
+        collate would stack them (`tensor_batches`); (index, item) pairs when `indexed`."""
+        if collate is None and batchable(dataset):
+            return TensorBatches(dataset, indexed)  # type: ignore[arg-type]
+        return IndexedDataset(dataset) if indexed else dataset
+
+    def workers(self, test: bool = False) -> int:
+        """`loader.test.num_workers` (test) or `loader.train.num_workers`."""
+        return int((self._test if test else self._train).keywords.get("num_workers") or 0)
 
     def test_items(self, count: int) -> Batch:
         """The first `count` test examples (a fixed test batch)."""

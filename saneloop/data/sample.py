@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .loaders import Loaders
 from .seeding import generator
 
 SAMPLE_STREAM = 3  # the sample's own generator (seed + 3): apart from training order and the probes
-_CHUNK = 1024  # items collated at a time
 ELEMENTS = 20_000_000  # at most this many input values per split (160 MB as float64): fewer items of wide inputs
 
 
@@ -54,15 +54,34 @@ def read_split(loaders: Loaders, split: str, max_items: Optional[int], seed: int
     if length > max_items:
         gen = generator(seed + SAMPLE_STREAM + (split == "test"))
         picks = torch.randperm(length, generator=gen)[:max_items].sort().values
-    rows, targets, shape = [], [], ()
-    for start in range(0, len(picks), _CHUNK):
-        batch = loaders.items(dataset, picks[start : start + _CHUNK].tolist(), test=split == "test")
-        tensors = [t for _, t in batch.named_inputs()]
+    parts, targets, shape = [], [], ()
+    for batch in loaders.item_batches(dataset, picks.tolist(), test=split == "test"):
+        tensors = _unpadded(batch)
         if tensors:
             shape = tuple(tensors[0].shape[1:])
-        rows.append(_flat(tensors, len(batch)))
+        parts.append([t.detach().cpu().reshape(len(batch), -1) for t in tensors])
         targets.append(batch.targets if isinstance(batch.targets, torch.Tensor) else None)
-    return SplitSample(split, _padded(rows), _stacked(targets), picks, length, shape)
+    return SplitSample(split, _rows(parts, len(picks)), _stacked(targets), picks, length, shape)
+
+
+def _unpadded(batch) -> list[torch.Tensor]:
+    """The batch's input tensors, with every padded position (per the padding mask) set to 0: an item
+    reads the same whichever chunk, and so whatever padding length, it was collated in."""
+    tensors = [t for _, t in batch.named_inputs()]
+    mask = batch.padding_mask
+    if mask is None:
+        return tensors
+    return [t.masked_fill(~mask.to(t.device), 0) if t.shape == mask.shape else t for t in tensors]
+
+
+def _rows(parts: list[list[torch.Tensor]], n: int) -> torch.Tensor:
+    """One row per item: each input tensor padded (with 0) to its widest chunk, then side by side (integer
+    only if every input is integer). Chunks collated separately may be padded to different widths."""
+    if not parts or not parts[0]:
+        return torch.zeros(n, 0)
+    widths = [max(p[k].shape[1] for p in parts) for k in range(len(parts[0]))]
+    columns = [torch.cat([F.pad(p[k], (0, w - p[k].shape[1])) for p in parts]) for k, w in enumerate(widths)]
+    return _flat(columns, n)
 
 
 def _flat(tensors: list[torch.Tensor], n: int) -> torch.Tensor:
@@ -73,12 +92,6 @@ def _flat(tensors: list[torch.Tensor], n: int) -> torch.Tensor:
     if all(not p.is_floating_point() and p.dtype != torch.bool for p in parts):
         return torch.cat([p.long() for p in parts], 1)
     return torch.cat([p.double() for p in parts], 1)
-
-
-def _padded(rows: list[torch.Tensor]) -> torch.Tensor:
-    """Chunks collated separately may be padded to different widths: pad them to the widest."""
-    width = max(r.shape[1] for r in rows)
-    return torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[1])) for r in rows])
 
 
 def _stacked(targets: list[Any]) -> Optional[torch.Tensor]:

@@ -1,9 +1,14 @@
-"""One pass over a dataset: its targets stacked, and which samples hold NaN or Inf."""
+"""What setup knows about a dataset: its targets, and which of the items it read hold NaN or Inf.
+
+Nothing here keeps an input: each item is checked where it is read (in a DataLoader worker when the
+loader has workers) and only its target, its input shape and a finite flag come back. A
+`TensorDataset` is summarised from its tensors at once (vectorised, every item).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import torch
@@ -11,60 +16,120 @@ from torch.utils.data import Dataset, TensorDataset
 
 from ..errors import InputError
 from .batch import BatchFormat
-from .padding import IGNORE_INDEX, stack_padded
+from .padding import IGNORE_INDEX, cat_padded, stack_padded
+
+# How items are read: (dataset, indices, digest) -> digest of each chunk of (index, item) pairs.
+Reader = Callable[[Dataset, Sequence[int], Callable[[list[Any]], Any]], Iterable[Any]]
 
 
 @dataclass
 class DatasetSummary:
     length: int
     targets: torch.Tensor
-    nonfinite: list[int]  # indices of samples whose input or target holds NaN/Inf
-    input_shapes: set[tuple[int, ...]]  # shapes of the main input (the first input tensor) of each item
+    nonfinite: list[int]  # indices of checked samples whose input or target holds NaN/Inf
+    input_shapes: set[tuple[int, ...]]  # shapes of the main input (the first input tensor) of each checked item
+    checked: Optional[int] = None  # items whose inputs were read and checked; None: every item
+    targets_from: str = "the items"  # where the targets were read (a note in the report)
+    sampled: list[int] = field(default_factory=list)  # the indices checked, when not every item was
+
+    @property
+    def complete(self) -> bool:
+        """Every item's inputs were checked (not only a sample)."""
+        return self.checked is None or self.checked >= self.length
+
+
+@dataclass
+class ChunkDigest:
+    """What is kept of a chunk of items: no inputs, only what the checks need."""
+
+    indices: list[int]
+    targets: Optional[torch.Tensor]  # stacked, one row per index
+    nonfinite: list[int]
+    shapes: set[tuple[int, ...]]
+    error: Optional[str] = None  # an InputError's message (raised again where the items are used)
+
+
+class Digest:
+    """A DataLoader collate that checks (index, item) pairs and keeps their digest; picklable for workers."""
+
+    def __init__(self, fmt: BatchFormat, split: str, pad_value: int = IGNORE_INDEX) -> None:
+        self.fmt, self.split, self.pad_value = fmt, split, pad_value
+
+    def __call__(self, pairs: list[tuple[int, Any]]) -> ChunkDigest:
+        digest, targets = ChunkDigest([], None, [], set()), []
+        try:
+            for i, item in pairs:
+                args, kwargs, target = self.fmt.split_item(item, f"{self.split} item {i}")
+                inputs = [torch.as_tensor(v) for v in (*args, *kwargs.values()) if _tensor_like(v)]
+                target = torch.as_tensor(target)
+                digest.indices.append(int(i))
+                targets.append(target)
+                if inputs:
+                    digest.shapes.add(tuple(inputs[0].shape))
+                if not (all(map(_finite, inputs)) and _finite(target)):
+                    digest.nonfinite.append(int(i))
+            digest.targets = stack_targets(targets, self.split, self.pad_value) if targets else None
+        except InputError as err:  # told to the reading process as data, not as a worker's traceback
+            digest.error = str(err)
+        return digest
 
 
 def summarize(
     dataset: Dataset,
     split: str,
     fmt: BatchFormat = BatchFormat(),
+    read: Optional[Reader] = None,
     collate: Optional[Callable[[list[Any]], Any]] = None,
     pad_value: int = IGNORE_INDEX,
 ) -> DatasetSummary:
-    """Read every item once (vectorised for a TensorDataset of pairs) and refuse malformed items clearly.
+    """Every item checked once (vectorised for a TensorDataset), malformed items refused clearly.
 
-    With the run's `collate` (a padding collator), items are read as it batches them; integer targets
-    of different lengths are padded with `pad_value` (the task's ignore index: they count nowhere)."""
+    `read`: how items are read (e.g. `Loaders.read`, through the loader's workers); by default in this
+    process. Memory holds the targets and a few flags, never the inputs. With the run's `collate` (a
+    padding collator, one that makes the labels), items are read as it batches them; integer targets
+    of different lengths are padded with `pad_value` (the task's ignore index: they count nowhere).
+    """
+    length = length_of(dataset, split)
+    if isinstance(dataset, TensorDataset) and len(dataset.tensors) >= 2:  # items are (input, ..., target)
+        return _summarize_tensors(dataset.tensors[:-1], dataset.tensors[-1])
+    if collate is not None:
+        from .collated_summary import summarize_collated
+
+        return summarize_collated(dataset, split, collate, fmt, pad_value)
+    digests = read_digests(dataset, range(length), fmt, split, read, pad_value)
+    return DatasetSummary(length, joined_targets(digests, split, pad_value), _nonfinite(digests), _shapes(digests))
+
+
+def read_digests(
+    dataset: Dataset,
+    indices: Sequence[int],
+    fmt: BatchFormat,
+    split: str,
+    read: Optional[Reader] = None,
+    pad_value: int = IGNORE_INDEX,
+) -> list[ChunkDigest]:
+    """The digests of the items at `indices`; an item that is not a valid (input, target) is refused."""
+    digest = Digest(fmt, split, pad_value)
+    chunks = read(dataset, indices, digest) if read is not None else _in_process(dataset, indices, digest)
+    digests = []
+    for chunk in chunks:
+        if chunk.error:
+            raise InputError(chunk.error)
+        digests.append(chunk)
+    return digests
+
+
+def length_of(dataset: Dataset, split: str) -> int:
     try:
         length = len(dataset)  # type: ignore[arg-type]
     except TypeError:
         raise InputError(f"the {split} dataset has no len(); saneloop needs a map-style Dataset") from None
     if length == 0:
         raise InputError(f"the {split} dataset is empty; check data._target_ and its arguments")
-    if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
-        return _summarize_tensors(*dataset.tensors)
-    if collate is not None:
-        from .collated_summary import summarize_collated
-
-        return summarize_collated(dataset, split, collate, fmt, pad_value)
-    inputs, targets = [], []
-    for i in range(length):
-        args, kwargs, target = fmt.split_item(dataset[i], f"{split} item {i}")
-        inputs.append([torch.as_tensor(v) for v in (*args, *kwargs.values()) if _tensor_like(v)])
-        targets.append(torch.as_tensor(target))
-    shapes = {tuple(x[0].shape) for x in inputs if x}
-    nonfinite = [i for i, (x, y) in enumerate(zip(inputs, targets)) if not (all(map(_finite, x)) and _finite(y))]
-    return DatasetSummary(length, _stack_targets(targets, split, pad_value), nonfinite, shapes)
+    return length
 
 
-def _summarize_tensors(inputs: torch.Tensor, targets: torch.Tensor) -> DatasetSummary:
-    bad = ~_finite_rows(inputs) | ~_finite_rows(targets)
-    return DatasetSummary(len(inputs), targets, bad.nonzero().flatten().tolist(), {tuple(inputs.shape[1:])})
-
-
-def _tensor_like(value: Any) -> bool:
-    return isinstance(value, (torch.Tensor, int, float, bool)) or hasattr(value, "__array__")
-
-
-def _stack_targets(targets: list[torch.Tensor], split: str, pad_value: int = IGNORE_INDEX) -> torch.Tensor:
+def stack_targets(targets: list[torch.Tensor], split: str, pad_value: int = IGNORE_INDEX) -> torch.Tensor:
     try:
         return torch.stack(targets)
     except RuntimeError as err:
@@ -73,11 +138,49 @@ def _stack_targets(targets: list[torch.Tensor], split: str, pad_value: int = IGN
         raise InputError(f"{split} targets have varying shapes and cannot be batched: {err}") from None
 
 
+def joined_targets(digests: list[ChunkDigest], split: str, pad_value: int = IGNORE_INDEX) -> torch.Tensor:
+    """The targets of every digest, in order, as one tensor (token labels padded with `pad_value`)."""
+    try:
+        parts = [d.targets for d in digests if d.targets is not None]
+        if parts and not parts[0].is_floating_point():
+            return cat_padded(parts, pad_value)
+        return torch.cat(parts)
+    except RuntimeError as err:
+        raise InputError(f"{split} targets have varying shapes and cannot be batched: {err}") from None
+
+
+def _in_process(dataset: Dataset, indices: Sequence[int], digest: Digest, chunk: int = 256) -> Iterable[ChunkDigest]:
+    indices = list(indices)
+    for start in range(0, len(indices), chunk):
+        yield digest([(i, dataset[i]) for i in indices[start : start + chunk]])
+
+
+def _nonfinite(digests: list[ChunkDigest]) -> list[int]:
+    return [i for d in digests for i in d.nonfinite]
+
+
+def _shapes(digests: list[ChunkDigest]) -> set[tuple[int, ...]]:
+    return set().union(*(d.shapes for d in digests)) if digests else set()
+
+
+def _summarize_tensors(inputs: Sequence[torch.Tensor], targets: torch.Tensor) -> DatasetSummary:
+    bad = ~finite_rows(targets)
+    for tensor in inputs:
+        bad |= ~finite_rows(tensor)
+    return DatasetSummary(
+        len(targets), targets, bad.nonzero().flatten().tolist(), {tuple(inputs[0].shape[1:])}, None, "tensors"
+    )
+
+
+def _tensor_like(value: Any) -> bool:
+    return isinstance(value, (torch.Tensor, int, float, bool)) or hasattr(value, "__array__")
+
+
 def _finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(t).all()) if t.is_floating_point() else True
 
 
-def _finite_rows(t: torch.Tensor) -> torch.Tensor:
+def finite_rows(t: torch.Tensor) -> torch.Tensor:
     if not t.is_floating_point():
         return torch.ones(len(t), dtype=torch.bool)
     return torch.isfinite(t.reshape(len(t), -1)).all(1)

@@ -25,9 +25,10 @@ from typing import Any, Optional
 import torch
 
 from ..errors import InputError, Interrupted
-from ..record.atomic import leftovers, replacing
+from ..record.atomic import in_background, leftovers, replacing, wait_for_writes
 from . import interrupts
 from .rng_state import gather_ranks, global_rng, loader_generators, set_global_rng
+from .state_keys import eager_keys, model_mismatch
 
 FORMAT = 1
 DIR_NAME = "checkpoints"
@@ -69,22 +70,6 @@ def latest(run_dir: Path) -> tuple[Optional[Path], Optional[dict[str, Any]], lis
         except InputError as err:
             passed_over.append(str(err))
     return None, None, passed_over
-
-
-def model_mismatch(saved: dict[str, torch.Tensor], current: dict[str, torch.Tensor]) -> list[str]:
-    """What keeps a saved state dict from loading into the current model, in words (empty: it fits)."""
-    problems = []
-    missing, extra = sorted(current.keys() - saved.keys()), sorted(saved.keys() - current.keys())
-    if missing:
-        problems.append(f"not in the checkpoint: {_few(missing)}")
-    if extra:
-        problems.append(f"not in the model: {_few(extra)}")
-    for key in sorted(saved.keys() & current.keys()):
-        if tuple(saved[key].shape) != tuple(current[key].shape):
-            problems.append(
-                f"{key} is {list(saved[key].shape)} in the checkpoint, {list(current[key].shape)} in the model"
-            )
-    return problems
 
 
 @dataclass(frozen=True)
@@ -191,11 +176,17 @@ class Checkpointer:
         return loader
 
     def save(self, step: int, losses: list[torch.Tensor]) -> None:
-        """Write a checkpoint at `step` (once per step); then, if a signal asked for it, stop."""
+        """Write a checkpoint at `step` (once per step); then, if a signal asked for it, stop.
+
+        The one at the last step is written to disk in the background (nothing changes the states
+        once training is over): the run goes on to `evaluate` meanwhile, and waits for it at its end
+        (`wait_for_writes`). The others are written before the next step, as they must be."""
+        stopping = self._guard is not None and self._guard.received
         if self._saved_step != step:
-            self._write(step, losses)
+            self._write(step, losses, background=step >= self.total > 0 and not stopping)
         self.due = self._next_due(step)
         if self._guard is not None and self._guard.received:
+            wait_for_writes()  # the checkpoint named in the message is on disk
             raise Interrupted(self._guard.received, step, str(self.last_path))
 
     def finish(self, step: int, losses: list[torch.Tensor]) -> None:
@@ -206,7 +197,7 @@ class Checkpointer:
         if self._guard is not None:
             self._guard.undefer()
 
-    def _write(self, step: int, losses: list[torch.Tensor]) -> None:
+    def _write(self, step: int, losses: list[torch.Tensor], background: bool = False) -> None:
         accelerator, plan = self.accelerator, self.plan
         rng = {**global_rng(), "loader": self._epoch_rng}
         every_rank = [rng] if accelerator.num_processes == 1 else gather_ranks(rng)
@@ -228,17 +219,24 @@ class Checkpointer:
                 **(self.extra() if self.extra is not None else {}),
             }
             path = path_for(plan.run_dir, step)
-            try:
-                with replacing(path) as handle:
-                    _dump(payload, handle)
-            except OSError as err:
-                raise OSError(
-                    f"could not write checkpoint {path}: {err}. Free some space, or write fewer "
-                    "checkpoints <checkpoint.every, checkpoint.keep>"
-                ) from err
-            self._prune()
+            wait_for_writes()  # one write at a time, in order
+            if background:
+                in_background(lambda: self._store(path, payload))
+            else:
+                self._store(path, payload)
         self.last_path, self._saved_step = path_for(plan.run_dir, step), step
         accelerator.wait_for_everyone()
+
+    def _store(self, path: Path, payload: dict[str, Any]) -> None:
+        try:
+            with replacing(path) as handle:
+                _dump(payload, handle)
+        except OSError as err:
+            raise OSError(
+                f"could not write checkpoint {path}: {err}. Free some space, or write fewer "
+                "checkpoints <checkpoint.every, checkpoint.keep>"
+            ) from err
+        self._prune()
 
     def _prune(self) -> None:
         for old in complete(self.plan.run_dir)[: -self.keep]:
@@ -249,14 +247,15 @@ class Checkpointer:
     def _load_states(self, payload: dict[str, Any]) -> None:
         target = self.accelerator.unwrap_model(self.model)
         where = f"checkpoint {self.plan.resumed.path if self.plan.resumed else '?'}"
-        problems = model_mismatch(payload["model"], target.state_dict())
+        saved = eager_keys(payload["model"])
+        problems = model_mismatch(saved, target.state_dict())
         if problems:
             raise InputError(
                 f"{where} does not fit the model built from model._target_="
                 f"{self.plan.model_target}: {'; '.join(problems)}. The model code changed since "
                 "the checkpoint was written: restore it, or start a new run without resume="
             )
-        target.load_state_dict(payload["model"])
+        target.load_state_dict(saved)
         try:
             self.optimizer.load_state_dict(payload["optimizer"])
             if self.scheduler is not None:
@@ -277,10 +276,6 @@ def _set_iteration(loader: Any, epoch: int) -> None:
     """Accelerate's loaders count epochs (samplers with set_epoch use it); keep it right after a skip."""
     if hasattr(loader, "iteration"):
         loader.iteration = epoch
-
-
-def _few(keys: list[str]) -> str:
-    return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
 
 
 def _first_line(err: BaseException) -> str:

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+from ..checks.full_pass import met_by
 from ..checks.verdict import Verdict, skipped
+from ..data.inspection import BadBatch
 from ..errors import GateHalt
 from ..record.run_record import RunRecord
 from . import distributed
@@ -27,9 +29,12 @@ class GateRunner:
         if name in self.passed_before:  # recorded as passed before the resume, not run again
             verdict = self.passed_before[name]
         else:
-            verdict = distributed.agree(
-                self.accelerator, f"{self.stage}/{name}", lambda: decide(name, settings, compute)
-            )
+            try:
+                verdict = distributed.agree(
+                    self.accelerator, f"{self.stage}/{name}", lambda: decide(name, settings, compute)
+                )
+            except BadBatch as bad:  # the gate read an item whose data are bad: say that, not its verdict
+                verdict = met_by(f"gate {name}", bad.rejected.indices, bad.rejected.problems)
         self.record.verdict(self.stage, verdict, time.perf_counter() - start)
         if verdict.status == "failed":
             raise GateHalt(self.stage, verdict)

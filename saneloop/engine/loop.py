@@ -52,6 +52,20 @@ def accelerated_step(
     return loss.detach()
 
 
+def compiled(model: nn.Module, deterministic: bool) -> nn.Module:
+    """`torch.compile(model)` for the train and evaluate steps (`train.compile=true`), sharing its
+    parameters with `model`. Deterministic runs ask Inductor for its deterministic mode too.
+
+    Probes and gates never run on the compiled module: hooks added to it after compiling are
+    silently ignored (pytorch#117758); they go on `model`, whose forward stays eager.
+    """
+    if deterministic:
+        import torch._inductor.config as inductor
+
+        inductor.deterministic = True
+    return torch.compile(model)
+
+
 @torch.no_grad()
 def predict_all(
     model: nn.Module, loader: DataLoader, accelerator: Any, ignore_index: int = IGNORE_INDEX

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -78,3 +79,30 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_WRITES: list[tuple[threading.Thread, list[BaseException]]] = []  # files being written in the background
+
+
+def in_background(write: Callable[[], None]) -> None:
+    """Run `write` (e.g. an atomic file write) in a thread; `wait_for_writes` waits for it."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            write()
+        except BaseException as err:  # noqa: BLE001 - raised again by wait_for_writes
+            errors.append(err)
+
+    thread = threading.Thread(target=run, name="saneloop-checkpoint")
+    thread.start()
+    _WRITES.append((thread, errors))
+
+
+def wait_for_writes() -> None:
+    """Block until every file written in the background is on disk; raise what a write raised."""
+    while _WRITES:
+        thread, errors = _WRITES.pop(0)
+        thread.join()
+        if errors:
+            raise errors[0]

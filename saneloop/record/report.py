@@ -72,6 +72,12 @@ class Report:
         if path not in self.figures.setdefault(gate, []):
             self.figures[gate].append(path)
 
+    def remove_figure(self, gate: str, path: str) -> None:
+        if path in self.figures.get(gate, []):
+            self.figures[gate].remove(path)
+            if not self.figures[gate]:
+                del self.figures[gate]
+
     def record(self, verdict: Verdict, seconds: Optional[float] = None) -> None:
         """Add a gate's verdict to the current stage, with what it cost (seconds, figures included)."""
         self.verdicts.append(verdict)

@@ -21,8 +21,11 @@ from accelerate import Accelerator
 from omegaconf import DictConfig
 from rich.markup import escape
 
+from ..checks.full_pass import GATE as FULL_PASS
+from ..checks.full_pass import met_by
 from ..config.components import Components
 from ..config.settings import RunSettings, read_settings
+from ..data.inspection import BadBatch
 from ..engine import distributed, interrupts, resume
 from ..engine.gates import GateRunner
 from ..errors import (
@@ -35,6 +38,7 @@ from ..errors import (
     InputError,
     Interrupted,
 )
+from ..record.atomic import wait_for_writes
 from ..record.report import Report, write_atomic
 from ..record.run_record import RunRecord
 from ..stages import baselines, capacity, evaluate, overfit, sanity, setup, train
@@ -103,6 +107,7 @@ def _climb(ctx: RunContext) -> int:
         trained = train.run(ctx, prep)
     with _stage(ctx, evaluate.NAME):
         evaluate.run(ctx, prep, trained)
+    wait_for_writes()  # the end-of-train checkpoint, written while evaluate ran
     ctx.record.report.status = "passed"
     ctx.record.tracker.hparams(_hparams(ctx.settings), {k: float(v) for k, v in ctx.record.report.metrics.items()})
     return EXIT_PASSED
@@ -116,6 +121,10 @@ def _stage(ctx: RunContext, name: str) -> Iterator[None]:
     start = time.perf_counter()
     try:
         yield
+    except BadBatch as bad:  # read outside a gate (e.g. setup's output-shape probe): the same verdict
+        verdict = met_by(f"stage {name}", bad.rejected.indices, bad.rejected.problems)
+        ctx.gates(FULL_PASS, lambda s: verdict)
+        raise
     finally:
         ctx.record.report.end_stage(time.perf_counter() - start)
 
@@ -168,10 +177,15 @@ def _remove_if_empty(run_dir: Path) -> None:
 
 def _finish(ctx: RunContext, code: int) -> None:
     record = ctx.record
+    try:
+        wait_for_writes()  # a halted or failed run still describes only whole checkpoints
+    except OSError as err:
+        record.note(str(err))
     record.report.exit_code = code
     if record.report.stages and record.report.stages[-1]["seconds"] is None:
         record.report.end_stage(0.0)
     if record.main:
+        record.finish_figures()  # drawn in the background during the run: their notes go in the report
         resume.describe(record.report, ctx.run_dir)
         record.report.write()
         record.terminal.summary(record.report.to_json())

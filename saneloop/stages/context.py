@@ -59,7 +59,14 @@ class Prepared:
 
 @dataclass
 class Trained:
-    """What `train` hands `evaluate`: the model as trained (wrapped by Accelerate when it had to be)."""
+    """What `train` hands `evaluate`: the model as trained (wrapped by Accelerate when it had to be,
+    compiled when `train.compile`), and the module itself: probes, hooks and saved weights use `eager`."""
 
     model: nn.Module
     losses: torch.Tensor  # one per optimizer step
+    eager: Optional[nn.Module] = None  # the same parameters, not compiled (None: `model` is not compiled)
+
+    @property
+    def module(self) -> nn.Module:
+        """The model to hook, probe or save (never the compiled wrapper)."""
+        return self.eager if self.eager is not None else self.model

@@ -70,4 +70,4 @@ def _save_weights(ctx: RunContext, trained: Trained) -> None:
         ctx.accelerator.wait_for_everyone()
         # model.safetensors, written by the main process only; it appears whole or not at all
         with staged_dir(ctx.run_dir) as stage:
-            ctx.accelerator.save_model(trained.model, stage, safe_serialization=True)
+            ctx.accelerator.save_model(trained.module, stage, safe_serialization=True)

@@ -26,13 +26,15 @@ def run(ctx: RunContext, prep: Prepared, independent: Verdict) -> None:
 
 
 def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
-    """Two folds of the training set: a copy trained on each predicts the other (out of sample)."""
+    """Two folds of the training set (of a random sample of `max_items` when it is larger): a copy trained on
+    each predicts the other (out of sample)."""
     labels = prep.train_summary.targets
     if labels.dim() > 1 and labels[0].numel() > 1 or (labels.is_floating_point() and len(labels.unique()) > 2):
         return skipped("label_noise", "not a classification target: no labels to rank")
     loaders, n = prep.loaders, len(prep.train_set)  # type: ignore[arg-type]
-    order = torch.randperm(n, generator=generator(ctx.seed + FOLD_STREAM))
-    halves = [order[: n // 2].sort().values, order[n // 2 :].sort().values]
+    order = torch.randperm(n, generator=generator(ctx.seed + FOLD_STREAM))[: settings.max_items]
+    half = len(order) // 2
+    halves = [order[:half].sort().values, order[half:].sort().values]
     folds = [
         (
             lambda other=other: loaders.train(Subset(prep.train_set, other.tolist())),

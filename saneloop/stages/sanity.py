@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 
 from ..checks import (
     bias_reaches_output,
@@ -18,6 +20,8 @@ from ..checks import (
 )
 from ..checks.grad_accumulation import accumulation_matches
 from ..checks.verdict import Verdict, skipped
+from ..data.batch import Batch
+from ..data.loaders import KEPT, Loaders
 from ..models.head import find_head
 from ..record.figures import dependency_figure
 from .context import Prepared, RunContext
@@ -33,13 +37,15 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     ctx.gates(
         "init_bias",
         lambda s: bias_reaches_output(
-            model, task, loaders.probe(), targets, prep.head or None, what_was_set, s, device
+            model, task, _first(loaders, s.batches), targets, prep.head or None, what_was_set, s, device
         ),
     )
     bias_set = prep.head is not None
     ctx.gates(
         "init_loss",
-        lambda s: loss_at_init(model, task, loaders.probe(), targets, s, device, bias_set, prep.head or None),
+        lambda s: loss_at_init(
+            model, task, _first(loaders, s.batches), targets, s, device, bias_set, prep.head or None
+        ),
     )
     ctx.gates("model_loss", lambda s: _model_loss(ctx, prep, s))
     # padding_ignored before params_learn: a mask that hides every token also starves attention of
@@ -53,6 +59,12 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
     ctx.gates("causality", lambda s: _causality(ctx, prep, s))
     ctx.gates("loopy_reference", lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
+
+
+def _first(loaders: Loaders, count: int) -> Iterable[Batch]:
+    """The first `count` probe batches: kept and shared by the gates that read the same ones (init_bias,
+    init_loss, params_learn ...), or streamed when there are many."""
+    return loaders.probe_batches(count) if count <= KEPT else loaders.probe()
 
 
 def _set_final_bias(ctx: RunContext, prep: Prepared) -> str:
@@ -106,11 +118,7 @@ def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -
             f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "
             f"{'every other sample' if 'batch' in verdict.gate else 'every position right of it'} must be white"
         )
-        ctx.record.publish(
-            verdict.gate,
-            name,
-            lambda: dependency_figure(
-                verdict.details["dependency"], verdict.details["rows"], row_label, col_label, title
-            ),
-        )
+        details = verdict.details
+        figure = partial(dependency_figure, details["dependency"], details["rows"], row_label, col_label, title)
+        ctx.record.publish(verdict.gate, name, figure)  # a partial: drawn in the background
     return verdict

@@ -1,19 +1,28 @@
-"""Stage `setup`: seed everything, build data, task and model, check the data, prove determinism."""
+"""Stage `setup`: seed everything, build data, task and model, check the data, prove determinism.
+
+The data checks cost the same on a thousand items or a million: every target is read (without the
+inputs where the dataset stores them), the inputs of a random sample are checked with a stated
+guarantee, and epoch 1 of `train` checks every training item (`full_pass`). In-memory tensors are
+checked whole, vectorised.
+"""
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 from torch import nn
 
-from ..checks import all_classes_present, items_repeat, reproducible, targets_valid
+from ..checks import BatchInspector, all_classes_present, items_repeat, reproducible, targets_valid
 from ..checks.fitting import train_steps
 from ..checks.inputs_finite import judge as finite_verdict
 from ..checks.labels_masked import padding_labels_ignored
 from ..config.components import Components
+from ..data import survey
 from ..data.loaders import Loaders
 from ..data.padding import IGNORE_INDEX
 from ..data.seeding import seed_everything
-from ..data.summary import DatasetSummary, summarize
+from ..data.summary import DatasetSummary
 from ..errors import InputError
 from ..tasks.base import ChecksPairs, Task
 from . import split_checks
@@ -29,31 +38,41 @@ def run(ctx: RunContext) -> Prepared:
     seed_everything(ctx.seed, ctx.settings.deterministic)
     task = ctx.components.task()
     train_set, test_set = ctx.components.datasets()
-    fmt = ctx.components.batch_format()
     loaders = ctx.components.loaders(train_set, test_set, ctx.seed)
-    pad = getattr(task, "ignore_index", None)
-    pad = IGNORE_INDEX if pad is None else int(pad)
-    train_summary = summarize(train_set, "train", fmt, loaders.train_collate, pad)
-    test_summary = summarize(test_set, "test", fmt, loaders.test_collate, pad)
-    _refuse_unbatchable_inputs({"train": train_summary, "test": test_summary}, loaders)
-    _refuse_settings_the_data_cannot_meet(ctx, len(train_set))
-
-    targets = {"train": train_summary.targets, "test": test_summary.targets}
-    ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
-    present = ctx.gates("classes_present", lambda s: all_classes_present(task, train_summary.targets))
-    if present.details.get("unseen"):
-        ctx.record.note(f"classes_present: {present.message}")
-    ctx.gates("labels_masked", lambda s: padding_labels_ignored(task, loaders.probe(s.batch_size), s.batches))
-    ctx.gates(
-        "inputs_finite", lambda s: finite_verdict({"train": train_summary.nonfinite, "test": test_summary.nonfinite})
-    )
-    ctx.gates("augmentation_off", lambda s: items_repeat({"train": train_set, "test": test_set}, s.items))
+    summaries = _check_data(ctx, task, loaders)
     split_checks.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
-
-    prep = Prepared(task, train_set, test_set, train_summary, test_summary, loaders, seeded_model(ctx))
+    prep = Prepared(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
     _refuse_wrong_output_shape(ctx, prep)
     ctx.gates("determinism", lambda s: reproducible(lambda: _short_run(ctx, prep, s.steps)))
     return prep
+
+
+def _check_data(ctx: RunContext, task: Task, loaders: Loaders) -> dict[str, DatasetSummary]:
+    """Every target first (the first verdicts), then a random sample of the inputs, then repeat reads."""
+    sample, pad = ctx.settings.gates.inputs_finite.sample, _pad_value(task)
+    summaries = {split: survey.first_look(loaders, split, sample, ctx.seed, pad) for split in ("train", "test")}
+    _refuse_unbatchable_inputs(summaries, loaders)
+    _refuse_settings_the_data_cannot_meet(ctx, summaries["train"].length)
+    _note_targets(ctx, summaries)
+    targets = {split: summary.targets for split, summary in summaries.items()}
+    ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
+    present = ctx.gates("classes_present", lambda s: all_classes_present(task, targets["train"]))
+    if present.details.get("unseen"):
+        ctx.record.note(f"classes_present: {present.message}")
+    ctx.gates("labels_masked", lambda s: padding_labels_ignored(task, loaders.probe(s.batch_size), s.batches))
+    summaries = {split: survey.sampled(loaders, split, s, sample, ctx.seed) for split, s in summaries.items()}
+    _refuse_unbatchable_inputs(summaries, loaders)
+    loaders.inspect_train = _inspection(ctx, summaries["train"])
+    ctx.gates("inputs_finite", lambda s: _finite(summaries))
+    datasets = {"train": loaders.train_set, "test": loaders.test_set}
+    ctx.gates("augmentation_off", lambda s: items_repeat(datasets, s.items, partial(_items, loaders)))
+    return summaries
+
+
+def _pad_value(task: Task) -> int:
+    """What pads token labels of different lengths: the task's ignore index (they count nowhere)."""
+    pad = getattr(task, "ignore_index", None)
+    return IGNORE_INDEX if pad is None else int(pad)
 
 
 def seeded_model(ctx: RunContext, components: Components | None = None) -> nn.Module:
@@ -66,7 +85,32 @@ def _short_run(ctx: RunContext, prep: Prepared, steps: int) -> list[float]:
     """A few training steps from scratch, seeded exactly as the real run is."""
     model = seeded_model(ctx)
     optimizer = ctx.components.optimizer(list(model.parameters()))
-    return train_steps(model, optimizer, prep.task.loss, prep.loaders.train(), steps, ctx.device)
+    return train_steps(model, optimizer, prep.task.loss, prep.loaders.gate_train(), steps, ctx.device)
+
+
+def _items(loaders: Loaders, split: str, dataset, indices) -> list:
+    """The items at `indices`, read as the run reads them (through the split's loader workers)."""
+    return [item for chunk in loaders.read(dataset, indices, list, split == "test") for _, item in chunk]
+
+
+def _finite(summaries: dict[str, DatasetSummary]):
+    nonfinite = {split: summary.nonfinite for split, summary in summaries.items()}
+    return finite_verdict(nonfinite, {split: (s.checked or s.length, s.length) for split, s in summaries.items()})
+
+
+def _inspection(ctx: RunContext, train: DatasetSummary) -> BatchInspector | None:
+    """Where setup checked only a sample, every training batch a gate reads is checked too (`full_pass`)."""
+    settings = ctx.settings.gates.full_pass
+    if train.complete or not settings.enabled or settings.waive:
+        return None
+    return BatchInspector(None if train.targets_from.startswith("the items") else train.targets)
+
+
+def _note_targets(ctx: RunContext, summaries: dict[str, DatasetSummary]) -> None:
+    """Say in the report where the targets came from, when it was not in-memory tensors."""
+    for split, summary in summaries.items():
+        if summary.targets_from != "tensors":
+            ctx.record.note(f"{split} targets ({summary.length:,}) read from {summary.targets_from}")
 
 
 def _pairs_to_check(task: Task, loaders: Loaders, count: int):

@@ -14,12 +14,14 @@ from ..checks.curves import learning_rate
 from ..checks.loss_decreases import needs_more, score_examples
 from ..checks.paired import HeldOut
 from ..checks.per_example import per_example_of
+from ..data.inspection import Rejected
 from ..data.seeding import seed_everything
 from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
-from ..engine.loop import accelerated_step, bare_step, needs_accelerate_wrappers
+from ..engine.loop import accelerated_step, bare_step, compiled, needs_accelerate_wrappers
 from .context import Prepared, RunContext, Trained
 from .train_curve import LossCurve
+from .train_data import DataPass
 from .train_guards import TrainGuards
 from .train_watch import TrainWatch
 
@@ -33,24 +35,36 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.settings.deterministic)
     optimizer = ctx.components.optimizer(list(prep.model.parameters()))
     scheduler = ctx.components.scheduler(optimizer)
-    loader = prep.loaders.train(ctx.components.augmented(prep.train_set))
+    data = DataPass(ctx, prep)  # epoch 1 checks every training item (gate full_pass)
+    loader = data.loader(ctx.components.augmented(prep.train_set))
     total = _total_steps(ctx, len(loader))
     watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
     curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total)
     start = copy.deepcopy(prep.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
-    guards = TrainGuards(ctx, prep, model, loader, checkpoints)  # train_mode, data/resume order, replicas
-    losses, nonfinite_step = _fit(
-        ctx, prep, (model, optimizer, scheduler, loader), (watch, curve, guards), checkpoints, total
-    )
+    # The checkpoints (and every probe) use `model`; the steps run `stepped`, which shares its
+    # parameters (compiled when train.compile): state dict keys never carry `_orig_mod.`.
+    stepped = _compiled(ctx, model) if ctx.settings.train.compile else model
+    # train_mode, data/resume order, replicas: their hooks sit on what the steps call (a compiled
+    # wrapper runs its own hooks in Python; hooks inside a compiled region may be ignored, pytorch #117758)
+    guards = TrainGuards(ctx, prep, stepped, loader, checkpoints)
+    data.start()
+    parts = (stepped, optimizer, scheduler, loader)
+    losses, nonfinite_step = _fit(ctx, prep, parts, (watch, curve, guards, data), checkpoints, total)
+    data.finish()
     watch.finish(len(losses))
     curve.finish(losses)
     guards.finish(len(losses))
     lr = learning_rate(optimizer)
     trained = ctx.accelerator.unwrap_model(model)
     ctx.gates("loss_decreases", lambda s: _loss_decreased(ctx, prep, start, trained, losses, nonfinite_step, lr, s))
-    return Trained(model, losses)
+    return Trained(stepped, losses, model)
+
+
+def _compiled(ctx: RunContext, model):
+    ctx.record.note("train and evaluate run the model compiled (train.compile); the gates and probes run it eagerly")
+    return compiled(model, ctx.settings.deterministic)
 
 
 def _loss_decreased(ctx: RunContext, prep: Prepared, start, trained, losses, nonfinite_step, lr, settings):
@@ -101,21 +115,15 @@ def _fit(
 ) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps. Losses stay on the device and are read every
     `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
-    A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM."""
+    A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM.
+    Epoch 1's batches are checked before their step (`DataPass`), at the cost of a type test."""
     model, optimizer, scheduler, loader = parts
-    watch, curve, guards = watchers
+    watch, curve, guards, data = watchers
     accelerator, loss_fn = ctx.accelerator, prep.task.loss
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
     device = None if accelerator.device.type == "cpu" else accelerator.device
-    bar = tqdm(
-        total=total,
-        desc="train",
-        unit="step",
-        disable=not (ctx.settings.output.progress and accelerator.is_main_process),
-        mininterval=0.5,
-        leave=False,
-    )
+    bar = _bar(ctx, total)
     log_every, checkpoints.total = int(ctx.settings.train.log_every), total
     step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
     logged = step - step % log_every
@@ -125,6 +133,8 @@ def _fit(
     try:
         while step < total:
             for batch in guards.epoch(checkpoints.batches(loader, step)):
+                if data.active or type(batch) is Rejected:
+                    batch = data.check(batch, step)  # halts before the step on a batch whose data fail
                 if device is not None:
                     batch = batch.to(device, non_blocking=True)
                 losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))
@@ -140,11 +150,19 @@ def _fit(
                     checkpoints.save(step, losses)
                 if step == total:
                     break
+            else:
+                data.epoch_end()
         checkpoints.finish(step, losses)
     finally:
         bar.close()
         checkpoints.close()
     return torch.stack(losses) if losses else torch.zeros(0), None
+
+
+def _bar(ctx: RunContext, total: int) -> Any:
+    """The progress bar: redrawn at most twice a second (main process, `output.progress`)."""
+    shown = ctx.settings.output.progress and ctx.accelerator.is_main_process
+    return tqdm(total=total, desc="train", unit="step", disable=not shown, mininterval=0.5, leave=False)
 
 
 def _log(ctx: RunContext, chunk: torch.Tensor, first_step: int, bar: Any) -> Optional[int]:

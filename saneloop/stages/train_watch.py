@@ -3,11 +3,14 @@ predictions on a fixed test batch at every evaluation during training (tip 11).
 
 The first batch is the one the loop hands the model, after collate, augmentation and device
 placement: what is drawn is what the net got. Main process only; the train loop pays one integer
-test per step, and a forward of a small batch per evaluation.
+test per step, and a forward of a small batch per evaluation. Each figure is handed to the
+background drawer as soon as its data exist (the first batch at step 1, each snapshot when taken),
+so it is drawn while training goes on.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Optional
 
 import torch
@@ -44,6 +47,7 @@ class TrainWatch:
                 inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs,
                 targets.detach().cpu() if isinstance(targets, torch.Tensor) else targets,
             )
+            self._publish_first()
         if step in self.due:
             self._snapshot(step)
 
@@ -56,24 +60,30 @@ class TrainWatch:
         model.train(was_training)
         loss = float(self.prep.task.loss(outputs.float(), batch.targets))
         self.record.scalar("fixed_batch/loss", loss, step)
-        self.snapshots.append((step, self.prep.task.view_predictions(outputs.float().cpu(), self.fixed.targets)))
+        view = self.prep.task.view_predictions(outputs.float().cpu(), self.fixed.targets)
+        self.snapshots.append((step, view))
+        title = f"fixed test batch, step {step}"
+        self.record.image("fixed_batch/predictions", partial(predictions_figure, view, title), step)
+
+    def _publish_first(self) -> None:
+        """The first batch, decoded by the task now (cheap), drawn in the background."""
+        inputs, targets = self.first
+        try:
+            view = self.prep.task.view_batch(inputs, targets)
+        except Exception as err:  # noqa: BLE001 - a task that cannot decode its batch: a note, as a figure would
+            self.record.note(f"figure batch not drawn: {type(err).__name__}: {err}")
+            return
+        self.record.publish(GATE, "batch", partial(batch_figure, view))
 
     def finish(self, last_step: int) -> None:
-        """Draw the figures: the first batch, the dynamics (one figure), and each step as a TensorBoard image."""
+        """The last snapshot and the dynamics figure (every snapshot in one); the rest went out as made."""
         if not self.enabled:
             return
         if last_step and (not self.snapshots or self.snapshots[-1][0] != last_step):
             self._snapshot(last_step)
-        task = self.prep.task
-        if self.first is not None:
-            inputs, targets = self.first
-            self.record.publish(GATE, "batch", lambda: batch_figure(task.view_batch(inputs, targets)))
         if self.snapshots:
             steps, views = zip(*self.snapshots)
-            self.record.publish(GATE, "dynamics", lambda: dynamics_figure(list(steps), list(views)), last_step)
-            for step, view in self.snapshots:
-                title = f"fixed test batch, step {step}"
-                self.record.image("fixed_batch/predictions", lambda v=view, t=title: predictions_figure(v, t), step)
+            self.record.publish(GATE, "dynamics", partial(dynamics_figure, list(steps), list(views)), last_step)
 
 
 def due_steps(train: TrainConfig, total: int) -> set[int]:

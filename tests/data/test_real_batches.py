@@ -98,7 +98,7 @@ def test_summary_reads_through_a_collator_that_makes_the_labels():
         return {"input_ids": ids, "labels": ids.masked_fill(ids == 0, -100)}
 
     data = [{"input_ids": torch.arange(1, n + 1)} for n in (2, 3)]
-    summary = summarize(data, "train", BatchFormat(), collate)
+    summary = summarize(data, "train", BatchFormat(), collate=collate)
     assert summary.targets.tolist() == [[1, 2, -100], [1, 2, 3]] and summary.nonfinite == []
 
 

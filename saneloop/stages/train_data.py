@@ -1,0 +1,97 @@
+"""Epoch 1 of `train` checks every training item as it reads it (gate `full_pass`).
+
+Setup read every target and a random sample of the inputs; the batches of epoch 1 go by anyway, so
+they are checked where they are collated (`checks.full_pass.BatchInspector`, in the loader's
+workers when there are any). A batch that fails comes to the loop as a `Rejected`, and the run halts
+before the optimizer step on it. After epoch 1 the inspection is switched off. In-memory tensors,
+checked whole in setup, are not inspected at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..checks.full_pass import GATE, BatchInspector, checked_in_setup, rejected, went_by
+from ..data.inspection import Rejected
+from ..engine.distributed import earliest
+from ..errors import InputError
+from .context import Prepared, RunContext
+
+
+class DataPass:
+    """The train loop's side of `full_pass`: build the loader, `check` each batch of epoch 1 before its
+    step, `epoch_end` after epoch 1, `finish` when training stops."""
+
+    def __init__(self, ctx: RunContext, prep: Prepared) -> None:
+        self.ctx, self.prep, summary = ctx, prep, prep.train_summary
+        self.total, self.sampled = summary.length, summary.checked or 0
+        enabled = ctx.settings.gates.full_pass.enabled
+        self.active = bool(enabled and not summary.complete and GATE not in ctx.gates.passed_before)
+        # targets setup read without the items are compared with each item's own target
+        stored = summary.targets if self.active and not summary.targets_from.startswith("the items") else None
+        self.inspect = BatchInspector(stored) if self.active else None
+        self.seen = self.batches = 0
+        self.collate: Any = None
+
+    def loader(self, dataset: Dataset) -> DataLoader:
+        loader = self.prep.loaders.train(dataset, self.inspect)
+        self.collate = loader.collate_fn
+        return loader
+
+    def start(self) -> None:
+        """Nothing to read (checked whole in setup, passed before a resume, or turned off): say so now."""
+        if not self.active:
+            how = "in-memory tensors, vectorised" if self.prep.train_summary.targets_from == "tensors" else "read whole"
+            self.ctx.gates(GATE, lambda s: checked_in_setup(self.total, how))
+
+    def check(self, batch: Any, step: int) -> Any:
+        """Before the optimizer step on `batch` (`step` steps done): halt if its data were rejected.
+        Returns the batch to train on (a waived rejection trains on the batch as it came)."""
+        bad = isinstance(batch, Rejected)
+        anywhere = bad
+        if self.ctx.accelerator.num_processes > 1:  # every process stops at the same step
+            anywhere = earliest(self.ctx.accelerator, step if bad else None) is not None
+        if anywhere:
+            verdict = (
+                rejected(batch.indices, batch.problems, step, self.batches, self.sampled)
+                if bad
+                else went_by(self.seen, self.total, False, False)
+            )
+            self.ctx.gates(GATE, lambda s: verdict)  # a failure on any process halts every process
+            self._off()  # waived (or another process's): the rest of the epoch goes unchecked
+            if bad:
+                if batch.batch is None:
+                    raise InputError(f"train items {batch.indices[:8]}: {'; '.join(batch.problems)}")
+                batch = batch.batch
+        self.seen += len(batch)
+        self.batches += 1
+        return batch
+
+    def epoch_end(self) -> None:
+        if self.active:
+            self._done(True)
+
+    def finish(self) -> None:
+        if self.active:
+            self._done(self._seen_everywhere() >= self.total)
+
+    def _off(self) -> None:
+        self.active = False
+        if self.collate is not None:
+            self.collate.inspect = None  # later epochs' workers collate without inspecting
+
+    def _done(self, whole_epoch: bool) -> None:
+        self._off()
+        seen = self._seen_everywhere()
+        resumed = self.ctx.resumed is not None
+        self.ctx.gates(GATE, lambda s: went_by(seen, self.total, whole_epoch, resumed))
+
+    def _seen_everywhere(self) -> int:
+        accelerator = self.ctx.accelerator
+        if accelerator.num_processes == 1:
+            return self.seen
+        mine: Optional[torch.Tensor] = torch.tensor([self.seen], device=accelerator.device)
+        return int(accelerator.gather(mine).sum())
