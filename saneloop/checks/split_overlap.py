@@ -20,7 +20,7 @@ import torch
 from ..data.sample import SplitSample
 from .neighbours import close_pairs, exact_groups, nearest
 from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .verdict import Verdict, failed, passed, relative_margin
 
 TIP = "data checks (recipe step 1: become one with the data): the test set is unseen"
 GATE = "split_overlap"
@@ -112,7 +112,8 @@ def _judge(found: _Found, train: SplitSample, test: SplitSample, settings: Split
         )
     )
     if count <= settings.max_fraction * m:
-        return passed(GATE, count, f"<= {settings.max_fraction:g} x {m}", what, TIP, **details)
+        margin = relative_margin(count, settings.max_fraction * m)
+        return passed(GATE, count, f"<= {settings.max_fraction:g} x {m}", what, TIP, margin=margin, **details)
     pairs = f"(train, test) index pairs {details['exact'] or details['near']}" if in_train else ""
     inner = f"; (test, test) pairs {details['within_test']}" if details["within_test"] else ""
     return failed(

@@ -22,7 +22,7 @@ import torch
 
 from ..data.sample import SplitSample
 from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .verdict import Verdict, failed, passed, relative_margin
 
 TIP = "data checks (recipe step 1: become one with the data): both splits preprocessed alike"
 GATE = "split_shift"
@@ -86,9 +86,14 @@ def _one_group(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(mean diff, its variance, variance diff, its variance, training variance, test variance) per feature."""
     n, m = len(a), len(b)
     mean_a, mean_b, var_a, var_b = a.mean(0), b.mean(0), a.var(0, unbiased=False), b.var(0, unbiased=False)
-    m4 = lambda x, mu: ((x - mu) ** 4).mean(0)
-    var_of_var = (m4(a, mean_a) - var_a**2).clamp_min(0) / n + (m4(b, mean_b) - var_b**2).clamp_min(0) / m
-    return mean_b - mean_a, var_a / n + var_b / m, var_b - var_a, var_of_var, var_a, var_b
+    # The noise of each difference under "both splits come from one distribution", from the two pooled:
+    # a small test split's own moments understate it (40 items in which a rare pixel never lights up
+    # have variance 0, and would make the training split's variance look significant by itself).
+    both = torch.cat([a, b])
+    mean, var = both.mean(0), both.var(0, unbiased=False)
+    fourth = ((both - mean) ** 4).mean(0)
+    share = 1 / n + 1 / m
+    return mean_b - mean_a, var * share, var_b - var_a, (fourth - var**2).clamp_min(0) * share, var_a, var_b
 
 
 def _features(a: torch.Tensor, b: torch.Tensor, s: SplitShiftSettings, classes=None) -> Verdict:
@@ -119,10 +124,27 @@ def _features(a: torch.Tensor, b: torch.Tensor, s: SplitShiftSettings, classes=N
             f"mean moved {float(shift[worst]):.2g} sd, sd x{float(ratio[worst]):.2g}, {float(outside[worst]):.0%} "
             "outside the training range)",
             TIP,
+            margin=_features_margin(s, shift, z_mean, ratio, z_var, outside, z_out),
             **details,
         )
     named = [_feature_line(j, mean_a, mean_b, scale, ratio, outside, a, b) for j in bad[:_LISTED]]
     return _failed(len(bad), f"{len(bad)} of {head} differ far beyond sampling noise: {'; '.join(named)}", s, details)
+
+
+def _features_margin(s, shift, z_mean, ratio, z_var, outside, z_out) -> float:
+    """How far the nearest feature is from failing: a criterion fails only when both its effect and its z
+    are past their bars, so its distance is the larger of the two; the gate's, the smallest of those."""
+
+    def away(value: torch.Tensor, bar: float) -> torch.Tensor:
+        return (bar - value) / bar
+
+    log_ratio = ratio.clamp_min(1e-300).log().abs()
+    each = [
+        torch.maximum(away(shift, s.max_mean_shift), away(z_mean, s.z)),
+        torch.maximum(away(log_ratio, math.log(s.max_scale_ratio)), away(z_var, s.z)),
+        torch.maximum(away(outside, s.max_outside), away(z_out, s.z)),
+    ]
+    return float(torch.stack(each).nan_to_num(nan=math.inf).amin())
 
 
 def _feature_line(j, mean_a, mean_b, scale, ratio, outside, a, b) -> str:
@@ -146,7 +168,9 @@ def _tokens(a: torch.Tensor, b: torch.Tensor, s: SplitShiftSettings) -> Verdict:
     details = {"tokens": order, "total_variation": tv}
     head = f"token frequencies of {int(n)} training and {int(m)} test tokens"
     if not (tv >= s.max_token_tv and tv > s.z * noise):
-        return passed(GATE, round(tv, 4), f"< {s.max_token_tv}", f"{head}: total variation {tv:.3f}", TIP, **details)
+        margin = max(relative_margin(tv, s.max_token_tv) or -math.inf, relative_margin(tv, s.z * noise) or -math.inf)
+        shown = f"< {s.max_token_tv}"
+        return passed(GATE, round(tv, 4), shown, f"{head}: total variation {tv:.3f}", TIP, margin=margin, **details)
     return _failed(
         round(tv, 4),
         f"{head} differ by a total variation of {tv:.3f} (noise ~{noise:.3g}): {'; '.join(named)}",

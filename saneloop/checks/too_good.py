@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, skipped
+from .verdict import Verdict, failed, passed, relative_margin, skipped
 
 TIP = "tip 7's baselines: a result too good to be true usually is"
 GATE = "too_good"
@@ -46,7 +46,7 @@ def too_good_too_fast(
         f"lower of the zeroed copy's {zeroed_shown} and the prior's {prior:.4g}; ratio {ratio:.3g})"
     )
     if ratio >= settings.min_ratio:
-        return passed(GATE, round(ratio, 6), shown, what, TIP)
+        return passed(GATE, round(ratio, 6), shown, what, TIP, margin=relative_margin(ratio, settings.min_ratio, False))
     below = (
         "The loss is below zero, under the floor of a cross-entropy, MSE or BCE: a negative log-likelihood "
         "of raw logits (F.nll_loss without log_softmax), or a loss of the wrong sign. "

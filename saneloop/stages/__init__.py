@@ -1,4 +1,4 @@
-"""The stages of a run, in the order the recipe climbs them. `saneloop.run.pipeline` calls each in turn."""
+"""The stages of a run, in the order the recipe climbs them. `saneloop.runner.pipeline` calls each in turn."""
 
 NAMES = ("setup", "sanity", "baselines", "overfit", "capacity", "train", "evaluate")
 
