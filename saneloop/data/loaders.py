@@ -108,10 +108,6 @@ class Loaders:
     def train_batch_size(self) -> int:
         return int(self._train.keywords.get("batch_size", 1))
 
-    @property
-    def test_batch_size(self) -> int:
-        return int(self._test.keywords.get("batch_size", 1))
-
     def train(self, dataset: Optional[Dataset] = None, inspect: Optional[Inspect] = None) -> DataLoader:
         """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate).
 

@@ -64,6 +64,4 @@ def held_out(prep: Prepared, seed: int) -> Iterator[Batch]:
     """Test examples in a fixed random order, collated as the run collates them and read only as far as
     the gate asks: a test set sorted by class must not hand the gate its first class only."""
     order = torch.randperm(len(prep.test_set), generator=generator(seed + HELD_OUT_STREAM)).tolist()  # type: ignore[arg-type]
-    size = prep.loaders.test_batch_size
-    for start in range(0, len(order), size):
-        yield prep.loaders.items(prep.test_set, order[start : start + size], test=True)
+    yield from prep.loaders.item_batches(prep.test_set, order, test=True)  # one loader's workers, read lazily
