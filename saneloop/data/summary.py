@@ -16,6 +16,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from ..errors import InputError
 from .batch import BatchFormat
+from .collated_summary import CollatedDigest
 from .padding import IGNORE_INDEX, cat_padded, stack_padded
 
 # How items are read: (dataset, indices, digest) -> digest of each chunk of (index, item) pairs.
@@ -92,24 +93,16 @@ def summarize(
     length = length_of(dataset, split)
     if isinstance(dataset, TensorDataset) and len(dataset.tensors) >= 2:  # items are (input, ..., target)
         return _summarize_tensors(dataset.tensors[:-1], dataset.tensors[-1])
-    if collate is not None:
-        from .collated_summary import summarize_collated
-
-        return summarize_collated(dataset, split, collate, fmt, pad_value)
-    digests = read_digests(dataset, range(length), fmt, split, read, pad_value)
+    digest = CollatedDigest(collate, fmt, split) if collate is not None else Digest(fmt, split, pad_value)
+    digests = read_digests(dataset, range(length), digest, read)
     return DatasetSummary(length, joined_targets(digests, split, pad_value), _nonfinite(digests), _shapes(digests))
 
 
 def read_digests(
-    dataset: Dataset,
-    indices: Sequence[int],
-    fmt: BatchFormat,
-    split: str,
-    read: Optional[Reader] = None,
-    pad_value: int = IGNORE_INDEX,
+    dataset: Dataset, indices: Sequence[int], digest: Callable[[list[Any]], ChunkDigest], read: Optional[Reader] = None
 ) -> list[ChunkDigest]:
-    """The digests of the items at `indices`; an item that is not a valid (input, target) is refused."""
-    digest = Digest(fmt, split, pad_value)
+    """`digest` of the items at `indices` (a `Digest` or a `CollatedDigest`); an item that is not a valid
+    (input, target), or that the collate cannot batch, is refused."""
     chunks = read(dataset, indices, digest) if read is not None else _in_process(dataset, indices, digest)
     digests = []
     for chunk in chunks:

@@ -19,7 +19,7 @@ from ..errors import InputError
 from .loaders import SAMPLE_STREAM, Loaders
 from .padding import IGNORE_INDEX
 from .seeding import generator
-from .summary import ChunkDigest, DatasetSummary, finite_rows, length_of, read_digests, summarize
+from .summary import ChunkDigest, DatasetSummary, Digest, finite_rows, length_of, read_digests, summarize
 from .targets import SPOT_CHECKS, disagreements, stored_targets
 
 _LISTED = 8
@@ -46,7 +46,7 @@ def first_look(loaders: Loaders, split: str, sample: int, seed: int, pad_value: 
     if stored is not None:
         targets, source = stored
         spots = sorted(sample_indices(length, sample, seed + SAMPLE_STREAM)[:SPOT_CHECKS])
-        digests = read_digests(dataset, spots, loaders.fmt, split, read)
+        digests = read_digests(dataset, spots, Digest(loaders.fmt, split), read)
         differ = _disagreeing(targets, digests)
         if not differ:
             bad_targets = (~finite_rows(targets)).nonzero().flatten().tolist()  # every target, vectorised
@@ -68,7 +68,7 @@ def sampled(loaders: Loaders, split: str, summary: DatasetSummary, count: int, s
     seen = set(summary.sampled)
     picks = sorted(i for i in sample_indices(summary.length, count, seed + SAMPLE_STREAM) if i not in seen)
     read = lambda d, indices, digest: loaders.read(d, indices, digest, test)
-    digests = read_digests(dataset, picks, loaders.fmt, split, read)
+    digests = read_digests(dataset, picks, Digest(loaders.fmt, split), read)
     differ = _disagreeing(summary.targets, digests)
     if differ:
         raise _out_of_step(summary.targets_from, split, differ, len(picks))
