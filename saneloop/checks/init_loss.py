@@ -63,6 +63,7 @@ class Losses:
 
     mean: float
     examples: torch.Tensor
+    zero_output: float = math.nan  # the task's loss of an all-zero output of the same shape (no bias by design)
 
 
 @dataclass
@@ -96,7 +97,7 @@ def loss_at_init(
     if train_targets is None:
         train_targets = cat_padded([b.targets for b in picked], IGNORE_INDEX)
     measured = measure(model, task, picked, head)
-    expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, model, picked)
+    expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, measured)
     if picked and picked[0].format.model_loss:
         own, _, _ = own_and_task_losses(model, task.loss, picked, len(picked))
         as_measured = InitLossMeasurement(Losses(own, torch.zeros(0)), None, None, None)
@@ -107,19 +108,12 @@ def loss_at_init(
     return judge(measured, *expected, settings)
 
 
-@torch.no_grad()
-def zero_output_loss(task: Task, model: nn.Module, batches: list) -> tuple[float, str]:
-    """The task's loss of an all-zero output on these batches: what a model without a final bias starts at
-    when its head's weights are small (log C for cross-entropy, whatever the class prior)."""
-    probe = copy.deepcopy(model).train()  # a copy: BatchNorm statistics of the model stay untouched
-    total, count = 0.0, 0
-    for batch in batches:
-        logits = batch.forward(probe)
-        total += float(task.loss(torch.zeros_like(logits), batch.targets)) * len(batch)
-        count += len(batch)
+def zero_output_loss(task: Task, measured: InitLossMeasurement) -> tuple[float, str]:
+    """The task's loss of an all-zero output on the measured batches: what a model without a final bias
+    starts at when its head's weights are small (log C for cross-entropy, whatever the class prior)."""
     size = task.head_size()
     named = f" = log {size} = {math.log(size):.4f} for cross-entropy over {size} classes" if size > 2 else ""
-    return total / max(count, 1), (
+    return measured.with_weights.zero_output, (
         f"no final bias to set: with small head weights the output starts near zero, so the loss starts at a "
         f"zero output's{named}"
     )
@@ -146,14 +140,15 @@ def measure(model: nn.Module, task: Task, picked: list, head: Optional[str] = No
 @torch.no_grad()
 def _losses(model: nn.Module, picked: list, scorer: ExampleLoss, limit: Optional[int] = None) -> Losses:
     """Batch and per-example losses, each batch under the same random draws (Dropout) whatever the weights."""
-    out, total, count = [], 0.0, 0
+    out, total, zero, count = [], 0.0, 0.0, 0
     for k, batch in enumerate(picked[:limit]):
         with same_draws(k):
             output = batch.forward(model)
         total += float(scorer.loss_fn(output, batch.targets)) * len(batch)
+        zero += float(scorer.loss_fn(torch.zeros_like(output), batch.targets)) * len(batch)
         count += len(batch)
         out.append(scorer(output, batch.targets, len(batch)))
-    return Losses(total / count, torch.cat(out))
+    return Losses(total / count, torch.cat(out), zero / count)
 
 
 def _default_excess(probe: nn.Module, head: nn.Module, picked: list, scorer, bias_only: Losses) -> float:
