@@ -202,7 +202,7 @@ class Loaders:
         back to this process is what `digest` keeps (the items themselves, or a few numbers)."""
         indices = list(indices)
         workers = self.workers(test)
-        if workers == 0:
+        if workers == 0 or len(indices) <= workers:  # forking workers for a few items costs more than it saves
             for start in range(0, len(indices), _MAX_CHUNK):
                 yield digest([(i, dataset[i]) for i in indices[start : start + _MAX_CHUNK]])
             return
