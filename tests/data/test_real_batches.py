@@ -110,14 +110,16 @@ def _pad_and_label(items):
 def test_a_collator_summary_read_by_loader_workers_is_what_one_process_reads():
     """Setup reads collated data through the run's loaders, workers included: the chunks come back as
     digests (targets, flags), joined padded with the ignore index, as if read here."""
+    from functools import partial
+
     from torch.utils.data import DataLoader
 
     from saneloop.data.loaders import Loaders
 
     data = [{"input_ids": torch.arange(1, n % 7 + 2)} for n in range(300)]
     here = summarize(data, "train", BatchFormat(), collate=_pad_and_label)
-    make = lambda: __import__("functools").partial(DataLoader, batch_size=8, num_workers=2, collate_fn=_pad_and_label)
-    loaders = Loaders(data, data, make(), make(), BatchFormat(), 0)
+    factory = partial(DataLoader, batch_size=8, num_workers=2, collate_fn=_pad_and_label)
+    loaders = Loaders(data, data, factory, factory, BatchFormat(), 0)
     read = lambda d, indices, digest: loaders.read(d, indices, digest)
     there = summarize(data, "train", BatchFormat(), read, collate=_pad_and_label)
     assert here.targets.shape == (300, 7) and torch.equal(here.targets, there.targets)
@@ -131,7 +133,8 @@ def test_a_collator_that_fails_on_some_items_is_named_with_them():
         return _pad_and_label(items)
 
     data = [{"input_ids": torch.arange(1, 3)}] * 100 + [{"input_ids": torch.arange(1, 6)}]
-    with pytest.raises(InputError, match=r"collate function .* failed on train items \d+\.\.100: ValueError: sequence too long"):
+    named = r"collate function .* failed on train items \d+\.\.100: ValueError: sequence too long"
+    with pytest.raises(InputError, match=named):
         summarize(data, "train", BatchFormat(), collate=fussy)
 
 
