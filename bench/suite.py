@@ -334,6 +334,39 @@ def bugs() -> list[Case]:
         *hf_bugs(),
         *second_wave(),
         *hard_bugs(),
+        *unplanted_gates(),
+    ]
+
+
+def unplanted_gates() -> list[Case]:
+    """Issue 24: a planted bug for each gate that had none in the bench (the registry test asks every gate
+    that can halt for one); expectations written before the first run, from the gates' own tests."""
+    c, r = "classify", "regress"
+    return [
+        Case(
+            "cls_wider_model_narrower",
+            c,
+            ["gates.capacity.wider={model.hidden:4}"],
+            "capacity",
+            "tip 9: more capacity that does not lower the loss",
+            "the 'wider' model is 4 units wide (a width setting misread)",
+        ),
+        Case(
+            "reg_reads_3_of_10_features",
+            r,
+            _model("PartialInputMLP", "+model.keep=3"),
+            "inputs_used",
+            "model ignores part of its input",
+            "a slice meant for something else: 7 of the 10 features never reach the output",
+        ),
+        Case(
+            "cls_test_labels_misaligned_late",
+            c,
+            [*_data(c, "shuffled", "train=false", "test=true"), "gates.input_independent.enabled=false"],
+            "beats_baselines",
+            "test labels misaligned",
+            "with the earlier gate that sees it turned off: the last line of defence",
+        ),
     ]
 
 

@@ -11,6 +11,14 @@ def hf_bugs(Case: Any) -> list:  # noqa: N803 - the Case class, passed in to kee
     collate, bert = "loader.train.collate_fn._target_=bench.plants.hf.", "model.model_class=bench.plants.hf."
     return [
         Case(
+            "hf_loss_summed_over_tokens",
+            "hf_gpt2",
+            ["model.model_class=bench.plants.hf.SummedLossGPT2"],
+            "model_loss",
+            "the model's own loss summed, not averaged",
+            "reduction='sum' over tokens in a model trained on its own loss (model_output.model_loss)",
+        ),
+        Case(
             "hf_labels_unmasked_at_padding",
             "hf_gpt2",
             [collate + "unmasked_labels_collator"],

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from saneloop.checks import GATES
 from saneloop.errors import EXIT_HALTED
 from saneloop.runner import compose_config, run_config
 
@@ -52,22 +53,27 @@ def gate(report: dict, name: str) -> dict:
 
 # Gates that do not apply to the classify recipe's defaults: a non-causal task, a model without a
 # reference implementation, no gradient accumulation, one process.
+# What each recipe's run meets of the gates' conditions (`Gate.applies`); the gates whose conditions it
+# does not meet skip by design, saying why. The tests' charlm budget is one epoch, its recipe names no
+# wider model; regress targets are not class labels.
+RECIPE_CONDITIONS = {
+    "classify": {"class_labels", "wider", "epochs"},
+    "binary": {"class_labels", "wider", "epochs"},
+    "regress": {"wider", "epochs"},
+    "charlm": {"causal"},
+}
 # Gates for padded batches and models with their own loss skip where there is no padding mask (or
 # model_output.model_loss is off).
-PADDING_GATES = {"labels_masked", "padding_ignored", "model_loss"}
-NOT_APPLICABLE = {"causality", "trained_causality", "loopy_reference", "grad_accumulation", "replicas", *PADDING_GATES}
+PADDING_GATES = {g.name for g in GATES if {"padded", "model_loss"} & set(g.applies)}
 
 
 def not_applicable(recipe: str) -> set[str]:
-    """Gates a recipe's run skips by design: causality for a task that is not causal, loopy_reference
-    for a model without `reference_forward`, capacity where the recipe names no wider model (charlm:
-    a second transformer would double the stage's cost), grad_accumulation without accumulation,
-    replicas on one process, label_noise for targets that are not class labels, data_order in a run of
-    one epoch (the tests' charlm budget), the padding gates without padding."""
-    every = {"loopy_reference", "grad_accumulation", "replicas", *PADDING_GATES}
-    if recipe == "charlm":
-        return every | {"capacity", "label_noise", "data_order"}
-    return every | {"causality", "trained_causality"} | ({"label_noise"} if recipe == "regress" else set())
+    """Gates a recipe's run skips by design, from the registry: each gate says what it needs of a run."""
+    met = RECIPE_CONDITIONS[recipe]
+    return {g.name for g in GATES if not set(g.applies) <= met}
+
+
+NOT_APPLICABLE = not_applicable("classify")
 
 
 def assert_every_gate_passed(report: dict, not_applicable: set[str] = NOT_APPLICABLE) -> None:

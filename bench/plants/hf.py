@@ -7,7 +7,8 @@ transformers' BERT classifier as a user's wrapper would. Needs the `hf` extra.
 from __future__ import annotations
 
 import torch
-from transformers import BertForSequenceClassification, DataCollatorForLanguageModeling
+import torch.nn.functional as F
+from transformers import BertForSequenceClassification, DataCollatorForLanguageModeling, GPT2LMHeadModel
 
 
 class UnmaskedLabelsCollator(DataCollatorForLanguageModeling):
@@ -36,6 +37,18 @@ def unmasked_labels_collator(tokenizer, mlm: bool = False) -> UnmaskedLabelsColl
 
 def pre_shifted_labels_collator(tokenizer, mlm: bool = False) -> PreShiftedLabelsCollator:
     return PreShiftedLabelsCollator(tokenizer, mlm=mlm)
+
+
+class SummedLossGPT2(GPT2LMHeadModel):
+    """Bug: the language-model loss summed over tokens instead of averaged (it scales with each batch's token
+    count, so the learning rate means something else for every batch)."""
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs):
+        out = super().forward(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+        if labels is not None:
+            logits, targets = out.logits[:, :-1], labels[:, 1:]
+            out.loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum")
+        return out
 
 
 class MaskIgnoredBert(BertForSequenceClassification):

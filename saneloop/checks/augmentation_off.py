@@ -15,12 +15,12 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from .gate import Gate
 from .probing import spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 2: augmentation off (until the model is known to work)"
-GATE = "augmentation_off"
 
 
 @dataclass
@@ -75,3 +75,14 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return type(a) is type(b) and bool(a == b)
+
+
+GATE = Gate(
+    name="augmentation_off",
+    stage="setup",
+    settings=AugmentationOffSettings,
+    tip=TIP,
+    what="an item read twice is identical (no random transform before the train stage)",
+    checks=(items_repeat,),
+    after=("inputs_finite",),
+)

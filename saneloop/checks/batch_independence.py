@@ -13,12 +13,12 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from .gate import Gate
 from .probing import as_batch, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 12: use backprop to chart dependencies (samples must not mix)"
-GATE = "batch_independence"
 
 
 @dataclass
@@ -116,3 +116,21 @@ def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, toleran
         TIP,
         **details,
     )
+
+
+GATE = Gate(
+    name="batch_independence",
+    stage="sanity",
+    settings=BatchIndependenceSettings,
+    tip=TIP,
+    what="backprop from sample i reaches no other sample of the batch",
+    checks=(independent_samples,),
+    figures=("dependency",),
+)
+TRAINED_GATE = Gate(
+    name="trained_batch_independence",
+    stage="evaluate",
+    settings=BatchIndependenceSettings,
+    tip=TIP,
+    what="batch_independence again, on the trained weights",
+)

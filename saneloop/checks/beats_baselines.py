@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 6: human and dumb baselines"
-GATE = "beats_baselines"
 HUMAN = "human"  # reported against, never required to be beaten
 
 
@@ -79,3 +79,14 @@ def _human(value: float, human: Optional[float], sign: float, se: Optional[float
     noise = 2 * se if se is not None and math.isfinite(se) else 0.0
     where = "level with" if abs(diff) <= noise else ("above" if diff > 0 else "below")
     return f"; {where} the human figure {human:.4f} ({'+' if diff >= 0 else ''}{diff:.4f})"
+
+
+GATE = Gate(
+    name="beats_baselines",
+    stage="evaluate",
+    settings=BeatsBaselinesSettings,
+    tip=TIP,
+    what="the headline metric beats chance and majority by 2 standard errors (and is placed against a human figure)",
+    checks=(above_baselines,),
+    after=("eval_repeatable",),
+)

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin
 
 TIP = "tip 9: a bit more capacity lowers the training loss"
-GATE = "capacity"
 
 
 @dataclass
@@ -113,3 +113,14 @@ def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: Ca
         base=a,
         wider=b,
     )
+
+
+GATE = Gate(
+    name="capacity",
+    stage="capacity",
+    settings=CapacitySettings,
+    tip=TIP,
+    what="a wider model reaches a training loss no higher than the model's, within noise",
+    checks=(wider_no_worse,),
+    applies=("wider",),
+)

@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 from .attention_paths import blind_positions
+from .gate import Gate
 from .probing import as_batch, grads_of, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 12: use backprop to chart dependencies (no peeking at the future)"
-GATE = "causality"
 
 
 @dataclass
@@ -135,3 +135,24 @@ def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, toleran
         TIP,
         **details,
     )
+
+
+GATE = Gate(
+    name="causality",
+    stage="sanity",
+    settings=CausalitySettings,
+    tip=TIP,
+    what="causal tasks: output t depends on no input after t, and each attention layer's output at t on its input at t",
+    checks=(causal_dependencies,),
+    figures=("causality",),
+    applies=("causal",),
+)
+TRAINED_GATE = Gate(
+    name="trained_causality",
+    stage="evaluate",
+    settings=CausalitySettings,
+    tip=TIP,
+    what="causality again, on the trained weights",
+    figures=("trained_causality",),
+    applies=("causal",),
+)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..tasks.base import Task
+from .gate import Gate
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
@@ -56,3 +57,14 @@ def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
             TIP,
         )
     return passed("classes_present", [], [], "every class occurs in the training set", TIP)
+
+
+GATE = Gate(
+    name="classes_present",
+    stage="setup",
+    settings=ClassesPresentSettings,
+    tip=TIP,
+    what="every class occurs in the training set (a token vocabulary's unseen ids are a note)",
+    checks=(all_classes_present,),
+    after=("targets",),
+)

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import SequentialSampler
 
 from ..data.batch import Batch
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
@@ -101,12 +102,12 @@ class OrderWatch:
             if resumed is not None and len(got) < again:
                 got.append(fingerprint(batch))
                 if len(got) == again:
-                    self.gates("resume_order", lambda s: self._resume_verdict(resumed, got))
+                    self.gates(RESUME_ORDER, lambda s: self._resume_verdict(resumed, got))
             if k == len(seen) and k < want:
                 seen.append(fingerprint(batch))
                 if k + 1 == want and epoch >= 1 and not self.judged and shuffled(self.loader):
                     self.judged = True
-                    self.gates("data_order", lambda s: self._order_verdict(epoch, want))
+                    self.gates(DATA_ORDER, lambda s: self._order_verdict(epoch, want))
             yield batch
 
     def unjudged(self) -> Verdict:
@@ -156,3 +157,22 @@ class OrderWatch:
             f"Likely causes: {CAUSES}. <gates.resume_order.batches={self.settings.resume_order.batches}>",
             TIP,
         )
+
+
+DATA_ORDER = Gate(
+    name="data_order",
+    stage="train",
+    settings=DataOrderSettings,
+    tip=TIP,
+    what="with shuffling on, each epoch's first batches differ from the previous epoch's",
+    event="the second epoch's first batches",
+    applies=("epochs",),
+)
+RESUME_ORDER = Gate(
+    name="resume_order",
+    stage="train",
+    settings=ResumeOrderSettings,
+    tip=TIP,
+    what="after resume=, the first batches are those an uninterrupted run draws there",
+    event="the first batches after a resume",
+)

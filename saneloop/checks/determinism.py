@@ -7,6 +7,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
@@ -45,3 +46,14 @@ def identical_losses(first: Sequence[float], second: Sequence[float]) -> Verdict
         "nondeterministic kernel.",
         TIP,
     )
+
+
+GATE = Gate(
+    name="determinism",
+    stage="setup",
+    settings=DeterminismSettings,
+    tip=TIP,
+    what="two short training runs from the seed give identical losses, bit for bit",
+    checks=(reproducible, identical_losses),
+    after=("augmentation_off", "split_overlap", "split_shift", "target_leak"),  # the model after the data,
+)

@@ -16,11 +16,11 @@ from torch import nn
 
 from ..data.padding import IGNORE_INDEX, cat_padded
 from .fitting import each
+from .gate import Gate
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 3 (evaluate on the full test set) with tip 1 (fix the seed): eval is repeatable"
-GATE = "eval_repeatable"
 
 
 @dataclass
@@ -80,3 +80,14 @@ def repeatable_eval(
         "random transform in the test dataset, noise added in forward regardless of model.training.",
         TIP,
     )
+
+
+GATE = Gate(
+    name="eval_repeatable",
+    stage="evaluate",
+    settings=EvalRepeatableSettings,
+    tip=TIP,
+    what="a second evaluation of the same weights gives identical outputs and metrics",
+    checks=(evaluates_repeatably,),
+    after=("full_eval",),
+)

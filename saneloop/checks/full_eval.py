@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .gate import Gate
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
@@ -35,3 +36,14 @@ def every_example_once(seen_indices: torch.Tensor, dataset_size: int) -> Verdict
         "subsamples.",
         TIP,
     )
+
+
+GATE = Gate(
+    name="full_eval",
+    stage="evaluate",
+    settings=FullEvalSettings,
+    tip=TIP,
+    what="every test example is evaluated exactly once, across processes",
+    checks=(every_example_once,),
+    after=("eval_mode",),
+)

@@ -16,11 +16,12 @@ from typing import Optional
 import torch
 
 from ..data.batch import Batch
+from ..data.inspection import BadBatch
+from .gate import Gate
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
 TIP = "data checks (recipe step 1: become one with the data), on every item"
-GATE = "full_pass"
 _LISTED = 8
 
 
@@ -123,6 +124,11 @@ def met_by(reader: str, indices: list[int], problems: list[str]) -> Verdict:
     )
 
 
+def explain_bad_batch(bad: BadBatch, reader: str) -> Verdict:
+    """A batch whose data were rejected wherever it was read (a gate, a stage's probe): this gate's verdict."""
+    return met_by(reader, bad.rejected.indices, bad.rejected.problems)
+
+
 def went_by(seen: int, total: int, whole_epoch: bool, resumed: bool) -> Verdict:
     """The verdict once epoch 1 is over (or training stopped within it)."""
     how = "in epoch 1" if whole_epoch else f"before train stopped within epoch 1 ({total - seen:,} not read)"
@@ -140,3 +146,16 @@ def went_by(seen: int, total: int, whole_epoch: bool, resumed: bool) -> Verdict:
 def checked_in_setup(total: int, how: str) -> Verdict:
     """Setup read every training item already (in-memory tensors, or a dataset read whole)."""
     return passed(GATE, total, total, f"setup checked all {total:,} training items ({how}); nothing left to read", TIP)
+
+
+GATE = Gate(
+    name="full_pass",
+    stage="train",
+    settings=FullPassSettings,
+    tip=TIP,
+    what="epoch 1 checks every training item setup did not; the first bad batch halts before its step",
+    checks=(BatchInspector,),
+    event="each batch of epoch 1, before its step",
+    explains=BadBatch,
+    explain=explain_bad_batch,
+)

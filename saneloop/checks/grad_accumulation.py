@@ -18,12 +18,12 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from .gate import Gate
 from .probing import probe_copy
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "gradient accumulation must give the gradient of the batch it stands for"
-GATE = "grad_accumulation"
 IGNORE_INDEX = -100
 
 
@@ -92,3 +92,14 @@ def _flat_grad(model: nn.Module, params: list[nn.Parameter], loss: torch.Tensor)
     return torch.cat(
         [(g if g is not None else torch.zeros_like(p)).reshape(-1).double() for g, p in zip(grads, params)]
     )
+
+
+GATE = Gate(
+    name="grad_accumulation",
+    stage="sanity",
+    settings=GradAccumulationSettings,
+    tip=TIP,
+    what="k accumulated micro-batches give the gradient of the batch they stand for",
+    checks=(accumulation_matches,),
+    applies=("accumulation",),
+)

@@ -20,6 +20,7 @@ from torch import nn
 from ..models.head import bias_free_head, find_head
 from ..tasks.base import Task
 from .fitting import each
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin
 
@@ -168,3 +169,14 @@ def _no_head(uniform_gap: float, settings: InitBiasSettings, by_design: str = ""
         "Add a bias to the last layer (e.g. nn.Linear(..., bias=True)) or name it with model_head.",
         TIP,
     )
+
+
+GATE = Gate(
+    name="init_bias",
+    stage="sanity",
+    settings=InitBiasSettings,
+    tip=TIP,
+    what="the final bias set from the training targets reaches the output: the mean prediction is the prior",
+    checks=(bias_reaches_output,),
+    after=("modes",),
+)

@@ -32,6 +32,7 @@ from ..data.padding import IGNORE_INDEX, cat_padded
 from ..models.head import find_head
 from ..tasks.base import Task
 from .fitting import each, same_draws
+from .gate import Gate
 from .model_loss import own_and_task_losses
 from .paired import lead
 from .per_example import ExampleLoss, per_example_of
@@ -241,3 +242,14 @@ def _wrong_prior(
         TIP,
         margin=(allowed - abs(prior - expected)) / allowed if allowed > 0 else None,
     )
+
+
+GATE = Gate(
+    name="init_loss",
+    stage="sanity",
+    settings=InitLossSettings,
+    tip=TIP,
+    what="the loss at init matches the loss the task derives from the data (-log(1/C) when balanced), within noise",
+    checks=(loss_at_init,),
+    after=("init_bias",),
+)

@@ -27,6 +27,8 @@ from torch import nn
 from ..data.batch import Batch
 from . import curves
 from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
+from .gate import Gate
+from .input_independent_verdict import TIP
 from .input_independent_verdict import fail as _fail
 from .input_independent_verdict import pass_ as _pass
 from .paired import HeldOut, lead
@@ -228,3 +230,13 @@ def _blew_up(losses: list[float], start: float) -> bool:
         return True
     window = [sum(losses[i : i + SMOOTH]) / len(losses[i : i + SMOOTH]) for i in range(0, len(losses), SMOOTH)]
     return bool(window) and max(window) > BLOWUP_HELD * abs(start)
+
+
+GATE = Gate(
+    name="input_independent",
+    stage="baselines",
+    settings=InputIndependentSettings,
+    tip=TIP,
+    what="a copy trained on real inputs beats one trained on zeroed inputs on held-out examples, by a paired test",
+    checks=(learns_from_inputs,),
+)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
@@ -82,3 +83,14 @@ def judge(
         TIP,
         coverage={split: list(c) for split, c in sampled.items()},
     )
+
+
+GATE = Gate(
+    name="inputs_finite",
+    stage="setup",
+    settings=InputsFiniteSettings,
+    tip=TIP,
+    what="every input and target is finite (in memory: all of them; else a random sample, with its guarantee)",
+    checks=(all_finite,),
+    after=("targets",),
+)

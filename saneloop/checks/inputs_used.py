@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .gate import Gate
 from .probing import as_batch, grad_of, probed_forward, projection
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 12: use backprop to chart dependencies (the model reads its whole input)"
-GATE = "inputs_used"
 _LISTED = 12
 
 
@@ -70,3 +70,14 @@ def inputs_reach_output(model: nn.Module, inputs: Any) -> Verdict:
 def _listed(values: list[int]) -> str:
     shown = ", ".join(str(v) for v in values[:_LISTED])
     return f"[{shown}{', ...' if len(values) > _LISTED else ''}]"
+
+
+GATE = Gate(
+    name="inputs_used",
+    stage="sanity",
+    settings=InputsUsedSettings,
+    tip=TIP,
+    what="every input feature that varies in the batch reaches the output",
+    checks=(inputs_reach_output,),
+    after=("params_learn",),
+)

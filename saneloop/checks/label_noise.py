@@ -22,11 +22,11 @@ import torch
 from torch import nn
 
 from .fitting import LossFn, OptimizerFactory, cycled, step, trainable
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, passed, skipped
 
 TIP = "become one with the data: look at the examples the model and the labels disagree on"
-GATE = "label_noise"
 _LISTED = 10
 
 
@@ -119,3 +119,17 @@ def likely_mislabelled(probs: torch.Tensor, labels: torch.Tensor, indices: torch
         TIP,
         worst=worst[:100],
     )
+
+
+GATE = Gate(
+    name="label_noise",
+    stage="baselines",
+    settings=LabelNoiseSettings,
+    tip=TIP,
+    what="the training examples most likely mislabelled, from cross-fitted predictions (a report)",
+    checks=(likely_mislabelled,),
+    figures=("label_noise",),
+    after=("too_good",),
+    applies=("class_labels",),
+    halts=False,
+)

@@ -18,11 +18,11 @@ import torch
 
 from ..data.batch import Batch
 from .fitting import each
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "data checks (recipe step 1: become one with the data): padding counts nowhere"
-GATE = "labels_masked"
 
 
 @dataclass
@@ -83,3 +83,15 @@ def _describe(batch: Batch, row: int, bad: torch.Tensor, ignore: int) -> str:
     positions = bad.nonzero().flatten()
     labels = batch.targets[row][positions[:4]].tolist()
     return f"sample {row} of a batch: {len(positions)} padded positions labelled, e.g. {labels}"
+
+
+GATE = Gate(
+    name="labels_masked",
+    stage="setup",
+    settings=LabelsMaskedSettings,
+    tip=TIP,
+    what="padded batches: padding positions are labelled with the ignore index",
+    checks=(padding_labels_ignored,),
+    after=("targets",),
+    applies=("padded",),
+)

@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .gate import Gate
 from .probing import as_batch
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 13: generalize a special case (a loopy reference equals the vectorized code)"
-GATE = "loopy_reference"
 
 
 @dataclass
@@ -137,3 +137,14 @@ def _gap(got: Any, want: Any, rtol: float, atol: float) -> tuple[float, str]:
 
 def _round(value: float) -> float:
     return value if value in (float("inf"), 0.0) else float(f"{value:.3g}")
+
+
+GATE = Gate(
+    name="loopy_reference",
+    stage="sanity",
+    settings=LoopyReferenceSettings,
+    tip=TIP,
+    what="a model's `reference_forward` (a loop) and its vectorized forward agree",
+    checks=(matches_reference, model_matches_reference),
+    applies=("reference",),
+)

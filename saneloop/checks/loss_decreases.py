@@ -23,6 +23,7 @@ from torch import nn
 from ..data.batch import Batch
 from . import curves
 from .fitting import LossFn, same_draws
+from .gate import Gate
 from .paired import lead
 from .per_example import ExampleLoss, PerExampleFn
 from .settings import GateSettings, bounded
@@ -150,4 +151,17 @@ _WORDS = {curves.FLAT: "stayed flat", curves.DIVERGED: "diverged", curves.OSCILL
 _TOO_LITTLE = (
     "a learning rate far too low, labels unrelated to the inputs, a model that cannot express the task, "
     "too few steps for this learning rate"
+)
+
+
+GATE = Gate(
+    name="loss_decreases",
+    stage="train",
+    settings=LossDecreasesSettings,
+    tip=TIP,
+    what="fixed training examples score clearly lower after training than before; no NaN/Inf loss",
+    checks=(loss_decreased,),
+    event="the end of the fit",
+    figures=("loss", "batch", "dynamics"),
+    after=("full_pass",),
 )

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from .fitting import each
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 4: verify loss at init (the loss trained on is the loss judged)"
-GATE = "model_loss"
 
 
 @dataclass
@@ -87,3 +87,14 @@ def judge(own: float, task: float, count: int, settings: ModelLossSettings) -> V
         f"loss, reduction='sum'. <model_output.model_loss=true, gates.{GATE}.rtol={settings.rtol}>",
         TIP,
     )
+
+
+GATE = Gate(
+    name="model_loss",
+    stage="sanity",
+    settings=ModelLossSettings,
+    tip=TIP,
+    what="a model trained on its own loss computes the task's loss on the same batch",
+    checks=(losses_agree,),
+    applies=("model_loss",),
+)

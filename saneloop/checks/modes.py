@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from .gate import Gate
 from .probing import as_batch
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
@@ -152,3 +153,28 @@ class ModeWatch:
 
 def _few(names: list[str]) -> str:
     return "[" + ", ".join(names[:_LISTED]) + (f", +{len(names) - _LISTED} more" if len(names) > _LISTED else "") + "]"
+
+
+MODES = Gate(
+    name="modes",
+    stage="sanity",
+    settings=ModesSettings,
+    tip=TIP,
+    what="train() and eval() reach every module, forwards keep the mode, an eval forward moves no BatchNorm statistics",
+    checks=(switches_both_ways,),
+)
+TRAIN_MODE = Gate(
+    name="train_mode",
+    stage="train",
+    settings=TrainModeSettings,
+    tip=TIP,
+    what="every module is in training mode at every training step",
+    event="every step (a forward pre-hook), judged at the end of the fit",
+)
+EVAL_MODE = Gate(
+    name="eval_mode",
+    stage="evaluate",
+    settings=EvalModeSettings,
+    tip=TIP,
+    what="every module is in eval mode in every evaluation forward, BatchNorm statistics unchanged",
+)

@@ -22,6 +22,7 @@ from torch import nn
 
 from . import curves
 from .fitting import OptimizerFactory, default_optimizer, trainable, with_lr
+from .gate import Gate
 from .probing import as_batch
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin
@@ -247,3 +248,14 @@ def _failure(run: _Run, steps: int, settings: OverfitSettings) -> tuple[str, str
     if run.outcome == curves.OSCILLATING:
         return f"it swung up and down over the last {half} steps", curves.causes(curves.OSCILLATING, run.lr)
     return "it diverged", curves.causes(curves.DIVERGED, run.lr)
+
+
+GATE = Gate(
+    name="overfit",
+    stage="overfit",
+    settings=OverfitSettings,
+    tip=TIP,
+    what="a copy memorises a fixed batch: every example right, the loss near its floor",
+    checks=(overfit_batch,),
+    figures=("overfit",),
+)

@@ -18,12 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .gate import Gate
 from .probing import as_batch, grads_of, probed_forward, projection
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "tip 12: use backprop to chart dependencies (padding is no dependency)"
-GATE = "padding_ignored"
 CAUSES = (
     "the attention mask ignored (not passed on to the attention, or dropped by a wrapper's forward), one "
     "sample's mask applied to the whole batch (mask[0] broadcast), a key misrouted (token_type_ids fed as "
@@ -116,3 +116,14 @@ def _judge(reach: torch.Tensor, mask: torch.Tensor, where: str, tolerance: float
         TIP,
         **details,
     )
+
+
+GATE = Gate(
+    name="padding_ignored",
+    stage="sanity",
+    settings=PaddingIgnoredSettings,
+    tip=TIP,
+    what="padded batches: no output at a real position depends on a padding position",
+    checks=(padding_ignored,),
+    applies=("padded",),
+)

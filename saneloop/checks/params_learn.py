@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .gate import Gate
 from .probing import as_batch
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
 
 TIP = "tip 12: use backprop to chart dependencies (every parameter learns)"
-GATE = "params_learn"
 _LISTED = 12
 
 LossFn = Callable[[Any, torch.Tensor], torch.Tensor]
@@ -73,3 +73,14 @@ def every_param_learns(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: 
 
 def _names(names: list[str]) -> str:
     return ", ".join(names[:_LISTED]) + (f" (+{len(names) - _LISTED} more)" if len(names) > _LISTED else "")
+
+
+GATE = Gate(
+    name="params_learn",
+    stage="sanity",
+    settings=ParamsLearnSettings,
+    tip=TIP,
+    what="every trainable parameter gets a non-zero, finite gradient",
+    checks=(every_param_learns,),
+    after=("padding_ignored",),
+)

@@ -19,11 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, skipped
 
 TIP = "data-parallel replicas must stay identical"
-GATE = "replicas"
 _INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
@@ -108,3 +108,14 @@ class ReplicaWatch:
         if self.last[0] != step:
             self.compare(step)
         return self.last[1]
+
+
+GATE = Gate(
+    name="replicas",
+    stage="train",
+    settings=ReplicasSettings,
+    tip=TIP,
+    what="with several processes, parameter hashes agree on every rank after the first steps and at checkpoints",
+    event="the first steps and every checkpoint",
+    applies=("processes",),
+)

@@ -18,12 +18,12 @@ from typing import Optional
 import torch
 
 from ..data.sample import SplitSample
+from .gate import Gate
 from .neighbours import close_pairs, exact_groups, nearest
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin
 
 TIP = "data checks (recipe step 1: become one with the data): the test set is unseen"
-GATE = "split_overlap"
 _LISTED = 6
 
 
@@ -185,3 +185,15 @@ def _seen(train: SplitSample, test: SplitSample) -> str:
         f" (sampled {len(train.rows)} of {train.length} training and {len(test.rows)} of {test.length} test "
         f"items: a copy is seen with probability {train.fraction * test.fraction:.2f}) <gates.split_overlap.max_items>"
     )
+
+
+GATE = Gate(
+    name="split_overlap",
+    stage="setup",
+    settings=SplitOverlapSettings,
+    tip=TIP,
+    what="few test items are exact or near copies of training items (or of each other)",
+    checks=(overlapping_items,),
+    figures=("split_overlap",),
+    after=("inputs_finite",),
+)

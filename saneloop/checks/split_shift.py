@@ -21,11 +21,11 @@ from typing import Optional
 import torch
 
 from ..data.sample import SplitSample
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin
 
 TIP = "data checks (recipe step 1: become one with the data): both splits preprocessed alike"
-GATE = "split_shift"
 _LISTED = 6
 
 
@@ -199,3 +199,14 @@ def _z(diff: torch.Tensor, se: torch.Tensor) -> torch.Tensor:
     """|diff| / se; a difference with zero noise is infinitely far beyond it (0 when there is no difference)."""
     z = diff.abs() / se
     return torch.where(diff.abs() == 0, torch.zeros_like(z), z.nan_to_num(nan=math.inf))
+
+
+GATE = Gate(
+    name="split_shift",
+    stage="setup",
+    settings=SplitShiftSettings,
+    tip=TIP,
+    what="per feature, the test split's mean, scale and range match training's within sampling noise",
+    checks=(shifted_features,),
+    after=("inputs_finite",),
+)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import torch
 
 from ..data.sample import SplitSample
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin, skipped
 
 TIP = "data checks (recipe step 1: become one with the data): no answer in the question"
-GATE = "target_leak"
 _BUDGET = 8_000_000  # feature x bin x class cells counted at once
 IGNORED = -100  # cross-entropy's ignore_index: padding, prompt tokens
 
@@ -175,3 +175,14 @@ def _judge(score: torch.Tensor, limit: float, kind: str, features: int) -> Verdi
         TIP,
         **details,
     )
+
+
+GATE = Gate(
+    name="target_leak",
+    stage="setup",
+    settings=TargetLeakSettings,
+    tip=TIP,
+    what="no single feature predicts the target almost perfectly on held-out data",
+    checks=(leaking_features,),
+    after=("inputs_finite",),
+)

@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 
 from ..tasks.base import ChecksPairs, TargetProblem, Task
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
@@ -55,3 +56,13 @@ def targets_valid(
         )
     n = sum(len(t) for t in targets_by_split.values())
     return passed("targets", 0, 0, f"all {n} targets fit task '{task.name}'", TIP)
+
+
+GATE = Gate(
+    name="targets",
+    stage="setup",
+    settings=TargetsSettings,
+    tip=TIP,
+    what="every target fits the task (in range, integer classes, one value per sample)",
+    checks=(targets_valid,),
+)

@@ -14,11 +14,11 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from .gate import Gate
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin, skipped
 
 TIP = "tip 7's baselines: a result too good to be true usually is"
-GATE = "too_good"
 
 
 @dataclass
@@ -64,3 +64,14 @@ def too_good_too_fast(
         f"task really is this easy, waive it. <gates.too_good.min_ratio={settings.min_ratio}>",
         TIP,
     )
+
+
+GATE = Gate(
+    name="too_good",
+    stage="baselines",
+    settings=TooGoodSettings,
+    tip=TIP,
+    what="the held-out loss when input_independent decides is not near zero (too good, too fast)",
+    checks=(too_good_too_fast,),
+    after=("input_independent",),
+)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
+
+from .gate import Gate
 
 Status = Literal["passed", "failed", "waived", "skipped"]
 LABEL = {"passed": "PASS", "failed": "FAIL", "waived": "WAIVED", "skipped": "skip"}  # how people see a status
@@ -39,6 +41,8 @@ class Verdict:
         return self.status == "passed" and self.margin is not None and self.margin < NEAR_MISS
 
     def __post_init__(self) -> None:
+        if isinstance(self.gate, Gate):  # checks build verdicts from their declaration; the record keeps its name
+            object.__setattr__(self, "gate", self.gate.name)
         if self.status == "passed" and not self.passed:
             object.__setattr__(self, "status", "failed")
 
@@ -62,14 +66,31 @@ class Verdict:
         }
 
 
+GateName = Union[str, Gate]  # a declaration, or the name of one
+
+
 def passed(
-    gate: str, value: Any, expected: Any, message: str, tip: str = "", *, margin: Optional[float] = None, **details: Any
+    gate: GateName,
+    value: Any,
+    expected: Any,
+    message: str,
+    tip: str = "",
+    *,
+    margin: Optional[float] = None,
+    **details: Any,
 ) -> Verdict:
     return Verdict(gate, True, value, expected, message, tip, "passed", dict(details), margin)
 
 
 def failed(
-    gate: str, value: Any, expected: Any, message: str, tip: str = "", *, margin: Optional[float] = None, **details: Any
+    gate: GateName,
+    value: Any,
+    expected: Any,
+    message: str,
+    tip: str = "",
+    *,
+    margin: Optional[float] = None,
+    **details: Any,
 ) -> Verdict:
     return Verdict(gate, False, value, expected, message, tip, "failed", dict(details), margin)
 
@@ -84,5 +105,5 @@ def relative_margin(value: float, threshold: float, below: bool = True) -> Optio
     return ((threshold - value) if below else (value - threshold)) / abs(threshold)
 
 
-def skipped(gate: str, why: str, tip: str = "") -> Verdict:
+def skipped(gate: GateName, why: str, tip: str = "") -> Verdict:
     return Verdict(gate, True, None, None, why, tip, "skipped")

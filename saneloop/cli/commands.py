@@ -27,6 +27,7 @@ Recipes: {recipes}
   saneloop cp RECIPE [DIR]                              copy a built-in recipe into DIR (default conf) to edit;
                                                         GROUP/NAME (e.g. model/mlp) copies any config
   saneloop ls                                           every config group and its options
+  saneloop gates [--markdown]                           every gate: its stage and what it checks
   saneloop +recipe=NAME --cfg job                       print the composed config, run nothing
 
 Config groups: {groups}
@@ -42,6 +43,8 @@ def answered(argv: list[str]) -> Optional[int]:
         return list_configs()
     if argv[:1] == ["cp"]:
         return copy_config(argv[1:])
+    if argv[:1] == ["gates"]:
+        return list_gates("--markdown" in argv[1:])
     if any(a in ("--help", "-h") for a in argv):
         print(HELP.format(first=FIRST_COMMAND, recipes=", ".join(recipe_names()), groups=", ".join(GROUPS[1:])))
         return EXIT_PASSED
@@ -65,6 +68,13 @@ def _names_a_recipe(argv: list[str]) -> bool:
 def list_configs() -> int:
     for group in GROUPS:
         print(f"{group}: {', '.join(options(group))}")
+    return EXIT_PASSED
+
+
+def list_gates(as_markdown: bool) -> int:
+    from ..checks import reference  # imports every check module: only for this command
+
+    print(reference.markdown() if as_markdown else reference.plain())
     return EXIT_PASSED
 
 

@@ -7,48 +7,12 @@ What a user swaps (data, model, task, optim, scheduler, augment) is a `_target_`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from ..checks import (
-    AugmentationOffSettings,
-    BatchIndependenceSettings,
-    BeatsBaselinesSettings,
-    CapacitySettings,
-    CausalitySettings,
-    ClassesPresentSettings,
-    DataOrderSettings,
-    DeterminismSettings,
-    EvalModeSettings,
-    EvalRepeatableSettings,
-    FullEvalSettings,
-    FullPassSettings,
-    GradAccumulationSettings,
-    InitBiasSettings,
-    InitLossSettings,
-    InputIndependentSettings,
-    InputsFiniteSettings,
-    InputsUsedSettings,
-    LabelNoiseSettings,
-    LabelsMaskedSettings,
-    LoopyReferenceSettings,
-    LossDecreasesSettings,
-    ModelLossSettings,
-    ModesSettings,
-    OverfitSettings,
-    PaddingIgnoredSettings,
-    ParamsLearnSettings,
-    ReplicasSettings,
-    ResumeOrderSettings,
-    SplitOverlapSettings,
-    SplitShiftSettings,
-    TargetLeakSettings,
-    TargetsSettings,
-    TooGoodSettings,
-    TrainModeSettings,
-)
+from ..checks.registry import GATES
 from ..checks.settings import bounded
 
 # Keys of the data config that describe the data rather than being arguments of its `_target_`.
@@ -56,47 +20,16 @@ DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys", "mask_key")
 MIXED_PRECISION = ("no", "fp16", "bf16", "fp8")
 
 
-@dataclass
-class GatesConfig:
-    """One entry per gate, in the order the pipeline meets them."""
+def _gates_config() -> type:
+    """One field per registered gate, typed by its settings class, in the order a run meets them: a
+    misspelled gate or setting is refused by name, like every other key."""
+    fields = [(gate.name, gate.settings, field(default_factory=gate.settings)) for gate in GATES]
+    config = make_dataclass("GatesConfig", fields, namespace={"__module__": __name__})
+    config.__doc__ = "One entry per gate (derived from the gates' declarations, `saneloop.checks.registry`)."
+    return config
 
-    targets: TargetsSettings = field(default_factory=TargetsSettings)
-    classes_present: ClassesPresentSettings = field(default_factory=ClassesPresentSettings)
-    labels_masked: LabelsMaskedSettings = field(default_factory=LabelsMaskedSettings)
-    inputs_finite: InputsFiniteSettings = field(default_factory=InputsFiniteSettings)
-    augmentation_off: AugmentationOffSettings = field(default_factory=AugmentationOffSettings)
-    split_overlap: SplitOverlapSettings = field(default_factory=SplitOverlapSettings)
-    split_shift: SplitShiftSettings = field(default_factory=SplitShiftSettings)
-    target_leak: TargetLeakSettings = field(default_factory=TargetLeakSettings)
-    determinism: DeterminismSettings = field(default_factory=DeterminismSettings)
-    modes: ModesSettings = field(default_factory=ModesSettings)
-    init_bias: InitBiasSettings = field(default_factory=InitBiasSettings)
-    init_loss: InitLossSettings = field(default_factory=InitLossSettings)
-    model_loss: ModelLossSettings = field(default_factory=ModelLossSettings)
-    padding_ignored: PaddingIgnoredSettings = field(default_factory=PaddingIgnoredSettings)
-    params_learn: ParamsLearnSettings = field(default_factory=ParamsLearnSettings)
-    grad_accumulation: GradAccumulationSettings = field(default_factory=GradAccumulationSettings)
-    inputs_used: InputsUsedSettings = field(default_factory=InputsUsedSettings)
-    batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
-    causality: CausalitySettings = field(default_factory=CausalitySettings)
-    loopy_reference: LoopyReferenceSettings = field(default_factory=LoopyReferenceSettings)
-    input_independent: InputIndependentSettings = field(default_factory=InputIndependentSettings)
-    too_good: TooGoodSettings = field(default_factory=TooGoodSettings)
-    label_noise: LabelNoiseSettings = field(default_factory=LabelNoiseSettings)
-    overfit: OverfitSettings = field(default_factory=OverfitSettings)
-    capacity: CapacitySettings = field(default_factory=CapacitySettings)
-    train_mode: TrainModeSettings = field(default_factory=TrainModeSettings)
-    data_order: DataOrderSettings = field(default_factory=DataOrderSettings)
-    resume_order: ResumeOrderSettings = field(default_factory=ResumeOrderSettings)
-    replicas: ReplicasSettings = field(default_factory=ReplicasSettings)
-    full_pass: FullPassSettings = field(default_factory=FullPassSettings)
-    loss_decreases: LossDecreasesSettings = field(default_factory=LossDecreasesSettings)
-    trained_batch_independence: BatchIndependenceSettings = field(default_factory=BatchIndependenceSettings)
-    trained_causality: CausalitySettings = field(default_factory=CausalitySettings)
-    eval_mode: EvalModeSettings = field(default_factory=EvalModeSettings)
-    full_eval: FullEvalSettings = field(default_factory=FullEvalSettings)
-    eval_repeatable: EvalRepeatableSettings = field(default_factory=EvalRepeatableSettings)
-    beats_baselines: BeatsBaselinesSettings = field(default_factory=BeatsBaselinesSettings)
+
+GatesConfig = _gates_config()
 
 
 def _loader(batch_size: int, shuffle: bool) -> dict[str, Any]:

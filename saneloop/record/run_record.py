@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
+from ..checks.gate import Gate
 from ..checks.verdict import Verdict
 from .console import Terminal
 from .drawing import Drawer, Drawn, spare_core
@@ -45,11 +46,12 @@ class RunRecord:
     def note(self, text: str) -> None:
         self.report.notes.append(text)
 
-    def publish(self, gate: str, name: str, draw: Callable[[], Any], step: int = 0) -> None:
+    def publish(self, gate: Gate | str, name: str, draw: Callable[[], Any], step: int = 0) -> None:
         """Draw (main process only, when figures are on); write `figures/<name>.png`, log it to
         TensorBoard as `figures/<name>`, and link it in the report beside `gate`. `draw` returns a
         matplotlib figure; a `functools.partial` of a module-level function is drawn in the
         background (`drawing.Drawer`), anything else here and now."""
+        gate = str(gate)  # a declaration reads as its name
         if self.main and self.figures:
             self.report.add_figure(gate, f"{FIGURES_DIR}/{name}.png")  # taken back if it cannot be drawn
             self._submit((gate, name, f"figures/{name}", step), draw, self.run_dir / FIGURES_DIR / f"{name}.png")

@@ -21,11 +21,8 @@ from accelerate import Accelerator
 from omegaconf import DictConfig
 from rich.markup import escape
 
-from ..checks.full_pass import GATE as FULL_PASS
-from ..checks.full_pass import met_by
 from ..config.components import Components
 from ..config.settings import RunSettings, read_settings
-from ..data.inspection import BadBatch
 from ..engine import distributed, interrupts, resume
 from ..engine.gates import GateRunner
 from ..errors import (
@@ -121,9 +118,8 @@ def _stage(ctx: RunContext, name: str) -> Iterator[None]:
     start = time.perf_counter()
     try:
         yield
-    except BadBatch as bad:  # read outside a gate (e.g. setup's output-shape probe): the same verdict
-        verdict = met_by(f"stage {name}", bad.rejected.indices, bad.rejected.problems)
-        ctx.gates(FULL_PASS, lambda s: verdict)
+    except Exception as error:  # raised outside a gate: the verdict of the gate that stands for it, if any
+        ctx.gates.explained(error, f"stage {name}")
         raise
     finally:
         ctx.record.report.end_stage(time.perf_counter() - start)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..checks.batch_independence import TRAINED_GATE as TRAINED_BATCH_INDEPENDENCE
+from ..checks.causality import TRAINED_GATE as TRAINED_CAUSALITY
 from ..checks.verdict import Verdict
 from .context import Prepared, RunContext
 from .sanity import _batch_independence, _causality
 
 
 def run(ctx: RunContext, prep: Prepared) -> None:
-    name = "trained_batch_independence"
-    ctx.gates(name, lambda s: _trained(_batch_independence(ctx, prep, s, name)))
-    ctx.gates("trained_causality", lambda s: _trained(_causality(ctx, prep, s, "trained_causality")))
+    ctx.gates(
+        TRAINED_BATCH_INDEPENDENCE, lambda s: _trained(_batch_independence(ctx, prep, s, TRAINED_BATCH_INDEPENDENCE))
+    )
+    ctx.gates(TRAINED_CAUSALITY, lambda s: _trained(_causality(ctx, prep, s, TRAINED_CAUSALITY)))
 
 
 def _trained(verdict: Verdict) -> Verdict:

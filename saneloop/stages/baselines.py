@@ -9,6 +9,7 @@ from dataclasses import replace
 import torch
 
 from ..checks import learns_from_inputs
+from ..checks.input_independent import GATE as INPUT_INDEPENDENT
 from ..checks.input_independent import zero_inputs
 from ..checks.per_example import per_example_of
 from ..checks.probing import input_embedding, zeroed_embedding
@@ -28,7 +29,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     zero = absent_inputs(prep)
     seed_everything(ctx.seed, ctx.settings.deterministic)  # the copies' Dropout draws, whatever ran before
     verdict = ctx.gates(
-        "input_independent",
+        INPUT_INDEPENDENT,
         lambda s: learns_from_inputs(
             prep.model,
             prep.loaders.probe(),

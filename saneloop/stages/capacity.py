@@ -4,6 +4,7 @@ the training data no worse (tip 9). Runs when `gates.capacity.wider` says how to
 from __future__ import annotations
 
 from ..checks import wider_no_worse
+from ..checks.capacity import GATE as CAPACITY
 from ..checks.capacity import CapacitySettings
 from ..checks.verdict import Verdict, skipped
 from ..data.seeding import seed_everything
@@ -15,7 +16,7 @@ NAME = "capacity"
 
 
 def run(ctx: RunContext, prep: Prepared) -> None:
-    ctx.gates("capacity", lambda s: _capacity(ctx, prep, s))
+    ctx.gates(CAPACITY, lambda s: _capacity(ctx, prep, s))
 
 
 def _capacity(ctx: RunContext, prep: Prepared, settings: CapacitySettings) -> Verdict:

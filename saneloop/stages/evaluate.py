@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from ..checks import above_baselines, every_example_once
+from ..checks.beats_baselines import GATE as BEATS_BASELINES
+from ..checks.eval_repeatable import GATE as EVAL_REPEATABLE
 from ..checks.eval_repeatable import repeatable_eval
-from ..checks.modes import ModeWatch
+from ..checks.full_eval import GATE as FULL_EVAL
+from ..checks.modes import EVAL_MODE, ModeWatch
 from ..engine.loop import predict_all
 from ..record.atomic import staged_dir
 from . import after_training
@@ -19,13 +22,13 @@ def run(ctx: RunContext, prep: Prepared, trained: Trained) -> None:
     loader = accelerator.prepare(prep.loaders.test())
     with ModeWatch(trained.model, False, "eval_mode") as modes:
         outputs, targets, indices = predict_all(trained.model, loader, accelerator)
-    ctx.gates("eval_mode", lambda s: modes.verdict())
-    ctx.gates("full_eval", lambda s: every_example_once(indices, len(prep.test_set)))
+    ctx.gates(EVAL_MODE, lambda s: modes.verdict())
+    ctx.gates(FULL_EVAL, lambda s: every_example_once(indices, len(prep.test_set)))
     metrics = task.metrics(outputs, targets)
-    ctx.gates("eval_repeatable", lambda s: _again(ctx, prep, trained, loader, outputs, metrics))
+    ctx.gates(EVAL_REPEATABLE, lambda s: _again(ctx, prep, trained, loader, outputs, metrics))
     report.metrics, report.headline = metrics, task.headline()
     report.baselines = _baselines(ctx, prep)
-    ctx.gates("beats_baselines", lambda s: _beats(prep, report, metrics, s.min_se))
+    ctx.gates(BEATS_BASELINES, lambda s: _beats(prep, report, metrics, s.min_se))
     for name, value in metrics.items():
         ctx.record.scalar(f"test/{name}", float(value), 0)
     _save_weights(ctx, trained)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Subset
 
+from ..checks.label_noise import GATE as LABEL_NOISE
 from ..checks.label_noise import cross_fitted, likely_mislabelled
+from ..checks.too_good import GATE as TOO_GOOD
 from ..checks.too_good import too_good_too_fast
 from ..checks.verdict import Verdict, skipped
 from ..data.seeding import generator, seed_everything
@@ -21,8 +23,8 @@ def run(ctx: RunContext, prep: Prepared, independent: Verdict) -> None:
     steps = int(independent.details.get("steps", 0))  # input_independent trains until it can decide
     real, zeroed = independent.details.get("real"), independent.details.get("zeroed")
     prior = prep.task.expected_init_loss(prep.train_summary.targets)[0]
-    ctx.gates("too_good", lambda s: too_good_too_fast(real, zeroed, prior, steps, s))
-    ctx.gates("label_noise", lambda s: _label_noise(ctx, prep, s))
+    ctx.gates(TOO_GOOD, lambda s: too_good_too_fast(real, zeroed, prior, steps, s))
+    ctx.gates(LABEL_NOISE, lambda s: _label_noise(ctx, prep, s))
 
 
 def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
@@ -67,4 +69,4 @@ def _draw(ctx: RunContext, prep: Prepared, verdict: Verdict, shown: int) -> None
         )
         return batch_figure(prep.task.view_batch(batch.first_input, batch.targets), title)
 
-    ctx.record.publish("label_noise", "label_noise", draw)
+    ctx.record.publish(LABEL_NOISE, "label_noise", draw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..checks import overfit_batch
+from ..checks.overfit import GATE as OVERFIT
 from ..checks.verdict import Verdict
 from ..data.seeding import seed_everything
 from ..record.figures import predictions_figure
@@ -13,7 +14,7 @@ NAME = "overfit"
 
 
 def run(ctx: RunContext, prep: Prepared) -> None:
-    ctx.gates("overfit", lambda s: _overfit(ctx, prep, s))
+    ctx.gates(OVERFIT, lambda s: _overfit(ctx, prep, s))
 
 
 def _overfit(ctx: RunContext, prep: Prepared, settings) -> Verdict:
@@ -32,5 +33,5 @@ def _plot(ctx: RunContext, prep: Prepared, batch, verdict: Verdict) -> None:
     title = f"overfit batch after {verdict.details.get('steps')} steps, loss {verdict.value}"
     outputs, targets = verdict.details["outputs"], batch.targets.cpu()
     ctx.record.publish(
-        "overfit", "overfit", lambda: predictions_figure(prep.task.view_predictions(outputs, targets), title)
+        OVERFIT, "overfit", lambda: predictions_figure(prep.task.view_predictions(outputs, targets), title)
     )

@@ -18,7 +18,19 @@ from ..checks import (
     padding_ignored,
     switches_both_ways,
 )
+from ..checks.batch_independence import GATE as BATCH_INDEPENDENCE
+from ..checks.causality import GATE as CAUSALITY
+from ..checks.gate import Gate
+from ..checks.grad_accumulation import GATE as GRAD_ACCUMULATION
 from ..checks.grad_accumulation import accumulation_matches
+from ..checks.init_bias import GATE as INIT_BIAS
+from ..checks.init_loss import GATE as INIT_LOSS
+from ..checks.inputs_used import GATE as INPUTS_USED
+from ..checks.loopy_reference import GATE as LOOPY_REFERENCE
+from ..checks.model_loss import GATE as MODEL_LOSS
+from ..checks.modes import MODES
+from ..checks.padding_ignored import GATE as PADDING_IGNORED
+from ..checks.params_learn import GATE as PARAMS_LEARN
 from ..checks.verdict import Verdict, skipped
 from ..data.batch import Batch
 from ..data.loaders import KEPT, Loaders
@@ -33,32 +45,32 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     what_was_set = _set_final_bias(ctx, prep)
     model, task, loaders, device = prep.model, prep.task, prep.loaders, ctx.device
     targets = prep.train_summary.targets
-    ctx.gates("modes", lambda s: switches_both_ways(model, loaders.probe_batch().to(device)))
+    ctx.gates(MODES, lambda s: switches_both_ways(model, loaders.probe_batch().to(device)))
     ctx.gates(
-        "init_bias",
+        INIT_BIAS,
         lambda s: bias_reaches_output(
             model, task, _first(loaders, s.batches), targets, prep.head or None, what_was_set, s, device
         ),
     )
     bias_set = prep.head is not None
     ctx.gates(
-        "init_loss",
+        INIT_LOSS,
         lambda s: loss_at_init(
             model, task, _first(loaders, s.batches), targets, s, device, bias_set, prep.head or None
         ),
     )
-    ctx.gates("model_loss", lambda s: _model_loss(ctx, prep, s))
+    ctx.gates(MODEL_LOSS, lambda s: _model_loss(ctx, prep, s))
     # padding_ignored before params_learn: a mask that hides every token also starves attention of
     # gradient, and this gate says why
     ctx.gates(
-        "padding_ignored", lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
+        PADDING_IGNORED, lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
     )
-    ctx.gates("params_learn", lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
-    ctx.gates("inputs_used", lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device)))
-    ctx.gates("grad_accumulation", lambda s: _accumulation(ctx, prep, s.rtol))
-    ctx.gates("batch_independence", lambda s: _batch_independence(ctx, prep, s))
-    ctx.gates("causality", lambda s: _causality(ctx, prep, s))
-    ctx.gates("loopy_reference", lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
+    ctx.gates(PARAMS_LEARN, lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
+    ctx.gates(INPUTS_USED, lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device)))
+    ctx.gates(GRAD_ACCUMULATION, lambda s: _accumulation(ctx, prep, s.rtol))
+    ctx.gates(BATCH_INDEPENDENCE, lambda s: _batch_independence(ctx, prep, s))
+    ctx.gates(CAUSALITY, lambda s: _causality(ctx, prep, s))
+    ctx.gates(LOOPY_REFERENCE, lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
 
 
 def _first(loaders: Loaders, count: int) -> Iterable[Batch]:
@@ -94,13 +106,13 @@ def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
     return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device)
 
 
-def _batch_independence(ctx: RunContext, prep: Prepared, s, gate: str = "batch_independence") -> Verdict:
+def _batch_independence(ctx: RunContext, prep: Prepared, s, gate: Gate = BATCH_INDEPENDENCE) -> Verdict:
     batch = prep.loaders.probe_batch(s.batch_size).to(ctx.device)
     verdict = replace(independent_samples(prep.model, batch, s.samples, s.tolerance), gate=gate)
     return _mapped(ctx, verdict, "sample i (outputs)", "sample j (inputs)")
 
 
-def _causality(ctx: RunContext, prep: Prepared, s, gate: str = "causality") -> Verdict:
+def _causality(ctx: RunContext, prep: Prepared, s, gate: Gate = CAUSALITY) -> Verdict:
     """Only for tasks that declare `causal = True` (e.g. a character-level language model)."""
     if not prep.task.causal:
         return skipped(gate, f"task '{prep.task.name}' is not causal")
@@ -112,7 +124,7 @@ def _causality(ctx: RunContext, prep: Prepared, s, gate: str = "causality") -> V
 def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -> Verdict:
     """Draw the dependency map of a backprop check beside its gate (before a failure halts the run)."""
     if "dependency" in verdict.details:
-        name = "dependency" if verdict.gate == "batch_independence" else verdict.gate
+        name = "dependency" if verdict.gate == BATCH_INDEPENDENCE.name else verdict.gate
         where = verdict.details["where"].split(",")[0]
         title = (
             f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "

@@ -14,9 +14,15 @@ import torch
 from torch import nn
 
 from ..checks import BatchInspector, all_classes_present, items_repeat, reproducible, targets_valid
+from ..checks.augmentation_off import GATE as AUGMENTATION_OFF
+from ..checks.classes_present import GATE as CLASSES_PRESENT
+from ..checks.determinism import GATE as DETERMINISM
 from ..checks.fitting import train_steps
+from ..checks.inputs_finite import GATE as INPUTS_FINITE
 from ..checks.inputs_finite import judge as finite_verdict
+from ..checks.labels_masked import GATE as LABELS_MASKED
 from ..checks.labels_masked import padding_labels_ignored
+from ..checks.targets import GATE as TARGETS
 from ..config.components import Components
 from ..data import survey
 from ..data.loaders import Loaders
@@ -43,7 +49,7 @@ def run(ctx: RunContext) -> Prepared:
     split_checks.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     prep = Prepared(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
     _refuse_wrong_output_shape(ctx, prep)
-    ctx.gates("determinism", lambda s: reproducible(lambda: _short_run(ctx, prep, s.steps)))
+    ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, prep, s.steps)))
     return prep
 
 
@@ -55,17 +61,17 @@ def _check_data(ctx: RunContext, task: Task, loaders: Loaders) -> dict[str, Data
     _refuse_settings_the_data_cannot_meet(ctx, summaries["train"].length)
     _note_targets(ctx, summaries)
     targets = {split: summary.targets for split, summary in summaries.items()}
-    ctx.gates("targets", lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
-    present = ctx.gates("classes_present", lambda s: all_classes_present(task, targets["train"]))
+    ctx.gates(TARGETS, lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
+    present = ctx.gates(CLASSES_PRESENT, lambda s: all_classes_present(task, targets["train"]))
     if present.details.get("unseen"):
         ctx.record.note(f"classes_present: {present.message}")
-    ctx.gates("labels_masked", lambda s: padding_labels_ignored(task, loaders.probe(s.batch_size), s.batches))
+    ctx.gates(LABELS_MASKED, lambda s: padding_labels_ignored(task, loaders.probe(s.batch_size), s.batches))
     summaries = {split: survey.sampled(loaders, split, s, sample, ctx.seed) for split, s in summaries.items()}
     _refuse_unbatchable_inputs(summaries, loaders)
     loaders.inspect_train = _inspection(ctx, summaries["train"])
-    ctx.gates("inputs_finite", lambda s: _finite(summaries))
+    ctx.gates(INPUTS_FINITE, lambda s: _finite(summaries))
     datasets = {"train": loaders.train_set, "test": loaders.test_set}
-    ctx.gates("augmentation_off", lambda s: items_repeat(datasets, s.items, partial(_items, loaders)))
+    ctx.gates(AUGMENTATION_OFF, lambda s: items_repeat(datasets, s.items, partial(_items, loaders)))
     return summaries
 
 

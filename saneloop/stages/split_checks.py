@@ -7,8 +7,11 @@ from functools import cache
 
 import torch
 
+from ..checks.split_overlap import GATE as SPLIT_OVERLAP
 from ..checks.split_overlap import overlapping_items
+from ..checks.split_shift import GATE as SPLIT_SHIFT
 from ..checks.split_shift import shifted_features
+from ..checks.target_leak import GATE as TARGET_LEAK
 from ..checks.target_leak import leaking_features
 from ..data.loaders import Loaders
 from ..data.sample import read_split
@@ -29,9 +32,9 @@ def run(ctx: RunContext, task: Task, loaders: Loaders) -> None:
         _draw_pairs(ctx, task, loaders, verdict.details.get("worst") or [])
         return verdict
 
-    ctx.gates("split_overlap", overlap)
-    ctx.gates("split_shift", lambda s: shifted_features(sample("train"), sample("test"), s))
-    ctx.gates("target_leak", lambda s: leaking_features(sample("train"), sample("test"), s))
+    ctx.gates(SPLIT_OVERLAP, overlap)
+    ctx.gates(SPLIT_SHIFT, lambda s: shifted_features(sample("train"), sample("test"), s))
+    ctx.gates(TARGET_LEAK, lambda s: leaking_features(sample("train"), sample("test"), s))
 
 
 def _draw_pairs(ctx: RunContext, task: Task, loaders: Loaders, worst: list) -> None:
@@ -47,4 +50,4 @@ def _draw_pairs(ctx: RunContext, task: Task, loaders: Loaders, worst: list) -> N
         names = ", ".join(f"{s} {i} / test {j}" for s, i, j in worst)
         return batch_figure(task.view_batch(inputs, targets), f"split_overlap: closest pairs, side by side ({names})")
 
-    ctx.record.publish("split_overlap", "split_overlap", draw)
+    ctx.record.publish(SPLIT_OVERLAP, "split_overlap", draw)

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from ..checks import loss_decreased
 from ..checks.curves import learning_rate
+from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..checks.loss_decreases import needs_more, score_examples
 from ..checks.paired import HeldOut
 from ..checks.per_example import per_example_of
@@ -58,7 +59,7 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     guards.finish(len(losses))
     lr = learning_rate(optimizer)
     trained = ctx.accelerator.unwrap_model(model)
-    ctx.gates("loss_decreases", lambda s: _loss_decreased(ctx, prep, start, trained, losses, nonfinite_step, lr, s))
+    ctx.gates(LOSS_DECREASES, lambda s: _loss_decreased(ctx, prep, start, trained, losses, nonfinite_step, lr, s))
     return Trained(stepped, losses, model)
 
 

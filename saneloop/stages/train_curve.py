@@ -13,14 +13,13 @@ from typing import Any
 
 import torch
 
+from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..config.schema import TrainConfig
 from ..engine.loop import predict_all
 from ..record.figures import loss_curve_figure
 from ..record.run_record import RunRecord
 from ..tasks.base import Task
 from .context import Prepared
-
-GATE = "loss_decreases"  # listed beside the train stage's gate in report.md
 
 
 class LossCurve:
@@ -42,7 +41,7 @@ class LossCurve:
     def finish(self, losses: torch.Tensor) -> None:
         if len(losses):
             steps, train = list(range(1, len(losses) + 1)), losses.detach().float().cpu().tolist()
-            self.record.publish(GATE, "loss", lambda: loss_curve_figure(steps, train, self.points))
+            self.record.publish(LOSS_DECREASES, "loss", lambda: loss_curve_figure(steps, train, self.points))
 
 
 def eval_steps(count: int, total: int) -> set[int]:

@@ -14,7 +14,8 @@ from typing import Any, Optional
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..checks.full_pass import GATE, BatchInspector, checked_in_setup, rejected, went_by
+from ..checks.full_pass import GATE as FULL_PASS
+from ..checks.full_pass import BatchInspector, checked_in_setup, rejected, went_by
 from ..data.inspection import Rejected
 from ..engine.distributed import earliest
 from ..errors import InputError
@@ -29,7 +30,7 @@ class DataPass:
         self.ctx, self.prep, summary = ctx, prep, prep.train_summary
         self.total, self.sampled = summary.length, summary.checked or 0
         enabled = ctx.settings.gates.full_pass.enabled
-        self.active = bool(enabled and not summary.complete and GATE not in ctx.gates.passed_before)
+        self.active = bool(enabled and not summary.complete and FULL_PASS.name not in ctx.gates.passed_before)
         # targets setup read without the items are compared with each item's own target
         stored = summary.targets if self.active and not summary.targets_from.startswith("the items") else None
         self.inspect = BatchInspector(stored) if self.active else None
@@ -45,7 +46,7 @@ class DataPass:
         """Nothing to read (checked whole in setup, passed before a resume, or turned off): say so now."""
         if not self.active:
             how = "in-memory tensors, vectorised" if self.prep.train_summary.targets_from == "tensors" else "read whole"
-            self.ctx.gates(GATE, lambda s: checked_in_setup(self.total, how))
+            self.ctx.gates(FULL_PASS, lambda s: checked_in_setup(self.total, how))
 
     def check(self, batch: Any, step: int) -> Any:
         """Before the optimizer step on `batch` (`step` steps done): halt if its data were rejected.
@@ -60,7 +61,7 @@ class DataPass:
                 if bad
                 else went_by(self.seen, self.total, False, False)
             )
-            self.ctx.gates(GATE, lambda s: verdict)  # a failure on any process halts every process
+            self.ctx.gates(FULL_PASS, lambda s: verdict)  # a failure on any process halts every process
             self._off()  # waived (or another process's): the rest of the epoch goes unchecked
             if bad:
                 if batch.batch is None:
@@ -87,7 +88,7 @@ class DataPass:
         self._off()
         seen = self._seen_everywhere()
         resumed = self.ctx.resumed is not None
-        self.ctx.gates(GATE, lambda s: went_by(seen, self.total, whole_epoch, resumed))
+        self.ctx.gates(FULL_PASS, lambda s: went_by(seen, self.total, whole_epoch, resumed))
 
     def _seen_everywhere(self) -> int:
         accelerator = self.ctx.accelerator

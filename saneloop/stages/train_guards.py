@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
-from ..checks.data_order import OrderWatch, fingerprint
-from ..checks.modes import ModeWatch
+from ..checks.data_order import DATA_ORDER, OrderWatch, fingerprint
+from ..checks.modes import TRAIN_MODE, ModeWatch
+from ..checks.replicas import GATE as REPLICAS
 from ..checks.replicas import ReplicaWatch
 from ..data.batch import Batch
 from ..engine.checkpoint import Checkpointer
@@ -38,11 +39,11 @@ class TrainGuards:
         self.modes.__exit__()
         if self.replicas is not None:
             self.replicas[1].remove()
-        self.ctx.gates("train_mode", lambda s: self.modes.verdict())
+        self.ctx.gates(TRAIN_MODE, lambda s: self.modes.verdict())
         if not self.order.judged:  # one epoch, or no shuffling: nothing to compare
-            self.ctx.gates("data_order", lambda s: self.order.unjudged())
+            self.ctx.gates(DATA_ORDER, lambda s: self.order.unjudged())
         watch = self.replicas[0] if self.replicas is not None else None
-        self.ctx.gates("replicas", lambda s: watch.finish(steps) if watch else _one(self.ctx))
+        self.ctx.gates(REPLICAS, lambda s: watch.finish(steps) if watch else _one(self.ctx))
 
     def _replicas(self, model: Any) -> Optional[tuple[ReplicaWatch, Any]]:
         acc = self.ctx.accelerator

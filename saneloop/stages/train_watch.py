@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import torch
 
+from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..config.schema import TrainConfig
 from ..data.batch import Batch
 from ..record.figures import batch_figure, dynamics_figure, predictions_figure
@@ -23,7 +24,6 @@ from ..tasks.views import PredictionView
 from .context import Prepared
 
 FIXED_BATCH = 16  # test examples whose predictions are followed through training
-GATE = "loss_decreases"  # the train stage's gate: its figures are listed beside it in report.md
 
 
 class TrainWatch:
@@ -73,7 +73,7 @@ class TrainWatch:
         except Exception as err:  # noqa: BLE001 - a task that cannot decode its batch: a note, as a figure would
             self.record.note(f"figure batch not drawn: {type(err).__name__}: {err}")
             return
-        self.record.publish(GATE, "batch", partial(batch_figure, view))
+        self.record.publish(LOSS_DECREASES, "batch", partial(batch_figure, view))
 
     def finish(self, last_step: int) -> None:
         """The last snapshot and the dynamics figure (every snapshot in one); the rest went out as made."""
@@ -83,7 +83,9 @@ class TrainWatch:
             self._snapshot(last_step)
         if self.snapshots:
             steps, views = zip(*self.snapshots)
-            self.record.publish(GATE, "dynamics", partial(dynamics_figure, list(steps), list(views)), last_step)
+            self.record.publish(
+                LOSS_DECREASES, "dynamics", partial(dynamics_figure, list(steps), list(views)), last_step
+            )
 
 
 def due_steps(train: TrainConfig, total: int) -> set[int]:
