@@ -16,8 +16,8 @@ from torch.utils.data import Dataset, TensorDataset
 
 from ..errors import InputError
 from .batch import BatchFormat
-from .collated_summary import CollatedDigest
-from .padding import IGNORE_INDEX, cat_padded, stack_padded
+from .digest import ChunkDigest, CollatedDigest, Digest, finite_rows
+from .padding import IGNORE_INDEX, cat_padded
 
 # How items are read: (dataset, indices, digest) -> digest of each chunk of (index, item) pairs.
 Reader = Callable[[Dataset, Sequence[int], Callable[[list[Any]], Any]], Iterable[Any]]
@@ -37,42 +37,6 @@ class DatasetSummary:
     def complete(self) -> bool:
         """Every item's inputs were checked (not only a sample)."""
         return self.checked is None or self.checked >= self.length
-
-
-@dataclass
-class ChunkDigest:
-    """What is kept of a chunk of items: no inputs, only what the checks need."""
-
-    indices: list[int]
-    targets: Optional[torch.Tensor]  # stacked, one row per index
-    nonfinite: list[int]
-    shapes: set[tuple[int, ...]]
-    error: Optional[str] = None  # an InputError's message (raised again where the items are used)
-
-
-class Digest:
-    """A DataLoader collate that checks (index, item) pairs and keeps their digest; picklable for workers."""
-
-    def __init__(self, fmt: BatchFormat, split: str, pad_value: int = IGNORE_INDEX) -> None:
-        self.fmt, self.split, self.pad_value = fmt, split, pad_value
-
-    def __call__(self, pairs: list[tuple[int, Any]]) -> ChunkDigest:
-        digest, targets = ChunkDigest([], None, [], set()), []
-        try:
-            for i, item in pairs:
-                args, kwargs, target = self.fmt.split_item(item, f"{self.split} item {i}")
-                inputs = [torch.as_tensor(v) for v in (*args, *kwargs.values()) if _tensor_like(v)]
-                target = torch.as_tensor(target)
-                digest.indices.append(int(i))
-                targets.append(target)
-                if inputs:
-                    digest.shapes.add(tuple(inputs[0].shape))
-                if not (all(map(_finite, inputs)) and _finite(target)):
-                    digest.nonfinite.append(int(i))
-            digest.targets = stack_targets(targets, self.split, self.pad_value) if targets else None
-        except InputError as err:  # told to the reading process as data, not as a worker's traceback
-            digest.error = str(err)
-        return digest
 
 
 def summarize(
@@ -122,15 +86,6 @@ def length_of(dataset: Dataset, split: str) -> int:
     return length
 
 
-def stack_targets(targets: list[torch.Tensor], split: str, pad_value: int = IGNORE_INDEX) -> torch.Tensor:
-    try:
-        return torch.stack(targets)
-    except RuntimeError as err:
-        if all(t.dim() == 1 and not t.is_floating_point() for t in targets):  # token labels of any length
-            return stack_padded(targets, pad_value)
-        raise InputError(f"{split} targets have varying shapes and cannot be batched: {err}") from None
-
-
 def joined_targets(digests: list[ChunkDigest], split: str, pad_value: int = IGNORE_INDEX) -> torch.Tensor:
     """The targets of every digest, in order, as one tensor (token labels padded with `pad_value`)."""
     try:
@@ -163,17 +118,3 @@ def _summarize_tensors(inputs: Sequence[torch.Tensor], targets: torch.Tensor) ->
     return DatasetSummary(
         len(targets), targets, bad.nonzero().flatten().tolist(), {tuple(inputs[0].shape[1:])}, None, "tensors"
     )
-
-
-def _tensor_like(value: Any) -> bool:
-    return isinstance(value, (torch.Tensor, int, float, bool)) or hasattr(value, "__array__")
-
-
-def _finite(t: torch.Tensor) -> bool:
-    return bool(torch.isfinite(t).all()) if t.is_floating_point() else True
-
-
-def finite_rows(t: torch.Tensor) -> torch.Tensor:
-    if not t.is_floating_point():
-        return torch.ones(len(t), dtype=torch.bool)
-    return torch.isfinite(t.reshape(len(t), -1)).all(1)
