@@ -2,8 +2,8 @@
 
 The train stage, the evaluation and every gate and probe read through `Loaders`, so a padding
 collator, `num_workers` or a dict-shaped item works the same everywhere. The gates draw from their
-own seeded generators (`probe`, `fixed_batch`): turning a gate off never shifts the training data
-order, so it cannot change the trained model.
+own seeded generators (`probe`, `fixed_batch`; every stream is in `streams`): turning a gate off never
+shifts the training data order, so it cannot change the trained model.
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from ..errors import InputError
 from .batch import Batch, BatchFormat
 from .inspection import Inspect, Inspected, Rejected
-from .seeding import generator, seed_worker
+from .seeding import seed_worker
+from .streams import Stream, generator
 from .tensor_batches import Gathered, TensorBatches, batchable
 
 LoaderFactory = Callable[..., DataLoader]  # a DataLoader partial (loader.train / loader.test)
 
-# Offsets of the gates' generators from the run's seed: the probes, the overfit batch, the test loader
-# and setup's sample of items each have their own stream, apart from the training order (seed + 0).
-# (seed + 4 is label_noise's folds.)
-PROBE_STREAM, FIXED_STREAM, TEST_STREAM, SAMPLE_STREAM = 1, 2, 3, 5
 KEPT = 8  # probe batches kept per batch size (memory: at most 8 batches)
 _CHUNKS_PER_WORKER = 4  # items read by workers come in this many chunks per worker (an even share)
 _MAX_CHUNK = 64
@@ -117,7 +114,7 @@ class Loaders:
         dataset = dataset if dataset is not None else self.train_set
         return self._train(
             self._batched(dataset, inspect is not None, self.train_collate),
-            generator=generator(self.seed),
+            generator=generator(self.seed, Stream.TRAIN_ORDER),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.train_collate, self.fmt, inspect is not None, inspect),
         )
@@ -133,7 +130,7 @@ class Loaders:
         evaluation in the middle of training draws nothing from the training stream."""
         return self._test(
             self._batched(self.test_set, True, self.test_collate),
-            generator=generator(self.seed + TEST_STREAM),
+            generator=generator(self.seed, Stream.TEST_LOADER),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
@@ -147,7 +144,7 @@ class Loaders:
             batch_size=batch_size or self.train_batch_size,
             shuffle=True,
             drop_last=False,
-            generator=generator(self.seed + PROBE_STREAM),
+            generator=generator(self.seed, Stream.PROBE),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.train_collate, self.fmt, inspect is not None, inspect),
         )
@@ -173,7 +170,7 @@ class Loaders:
         """The same `size` training examples for a given seed (e.g. the overfit batch)."""
         if size > len(self.train_set):  # type: ignore[arg-type]
             raise InputError(f"{key}={size} is larger than the training set ({len(self.train_set)} examples); lower it")
-        picks = torch.randperm(len(self.train_set), generator=generator(self.seed + FIXED_STREAM))[:size]
+        picks = torch.randperm(len(self.train_set), generator=generator(self.seed, Stream.FIXED_BATCH))[:size]
         return self.items(self.train_set, picks.tolist())
 
     def items(self, dataset: Dataset, indices: Sequence[int], test: bool = False) -> Batch:
@@ -239,7 +236,7 @@ class Loaders:
         from a fresh start: the same factory and seed over an index-only dataset, one process, no workers."""
         ghost = self._train(
             _Indices(len(self.train_set)),  # type: ignore[arg-type]
-            generator=generator(self.seed),
+            generator=generator(self.seed, Stream.TRAIN_ORDER),
             collate_fn=lambda items: [int(i) for i in items],
             num_workers=0,
             persistent_workers=False,

@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .loaders import Loaders
-from .seeding import generator
+from .streams import Stream, generator
 
-SAMPLE_STREAM = 3  # the sample's own generator (seed + 3): apart from training order and the probes
 ELEMENTS = 20_000_000  # at most this many input values per split (160 MB as float64): fewer items of wide inputs
 
 
@@ -52,7 +51,7 @@ def read_split(loaders: Loaders, split: str, max_items: Optional[int], seed: int
     width = max(1, _flat([t for _, t in loaders.items(dataset, [0]).named_inputs()], 1).shape[1])
     max_items = min(max_items or length, max(256, ELEMENTS // width))
     if length > max_items:
-        gen = generator(seed + SAMPLE_STREAM + (split == "test"))
+        gen = generator(seed, Stream.SPLIT_SAMPLE_TEST if split == "test" else Stream.SPLIT_SAMPLE_TRAIN)
         picks = torch.randperm(length, generator=gen)[:max_items].sort().values
     parts, targets, shape = [], [], ()
     for batch in loaders.item_batches(dataset, picks.tolist(), test=split == "test"):

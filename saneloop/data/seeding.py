@@ -38,8 +38,3 @@ def seed_worker(worker_id: int) -> None:
         torch.manual_seed(worker_seed)
     np.random.seed(worker_seed)
     random.seed(worker_seed)
-
-
-def generator(seed: int) -> torch.Generator:
-    """A fresh CPU generator, for shuffling and sampling that must not touch the global stream."""
-    return torch.Generator().manual_seed(seed)

@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from ..errors import InputError
-from .loaders import SAMPLE_STREAM, Loaders
+from .loaders import Loaders
 from .padding import IGNORE_INDEX
-from .seeding import generator
+from .streams import Stream, generator
 from .summary import ChunkDigest, DatasetSummary, Digest, finite_rows, length_of, read_digests, summarize
 from .targets import SPOT_CHECKS, disagreements, stored_targets
 
@@ -45,7 +45,7 @@ def first_look(loaders: Loaders, split: str, sample: int, seed: int, pad_value: 
     why = ""
     if stored is not None:
         targets, source = stored
-        spots = sorted(sample_indices(length, sample, seed + SAMPLE_STREAM)[:SPOT_CHECKS])
+        spots = sorted(sample_indices(length, sample, seed)[:SPOT_CHECKS])
         digests = read_digests(dataset, spots, Digest(loaders.fmt, split), read)
         differ = _disagreeing(targets, digests)
         if not differ:
@@ -66,7 +66,7 @@ def sampled(loaders: Loaders, split: str, summary: DatasetSummary, count: int, s
         return summary
     dataset, test = _dataset(loaders, split)
     seen = set(summary.sampled)
-    picks = sorted(i for i in sample_indices(summary.length, count, seed + SAMPLE_STREAM) if i not in seen)
+    picks = sorted(i for i in sample_indices(summary.length, count, seed) if i not in seen)
     read = lambda d, indices, digest: loaders.read(d, indices, digest, test)
     digests = read_digests(dataset, picks, Digest(loaders.fmt, split), read)
     differ = _disagreeing(summary.targets, digests)
@@ -89,8 +89,8 @@ def _out_of_step(source: str, split: str, differ: list[int], read: int) -> Input
 
 def sample_indices(length: int, count: int, seed: int) -> list[int]:
     """`count` distinct random indices of range(length), in random order (every index when count >=
-    length). Memory stays O(count) however long the dataset."""
-    gen = generator(seed)
+    length), from the run `seed`'s survey stream. Memory stays O(count) however long the dataset."""
+    gen = generator(seed, Stream.SURVEY_SAMPLE)
     if length <= 16 * count:
         return torch.randperm(length, generator=gen)[:count].tolist()
     found: dict[int, None] = {}  # insertion-ordered: the order of the draws

@@ -14,12 +14,12 @@ from ..checks.input_independent import zero_inputs
 from ..checks.per_example import per_example_of
 from ..checks.probing import input_embedding, zeroed_embedding
 from ..data.batch import Batch
-from ..data.seeding import generator, seed_everything
+from ..data.seeding import seed_everything
+from ..data.streams import Stream, generator
 from . import label_checks
 from .context import Prepared, RunContext
 
 NAME = "baselines"
-HELD_OUT_STREAM = 3  # the held-out order's generator: seed + 3 (the loaders' gate streams are 1 and 2)
 
 
 def run(ctx: RunContext, prep: Prepared) -> None:
@@ -64,5 +64,5 @@ def zero_token_embeddings(batch: Batch) -> Batch:
 def held_out(prep: Prepared, seed: int) -> Iterator[Batch]:
     """Test examples in a fixed random order, collated as the run collates them and read only as far as
     the gate asks: a test set sorted by class must not hand the gate its first class only."""
-    order = torch.randperm(len(prep.test_set), generator=generator(seed + HELD_OUT_STREAM)).tolist()  # type: ignore[arg-type]
+    order = torch.randperm(len(prep.test_set), generator=generator(seed, Stream.HELD_OUT)).tolist()  # type: ignore[arg-type]
     yield from prep.loaders.item_batches(prep.test_set, order, test=True)  # one loader's workers, read lazily

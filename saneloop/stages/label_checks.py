@@ -11,11 +11,11 @@ from ..checks.label_noise import cross_fitted, likely_mislabelled
 from ..checks.too_good import GATE as TOO_GOOD
 from ..checks.too_good import too_good_too_fast
 from ..checks.verdict import Verdict, skipped
-from ..data.seeding import generator, seed_everything
+from ..data.seeding import seed_everything
+from ..data.streams import Stream, generator
 from ..record.figures import batch_figure
 from .context import Prepared, RunContext
 
-FOLD_STREAM = 4  # the folds' own generator (seed + 4)
 _CHUNK = 256
 
 
@@ -34,7 +34,7 @@ def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
     if labels.dim() > 1 and labels[0].numel() > 1 or (labels.is_floating_point() and len(labels.unique()) > 2):
         return skipped("label_noise", "not a classification target: no labels to rank")
     loaders, n = prep.loaders, len(prep.train_set)  # type: ignore[arg-type]
-    order = torch.randperm(n, generator=generator(ctx.seed + FOLD_STREAM))[: settings.max_items]
+    order = torch.randperm(n, generator=generator(ctx.seed, Stream.LABEL_NOISE_FOLDS))[: settings.max_items]
     half = len(order) // 2
     halves = [order[:half].sort().values, order[half:].sort().values]
     folds = [

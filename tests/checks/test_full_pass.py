@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from saneloop.checks.full_pass import BatchInspector
 from saneloop.data.batch import Batch
-from saneloop.data.loaders import FIXED_STREAM, PROBE_STREAM, SAMPLE_STREAM
+from saneloop.data.streams import Stream, generator
 from saneloop.data.survey import sample_indices
 from saneloop.errors import EXIT_PASSED
 from tests.conftest import assert_halted_at, gate, run_pipeline
@@ -32,20 +32,20 @@ def synthetic(n: int, *extra: str) -> list[str]:
     return ["data._target_=bench.plants.synthetic_images", f"+data.n={n}", *extra]
 
 
-def order(n: int, seed: int) -> list[int]:
-    """The order a shuffled DataLoader with a generator seeded `seed` reads n items in."""
-    loader = DataLoader(range(n), batch_size=n, shuffle=True, generator=torch.Generator().manual_seed(seed))
+def order(n: int, seed: int, stream: Stream = Stream.TRAIN_ORDER) -> list[int]:
+    """The order a shuffled DataLoader with the generator of `stream` of seed `seed` reads n items in."""
+    loader = DataLoader(range(n), batch_size=n, shuffle=True, generator=generator(seed, stream))
     return next(iter(loader)).tolist()
 
 
 def unread(n: int, seed: int = 0) -> int:
     """An item no gate reads before train: outside setup's sample (2,000 items), among the last the
     gates' shuffle would reach, not in the overfit batch, and past the batches determinism reads."""
-    fixed = torch.randperm(n, generator=torch.Generator().manual_seed(seed + FIXED_STREAM))[:8].tolist()
-    sample = set(sample_indices(n, 2000, seed + SAMPLE_STREAM)) | set(fixed)
+    fixed = torch.randperm(n, generator=generator(seed, Stream.FIXED_BATCH))[:8].tolist()
+    sample = set(sample_indices(n, 2000, seed)) | set(fixed)
     epoch = order(n, seed)
     late = set(epoch[640:])
-    return next(i for i in reversed(order(n, seed + PROBE_STREAM)) if i not in sample and i in late)
+    return next(i for i in reversed(order(n, seed, Stream.PROBE)) if i not in sample and i in late)
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -67,8 +67,8 @@ def test_a_bad_item_far_into_the_set_halts_train_before_its_step(tmp_path, worke
 
 
 def test_a_bad_item_a_gate_reads_halts_there_naming_the_item_not_the_model(tmp_path):
-    sample = set(sample_indices(N, 2000, SAMPLE_STREAM))
-    bad = next(i for i in order(N, PROBE_STREAM)[64:] if i not in sample)  # in the gates' second probe batch
+    sample = set(sample_indices(N, 2000, 0))
+    bad = next(i for i in order(N, 0, Stream.PROBE)[64:] if i not in sample)  # in the gates' second probe batch
     code, report = run_pipeline(tmp_path, *synthetic(N, f"+data.nan_at=[{bad}]"), *QUIET, *SPLITS_OFF)
     found = assert_halted_at(code, report, "sanity", "full_pass")
     assert "gate init_bias read training items whose data are bad" in found["message"]
@@ -76,8 +76,8 @@ def test_a_bad_item_a_gate_reads_halts_there_naming_the_item_not_the_model(tmp_p
 
 
 def test_a_bad_item_read_outside_a_gate_halts_the_stage_the_same_way(tmp_path):
-    sample = set(sample_indices(N, 2000, SAMPLE_STREAM))
-    bad = next(i for i in order(N, PROBE_STREAM)[:64] if i not in sample)  # setup's output-shape probe reads it
+    sample = set(sample_indices(N, 2000, 0))
+    bad = next(i for i in order(N, 0, Stream.PROBE)[:64] if i not in sample)  # setup's output-shape probe reads it
     code, report = run_pipeline(tmp_path, *synthetic(N, f"+data.nan_at=[{bad}]"), *QUIET, *SPLITS_OFF)
     found = assert_halted_at(code, report, "setup", "full_pass")
     assert "stage setup read training items whose data are bad (train items" in found["message"]
