@@ -13,7 +13,7 @@ iterated over dataset indices only, gives them).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -66,57 +66,64 @@ def shuffled(loader: Any) -> bool:
 
 @dataclass
 class OrderWatch:
-    """Fingerprints the first batches of every epoch the train loop iterates, and judges them.
+    """Fingerprints the first batches of every epoch the train loop draws, and judges them: it says which
+    gates can be judged after each batch (`see`) and gives their verdicts; it runs no gate.
 
-    `gates(name, compute)` is the run's gate runner: `data_order` is judged once the second epoch has
-    begun, `resume_order` once a resumed run has drawn its first batches. `uninterrupted(epoch, offset,
-    count)` gives the fingerprints of the batches an uninterrupted run draws there (a fresh loader with
-    the run's seed, iterated over indices only), or None where it cannot be known.
+    `data_order` can be judged once the second epoch's first `want` batches are drawn, `resume_order`
+    once a resumed run has drawn its first `again` batches. `uninterrupted(epoch, offset, count)` gives
+    the fingerprints of the batches an uninterrupted run draws there (a fresh loader with the run's
+    seed, iterated over indices only), or None where it cannot be known.
     """
 
-    gates: Callable[[str, Callable[[Any], Verdict]], Verdict]
-    settings: Any  # the run's GatesConfig
-    loader: Any
+    want: int  # gates.data_order.batches
+    again: int  # gates.resume_order.batches
+    shuffled: bool  # the training loader shuffles (else its order is meant to repeat)
     uninterrupted: Callable[[int, int, int], Optional[list[int]]]
     epochs: list[list[int]] = field(default_factory=list)
-    judged: bool = False
+    judged: bool = False  # data_order
+    resume_judged: bool = False
     resumed: Optional[tuple[int, int]] = None  # (epoch, batch offset) a resumed run continues at
+    epoch: int = -1  # the epoch being drawn
+    begun: int = 0  # epochs begun since training started (or went on)
+    resuming: bool = False  # the resumed epoch is being drawn
+    got: list[int] = field(default_factory=list)  # fingerprints of the batches drawn since the resume
 
     def state(self) -> dict[str, Any]:
         return {"epochs": [list(e) for e in self.epochs]}
 
-    def restore(self, payload: Optional[dict[str, Any]], epoch: int, offset: int) -> None:
-        if payload is not None:
-            self.epochs = [list(e) for e in (payload.get("order") or {}).get("epochs", [])]
-            self.resumed = (epoch, offset)
+    def restore(self, state: dict[str, Any]) -> None:
+        """The fingerprints a resumed run's checkpoint saved (`state()`)."""
+        self.epochs = [list(e) for e in state.get("epochs", [])]
 
-    def epoch(self, batches: Iterable[Batch], epoch: int) -> Iterator[Batch]:
-        """The epoch's batches, unchanged; the first few fingerprinted (and judged once there are enough)."""
-        want, again = self.settings.data_order.batches, self.settings.resume_order.batches
+    def begin(self, epoch: int) -> int:
+        """Epoch `epoch` begins (the first after a resume: goes on); returns the index of its next batch."""
+        self.epoch = epoch
         while len(self.epochs) <= epoch:
             self.epochs.append([])
-        resumed, self.resumed = self.resumed, None
-        start = resumed[1] if resumed is not None else 0
-        seen, got = self.epochs[epoch], []
-        for k, batch in enumerate(batches, start):
-            if resumed is not None and len(got) < again:
-                got.append(fingerprint(batch))
-                if len(got) == again:
-                    self.gates(RESUME_ORDER, lambda s: self._resume_verdict(resumed, got))
-            if k == len(seen) and k < want:
-                seen.append(fingerprint(batch))
-                if k + 1 == want and epoch >= 1 and not self.judged and shuffled(self.loader):
-                    self.judged = True
-                    self.gates(DATA_ORDER, lambda s: self._order_verdict(epoch, want))
-            yield batch
+        self.resuming = self.resumed is not None and self.begun == 0
+        self.begun += 1
+        return self.resumed[1] if self.resumed is not None and self.resuming else 0
 
-    def unjudged(self) -> Verdict:
-        """The verdict of a run that never compared two epochs: why not."""
-        if not shuffled(self.loader):
-            return skipped("data_order", "the training loader does not shuffle (a sequential sampler)", TIP)
-        return skipped("data_order", f"{len(self.epochs)} epoch(s) begun: no two epochs to compare", TIP)
+    def see(self, k: int, batch: Batch) -> list[Gate]:
+        """Batch `k` of the epoch, as drawn: fingerprinted if it is among the first; the gates now ready
+        to be judged (their verdicts: `order_verdict`, `resume_verdict`)."""
+        ready = []
+        if self.resuming and len(self.got) < self.again:
+            self.got.append(fingerprint(batch))
+            if len(self.got) == self.again:
+                self.resume_judged = True
+                ready.append(RESUME_ORDER)
+        seen = self.epochs[self.epoch]
+        if k == len(seen) and k < self.want:
+            seen.append(fingerprint(batch))
+            if k + 1 == self.want and self.epoch >= 1 and not self.judged and self.shuffled:
+                self.judged = True
+                ready.append(DATA_ORDER)
+        return ready
 
-    def _order_verdict(self, epoch: int, want: int) -> Verdict:
+    def order_verdict(self) -> Verdict:
+        """data_order, once the epoch's first batches are drawn: they must differ from the last epoch's."""
+        epoch, want = self.epoch, self.want
         now, before = self.epochs[epoch][:want], self.epochs[epoch - 1][:want]
         if now != before:
             return passed(
@@ -131,8 +138,28 @@ class OrderWatch:
             TIP,
         )
 
-    def _resume_verdict(self, resumed: tuple[int, int], got: list[int]) -> Verdict:
-        epoch, offset = resumed
+    def unjudged(self) -> Verdict:
+        """The data_order verdict of a run that never compared two epochs: why not."""
+        if not self.shuffled:
+            return skipped("data_order", "the training loader does not shuffle (a sequential sampler)", TIP)
+        return skipped("data_order", f"{len(self.epochs)} epoch(s) begun: no two epochs to compare", TIP)
+
+    def resume_unjudged(self) -> Verdict:
+        """The resume_order verdict of a run that did not draw its first batches after a resume: why not."""
+        if self.resumed is None:
+            return skipped("resume_order", "not a resumed run", TIP)
+        epoch, offset = self.resumed
+        return skipped(
+            "resume_order",
+            f"resumed at epoch {epoch}, batch {offset}: {len(self.got)} batch(es) drawn in that epoch after it, "
+            f"fewer than the {self.again} compared <gates.resume_order.batches={self.again}>",
+            TIP,
+        )
+
+    def resume_verdict(self) -> Verdict:
+        """resume_order, once a resumed run has drawn its first batches: those an uninterrupted run draws there."""
+        assert self.resumed is not None, "resume_order is judged in a resumed run only"
+        (epoch, offset), got = self.resumed, self.got
         expected = self.uninterrupted(epoch, offset, len(got))
         where = f"epoch {epoch}, batches {offset}..{offset + len(got) - 1}"
         if expected is None:
@@ -154,7 +181,7 @@ class OrderWatch:
             sum(a != b for a, b in zip(got, expected)),
             0,
             f"after the resume, the batches at {where} are not those an uninterrupted run draws there{said}. "
-            f"Likely causes: {CAUSES}. <gates.resume_order.batches={self.settings.resume_order.batches}>",
+            f"Likely causes: {CAUSES}. <gates.resume_order.batches={self.again}>",
             TIP,
         )
 
@@ -175,4 +202,5 @@ RESUME_ORDER = Gate(
     tip=TIP,
     what="after resume=, the first batches are those an uninterrupted run draws there",
     event="the first batches after a resume",
+    applies=("resumed",),
 )

@@ -30,6 +30,7 @@ CONDITIONS = {
     "class_labels": "targets that are class labels",
     "wider": "a wider model to compare with (`gates.capacity.wider`)",
     "epochs": "more than one epoch over shuffled data",
+    "resumed": "a resumed run (`resume=`)",
 }
 
 

@@ -115,13 +115,22 @@ class ModeWatch:
     before: dict[str, torch.Tensor] = field(default_factory=dict)
     handle: Any = None
 
-    def __enter__(self) -> ModeWatch:
+    def start(self) -> ModeWatch:
+        """Watch the forwards from now on (`with ModeWatch(...)` starts and stops it)."""
         self.before = {} if self.training else batchnorm_state(self.model)
         self.handle = self.model.register_forward_pre_hook(self._check)
         return self
 
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+
+    def __enter__(self) -> ModeWatch:
+        return self.start()
+
     def __exit__(self, *exc: Any) -> None:
-        self.handle.remove()
+        self.stop()
 
     def _check(self, module: nn.Module, args: Any) -> None:
         if torch.is_grad_enabled() != self.training:  # the train stage's no-grad snapshots are evaluations

@@ -12,6 +12,7 @@ design: the gate is skipped there.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,34 +74,33 @@ def judge(names: list[str], gathered: torch.Tensor, step: int, checks: int) -> V
 
 @dataclass
 class ReplicaWatch:
-    """Compares the replicas before forwards 2 .. first_steps + 1 (after steps 1 .. first_steps), at
-    every checkpoint step, and at the end (`finish`); halts at the first difference."""
+    """Compares the replicas after each of the first steps, at every checkpoint step and at the end
+    (`finish`); returns each comparison's verdict and runs no gate (the train stage halts on the first
+    difference)."""
 
     model: nn.Module
     gather: Callable[[torch.Tensor], torch.Tensor]  # all-gather of a 1-D tensor, processes side by side
     processes: int
-    gates: Callable[[str, Callable[[Any], Verdict]], Verdict]
     first_steps: int
     every: int  # checkpoint.every (0: none between)
-    calls: int = 0
+    start: int = 0  # the step training started (or went on) at
     checks: int = 0
     last: tuple[int, Any] = field(default=(0, None))
 
-    def pre_forward(self, module: nn.Module, args: Any) -> None:
-        if not torch.is_grad_enabled():
-            return
-        step, self.calls = self.calls, self.calls + 1
-        if 1 <= step <= self.first_steps or (self.every and step and step % self.every == 0):
-            self.compare(step)
+    def next_step(self, step: int) -> int:
+        """The first step after `step` to compare at: each of the first steps, then every checkpoint step."""
+        if step < self.start + self.first_steps:
+            return step + 1
+        return step + self.every - step % self.every if self.every else sys.maxsize
 
-    def compare(self, step: int) -> None:
+    def compare(self, step: int) -> Verdict:
+        """Every process's parameter hashes after `step` steps, gathered and judged (every process calls it)."""
         names, hashes = parameter_hashes(self.model)
         gathered = self.gather(hashes).reshape(self.processes, -1).cpu()
         self.checks += 1
         verdict = judge(names, gathered, step, self.checks)
         self.last = (step, verdict)
-        if not verdict.passed:
-            self.gates(GATE, lambda s: verdict)
+        return verdict
 
     def finish(self, step: int) -> Verdict:
         if self.processes <= 1:

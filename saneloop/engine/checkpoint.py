@@ -3,8 +3,9 @@
 RUN_DIR/checkpoints/step-00000500.pt holds what `train` needs to go on as if it had never stopped:
 the model, optimizer and scheduler states, the step losses so far, the RNG states of Python, NumPy
 and torch (CPU and CUDA) on every process, the data order (the shuffling generator as it was when
-the current epoch began, and how many batches of that epoch were used), the gate verdicts so far
-and the resolved config. Loading uses `torch.load(weights_only=True)`: no code is unpickled.
+the current epoch began, and how many batches of that epoch were used), each train hook's state
+(`hooks`, by hook name), the gate verdicts so far and the resolved config. Loading uses
+`torch.load(weights_only=True)`: no code is unpickled.
 
 Not `Accelerator.save_state`: it writes a folder of several files (no single atomic rename), pickles
 the RNG states with NumPy arrays, and keeps the data position only for stateful loaders. The
@@ -27,6 +28,7 @@ import torch
 from ..errors import InputError, Interrupted
 from ..record.atomic import in_background, leftovers, replacing, wait_for_writes
 from . import interrupts
+from .hooks import TrainHook, hook_states
 from .rng_state import gather_ranks, global_rng, loader_generators, set_global_rng
 from .state_keys import eager_keys, model_mismatch
 
@@ -111,7 +113,14 @@ class Checkpointer:
     """
 
     def __init__(
-        self, plan: CheckpointPlan, accelerator: Any, model: Any, optimizer: Any, scheduler: Any, loader: Any
+        self,
+        plan: CheckpointPlan,
+        accelerator: Any,
+        model: Any,
+        optimizer: Any,
+        scheduler: Any,
+        loader: Any,
+        hooks: tuple[TrainHook, ...] = (),
     ) -> None:
         self.plan, self.accelerator = plan, accelerator
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
@@ -126,7 +135,7 @@ class Checkpointer:
         self._guard = interrupts.active()
         if self._guard is not None:
             self._guard.defer(self._on_signal)
-        self.extra: Optional[Callable[[], dict[str, Any]]] = None  # more to save (the data order's fingerprints)
+        self.hooks = hooks  # the train hooks, whose states are saved and restored by name
 
     @property
     def epoch(self) -> int:
@@ -146,6 +155,10 @@ class Checkpointer:
             return 0
         payload = self.plan.resumed.payload
         self._load_states(payload)
+        states = hook_states(payload, list(self.hooks))
+        for hook in self.hooks:
+            if hook.name in states:
+                hook.load_state_dict(states[hook.name])
         step = int(payload["step"])
         losses.extend(payload["losses"].to(self.accelerator.device).unbind())
         rank = payload["rng"][self.accelerator.process_index]
@@ -216,7 +229,7 @@ class Checkpointer:
                 "losses": torch.stack(losses[:step]).cpu() if step else torch.zeros(0),
                 "rng": every_rank,
                 "gates": json.dumps(plan.gates_so_far(), default=str),
-                **(self.extra() if self.extra is not None else {}),
+                "hooks": {hook.name: hook.state_dict() for hook in self.hooks if hook.name},
             }
             path = path_for(plan.run_dir, step)
             wait_for_writes()  # one write at a time, in order

@@ -23,8 +23,9 @@ from ..engine.loop import accelerated_step, bare_step, compiled, needs_accelerat
 from .context import Prepared, RunContext, Trained
 from .train_curve import LossCurve
 from .train_data import DataPass
-from .train_guards import TrainGuards
-from .train_watch import TrainWatch
+from .train_guards import guards
+from .train_hooks import TrainHooks
+from .train_watch import TrainFigures
 
 NAME = "train"
 
@@ -39,24 +40,17 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     data = DataPass(ctx, prep)  # epoch 1 checks every training item (gate full_pass)
     loader = data.loader(ctx.components.augmented(prep.train_set))
     total = _total_steps(ctx, len(loader))
-    watch = TrainWatch(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
+    figures = TrainFigures(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
     curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total)
     start = copy.deepcopy(prep.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
-    checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader)
     # The checkpoints (and every probe) use `model`; the steps run `stepped`, which shares its
     # parameters (compiled when train.compile): state dict keys never carry `_orig_mod.`.
     stepped = _compiled(ctx, model) if ctx.settings.train.compile else model
-    # train_mode, data/resume order, replicas: their hooks sit on what the steps call (a compiled
-    # wrapper runs its own hooks in Python; hooks inside a compiled region may be ignored, pytorch #117758)
-    guards = TrainGuards(ctx, prep, stepped, loader, checkpoints)
-    data.start()
-    parts = (stepped, optimizer, scheduler, loader)
-    losses, nonfinite_step = _fit(ctx, prep, parts, (watch, curve, guards, data), checkpoints, total)
-    data.finish()
-    watch.finish(len(losses))
-    curve.finish(losses)
-    guards.finish(len(losses))
+    # train_mode, data/resume order, replicas watch what the steps call
+    hooks = TrainHooks([data, figures, curve, *guards(ctx, prep, stepped, loader)], ctx.gates)
+    checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader, hooks.hooks)
+    losses, nonfinite_step = _fit(ctx, prep, (stepped, optimizer, scheduler, loader), hooks, checkpoints, total)
     lr = learning_rate(optimizer)
     trained = ctx.accelerator.unwrap_model(model)
     ctx.gates(LOSS_DECREASES, lambda s: _loss_decreased(ctx, prep, start, trained, losses, nonfinite_step, lr, s))
@@ -112,58 +106,63 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
 
 
 def _fit(
-    ctx: RunContext, prep: Prepared, parts: tuple, watchers: tuple, checkpoints: Checkpointer, total: int
+    ctx: RunContext, prep: Prepared, parts: tuple, hooks: TrainHooks, checkpoints: Checkpointer, total: int
 ) -> tuple[torch.Tensor, Optional[int]]:
-    """Train for the configured epochs/steps. Losses stay on the device and are read every
-    `train.log_every` steps (one host sync each), where NaN/Inf stops the run early.
-    A checkpoint every `checkpoint.every` steps, at the end, and on SIGINT/SIGTERM.
-    Epoch 1's batches are checked before their step (`DataPass`), at the cost of a type test."""
+    """Train for the configured epochs/steps, calling the hooks by event (between the steps they asked for,
+    an integer test per step). Losses stay on the device and are read every `train.log_every` steps (one
+    host sync each), where NaN/Inf stops the run early. A checkpoint every `checkpoint.every` steps, at
+    the end, and on SIGINT/SIGTERM."""
     model, optimizer, scheduler, loader = parts
-    watch, curve, guards, data = watchers
     accelerator, loss_fn = ctx.accelerator, prep.task.loss
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
     device = None if accelerator.device.type == "cpu" else accelerator.device
-    bar = _bar(ctx, total)
     log_every, checkpoints.total = int(ctx.settings.train.log_every), total
-    step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step
-    logged = step - step % log_every
-    bar.update(logged)
+    step = checkpoints.restore(losses)  # 0, or the resumed checkpoint's step (and the hooks' states)
+    logged, bad = step - step % log_every, None
+    bar = _bar(ctx, total, logged)
     model.train()
-    curve.after_step(step, model)  # step 0: the test loss at init
+    hooks.fit_start(model, step)
     try:
-        while step < total:
-            for batch in guards.epoch(checkpoints.batches(loader, step)):
-                if data.active or type(batch) is Rejected:
-                    batch = data.check(batch, step)  # halts before the step on a batch whose data fail
+        while step < total and bad is None:
+            batches = checkpoints.batches(loader, step)
+            hooks.epoch_start(checkpoints.epoch, step)
+            for batch in batches:
+                if step < hooks.reads_until or type(batch) is Rejected:
+                    batch = hooks.batch_start(step, batch)  # a batch whose data fail halts before its step
                 if device is not None:
                     batch = batch.to(device, non_blocking=True)
                 losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))
                 step += 1
-                watch.after_step(step, batch)
-                curve.after_step(step, model)
+                if step >= hooks.due:
+                    hooks.step_end(model, step, batch)
                 if step % log_every == 0 or step == total:
                     bad = earliest(accelerator, _log(ctx, torch.stack(losses[logged:step]), logged, bar))
                     if bad is not None:  # every process stops at the same step
-                        return torch.stack(losses), bad
+                        break
                     logged = step
                 if step >= checkpoints.due:  # every checkpoint.every steps, or at once after SIGINT/SIGTERM
                     checkpoints.save(step, losses)
                 if step == total:
                     break
             else:
-                data.epoch_end()
-        checkpoints.finish(step, losses)
+                hooks.epoch_end(checkpoints.epoch, step)
+        if bad is None:
+            checkpoints.finish(step, losses)
     finally:
         bar.close()
         checkpoints.close()
-    return torch.stack(losses) if losses else torch.zeros(0), None
+    stacked = torch.stack(losses) if losses else torch.zeros(0)
+    hooks.fit_end(model, len(losses), stacked)
+    return stacked, bad
 
 
-def _bar(ctx: RunContext, total: int) -> Any:
-    """The progress bar: redrawn at most twice a second (main process, `output.progress`)."""
+def _bar(ctx: RunContext, total: int, done: int) -> Any:
+    """The progress bar, `done` steps in: redrawn at most twice a second (main process, `output.progress`)."""
     shown = ctx.settings.output.progress and ctx.accelerator.is_main_process
-    return tqdm(total=total, desc="train", unit="step", disable=not shown, mininterval=0.5, leave=False)
+    bar = tqdm(total=total, desc="train", unit="step", disable=not shown, mininterval=0.5, leave=False)
+    bar.update(done)
+    return bar
 
 
 def _log(ctx: RunContext, chunk: torch.Tensor, first_step: int, bar: Any) -> Optional[int]:

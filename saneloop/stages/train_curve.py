@@ -15,6 +15,7 @@ import torch
 
 from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..config.schema import TrainConfig
+from ..engine.hooks import Findings, TrainHook, next_after
 from ..engine.loop import predict_all
 from ..record.figures import loss_curve_figure
 from ..record.run_record import RunRecord
@@ -22,26 +23,40 @@ from ..tasks.base import Task
 from .context import Prepared
 
 
-class LossCurve:
+class LossCurve(TrainHook):
+    """The training loss of every step and the full-set test loss at `train.full_evals` steps, in one figure."""
+
     def __init__(self, record: RunRecord, prep: Prepared, accelerator: Any, train: TrainConfig, total: int) -> None:
         self.record, self.task, self.accelerator = record, prep.task, accelerator
-        self.due = eval_steps(train.full_evals, total)
+        self.steps = sorted(eval_steps(train.full_evals, total))
         self.points: list[tuple[int, float, float]] = []  # (step, mean test loss, its standard error)
-        self.loader = accelerator.prepare(prep.loaders.test()) if self.due else None
+        self.loader = accelerator.prepare(prep.loaders.test()) if self.steps else None
 
-    def after_step(self, step: int, model: torch.nn.Module) -> None:
-        if step not in self.due:
-            return
+    def on_fit_start(self, model: torch.nn.Module, step: int) -> Findings:
+        """Step 0: the test loss at init (after a resume: at the resumed step, if it is an evaluation step)."""
+        if step in self.steps:
+            self._evaluate(model, step)
+        self.due = next_after(self.steps, step)
+        return []
+
+    def on_step_end(self, model: torch.nn.Module, step: int, batch: Any) -> Findings:
+        if step >= self.due:
+            self._evaluate(model, step)
+            self.due = next_after(self.steps, step)
+        return []
+
+    def on_fit_end(self, model: torch.nn.Module, step: int, losses: torch.Tensor) -> Findings:
+        if len(losses):
+            steps, train = list(range(1, len(losses) + 1)), losses.detach().float().cpu().tolist()
+            self.record.publish(LOSS_DECREASES, "loss", lambda: loss_curve_figure(steps, train, self.points))
+        return []
+
+    def _evaluate(self, model: torch.nn.Module, step: int) -> None:
         outputs, targets, _ = predict_all(model, self.loader, self.accelerator)
         model.train()  # predict_all evaluates in eval mode; the next step trains again
         mean, se = mean_and_se(per_example_losses(self.task, outputs, targets))
         self.points.append((step, mean, se))
         self.record.scalar("eval/loss", mean, step)
-
-    def finish(self, losses: torch.Tensor) -> None:
-        if len(losses):
-            steps, train = list(range(1, len(losses) + 1)), losses.detach().float().cpu().tolist()
-            self.record.publish(LOSS_DECREASES, "loss", lambda: loss_curve_figure(steps, train, self.points))
 
 
 def eval_steps(count: int, total: int) -> set[int]:

@@ -1,70 +1,134 @@
-"""The train stage's watchers of the second wave, kept out of its loop: `train_mode` (every module in
-training mode in every step), `data_order` / `resume_order` (a new order every epoch, the same order
-after a resume), `replicas` (identical parameters on every process). Each costs a few integer tests
-per step; the loop only routes its epochs through `epoch()`."""
+"""The train stage's guards of the second wave, as train hooks: `train_mode` (every module in training
+mode in every step), `data_order` / `resume_order` (a new order every epoch, the same order after a
+resume), `replicas` (identical parameters on every process). Each returns its verdicts to the stage and
+costs the loop nothing between the steps it asked for (train_mode: a forward pre-hook)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
-from ..checks.data_order import DATA_ORDER, OrderWatch, fingerprint
+import torch
+
+from ..checks.data_order import DATA_ORDER, RESUME_ORDER, OrderWatch, fingerprint, shuffled
 from ..checks.modes import TRAIN_MODE, ModeWatch
 from ..checks.replicas import GATE as REPLICAS
 from ..checks.replicas import ReplicaWatch
-from ..data.batch import Batch
-from ..engine.checkpoint import Checkpointer
+from ..checks.verdict import Verdict, skipped
+from ..engine.hooks import NEVER, Finding, Findings, TrainHook, found
 from .context import Prepared, RunContext
 
 SHARDED = ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA")  # parameters differ per process by design
 
 
-class TrainGuards:
-    def __init__(self, ctx: RunContext, prep: Prepared, model: Any, loader: Any, checkpoints: Checkpointer) -> None:
-        self.ctx, self.checkpoints = ctx, checkpoints
-        self.modes = ModeWatch(model, True, "train_mode").__enter__()
-        self.order = OrderWatch(
-            ctx.gates, ctx.settings.gates, loader, lambda e, o, c: self._uninterrupted(prep, e, o, c)
+def guards(ctx: RunContext, prep: Prepared, model: Any, loader: Any) -> list[TrainHook]:
+    """The guards of `model` (what the steps call: a compiled wrapper runs its own hooks in Python; hooks
+    inside a compiled region may be ignored, pytorch #117758) trained on `loader`, in report order."""
+    return [ModeGuard(model), OrderGuard(ctx, prep, loader), ReplicaGuard(ctx, model)]
+
+
+class ModeGuard(TrainHook):
+    """`train_mode`: every module in training mode in every training forward, judged at the end of the fit."""
+
+    def __init__(self, model: Any) -> None:
+        self.watch = ModeWatch(model, True, TRAIN_MODE.name)
+
+    def on_fit_start(self, model: Any, step: int) -> Findings:
+        self.watch.start()
+        return []
+
+    def on_fit_end(self, model: Any, step: int, losses: torch.Tensor) -> Findings:
+        self.watch.stop()
+        return [Finding(TRAIN_MODE, lambda s: self.watch.verdict())]
+
+
+class OrderGuard(TrainHook):
+    """`data_order` and `resume_order`: fingerprints the first batches of every epoch, before their steps."""
+
+    name = "order"  # its state in a checkpoint: the first batches' fingerprints of every epoch begun
+
+    def __init__(self, ctx: RunContext, prep: Prepared, loader: Any) -> None:
+        settings, resumed = ctx.settings.gates, ctx.resumed
+        at = (int(resumed.payload["epoch"]), int(resumed.payload["batch_in_epoch"])) if resumed else None
+        self.watch = OrderWatch(
+            settings.data_order.batches,
+            settings.resume_order.batches,
+            shuffled(loader),
+            lambda e, o, c: _uninterrupted(ctx, prep, e, o, c),
+            resumed=at,
         )
-        if ctx.resumed is not None:
-            payload = ctx.resumed.payload
-            self.order.restore(payload, int(payload["epoch"]), int(payload["batch_in_epoch"]))
-        checkpoints.extra = lambda: {"order": self.order.state()}
-        self.replicas = self._replicas(model)
+        self.first = 0  # the step batch 0 of the current epoch was (or would have been) drawn before
+        self.verdicts = {
+            DATA_ORDER: lambda s: self.watch.order_verdict(),
+            RESUME_ORDER: lambda s: self.watch.resume_verdict(),
+        }
 
-    def epoch(self, batches: Iterable[Batch]) -> Iterator[Batch]:
-        return self.order.epoch(batches, self.checkpoints.epoch)
+    def on_epoch_start(self, epoch: int, step: int) -> Findings:
+        offset = self.watch.begin(epoch)
+        self.first = step - offset
+        again = step + self.watch.again if self.watch.resuming else 0
+        self.reads_until = max(self.first + self.watch.want, again)
+        return []
 
-    def finish(self, steps: int) -> None:
-        self.modes.__exit__()
-        if self.replicas is not None:
-            self.replicas[1].remove()
-        self.ctx.gates(TRAIN_MODE, lambda s: self.modes.verdict())
-        if not self.order.judged:  # one epoch, or no shuffling: nothing to compare
-            self.ctx.gates(DATA_ORDER, lambda s: self.order.unjudged())
-        watch = self.replicas[0] if self.replicas is not None else None
-        self.ctx.gates(REPLICAS, lambda s: watch.finish(steps) if watch else _one(self.ctx))
+    def on_batch_start(self, step: int, batch: Any) -> tuple[Any, Findings]:
+        if step >= self.reads_until:
+            return batch, []
+        ready = self.watch.see(step - self.first, batch)
+        return batch, [Finding(gate, self.verdicts[gate]) for gate in ready]
 
-    def _replicas(self, model: Any) -> Optional[tuple[ReplicaWatch, Any]]:
-        acc = self.ctx.accelerator
-        if acc.num_processes <= 1 or acc.distributed_type.name in SHARDED:
-            return None
-        s = self.ctx.settings
-        watch = ReplicaWatch(
-            model, acc.gather, acc.num_processes, self.ctx.gates, s.gates.replicas.first_steps, s.checkpoint.every
-        )
-        return watch, model.register_forward_pre_hook(watch.pre_forward)
+    def on_fit_end(self, model: Any, step: int, losses: torch.Tensor) -> Findings:
+        findings = []
+        if not self.watch.judged:  # one epoch, or no shuffling: nothing to compare
+            findings.append(Finding(DATA_ORDER, lambda s: self.watch.unjudged()))
+        if not self.watch.resume_judged:  # not resumed, or stopped before the batches to compare
+            findings.append(Finding(RESUME_ORDER, lambda s: self.watch.resume_unjudged()))
+        return findings
 
-    def _uninterrupted(self, prep: Prepared, epoch: int, offset: int, count: int) -> Optional[list[int]]:
-        if self.ctx.accelerator.num_processes > 1:
-            return None
-        order = prep.loaders.uninterrupted_order(epoch, offset, count)
-        return [fingerprint(prep.loaders.items(prep.train_set, idx)) for idx in order]
+    def state_dict(self) -> dict[str, Any]:
+        return self.watch.state()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.watch.restore(state)
 
 
-def _one(ctx: RunContext):
-    from ..checks.verdict import skipped
+class ReplicaGuard(TrainHook):
+    """`replicas`: with several processes (parameters replicated, not sharded), exact parameter hashes
+    compared after the first steps and at every checkpoint step, halting at the first difference."""
 
+    def __init__(self, ctx: RunContext, model: Any) -> None:
+        self.ctx, acc, s = ctx, ctx.accelerator, ctx.settings
+        self.watch: Optional[ReplicaWatch] = None
+        if acc.num_processes > 1 and acc.distributed_type.name not in SHARDED:
+            self.watch = ReplicaWatch(
+                model, acc.gather, acc.num_processes, s.gates.replicas.first_steps, s.checkpoint.every
+            )
+
+    def on_fit_start(self, model: Any, step: int) -> Findings:
+        if self.watch is not None:
+            self.watch.start = step
+            self.due = self.watch.next_step(step)
+        return []
+
+    def on_step_end(self, model: Any, step: int, batch: Any) -> Findings:
+        if self.watch is None or step < self.due:
+            return []
+        verdict = self.watch.compare(step)  # every process compares at the same steps (a gather)
+        self.due = self.watch.next_step(step)
+        return [] if verdict.passed else [found(REPLICAS, verdict)]
+
+    def on_fit_end(self, model: Any, step: int, losses: torch.Tensor) -> Findings:
+        self.due = NEVER
+        watch = self.watch
+        return [Finding(REPLICAS, lambda s: watch.finish(step) if watch else _one(self.ctx))]
+
+
+def _uninterrupted(ctx: RunContext, prep: Prepared, epoch: int, offset: int, count: int) -> Optional[list[int]]:
+    if ctx.accelerator.num_processes > 1:
+        return None
+    order = prep.loaders.uninterrupted_order(epoch, offset, count)
+    return [fingerprint(prep.loaders.items(prep.train_set, idx)) for idx in order]
+
+
+def _one(ctx: RunContext) -> Verdict:
     acc = ctx.accelerator
     why = "one process" if acc.num_processes <= 1 else f"{acc.distributed_type.value}: parameters are sharded"
-    return skipped("replicas", f"{why}: no replicas to compare")
+    return skipped(REPLICAS, f"{why}: no replicas to compare")

@@ -2,10 +2,10 @@
 predictions on a fixed test batch at every evaluation during training (tip 11).
 
 The first batch is the one the loop hands the model, after collate, augmentation and device
-placement: what is drawn is what the net got. Main process only; the train loop pays one integer
-test per step, and a forward of a small batch per evaluation. Each figure is handed to the
-background drawer as soon as its data exist (the first batch at step 1, each snapshot when taken),
-so it is drawn while training goes on.
+placement: what is drawn is what the net got. Main process only; a train hook called at step 1 and
+at the evaluation steps (the loop's one integer test per step), a forward of a small batch each.
+Each figure is handed to the background drawer as soon as its data exist (the first batch at step
+1, each snapshot when taken), so it is drawn while training goes on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..config.schema import TrainConfig
 from ..data.batch import Batch
+from ..engine.hooks import Findings, TrainHook, next_after
 from ..record.figures import batch_figure, dynamics_figure, predictions_figure
 from ..record.run_record import RunRecord
 from ..tasks.views import PredictionView
@@ -26,21 +27,28 @@ from .context import Prepared
 FIXED_BATCH = 16  # test examples whose predictions are followed through training
 
 
-class TrainWatch:
+class TrainFigures(TrainHook):
+    """The figures of tips 10 and 11: the first batch the net gets, its predictions on a fixed test batch."""
+
     def __init__(self, record: RunRecord, prep: Prepared, device: torch.device, train: TrainConfig, total: int) -> None:
         self.record, self.prep, self.device = record, prep, device
         self.enabled = record.main and record.figures
-        self.due = due_steps(train, total)
+        self.snapshot_steps = due_steps(train, total)
+        self.steps = sorted(self.snapshot_steps | {1}) if self.enabled else []  # 1: the first batch
         self.first: Optional[tuple[Any, Any]] = None
         self.snapshots: list[tuple[int, PredictionView]] = []
         if self.enabled:
             self.fixed = prep.loaders.test_items(FIXED_BATCH)
             self._snapshot(0)
 
-    def after_step(self, step: int, batch: Batch) -> None:
-        """Called by the train loop after each optimizer step (1-based) with the batch it trained on."""
-        if not self.enabled:
-            return
+    def on_fit_start(self, model: torch.nn.Module, step: int) -> Findings:
+        self.due = next_after(self.steps, step)
+        return []
+
+    def on_step_end(self, model: torch.nn.Module, step: int, batch: Batch) -> Findings:
+        """After each optimizer step (1-based) it asked for, with the batch it trained on."""
+        if step < self.due:
+            return []
         if step == 1:
             inputs, targets = batch.first_input, batch.targets
             self.first = (
@@ -48,8 +56,10 @@ class TrainWatch:
                 targets.detach().cpu() if isinstance(targets, torch.Tensor) else targets,
             )
             self._publish_first()
-        if step in self.due:
+        if step in self.snapshot_steps:
             self._snapshot(step)
+        self.due = next_after(self.steps, step)
+        return []
 
     @torch.no_grad()
     def _snapshot(self, step: int) -> None:
@@ -75,17 +85,16 @@ class TrainWatch:
             return
         self.record.publish(LOSS_DECREASES, "batch", partial(batch_figure, view))
 
-    def finish(self, last_step: int) -> None:
+    def on_fit_end(self, model: torch.nn.Module, step: int, losses: torch.Tensor) -> Findings:
         """The last snapshot and the dynamics figure (every snapshot in one); the rest went out as made."""
         if not self.enabled:
-            return
-        if last_step and (not self.snapshots or self.snapshots[-1][0] != last_step):
-            self._snapshot(last_step)
+            return []
+        if step and (not self.snapshots or self.snapshots[-1][0] != step):
+            self._snapshot(step)
         if self.snapshots:
             steps, views = zip(*self.snapshots)
-            self.record.publish(
-                LOSS_DECREASES, "dynamics", partial(dynamics_figure, list(steps), list(views)), last_step
-            )
+            self.record.publish(LOSS_DECREASES, "dynamics", partial(dynamics_figure, list(steps), list(views)), step)
+        return []
 
 
 def due_steps(train: TrainConfig, total: int) -> set[int]:
