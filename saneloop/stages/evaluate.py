@@ -18,7 +18,7 @@ def run(ctx: RunContext, prep: Prepared, trained: Trained) -> None:
     after_training.run(ctx, prep)  # trained_batch_independence, trained_causality: the probes on trained weights
     loader = accelerator.prepare(prep.loaders.test())
     with ModeWatch(trained.model, False, "eval_mode") as modes:
-        outputs, targets, indices = predict_all(trained.model, loader, accelerator)
+        outputs, targets, indices = predict_all(trained.model, loader, accelerator, outputs=ctx.outputs)
     ctx.gates("eval_mode", lambda s: modes.verdict())
     ctx.gates("full_eval", lambda s: every_example_once(indices, len(prep.test_set)))
     metrics = task.metrics(outputs, targets)
@@ -40,7 +40,7 @@ def _baselines(ctx: RunContext, prep: Prepared) -> dict[str, float]:
 
 def _again(ctx: RunContext, prep: Prepared, trained: Trained, loader, outputs, metrics):
     """The same weights, the same loader, a second full pass: the metrics must not move."""
-    again, targets, _ = predict_all(trained.model, loader, ctx.accelerator)
+    again, targets, _ = predict_all(trained.model, loader, ctx.accelerator, outputs=ctx.outputs)
     return repeatable_eval(outputs, again, metrics, prep.task.metrics(again, targets))
 
 

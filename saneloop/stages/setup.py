@@ -24,6 +24,7 @@ from ..data.padding import IGNORE_INDEX
 from ..data.seeding import seed_everything
 from ..data.summary import DatasetSummary
 from ..errors import InputError
+from ..models.forward import forward
 from ..tasks.base import ChecksPairs, Task
 from . import split_checks
 from .context import Prepared, RunContext
@@ -85,7 +86,9 @@ def _short_run(ctx: RunContext, prep: Prepared, steps: int) -> list[float]:
     """A few training steps from scratch, seeded exactly as the real run is."""
     model = seeded_model(ctx)
     optimizer = ctx.components.optimizer(list(model.parameters()))
-    return train_steps(model, optimizer, prep.task.loss, prep.loaders.gate_train(), steps, ctx.device)
+    return train_steps(
+        model, optimizer, prep.task.loss, prep.loaders.gate_train(), steps, ctx.device, outputs=ctx.outputs
+    )
 
 
 def _items(loaders: Loaders, split: str, dataset, indices) -> list:
@@ -148,10 +151,10 @@ def _refuse_settings_the_data_cannot_meet(ctx: RunContext, train_size: int) -> N
 
 def _refuse_wrong_output_shape(ctx: RunContext, prep: Prepared) -> None:
     batch = prep.loaders.probe_batch().to(ctx.device)
-    refuse_unfit_batch(prep.model, batch, ctx.components.model_target)
+    refuse_unfit_batch(prep.model, batch, ctx.components.model_target, ctx.outputs.model_loss)
     prep.model.eval()  # eval: a probe forward must not move BatchNorm statistics
     with torch.no_grad():
-        problem = prep.task.output_problem(batch.forward(prep.model), len(batch))
+        problem = prep.task.output_problem(forward(prep.model, batch, ctx.outputs), len(batch))
     prep.model.train()
     if problem:
         raise InputError(f"{problem}. Fix the model (model._target_={ctx.components.model_target}) or the task.")

@@ -15,6 +15,7 @@ import torch
 
 from ..config.schema import TrainConfig
 from ..engine.loop import predict_all
+from ..models.forward import ModelOutputs
 from ..record.figures import loss_curve_figure
 from ..record.run_record import RunRecord
 from ..tasks.base import Task
@@ -24,8 +25,10 @@ GATE = "loss_decreases"  # listed beside the train stage's gate in report.md
 
 
 class LossCurve:
-    def __init__(self, record: RunRecord, prep: Prepared, accelerator: Any, train: TrainConfig, total: int) -> None:
-        self.record, self.task, self.accelerator = record, prep.task, accelerator
+    def __init__(
+        self, record: RunRecord, prep: Prepared, accelerator: Any, train: TrainConfig, total: int, outputs: ModelOutputs
+    ) -> None:
+        self.record, self.task, self.accelerator, self.outputs = record, prep.task, accelerator, outputs
         self.due = eval_steps(train.full_evals, total)
         self.points: list[tuple[int, float, float]] = []  # (step, mean test loss, its standard error)
         self.loader = accelerator.prepare(prep.loaders.test()) if self.due else None
@@ -33,7 +36,7 @@ class LossCurve:
     def after_step(self, step: int, model: torch.nn.Module) -> None:
         if step not in self.due:
             return
-        outputs, targets, _ = predict_all(model, self.loader, self.accelerator)
+        outputs, targets, _ = predict_all(model, self.loader, self.accelerator, outputs=self.outputs)
         model.train()  # predict_all evaluates in eval mode; the next step trains again
         mean, se = mean_and_se(per_example_losses(self.task, outputs, targets))
         self.points.append((step, mean, se))

@@ -17,6 +17,7 @@ import torch
 
 from ..config.schema import TrainConfig
 from ..data.batch import Batch
+from ..models.forward import ModelOutputs, forward
 from ..record.figures import batch_figure, dynamics_figure, predictions_figure
 from ..record.run_record import RunRecord
 from ..tasks.views import PredictionView
@@ -27,8 +28,16 @@ GATE = "loss_decreases"  # the train stage's gate: its figures are listed beside
 
 
 class TrainWatch:
-    def __init__(self, record: RunRecord, prep: Prepared, device: torch.device, train: TrainConfig, total: int) -> None:
-        self.record, self.prep, self.device = record, prep, device
+    def __init__(
+        self,
+        record: RunRecord,
+        prep: Prepared,
+        device: torch.device,
+        train: TrainConfig,
+        total: int,
+        outputs: ModelOutputs,
+    ) -> None:
+        self.record, self.prep, self.device, self.outputs = record, prep, device, outputs
         self.enabled = record.main and record.figures
         self.due = due_steps(train, total)
         self.first: Optional[tuple[Any, Any]] = None
@@ -56,7 +65,7 @@ class TrainWatch:
         model, batch = self.prep.model, self.fixed.to(self.device)
         was_training = model.training
         model.eval()
-        outputs = batch.forward(model)
+        outputs = forward(model, batch, self.outputs)
         model.train(was_training)
         loss = float(self.prep.task.loss(outputs.float(), batch.targets))
         self.record.scalar("fixed_batch/loss", loss, step)
