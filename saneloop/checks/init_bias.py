@@ -20,6 +20,7 @@ from torch import nn
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from ..models.head import bias_free_head, find_head
 from ..tasks.base import Task
+from ..tasks.traits import traits_of
 from .fitting import each
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed, relative_margin
@@ -93,7 +94,7 @@ def _by_design(model: nn.Module, task: Task) -> str:
     head = bias_free_head(model, task.head_size())
     if head is not None and "tied" in head:
         return f"the final layer {head} has no bias by design"
-    if getattr(task, "head_bias_optional", False):
+    if traits_of(task).head_bias_optional:
         return (
             f"the final layer {head or '(not found)'} has no bias, as {task.name} heads often have none (GPT-2, Llama)"
         )

@@ -35,7 +35,7 @@ from ..tasks.base import Task
 from .fitting import each, same_draws
 from .model_loss import own_and_task_losses
 from .paired import lead
-from .per_example import ExampleLoss, per_example_of
+from .per_example import ExampleLoss, example_loss
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
@@ -125,7 +125,7 @@ def zero_output_loss(task: Task, measured: InitLossMeasurement) -> tuple[float, 
 def measure(
     model: nn.Module, task: Task, picked: list, head: Optional[str] = None, outputs: ModelOutputs = DEFAULT_OUTPUTS
 ) -> InitLossMeasurement:
-    scorer = ExampleLoss(task.loss, per_example_of(task))
+    scorer = example_loss(task)
     probe = copy.deepcopy(model).train()  # a copy: BatchNorm statistics of the model stay untouched
     name, module = find_head(probe, task.head_size(), head)
     weight = getattr(module, "weight", None) if module is not None else None

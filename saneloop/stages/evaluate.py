@@ -7,6 +7,7 @@ from ..checks.eval_repeatable import repeatable_eval
 from ..checks.modes import ModeWatch
 from ..engine.loop import predict_all
 from ..record.atomic import staged_dir
+from ..tasks.traits import traits_of
 from . import after_training
 from .context import Prepared, RunContext, Trained
 
@@ -47,13 +48,12 @@ def _again(ctx: RunContext, prep: Prepared, trained: Trained, loader, outputs, m
 def _beats(prep: Prepared, report, metrics: dict, min_se: float):
     headline = prep.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
-    higher = bool(getattr(prep.task, "higher_is_better", True))
     return above_baselines(
         headline,
         float(metrics[headline]),
         comparable(report.baselines, headline),
         metrics.get(f"{headline}_se"),
-        higher,
+        traits_of(prep.task).higher_is_better,
         min_se,
     )
 

@@ -26,6 +26,7 @@ from ..data.summary import DatasetSummary
 from ..errors import InputError
 from ..models.forward import forward
 from ..tasks.base import ChecksPairs, Task
+from ..tasks.traits import TaskTraits, traits_of
 from . import split_checks
 from .context import Prepared, RunContext
 from .contract import refuse_unfit_batch
@@ -38,9 +39,10 @@ def run(ctx: RunContext) -> Prepared:
         torch.set_num_threads(int(ctx.settings.threads))
     seed_everything(ctx.seed, ctx.settings.deterministic)
     task = ctx.components.task()
+    traits = traits_of(task)  # read and checked once, before any gate: a trait of the wrong type stops here
     train_set, test_set = ctx.components.datasets()
     loaders = ctx.components.loaders(train_set, test_set, ctx.seed)
-    summaries = _check_data(ctx, task, loaders)
+    summaries = _check_data(ctx, task, traits, loaders)
     split_checks.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     prep = Prepared(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
     _refuse_wrong_output_shape(ctx, prep)
@@ -48,9 +50,9 @@ def run(ctx: RunContext) -> Prepared:
     return prep
 
 
-def _check_data(ctx: RunContext, task: Task, loaders: Loaders) -> dict[str, DatasetSummary]:
+def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loaders) -> dict[str, DatasetSummary]:
     """Every target first (the first verdicts), then a random sample of the inputs, then repeat reads."""
-    sample, pad = ctx.settings.gates.inputs_finite.sample, _pad_value(task)
+    sample, pad = ctx.settings.gates.inputs_finite.sample, _pad_value(traits)
     summaries = {split: survey.first_look(loaders, split, sample, ctx.seed, pad) for split in ("train", "test")}
     _refuse_unbatchable_inputs(summaries, loaders)
     _refuse_settings_the_data_cannot_meet(ctx, summaries["train"].length)
@@ -70,10 +72,9 @@ def _check_data(ctx: RunContext, task: Task, loaders: Loaders) -> dict[str, Data
     return summaries
 
 
-def _pad_value(task: Task) -> int:
+def _pad_value(traits: TaskTraits) -> int:
     """What pads token labels of different lengths: the task's ignore index (they count nowhere)."""
-    pad = getattr(task, "ignore_index", None)
-    return IGNORE_INDEX if pad is None else int(pad)
+    return IGNORE_INDEX if traits.ignore_index is None else traits.ignore_index
 
 
 def seeded_model(ctx: RunContext, components: Components | None = None) -> nn.Module:
