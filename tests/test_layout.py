@@ -20,8 +20,9 @@ LAYERS = [
     ("record",),
     ("config",),
     ("checks",),
+    ("models",),  # how any model is run on a batch (models/forward.py) reads the data layer's Batch
     ("data",),
-    ("tasks", "models", "datasets"),
+    ("tasks", "datasets"),
     ("errors",),
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

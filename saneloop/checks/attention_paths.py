@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .probing import grad_of, probe_copy, projection, spread
 
 
@@ -25,7 +26,9 @@ def is_attention(module: nn.Module) -> bool:
     return isinstance(module, nn.MultiheadAttention) or name.endswith(("attention", "attn"))
 
 
-def blind_positions(model: nn.Module, batch: Batch, positions: int = 0) -> dict[str, list[int]]:
+def blind_positions(
+    model: nn.Module, batch: Batch, positions: int = 0, outputs: ModelOutputs = DEFAULT_OUTPUTS
+) -> dict[str, list[int]]:
     """For each innermost attention layer: the tested positions t whose output has no gradient on the
     layer's own input at t (empty lists: every layer sees itself)."""
     probe, _ = probe_copy(model)
@@ -35,7 +38,7 @@ def blind_positions(model: nn.Module, batch: Batch, positions: int = 0) -> dict[
     handles = [m.register_forward_hook(_capture(n, captured), with_kwargs=True) for n, m in layers]
     handles += [m.register_forward_pre_hook(_leaf(n, captured), with_kwargs=True) for n, m in layers]
     try:
-        batch.forward(probe)
+        forward(probe, batch, outputs)
     finally:
         for h in handles:
             h.remove()

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
 from .gate import Gate
 from .probing import as_batch, nonfinite_gradients, probed_forward, projection, spread
 from .settings import GateSettings, bounded
@@ -32,7 +33,14 @@ class BatchIndependenceSettings(GateSettings):
     tolerance: float = bounded(0.0, low=0)
 
 
-def independent_samples(model: nn.Module, inputs: Any, samples: int = 16, tolerance: float = 0.0) -> Verdict:
+def independent_samples(
+    model: nn.Module,
+    inputs: Any,
+    samples: int = 16,
+    tolerance: float = 0.0,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
+) -> Verdict:
     """For several samples i, backprop from a random projection of the outputs of i to the inputs
     (or, for integer tokens, to the first float tensor inside the model); any gradient on another
     sample j != i means the model mixes the batch.
@@ -45,19 +53,21 @@ def independent_samples(model: nn.Module, inputs: Any, samples: int = 16, tolera
     if batch < 2:
         return skipped(GATE, "needs a batch of at least 2 samples <gates.batch_independence.batch_size>", TIP)
     rows = spread(batch, samples)
-    matrix, where, note = dependency_rows(model, inputs, rows)
+    matrix, where, note = dependency_rows(model, inputs, rows, outputs)
     if matrix is None:
         return skipped(GATE, f"{where}; no differentiable tensor to probe{note}", TIP)
     details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
     return _judge(matrix, rows, where, note, tolerance, details)
 
 
-def dependency_rows(model: nn.Module, inputs: Any, rows: list[int]) -> tuple[Optional[torch.Tensor], str, str]:
+def dependency_rows(
+    model: nn.Module, inputs: Any, rows: list[int], outputs: ModelOutputs = DEFAULT_OUTPUTS
+) -> tuple[Optional[torch.Tensor], str, str]:
     """|d out_i / d in_j| summed over each sample's features: one row per i in `rows`, one column per j.
 
     Returns (matrix or None when nothing differentiable was found, where the gradient was taken, note).
     """
-    probed = probed_forward(model, inputs)
+    probed = probed_forward(model, inputs, outputs)
     if not probed.leaves:
         return None, "the integer inputs never become a float tensor shaped [B, ...] inside the model", probed.note
     if not probed.outputs:

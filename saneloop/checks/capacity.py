@@ -18,6 +18,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
 from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
 from .gate import Gate
 from .settings import GateSettings, bounded
@@ -52,6 +53,8 @@ def wider_no_worse(
     settings: CapacitySettings = CapacitySettings(),
     what: str = "a wider model",
     device: Optional[torch.device] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
     """Train copies of `model` and of `wider` (both as initialised) on the same batches, in lockstep, and
     compare their training-loss curves (`judge`) after `settings.steps` steps; while the wider one is
@@ -70,9 +73,9 @@ def wider_no_worse(
         for batch in itertools.islice(stream, target - len(base_losses)):
             batch = batch if device is None else batch.to(device)
             with paired_draws() as again:
-                base_losses.append(step(small, opt_small, loss_fn, batch))
+                base_losses.append(step(small, opt_small, loss_fn, batch, outputs))
                 again()
-                wide_losses.append(step(large, opt_large, loss_fn, batch))
+                wide_losses.append(step(large, opt_large, loss_fn, batch, outputs))
         verdict = judge(base_losses, wide_losses, what, settings)
         if verdict.passed or len(base_losses) < target or target >= settings.max_steps:
             return verdict

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
 from .attention_paths import blind_positions
 from .gate import Gate
 from .probing import as_batch, grads_of, nonfinite_gradients, probed_forward, projection, spread
@@ -33,7 +34,14 @@ class CausalitySettings(GateSettings):
     tolerance: float = bounded(0.0, low=0)
 
 
-def causal_dependencies(model: nn.Module, inputs: Any, positions: int = 0, tolerance: float = 0.0) -> Verdict:
+def causal_dependencies(
+    model: nn.Module,
+    inputs: Any,
+    positions: int = 0,
+    tolerance: float = 0.0,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
+) -> Verdict:
     """For output positions t, backprop from a random projection of the outputs at t (all samples)
     to the inputs (or the embedding output, for token ids); require zero gradient after t and a
     non-zero gradient at t. Usable on its own: `causal_dependencies(model, tokens).passed`."""
@@ -42,18 +50,20 @@ def causal_dependencies(model: nn.Module, inputs: Any, positions: int = 0, toler
     if main is None or main.dim() < 2:
         shape = list(main.shape) if main is not None else None
         return skipped(GATE, f"inputs have shape {shape}: no time axis (dim 1) to probe", TIP)
-    matrix, where, note = time_dependencies(model, inputs, positions)
+    matrix, where, note = time_dependencies(model, inputs, positions, outputs)
     if matrix is None:
         return skipped(GATE, f"{where}{note}", TIP)
     rows = spread(main.shape[1], positions)
     details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
     verdict = _judge(matrix, rows, where, note, tolerance, details)
-    return _attention_sees_itself(model, inputs, positions, verdict) if verdict.passed else verdict
+    return _attention_sees_itself(model, inputs, positions, verdict, outputs) if verdict.passed else verdict
 
 
-def _attention_sees_itself(model: nn.Module, inputs: Any, positions: int, verdict: Verdict) -> Verdict:
+def _attention_sees_itself(
+    model: nn.Module, inputs: Any, positions: int, verdict: Verdict, outputs: ModelOutputs
+) -> Verdict:
     """Through the residual stream the model sees token t; each of its attention layers must too."""
-    found = blind_positions(model, inputs, positions)
+    found = blind_positions(model, inputs, positions, outputs)
     blind = {name: ts for name, ts in found.items() if ts}
     if not blind:
         said = f"; each of {len(found)} attention layers sees its own position" if found else ""
@@ -73,10 +83,12 @@ def _attention_sees_itself(model: nn.Module, inputs: Any, positions: int, verdic
     )
 
 
-def time_dependencies(model: nn.Module, inputs: Any, positions: int = 0) -> tuple[Optional[torch.Tensor], str, str]:
+def time_dependencies(
+    model: nn.Module, inputs: Any, positions: int = 0, outputs: ModelOutputs = DEFAULT_OUTPUTS
+) -> tuple[Optional[torch.Tensor], str, str]:
     """|d out_t / d in_s| summed over samples and features: one row per tested t, one column per s."""
     inputs = as_batch(inputs)
-    probed, length = probed_forward(model, inputs), inputs.first_input.shape[1]
+    probed, length = probed_forward(model, inputs, outputs), inputs.first_input.shape[1]
     leaf, note = probed.leaf, probed.note
     outputs = [o for o in probed.outputs if o.dim() >= 2 and o.shape[1] == length]
     if leaf is None or leaf.dim() < 2 or leaf.shape[1] != length:

@@ -2,7 +2,7 @@
 
 A classification class that never occurs in training cannot be learned: that halts. A token
 vocabulary is different: every real tokenizer (a byte vocabulary of 256, a word list) has symbols a
-given corpus never uses. A task that says its targets are tokens (`token_vocabulary = True`, e.g.
+given corpus never uses. A task that says its targets are tokens (trait `token_vocabulary = True`, e.g.
 charlm) gets a note with the count instead; its prior gives unseen tokens half a count, so their
 bias, the loss at init and the baselines stay finite, also for a test token unseen in training.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..tasks.base import Task
+from ..tasks.traits import traits_of
 from .gate import Gate
 from .settings import GateSettings
 from .verdict import Verdict, failed, passed
@@ -34,7 +35,7 @@ def _listed(values: list) -> str:
 
 def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
     missing = task.missing_targets(train_targets)
-    if missing and getattr(task, "token_vocabulary", False):
+    if missing and traits_of(task).token_vocabulary:
         size = task.head_size()
         return passed(
             "classes_present",

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..data.padding import IGNORE_INDEX, cat_padded
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .fitting import each
 from .gate import Gate
 from .settings import GateSettings
@@ -32,6 +33,8 @@ def evaluates_repeatably(
     model: nn.Module,
     batches: Iterable[Any],
     metrics: Optional[Callable[[torch.Tensor, Any], Mapping[str, float]]] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
     """Evaluate `model` (eval mode, no gradients) twice over the same batches; the outputs must agree bit
     for bit, and so must `metrics(outputs, targets)` when given.
@@ -43,7 +46,7 @@ def evaluates_repeatably(
     model.eval()
     try:
         with torch.no_grad():
-            first, second = (cat_padded([b.forward(model).float() for b in fixed]) for _ in range(2))
+            first, second = (cat_padded([forward(model, b, outputs).float() for b in fixed]) for _ in range(2))
     finally:
         model.train(was_training)
     targets = cat_padded([b.targets for b in fixed], IGNORE_INDEX)

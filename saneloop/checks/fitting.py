@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .probing import batches as as_batches
 
 LossFn = Callable[[Any, Any], torch.Tensor]
@@ -88,19 +89,27 @@ def train_steps(
     steps: int,
     device: Optional[torch.device] = None,
     transform: Callable[[Batch], Batch] = lambda b: b,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> list[float]:
     """A bare loop (zero_grad, forward, backward, step) for `steps` batches; the loss of each step."""
     model.train()
     return [
-        step(model, optimizer, loss_fn, transform(batch if device is None else batch.to(device)))
+        step(model, optimizer, loss_fn, transform(batch if device is None else batch.to(device)), outputs)
         for batch in cycled(source, steps)
     ]
 
 
-def step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn, batch: Batch) -> float:
-    """One optimizer step on one batch; its loss."""
+def step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    batch: Batch,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
+) -> float:
+    """One optimizer step on one batch; its loss (the task's, on the logits `outputs` reads)."""
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(batch.forward(model), batch.targets)
+    loss = loss_fn(forward(model, batch, outputs), batch.targets)
     loss.backward()
     optimizer.step()
     return loss.item()
@@ -118,6 +127,8 @@ def mean_loss(
     limit: Optional[int] = None,
     device: Optional[torch.device] = None,
     transform: Callable[[Batch], Batch] = lambda b: b,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> tuple[float, int]:
     """Mean loss per example over (up to `limit`) batches, in the model's current mode; and the count.
 
@@ -127,7 +138,7 @@ def mean_loss(
     for batch in itertools.islice(each(source), limit):
         batch = transform(batch if device is None else batch.to(device))
         size = len(batch)
-        total += float(loss_fn(batch.forward(model), batch.targets)) * size
+        total += float(loss_fn(forward(model, batch, outputs), batch.targets)) * size
         count += size
     return (total / count if count else float("nan")), count
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .gate import Gate
 from .probing import probe_copy
 from .settings import GateSettings, bounded
@@ -42,19 +43,23 @@ def target_counts(targets: Any) -> int:
     return int((targets != IGNORE_INDEX).sum()) if not targets.is_floating_point() else targets.numel()
 
 
-def accumulation_matches(model: nn.Module, loss_fn, batch: Batch, steps: int, rtol: float = 1e-3) -> Verdict:
+def accumulation_matches(
+    model: nn.Module,
+    loss_fn,
+    batch: Batch,
+    steps: int,
+    rtol: float = 1e-3,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
+) -> Verdict:
     """Split `batch` into `steps` micro-batches; compare sum(grad(loss_i) / steps) with grad(loss(batch))."""
     if steps <= 1:
         return skipped(GATE, "no gradient accumulation <accelerator.gradient_accumulation_steps=1>", TIP)
     if len(batch) < steps:
         return skipped(GATE, f"a probe batch of {len(batch)} cannot make {steps} micro-batches", TIP)
-    probe, _ = probe_copy(model)
-    params = [p for p in probe.parameters() if p.requires_grad]
-    big = _flat_grad(probe, params, loss_fn(batch.forward(probe), batch.targets))
     bounds = torch.linspace(0, len(batch), steps + 1).round().long().tolist()
     micro = [batch.select(slice(lo, hi)) for lo, hi in zip(bounds, bounds[1:])]
-    summed = sum(_flat_grad(probe, params, loss_fn(m.forward(probe), m.targets) / steps) for m in micro)
-    error = float((summed - big).norm() / big.norm().clamp_min(1e-30))
+    error = _accumulation_error(model, loss_fn, batch, micro, outputs)
     counts = [target_counts(m.targets) for m in micro]
     what = f"{steps} micro-batches of {[len(m) for m in micro]} samples holding {counts} targets"
     if error <= rtol:
@@ -85,6 +90,16 @@ def accumulation_matches(model: nn.Module, loss_fn, batch: Batch, steps: int, rt
         f"loader.train.batch_size instead. <gates.grad_accumulation.rtol={rtol}>",
         TIP,
     )
+
+
+def _accumulation_error(model: nn.Module, loss_fn, batch: Batch, micro: list[Batch], outputs: ModelOutputs) -> float:
+    """|sum(grad(loss_i) / k) - grad(loss(batch))| / |grad(loss(batch))|, on a probe copy of `model`."""
+    probe, _ = probe_copy(model)
+    params = [p for p in probe.parameters() if p.requires_grad]
+    big = _flat_grad(probe, params, loss_fn(forward(probe, batch, outputs), batch.targets))
+    steps = len(micro)
+    summed = sum(_flat_grad(probe, params, loss_fn(forward(probe, m, outputs), m.targets) / steps) for m in micro)
+    return float((summed - big).norm() / big.norm().clamp_min(1e-30))
 
 
 def _flat_grad(model: nn.Module, params: list[nn.Parameter], loss: torch.Tensor) -> torch.Tensor:

@@ -17,8 +17,10 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from ..models.head import bias_free_head, find_head
 from ..tasks.base import Task
+from ..tasks.traits import traits_of
 from .fitting import each
 from .gate import Gate
 from .settings import GateSettings, bounded
@@ -46,6 +48,8 @@ def bias_reaches_output(
     what_was_set: str = "value set from the data",
     settings: InitBiasSettings = InitBiasSettings(),
     device: Optional[torch.device] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
     """Judge the final bias of `model` (set from the data beforehand, e.g. by `task.init_bias`): with the
     head's weights at zero the output is the bias, so the mean prediction over the first
@@ -57,18 +61,22 @@ def bias_reaches_output(
     picked = list(itertools.islice(each(batches), settings.batches))
     targets = train_targets if train_targets is not None else torch.cat([b.targets for b in picked])
     name, _ = find_head(model, task.head_size(), head)
-    with_weights = _outputs(model, picked, None, device)
+    with_weights = _outputs(model, picked, None, device, outputs)
     uniform_gap, _ = task.prior_gap(torch.zeros_like(with_weights[:1]), targets)
     weights_gap, meaning = task.prior_gap(with_weights, targets)
     if name is None:
         return judge(None, what_was_set, weights_gap, meaning, uniform_gap, settings, by_design=_by_design(model, task))
-    bias_only, _ = task.prior_gap(_outputs(model, picked[:1], name, device), targets)
+    bias_only, _ = task.prior_gap(_outputs(model, picked[:1], name, device, outputs), targets)
     return judge(name, what_was_set, bias_only, meaning, uniform_gap, settings, weights_gap)
 
 
 @torch.no_grad()
 def _outputs(
-    model: nn.Module, batches: list[Any], zero_head: Optional[str], device: Optional[torch.device]
+    model: nn.Module,
+    batches: list[Any],
+    zero_head: Optional[str],
+    device: Optional[torch.device],
+    read: ModelOutputs,
 ) -> torch.Tensor:
     """Outputs of a copy in training mode (BatchNorm statistics of the model stay untouched), with the
     weights of module `zero_head` at zero if given (then its output is its bias)."""
@@ -76,7 +84,7 @@ def _outputs(
     weight = getattr(probe.get_submodule(zero_head), "weight", None) if zero_head is not None else None
     if isinstance(weight, torch.Tensor):
         weight.zero_()
-    outputs = [(b if device is None else b.to(device)).forward(probe).float().cpu() for b in batches]
+    outputs = [forward(probe, b if device is None else b.to(device), read).float().cpu() for b in batches]
     # per-position outputs [B, T, V] of padded batches differ in T: their positions are what counts
     return torch.cat([o.reshape(-1, o.shape[-1]) if o.dim() > 2 else o for o in outputs])
 
@@ -87,7 +95,7 @@ def _by_design(model: nn.Module, task: Task) -> str:
     head = bias_free_head(model, task.head_size())
     if head is not None and "tied" in head:
         return f"the final layer {head} has no bias by design"
-    if getattr(task, "head_bias_optional", False):
+    if traits_of(task).head_bias_optional:
         return (
             f"the final layer {head or '(not found)'} has no bias, as {task.name} heads often have none (GPT-2, Llama)"
         )

@@ -29,13 +29,14 @@ import torch
 from torch import nn
 
 from ..data.padding import IGNORE_INDEX, cat_padded
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from ..models.head import find_head
 from ..tasks.base import Task
 from .fitting import each, same_draws
 from .gate import Gate
 from .model_loss import own_and_task_losses
 from .paired import lead
-from .per_example import ExampleLoss, per_example_of
+from .per_example import ExampleLoss, example_loss
 from .settings import GateSettings, bounded
 from .verdict import Verdict, failed, passed
 
@@ -84,6 +85,8 @@ def loss_at_init(
     device: Optional[torch.device] = None,
     bias_set: bool = True,
     head: Optional[str] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
     """Measure, per example on the first `settings.batches` batches, the loss of a copy of `model` as it
     starts (training mode, no step taken), with its head's weights at zero, and with fresh default heads;
@@ -91,16 +94,16 @@ def loss_at_init(
 
     `bias_set=False`: the model has no final bias (GPT-2's tied head), so with small head weights its
     output starts near zero and the expected loss is that of a zero output (log V for cross-entropy).
-    A model trained on its own loss (model_output.model_loss) has that loss judged too.
+    A model trained on its own loss (`outputs.model_loss`, model_output.model_loss) has that loss judged too.
     Usable on its own: `loss_at_init(model, Classify(10), train_loader).passed`.
     """
     picked = [b if device is None else b.to(device) for b in itertools.islice(each(batches), settings.batches)]
     if train_targets is None:
         train_targets = cat_padded([b.targets for b in picked], IGNORE_INDEX)
-    measured = measure(model, task, picked, head)
+    measured = measure(model, task, picked, head, outputs)
     expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, measured)
-    if picked and picked[0].format.model_loss:
-        own, _, _ = own_and_task_losses(model, task.loss, picked, len(picked))
+    if picked and outputs.model_loss:
+        own, _, _ = own_and_task_losses(model, task.loss, picked, len(picked), outputs=outputs)
         as_measured = InitLossMeasurement(Losses(own, torch.zeros(0)), None, None, None)
         derivation = f"{expected[1]}; the model's own loss <model_output.model_loss>"
         verdict = judge(as_measured, expected[0], derivation, settings)
@@ -120,31 +123,36 @@ def zero_output_loss(task: Task, measured: InitLossMeasurement) -> tuple[float, 
     )
 
 
-def measure(model: nn.Module, task: Task, picked: list, head: Optional[str] = None) -> InitLossMeasurement:
-    scorer = ExampleLoss(task.loss, per_example_of(task))
+def measure(
+    model: nn.Module, task: Task, picked: list, head: Optional[str] = None, outputs: ModelOutputs = DEFAULT_OUTPUTS
+) -> InitLossMeasurement:
+    scorer = example_loss(task)
     probe = copy.deepcopy(model).train()  # a copy: BatchNorm statistics of the model stay untouched
     name, module = find_head(probe, task.head_size(), head)
     weight = getattr(module, "weight", None) if module is not None else None
-    with_weights = _losses(probe, picked, scorer)
+    with_weights = _losses(probe, picked, scorer, outputs)
     if not isinstance(weight, nn.Parameter):
         return InitLossMeasurement(with_weights, None, None, name)
     kept = weight.detach().clone()
     with torch.no_grad():
         weight.zero_()
-    bias_only = _losses(probe, picked, scorer)
-    default = _default_excess(probe, module, picked, scorer, bias_only) if hasattr(module, "reset_parameters") else None
+    bias_only = _losses(probe, picked, scorer, outputs)
+    resettable = hasattr(module, "reset_parameters")
+    default = _default_excess(probe, module, picked, scorer, bias_only, outputs) if resettable else None
     with torch.no_grad():
         weight.copy_(kept)
     return InitLossMeasurement(with_weights, bias_only, default, name)
 
 
 @torch.no_grad()
-def _losses(model: nn.Module, picked: list, scorer: ExampleLoss, limit: Optional[int] = None) -> Losses:
+def _losses(
+    model: nn.Module, picked: list, scorer: ExampleLoss, outputs: ModelOutputs, limit: Optional[int] = None
+) -> Losses:
     """Batch and per-example losses, each batch under the same random draws (Dropout) whatever the weights."""
     out, total, zero, count = [], 0.0, 0.0, 0
     for k, batch in enumerate(picked[:limit]):
         with same_draws(k):
-            output = batch.forward(model)
+            output = forward(model, batch, outputs)
         total += float(scorer.loss_fn(output, batch.targets)) * len(batch)
         zero += float(scorer.loss_fn(torch.zeros_like(output), batch.targets)) * len(batch)
         count += len(batch)
@@ -152,7 +160,9 @@ def _losses(model: nn.Module, picked: list, scorer: ExampleLoss, limit: Optional
     return Losses(total / count, torch.cat(out), zero / count)
 
 
-def _default_excess(probe: nn.Module, head: nn.Module, picked: list, scorer, bias_only: Losses) -> float:
+def _default_excess(
+    probe: nn.Module, head: nn.Module, picked: list, scorer, bias_only: Losses, outputs: ModelOutputs
+) -> float:
     """Mean |change of the loss| that PyTorch's default init of `head` (bias kept) causes on these features."""
     bias = getattr(head, "bias", None)
     kept = bias.detach().clone() if isinstance(bias, torch.Tensor) else None
@@ -162,7 +172,7 @@ def _default_excess(probe: nn.Module, head: nn.Module, picked: list, scorer, bia
             head.reset_parameters()
             if kept is not None:
                 bias.copy_(kept)
-        losses = _losses(probe, picked, scorer, limit=2).examples
+        losses = _losses(probe, picked, scorer, outputs, limit=2).examples
         changes.append(abs(float(losses.mean() - bias_only.examples[: len(losses)].mean())))
     with torch.no_grad():
         weight.zero_()

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from . import curves
 from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
 from .gate import Gate
@@ -70,10 +71,21 @@ class _Scores:
 
 
 class _Pair:
-    """The two copies, their optimizers and the per-step training losses of the real-input copy."""
+    """The two copies, their optimizers and the per-step training losses of the real-input copy.
+    `zero_copy`, if given, is applied once to the zeroed copy (e.g. its token embedding's output zeroed)."""
 
-    def __init__(self, model: nn.Module, optimizer: OptimizerFactory, lr: Optional[float]) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: OptimizerFactory,
+        lr: Optional[float],
+        outputs: ModelOutputs,
+        zero_copy: Optional[Callable[[nn.Module], Any]] = None,
+    ) -> None:
         self.real, self.zeroed = copy.deepcopy(model), copy.deepcopy(model)
+        if zero_copy is not None:
+            zero_copy(self.zeroed)  # for the copy's lifetime: it is never handed back
+        self.outputs = outputs
         make = with_lr(optimizer, lr)
         self.opt_real, self.opt_zeroed = make(trainable(self.real)), make(trainable(self.zeroed))
         self.losses: list[float] = []
@@ -85,9 +97,9 @@ class _Pair:
         for batch in itertools.islice(batches, count):
             batch = batch if device is None else batch.to(device)
             with paired_draws() as again:
-                self.losses.append(step(self.real, self.opt_real, loss_fn, batch))
+                self.losses.append(step(self.real, self.opt_real, loss_fn, batch, self.outputs))
                 again()
-                step(self.zeroed, self.opt_zeroed, loss_fn, zero(batch))
+                step(self.zeroed, self.opt_zeroed, loss_fn, zero(batch), self.outputs)
             self.steps += 1
 
     @torch.no_grad()
@@ -96,14 +108,14 @@ class _Pair:
         self.zeroed.eval()
         real, unpaired = [], []
         for k, b in enumerate(held_out):
-            output = b.forward(self.real)
+            output = forward(self.real, b, self.outputs)
             real.append(per_example(output, b.targets, len(b)))
             orders = [
                 torch.randperm(len(b), generator=torch.Generator().manual_seed(k * 97 + j)) for j in range(ORDERS)
             ]
             scores = [per_example(output, _reordered(b.targets, order), len(b)) for order in orders]
             unpaired.append(torch.stack(scores).mean(0))  # several orders: less noise from which example it met
-        zeroed = [per_example(zero(b).forward(self.zeroed), b.targets, len(b)) for b in held_out]
+        zeroed = [per_example(forward(self.zeroed, zero(b), self.outputs), b.targets, len(b)) for b in held_out]
         return _Scores(torch.cat(real), torch.cat(zeroed), torch.cat(unpaired))
 
 
@@ -127,15 +139,19 @@ def learns_from_inputs(
     zero: Callable[[Batch], Batch] = zero_inputs,
     device: Optional[torch.device] = None,
     per_example: Optional[PerExampleFn] = None,
+    *,
+    zero_copy: Optional[Callable[[nn.Module], Any]] = None,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
     """Train two copies of `model` from its current weights on the same batches, one fed the real inputs
     and one fed `zero(batch)`, and compare them example by example on held-out data until one of the
     stopping rules decides (module docstring). `per_example`: the task's vectorised per-example loss,
-    used while it agrees with `loss_fn`.
+    used while it agrees with `loss_fn`. `zero_copy`: what keeps the zeroed copy from inputs that zeros
+    would not hide, applied to it once (token ids: `zero_embedding_output`, with `zero` leaving the batch).
 
     Usable on its own: `learns_from_inputs(model, train_loader, test_loader, F.cross_entropy).passed`.
     """
-    pair, scorer = _Pair(model, optimizer, settings.lr), ExampleLoss(loss_fn, per_example)
+    pair, scorer = _Pair(model, optimizer, settings.lr, outputs, zero_copy), ExampleLoss(loss_fn, per_example)
     held = HeldOut(held_out_batches, device)
     held.grow(settings.held_out)
     batches = cycled(train_batches, settings.max_steps)

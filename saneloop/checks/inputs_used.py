@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
 from .gate import Gate
 from .probing import as_batch, grad_of, probed_forward, projection
 from .settings import GateSettings, bounded
@@ -30,14 +31,14 @@ class InputsUsedSettings(GateSettings):
     batch_size: int = bounded(32, low=2)  # real training samples in the probe batch
 
 
-def inputs_reach_output(model: nn.Module, inputs: Any) -> Verdict:
+def inputs_reach_output(model: nn.Module, inputs: Any, *, outputs: ModelOutputs = DEFAULT_OUTPUTS) -> Verdict:
     """Backprop a fixed random projection of a copy's outputs (BatchNorm and Dropout in eval mode) to the
     inputs of a real batch; name the input features that vary across the batch but get no gradient at all.
 
     Usable on its own: `inputs_reach_output(model, batch_inputs).passed`.
     """
     batch = as_batch(inputs)
-    probed = probed_forward(model, batch)
+    probed = probed_forward(model, batch, outputs)
     if probed.leaf is None or not probed.outputs:
         return skipped(GATE, f"no differentiable input or output to probe ({probed.returned}){probed.note}", TIP)
     total = sum((o * w).sum() for o, w in zip(probed.outputs, projection(probed.outputs)))

@@ -21,6 +21,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .fitting import LossFn, OptimizerFactory, cycled, step, trainable
 from .gate import Gate
 from .settings import GateSettings, bounded
@@ -55,6 +56,8 @@ def cross_fitted(
     optimizer: OptimizerFactory,
     steps: int,
     device: Optional[torch.device] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Optional[torch.Tensor]:
     """For each (train batches, held-out batches) fold: a copy trained `steps` steps on the first,
     probabilities predicted on the second, concatenated in fold order."""
@@ -63,11 +66,11 @@ def cross_fitted(
         copy_ = copy.deepcopy(model).train()
         opt = optimizer(trainable(copy_))
         for batch in cycled(train_batches(), steps):
-            step(copy_, opt, loss_fn, batch if device is None else batch.to(device))
+            step(copy_, opt, loss_fn, batch if device is None else batch.to(device), outputs)
         copy_.eval()
         with torch.no_grad():
             for batch in held_out():
-                probs = probabilities((batch if device is None else batch.to(device)).forward(copy_))
+                probs = probabilities(forward(copy_, batch if device is None else batch.to(device), outputs))
                 if probs is None:
                     return None
                 found.append(probs.cpu())

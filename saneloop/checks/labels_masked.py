@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..data.batch import Batch
+from ..tasks.traits import traits_of
 from .fitting import each
 from .gate import Gate
 from .settings import GateSettings, bounded
@@ -35,7 +36,7 @@ def padding_labels_ignored(task: Any, batches: Iterable[Any], count: int = 4) ->
     """Every position the padding mask (`data.mask_key`, default `attention_mask`) marks as padding must
     have the task's ignore index as its label. Usable on its own:
     `padding_labels_ignored(CharLM(65), train_loader).passed`."""
-    ignore = getattr(task, "ignore_index", None)
+    ignore = traits_of(task).ignore_index
     if ignore is None:
         return skipped(GATE, f"task '{task.name}' has no ignore index <task.ignore_index>", TIP)
     picked = list(itertools.islice(each(batches), count))

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from . import curves
 from .fitting import LossFn, same_draws
 from .gate import Gate
@@ -50,7 +51,12 @@ def _mean_se(x: torch.Tensor) -> tuple[float, float]:
 
 
 def score_examples(
-    model: nn.Module, batches: list[Batch], loss_fn: LossFn, per_example: Optional[PerExampleFn] = None
+    model: nn.Module,
+    batches: list[Batch],
+    loss_fn: LossFn,
+    per_example: Optional[PerExampleFn] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> torch.Tensor:
     """The training loss of each example in `batches`, from a copy of `model` in training mode (BatchNorm
     statistics of the model untouched), each batch under the same random draws (Dropout) every time."""
@@ -59,7 +65,7 @@ def score_examples(
     with torch.no_grad():
         for k, batch in enumerate(batches):
             with same_draws(k):
-                out.append(scorer(batch.forward(probe), batch.targets, len(batch)))
+                out.append(scorer(forward(probe, batch, outputs), batch.targets, len(batch)))
     return torch.cat(out)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, model_and_task_loss
 from .fitting import each
 from .gate import Gate
 from .settings import GateSettings, bounded
@@ -33,7 +34,12 @@ class ModelLossSettings(GateSettings):
 
 
 def own_and_task_losses(
-    model: nn.Module, loss_fn: Callable, batches: Iterable[Any], count: int, device: Optional[torch.device] = None
+    model: nn.Module,
+    loss_fn: Callable,
+    batches: Iterable[Any],
+    count: int,
+    device: Optional[torch.device] = None,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> tuple[float, float, int]:
     """Mean per example of (the model's own loss, the task's loss) on the same forward of a copy in
     training mode, given the labels; and the number of examples."""
@@ -43,7 +49,7 @@ def own_and_task_losses(
     with torch.no_grad():
         for batch in itertools.islice(each(batches), count):
             batch = batch if device is None else batch.to(device)
-            a, b = batch.model_and_task_loss(probe, loss_fn)
+            a, b = model_and_task_loss(probe, batch, loss_fn, outputs)
             own, task, n = own + float(a) * len(batch), task + float(b) * len(batch), n + len(batch)
     return own / max(n, 1), task / max(n, 1), n
 
@@ -54,12 +60,14 @@ def losses_agree(
     batches: Iterable[Any],
     settings: ModelLossSettings = ModelLossSettings(),
     device: Optional[torch.device] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
     """The model's own loss (forward given the targets as `labels=`, the loss read at
     `model_output.loss_key`) against `loss_fn` on its logits, on the first `settings.batches` batches.
 
     Usable on its own: `losses_agree(gpt2, CharLM(65, shift_labels=True).loss, loader).passed`."""
-    own, task, n = own_and_task_losses(model, loss_fn, batches, settings.batches, device)
+    own, task, n = own_and_task_losses(model, loss_fn, batches, settings.batches, device, outputs)
     if n == 0:
         return skipped(GATE, "no batches to compare the two losses on", TIP)
     return judge(own, task, n, settings)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .gate import Gate
 from .probing import as_batch
 from .settings import GateSettings
@@ -72,7 +73,7 @@ def moved(before: dict[str, torch.Tensor], model: nn.Module) -> list[str]:
 
 
 @torch.no_grad()
-def switches_both_ways(model: nn.Module, batch: Batch) -> Verdict:
+def switches_both_ways(model: nn.Module, batch: Batch, *, outputs: ModelOutputs = DEFAULT_OUTPUTS) -> Verdict:
     """On a copy: train() reaches every module and a training forward keeps it there; eval() reaches
     every module, an eval forward keeps it there and moves no BatchNorm statistics."""
     batch, probe = as_batch(batch), copy.deepcopy(model)
@@ -84,7 +85,7 @@ def switches_both_ways(model: nn.Module, batch: Batch) -> Verdict:
             found.append(f"after model.{phase}, {_few(stuck)} still in {'eval' if training else 'training'} mode")
             continue
         before = batchnorm_state(probe)
-        batch.forward(probe)
+        forward(probe, batch, outputs)
         flipped = wrong_mode(probe, training)
         if flipped:
             found.append(f"a forward in {'training' if training else 'eval'} mode switched {_few(flipped)}")

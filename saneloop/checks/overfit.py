@@ -20,6 +20,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from . import curves
 from .fitting import OptimizerFactory, default_optimizer, trainable, with_lr
 from .gate import Gate
@@ -72,6 +73,8 @@ def overfit_batch(
     settings: OverfitSettings = OverfitSettings(),
     floor: float = 0.0,
     predicted_right: Optional[RightFn] = None,
+    *,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
     """Train a copy of `model` on one fixed batch (`inputs` and `targets`, or a Batch) until it is memorised
     (module docstring); the copy's final outputs are in `details["outputs"]` (for the overfit plot).
@@ -88,16 +91,18 @@ def overfit_batch(
     for module in probe.modules():
         if isinstance(module, nn.modules.dropout._DropoutNd):
             module.eval()
-    run = _train(probe, opt, loss_fn, batch, settings, floor, predicted_right)
+    run = _train(probe, opt, loss_fn, batch, settings, floor, predicted_right, outputs)
     return judge(run, len(batch), settings)
 
 
-def _train(probe, opt, loss_fn, batch, settings: OverfitSettings, floor: float, right: Optional[RightFn]) -> _Run:
+def _train(
+    probe, opt, loss_fn, batch, settings: OverfitSettings, floor: float, right: Optional[RightFn], read: ModelOutputs
+) -> _Run:
     losses: list[float] = []
     goal, wrong, outcome, looks, flat = math.inf, 0, "", _looks(settings), 0
     for at in range(settings.max_steps + 1):
         opt.zero_grad(set_to_none=True)
-        output = batch.forward(probe)
+        output = forward(probe, batch, read)
         loss = loss_fn(output, batch.targets)
         losses.append(loss.item())
         if at == 0:
@@ -114,7 +119,7 @@ def _train(probe, opt, loss_fn, batch, settings: OverfitSettings, floor: float, 
         loss.backward()
         opt.step()
     with torch.no_grad():
-        outputs = batch.forward(probe).detach().float().cpu()  # in the mode it trained in (Dropout off)
+        outputs = forward(probe, batch, read).detach().float().cpu()  # in the mode it trained in (Dropout off)
     final = outcome or (WRONG if losses[-1] <= goal else _falling_or_flat(losses, goal, settings))
     return _Run(losses, goal, floor, wrong, outputs, curves.learning_rate(opt), final)
 

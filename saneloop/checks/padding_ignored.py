@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
 from .gate import Gate
 from .probing import as_batch, grads_of, probed_forward, projection
 from .settings import GateSettings, bounded
@@ -40,7 +41,9 @@ class PaddingIgnoredSettings(GateSettings):
     tolerance: float = bounded(0.0, low=0)
 
 
-def padding_ignored(model: nn.Module, inputs: Any, tolerance: float = 0.0) -> Verdict:
+def padding_ignored(
+    model: nn.Module, inputs: Any, tolerance: float = 0.0, *, outputs: ModelOutputs = DEFAULT_OUTPUTS
+) -> Verdict:
     """Backprop from a random projection of every output at a real position (the padding mask, the
     batch's `data.mask_key`) to the embedding output (or float inputs); any gradient on a padded position,
     or none on a real one, fails. Usable on its own: `padding_ignored(model, collated_batch).passed`."""
@@ -61,7 +64,7 @@ def padding_ignored(model: nn.Module, inputs: Any, tolerance: float = 0.0) -> Ve
         )
     if bool(mask.all()):
         return skipped(GATE, f"no padded positions in the probe batch of {len(batch)}", TIP)
-    probed = probed_forward(model, batch)
+    probed = probed_forward(model, batch, outputs)
     leaves = [x for x in probed.leaves if probed.real(x) is not None]
     if not leaves or not probed.outputs:
         return skipped(GATE, f"no tensor shaped like the mask {list(mask.shape)} to probe at {probed.where}", TIP)

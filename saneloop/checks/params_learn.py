@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .gate import Gate
 from .probing import as_batch
 from .settings import GateSettings
@@ -32,7 +33,9 @@ class ParamsLearnSettings(GateSettings):
     pass
 
 
-def every_param_learns(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any = None) -> Verdict:
+def every_param_learns(
+    model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any = None, *, outputs: ModelOutputs = DEFAULT_OUTPUTS
+) -> Verdict:
     """One forward and backward pass of a copy (training mode) on a real batch (`inputs` a tensor, a tuple
     of inputs, a dict of keyword inputs, or a Batch with its targets); name every trainable parameter
     whose gradient is missing or zero everywhere. Usable on its own:
@@ -40,7 +43,7 @@ def every_param_learns(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: 
     batch = as_batch(inputs, targets)
     probe = copy.deepcopy(model).train()
     probe.zero_grad(set_to_none=True)
-    loss_fn(batch.forward(probe), batch.targets if targets is None else targets).backward()
+    loss_fn(forward(probe, batch, outputs), batch.targets if targets is None else targets).backward()
     named = list(probe.named_parameters())
     frozen = [name for name, p in named if not p.requires_grad]
     missing = [name for name, p in named if p.requires_grad and p.grad is None]

@@ -1,4 +1,5 @@
-"""The loss of each example of a batch, always in agreement with the loss the run trains with.
+"""The loss of each example of a batch, always in agreement with the loss the run trains with: the one
+place a per-example loss is taken (the statistical gates, the test-loss curve of the train stage).
 
 A statistical gate compares two models example by example (a paired difference and its standard
 error), so it needs one loss per example. A task may give `per_example_loss(output, target)`
@@ -16,6 +17,7 @@ from typing import Any, Optional
 import torch
 
 from ..data.padding import IGNORE_INDEX
+from ..tasks.base import HasPerExampleLoss, Task
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 PerExampleFn = Callable[[Any, Any], torch.Tensor]
@@ -85,6 +87,10 @@ def _counted(target: Any, n: int) -> Optional[torch.Tensor]:
 
 
 def per_example_of(task: Any) -> Optional[PerExampleFn]:
-    """The task's vectorised per-example loss, if it has one."""
-    fn = getattr(task, "per_example_loss", None)
-    return fn if callable(fn) else None
+    """The task's vectorised per-example loss, if it declares one (`HasPerExampleLoss`)."""
+    return task.per_example_loss if isinstance(task, HasPerExampleLoss) else None
+
+
+def example_loss(task: Task) -> ExampleLoss:
+    """The task's loss per example: its `per_example_loss` while that agrees with `loss`, else `loss` on each."""
+    return ExampleLoss(task.loss, per_example_of(task))

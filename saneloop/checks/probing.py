@@ -19,8 +19,10 @@ from typing import Any, Optional
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from ..data.batch import Batch, BatchFormat
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .verdict import Verdict, failed
 
 # Layers that mix samples (BatchNorm in training mode) or draw noise (Dropout) on purpose: the
@@ -93,12 +95,12 @@ def batches(source: Any) -> list[Batch]:
     return [item if isinstance(item, Batch) else fmt.split(item) for item in source]
 
 
-def probed_forward(model: nn.Module, inputs: Any) -> Probed:
+def probed_forward(model: nn.Module, inputs: Any, outputs: ModelOutputs = DEFAULT_OUTPUTS) -> Probed:
     """Run a probe copy of `model` (see `probe_copy`) on a differentiable view of `inputs` (a tensor or a Batch)."""
     batch = as_batch(inputs)
     probe, note = probe_copy(model)
     with differentiable_input(probe, batch) as (fed, holder):
-        output = fed.forward(probe)
+        output = forward(probe, fed, outputs)
     mask = batch.padding_mask
     return Probed(
         holder["leaves"], batch_tensors(output, len(batch)), holder["where"], note, type(output).__name__, mask
@@ -196,11 +198,18 @@ def input_embedding(model: nn.Module) -> Optional[nn.Module]:
     return next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
 
 
+def zero_embedding_output(model: nn.Module) -> Optional[RemovableHandle]:
+    """From now on `model`'s token embedding outputs zeros (ids, masks and positions kept): a model kept
+    from its token inputs, e.g. the input-independent baseline's copy. The hook's handle (None without an
+    embedding) takes it off again."""
+    embedding = input_embedding(model)
+    return embedding.register_forward_hook(lambda m, a, out: torch.zeros_like(out)) if embedding else None
+
+
 @contextmanager
 def zeroed_embedding(model: nn.Module) -> Iterator[None]:
     """Forward passes inside see the token embedding's output as zeros (ids, masks and positions kept)."""
-    embedding = input_embedding(model)
-    handle = embedding.register_forward_hook(lambda m, a, out: torch.zeros_like(out)) if embedding else None
+    handle = zero_embedding_output(model)
     try:
         yield
     finally:

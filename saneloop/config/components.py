@@ -78,15 +78,10 @@ class Components:
         return result[0], result[1]
 
     def batch_format(self) -> BatchFormat:
-        """How items split (data.target_keys, data.mask_key) and outputs are read (model_output.*)."""
+        """How items split (data.target_keys, data.mask_key); how outputs are read is `RunContext.outputs`."""
         keys = self.cfg.data.get("target_keys") or ["labels"]
-        out = self.cfg.get("model_output") or {}
         return BatchFormat(
-            tuple([keys] if isinstance(keys, str) else keys),
-            self.cfg.data.get("mask_key", "attention_mask"),
-            str(out.get("logits_key", "logits")),
-            str(out.get("loss_key", "loss")),
-            bool(out.get("model_loss", False)),
+            tuple([keys] if isinstance(keys, str) else keys), self.cfg.data.get("mask_key", "attention_mask")
         )
 
     def task(self) -> Task:

@@ -2,24 +2,21 @@
 
 Real training code shapes items in several ways: an `(input, target)` pair, several inputs and a
 target, or a dict (`input_ids`, `attention_mask`, `labels`) as Hugging Face collators make. One
-`BatchFormat` turns each of them into a `Batch`, so the loop, the gates and the probes call the
-model the same way: `batch.forward(model)` (the logits, read from whatever the model returns, see
-`outputs.py`), then `task.loss(logits, batch.targets)`. The format also names the keyword input that
-marks padding (`mask_key`, default `attention_mask`) and, for a model that computes its own loss from
-`labels`, where that loss is (`batch.training_loss`).
+`BatchFormat` turns each of them into a `Batch`, a plain record of data: it moves, selects and maps
+its tensors, and never calls a model (`saneloop.models.forward` runs a model on a batch and reads what
+it returns). The format also names the keyword input that marks padding (`mask_key`, default
+`attention_mask`) and the targets' keys, under which a model that computes its own loss is given them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import torch
 
 from ..errors import InputError
-from .outputs import logits_of, loss_of
 
 
 @dataclass
@@ -30,34 +27,7 @@ class Batch:
     kwargs: dict[str, Any] = field(default_factory=dict)
     targets: Any = None
     indices: Optional[torch.Tensor] = None
-    fmt: Optional[BatchFormat] = None  # how the model's output is read; None: the defaults
-    # A context each forward runs in, given the model (e.g. its token embedding zeroed for a baseline).
-    around: Optional[Callable[[Any], AbstractContextManager]] = None
-
-    def forward(self, model: Callable[..., Any]) -> Any:
-        """The model's logits for this batch (a tensor output as it is, else `model_output.logits_key`)."""
-        return logits_of(self.call(model), self.format.logits_key)
-
-    def call(self, model: Callable[..., Any], **extra: Any) -> Any:
-        """What the model returns, untouched (`extra`: more keyword inputs, e.g. the labels)."""
-        with self.around(model) if self.around is not None else nullcontext():
-            if not self.kwargs and not extra:
-                return model(*self.inputs)  # no empty-dict unpack on the hot path
-            return model(*self.inputs, **self.kwargs, **extra)
-
-    def training_loss(self, model: Callable[..., Any], loss_fn: Callable[[Any, Any], torch.Tensor]) -> torch.Tensor:
-        """The loss the train stage steps on: the task's from the logits, or with `model_output.model_loss`
-        the model's own, computed by the model from the labels it is given."""
-        if not self.format.model_loss:
-            return loss_fn(self.forward(model), self.targets)
-        return loss_of(self.call(model, **self.label_kwargs()), self.format.loss_key)
-
-    def model_and_task_loss(
-        self, model: Callable[..., Any], loss_fn: Callable[[Any, Any], torch.Tensor]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One forward given the labels: (the model's own loss, the task's loss on the same logits)."""
-        output = self.call(model, **self.label_kwargs())
-        return loss_of(output, self.format.loss_key), loss_fn(logits_of(output, self.format.logits_key), self.targets)
+    fmt: Optional[BatchFormat] = None  # how the items were split (target keys, mask key); None: the defaults
 
     def label_kwargs(self) -> dict[str, Any]:
         """The targets as the model's keyword inputs, under their own keys (`labels` for tuple items)."""
@@ -153,14 +123,10 @@ class BatchFormat:
     A tuple or list: the last element is the target, the others are positional inputs. A dict: the
     `target_keys` are the targets (one key: that tensor; several: a dict of them), every other key
     is a keyword input. `mask_key`: the keyword input marking real positions (1) and padding (0).
-    `logits_key`, `loss_key`, `model_loss`: how the model's output is read (`model_output.*`).
     """
 
     target_keys: tuple[str, ...] = ("labels",)
     mask_key: Optional[str] = "attention_mask"
-    logits_key: str = "logits"
-    loss_key: str = "loss"
-    model_loss: bool = False
 
     def split(self, collated: Any, indices: Optional[torch.Tensor] = None) -> Batch:
         if isinstance(collated, Batch):

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from ..data.batch import Batch
 from ..data.padding import IGNORE_INDEX, cat_padded
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward, training_loss
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 
@@ -28,10 +29,16 @@ def needs_accelerate_wrappers(accelerator: Any) -> bool:
 
 
 def bare_step(
-    model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch, accelerator: Any = None
+    model: nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    loss_fn: LossFn,
+    batch: Batch,
+    accelerator: Any = None,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> torch.Tensor:
     optimizer.zero_grad(set_to_none=True)
-    loss = batch.training_loss(model, loss_fn)
+    loss = training_loss(model, batch, loss_fn, outputs)
     loss.backward()
     optimizer.step()
     if scheduler is not None:
@@ -40,10 +47,16 @@ def bare_step(
 
 
 def accelerated_step(
-    model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: LossFn, batch: Batch, accelerator: Any = None
+    model: nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    loss_fn: LossFn,
+    batch: Batch,
+    accelerator: Any = None,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> torch.Tensor:
     with accelerator.accumulate(model):
-        loss = batch.training_loss(model, loss_fn)
+        loss = training_loss(model, batch, loss_fn, outputs)
         accelerator.backward(loss)
         optimizer.step()
         if scheduler is not None:
@@ -68,7 +81,11 @@ def compiled(model: nn.Module, deterministic: bool) -> nn.Module:
 
 @torch.no_grad()
 def predict_all(
-    model: nn.Module, loader: DataLoader, accelerator: Any, ignore_index: int = IGNORE_INDEX
+    model: nn.Module,
+    loader: DataLoader,
+    accelerator: Any,
+    ignore_index: int = IGNORE_INDEX,
+    outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> tuple[torch.Tensor, ...]:
     """Outputs, targets and dataset indices over a test loader, gathered from every process.
 
@@ -78,17 +95,17 @@ def predict_all(
     targets with `ignore_index` (they count nowhere).
     """
     model.eval()
-    outputs, targets, indices = [], [], []
+    found, targets, indices = [], [], []
     for batch in loader:
-        out, tgt = batch.forward(model), batch.targets
+        out, tgt = forward(model, batch, outputs), batch.targets
         if accelerator.num_processes > 1 and out.dim() > 2:  # processes' batches may be padded differently
             out = accelerator.pad_across_processes(out, dim=1)
             tgt = accelerator.pad_across_processes(tgt, dim=1, pad_index=ignore_index)
         out, tgt, idx = accelerator.gather_for_metrics((out, tgt, batch.indices))
-        outputs.append(out.float().cpu())
+        found.append(out.float().cpu())
         targets.append(tgt.cpu())
         indices.append(idx.cpu())
-    if not outputs:
+    if not found:
         return torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
     order = torch.cat(indices).argsort()
-    return cat_padded(outputs)[order], cat_padded(targets, ignore_index)[order], torch.cat(indices)[order]
+    return cat_padded(found)[order], cat_padded(targets, ignore_index)[order], torch.cat(indices)[order]

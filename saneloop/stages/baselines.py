@@ -4,15 +4,16 @@ that it cannot learn from their absence (tip 7: an input-independent baseline)."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from typing import Any, Optional
 
 import torch
+from torch import nn
 
 from ..checks import learns_from_inputs
 from ..checks.input_independent import GATE as INPUT_INDEPENDENT
 from ..checks.input_independent import zero_inputs
 from ..checks.per_example import per_example_of
-from ..checks.probing import input_embedding, zeroed_embedding
+from ..checks.probing import input_embedding, zero_embedding_output
 from ..data.batch import Batch
 from ..data.seeding import seed_everything
 from ..data.streams import Stream, generator
@@ -26,7 +27,7 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     """Two copies of the run's initialised model (bias set), trained on the same batches, one fed zeros,
     until their per-example losses on test examples tell them apart (or clearly cannot): held out, and
     no gate tunes anything on them."""
-    zero = absent_inputs(prep)
+    zero, zero_copy = absent_inputs(prep)
     seed_everything(ctx.seed, ctx.settings.deterministic)  # the copies' Dropout draws, whatever ran before
     verdict = ctx.gates(
         INPUT_INDEPENDENT,
@@ -40,25 +41,27 @@ def run(ctx: RunContext, prep: Prepared) -> None:
             zero=zero,
             device=ctx.device,
             per_example=per_example_of(prep.task),
+            zero_copy=zero_copy,
+            outputs=ctx.outputs,
         ),
     )
     label_checks.run(ctx, prep, verdict)  # too_good (from the verdict above), label_noise
 
 
-def absent_inputs(prep: Prepared) -> Callable[[Batch], Batch]:
-    """What "no inputs" means for this model: token ids get their embedding's output zeroed (the ids, the
-    padding mask and the positions stay, so the model runs as it would); other inputs become zeros."""
+def absent_inputs(prep: Prepared) -> tuple[Callable[[Batch], Batch], Optional[Callable[[nn.Module], Any]]]:
+    """What "no inputs" means for this model, as (what the zeroed copy's batches become, what is done once
+    to the zeroed copy): token ids stay and the copy's embedding outputs zeros (the ids, the padding mask
+    and the positions stay, so the model runs as it would); other inputs become zeros."""
     batch = prep.loaders.items(prep.train_set, [0])
     mask_key = batch.format.mask_key
     floats = [t for n, t in batch.named_inputs() if n != mask_key and t.is_floating_point()]
     if floats or input_embedding(prep.model) is None:
-        return zero_inputs
-    return zero_token_embeddings
+        return zero_inputs, None
+    return _unchanged, zero_embedding_output
 
 
-def zero_token_embeddings(batch: Batch) -> Batch:
-    """The batch as it is, run with the model's token embedding output at zero."""
-    return replace(batch, around=zeroed_embedding)
+def _unchanged(batch: Batch) -> Batch:
+    return batch
 
 
 def held_out(prep: Prepared, seed: int) -> Iterator[Batch]:

@@ -32,8 +32,9 @@ def _capacity(ctx: RunContext, prep: Prepared, settings: CapacitySettings) -> Ve
     what = ", ".join(f"{k}={v}" for k, v in settings.wider.items())
     wider = _wider_model(ctx, prep, settings)
     seed_everything(ctx.seed, ctx.settings.deterministic)
+    optimizer, loss_fn = ctx.components.optimizer, prep.task.loss
     return wider_no_worse(
-        prep.model, wider, prep.loaders.probe(), prep.task.loss, ctx.components.optimizer, settings, what, ctx.device
+        prep.model, wider, prep.loaders.probe(), loss_fn, optimizer, settings, what, ctx.device, outputs=ctx.outputs
     )
 
 

@@ -17,6 +17,7 @@ from ..data.loaders import Loaders
 from ..data.summary import DatasetSummary
 from ..engine.checkpoint import Resumed
 from ..engine.gates import GateRunner
+from ..models.forward import ModelOutputs
 from ..record.run_record import RunRecord
 from ..tasks.base import Task
 
@@ -40,6 +41,12 @@ class RunContext:
     @property
     def seed(self) -> int:
         return self.settings.seed
+
+    @property
+    def outputs(self) -> ModelOutputs:
+        """How the model's output is read (model_output.*), by the loop and by every gate that runs it."""
+        read = self.settings.model_output
+        return ModelOutputs(read.logits_key, read.loss_key, read.model_loss)
 
 
 @dataclass

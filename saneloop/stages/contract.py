@@ -13,7 +13,7 @@ from ..data.batch import Batch
 from ..errors import InputError
 
 
-def refuse_unfit_batch(model: nn.Module, batch: Batch, model_target: str) -> None:
+def refuse_unfit_batch(model: nn.Module, batch: Batch, model_target: str, model_loss: bool = False) -> None:
     """The batch's keyword inputs (and, for model_output.model_loss, its labels) must be forward's."""
     params = _forward_params(model)
     if params is None:  # forward(**kwargs), or a signature that cannot be read: nothing to refuse
@@ -35,7 +35,7 @@ def refuse_unfit_batch(model: nn.Module, batch: Batch, model_target: str) -> Non
             f"{given or 'positional inputs only'}); make the dataset or the collator return "
             f"{'them' if len(missing) > 1 else 'it'}"
         )
-    if batch.format.model_loss:
+    if model_loss:
         labels = [k for k in batch.label_kwargs() if k not in names]
         if labels:
             raise InputError(

@@ -10,6 +10,7 @@ from ..checks.full_eval import GATE as FULL_EVAL
 from ..checks.modes import EVAL_MODE, ModeWatch
 from ..engine.loop import predict_all
 from ..record.atomic import staged_dir
+from ..tasks.traits import traits_of
 from . import after_training
 from .context import Prepared, RunContext, Trained
 
@@ -21,7 +22,7 @@ def run(ctx: RunContext, prep: Prepared, trained: Trained) -> None:
     after_training.run(ctx, prep)  # trained_batch_independence, trained_causality: the probes on trained weights
     loader = accelerator.prepare(prep.loaders.test())
     with ModeWatch(trained.model, False, "eval_mode") as modes:
-        outputs, targets, indices = predict_all(trained.model, loader, accelerator)
+        outputs, targets, indices = predict_all(trained.model, loader, accelerator, outputs=ctx.outputs)
     ctx.gates(EVAL_MODE, lambda s: modes.verdict())
     ctx.gates(FULL_EVAL, lambda s: every_example_once(indices, len(prep.test_set)))
     metrics = task.metrics(outputs, targets)
@@ -43,20 +44,19 @@ def _baselines(ctx: RunContext, prep: Prepared) -> dict[str, float]:
 
 def _again(ctx: RunContext, prep: Prepared, trained: Trained, loader, outputs, metrics):
     """The same weights, the same loader, a second full pass: the metrics must not move."""
-    again, targets, _ = predict_all(trained.model, loader, ctx.accelerator)
+    again, targets, _ = predict_all(trained.model, loader, ctx.accelerator, outputs=ctx.outputs)
     return repeatable_eval(outputs, again, metrics, prep.task.metrics(again, targets))
 
 
 def _beats(prep: Prepared, report, metrics: dict, min_se: float):
     headline = prep.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
-    higher = bool(getattr(prep.task, "higher_is_better", True))
     return above_baselines(
         headline,
         float(metrics[headline]),
         comparable(report.baselines, headline),
         metrics.get(f"{headline}_se"),
-        higher,
+        traits_of(prep.task).higher_is_better,
         min_se,
     )
 

@@ -47,7 +47,8 @@ def _label_noise(ctx: RunContext, prep: Prepared, settings) -> Verdict:
         for mine, other in ((halves[0], halves[1]), (halves[1], halves[0]))
     ]
     seed_everything(ctx.seed, ctx.settings.deterministic)
-    probs = cross_fitted(prep.model, folds, prep.task.loss, ctx.components.optimizer, settings.steps, ctx.device)
+    optimizer, loss_fn = ctx.components.optimizer, prep.task.loss
+    probs = cross_fitted(prep.model, folds, loss_fn, optimizer, settings.steps, ctx.device, outputs=ctx.outputs)
     if probs is None:
         return skipped("label_noise", "the model's outputs are not class logits: no probabilities to rank")
     positions = torch.cat(halves)

@@ -23,7 +23,8 @@ def _overfit(ctx: RunContext, prep: Prepared, settings) -> Verdict:
     task = prep.task
     floor = task.overfit_floor(batch.first_input, batch.targets) if isinstance(task, HasOverfitFloor) else 0.0
     right = task.predicted_right if isinstance(task, PredictsRight) else None
-    verdict = overfit_batch(prep.model, task.loss, batch, None, ctx.components.optimizer, settings, floor, right)
+    optimizer = ctx.components.optimizer
+    verdict = overfit_batch(prep.model, task.loss, batch, None, optimizer, settings, floor, right, outputs=ctx.outputs)
     _plot(ctx, prep, batch, verdict)
     return verdict
 

@@ -43,30 +43,35 @@ NAME = "sanity"
 
 def run(ctx: RunContext, prep: Prepared) -> None:
     what_was_set = _set_final_bias(ctx, prep)
-    model, task, loaders, device = prep.model, prep.task, prep.loaders, ctx.device
+    model, task, loaders, device, read = prep.model, prep.task, prep.loaders, ctx.device, ctx.outputs
     targets = prep.train_summary.targets
-    ctx.gates(MODES, lambda s: switches_both_ways(model, loaders.probe_batch().to(device)))
+    ctx.gates(MODES, lambda s: switches_both_ways(model, loaders.probe_batch().to(device), outputs=read))
     ctx.gates(
         INIT_BIAS,
         lambda s: bias_reaches_output(
-            model, task, _first(loaders, s.batches), targets, prep.head or None, what_was_set, s, device
+            model, task, _first(loaders, s.batches), targets, prep.head or None, what_was_set, s, device, outputs=read
         ),
     )
     bias_set = prep.head is not None
     ctx.gates(
         INIT_LOSS,
         lambda s: loss_at_init(
-            model, task, _first(loaders, s.batches), targets, s, device, bias_set, prep.head or None
+            model, task, _first(loaders, s.batches), targets, s, device, bias_set, prep.head or None, outputs=read
         ),
     )
     ctx.gates(MODEL_LOSS, lambda s: _model_loss(ctx, prep, s))
     # padding_ignored before params_learn: a mask that hides every token also starves attention of
     # gradient, and this gate says why
     ctx.gates(
-        PADDING_IGNORED, lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance)
+        PADDING_IGNORED,
+        lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance, outputs=read),
     )
-    ctx.gates(PARAMS_LEARN, lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device)))
-    ctx.gates(INPUTS_USED, lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device)))
+    ctx.gates(
+        PARAMS_LEARN, lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device), outputs=read)
+    )
+    ctx.gates(
+        INPUTS_USED, lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device), outputs=read)
+    )
     ctx.gates(GRAD_ACCUMULATION, lambda s: _accumulation(ctx, prep, s.rtol))
     ctx.gates(BATCH_INDEPENDENCE, lambda s: _batch_independence(ctx, prep, s))
     ctx.gates(CAUSALITY, lambda s: _causality(ctx, prep, s))
@@ -94,7 +99,7 @@ def _accumulation(ctx: RunContext, prep: Prepared, rtol: float) -> Verdict:
     if k <= 1:
         return accumulation_matches(prep.model, prep.task.loss, None, k, rtol)  # type: ignore[arg-type]
     batch = prep.loaders.probe_batch(k * prep.loaders.train_batch_size).to(ctx.device)
-    return accumulation_matches(prep.model, prep.task.loss, batch, k, rtol)
+    return accumulation_matches(prep.model, prep.task.loss, batch, k, rtol, outputs=ctx.outputs)
 
 
 def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
@@ -103,12 +108,13 @@ def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
         return skipped(
             "model_loss", "the run trains on the task's loss from the logits <model_output.model_loss=false>"
         )
-    return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device)
+    return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device, outputs=ctx.outputs)
 
 
 def _batch_independence(ctx: RunContext, prep: Prepared, s, gate: Gate = BATCH_INDEPENDENCE) -> Verdict:
     batch = prep.loaders.probe_batch(s.batch_size).to(ctx.device)
-    verdict = replace(independent_samples(prep.model, batch, s.samples, s.tolerance), gate=gate)
+    verdict = independent_samples(prep.model, batch, s.samples, s.tolerance, outputs=ctx.outputs)
+    verdict = replace(verdict, gate=gate)
     return _mapped(ctx, verdict, "sample i (outputs)", "sample j (inputs)")
 
 
@@ -117,7 +123,8 @@ def _causality(ctx: RunContext, prep: Prepared, s, gate: Gate = CAUSALITY) -> Ve
     if not prep.task.causal:
         return skipped(gate, f"task '{prep.task.name}' is not causal")
     batch = prep.loaders.probe_batch(s.batch_size).to(ctx.device)
-    verdict = replace(causal_dependencies(prep.model, batch, s.positions, s.tolerance), gate=gate)
+    verdict = causal_dependencies(prep.model, batch, s.positions, s.tolerance, outputs=ctx.outputs)
+    verdict = replace(verdict, gate=gate)
     return _mapped(ctx, verdict, "position t (outputs)", "position s (inputs)")
 
 

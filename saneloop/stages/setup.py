@@ -30,7 +30,9 @@ from ..data.padding import IGNORE_INDEX
 from ..data.seeding import seed_everything
 from ..data.summary import DatasetSummary
 from ..errors import InputError
+from ..models.forward import forward
 from ..tasks.base import ChecksPairs, Task
+from ..tasks.traits import TaskTraits, traits_of
 from . import split_checks
 from .context import Prepared, RunContext
 from .contract import refuse_unfit_batch
@@ -43,9 +45,10 @@ def run(ctx: RunContext) -> Prepared:
         torch.set_num_threads(int(ctx.settings.threads))
     seed_everything(ctx.seed, ctx.settings.deterministic)
     task = ctx.components.task()
+    traits = traits_of(task)  # read and checked once, before any gate: a trait of the wrong type stops here
     train_set, test_set = ctx.components.datasets()
     loaders = ctx.components.loaders(train_set, test_set, ctx.seed)
-    summaries = _check_data(ctx, task, loaders)
+    summaries = _check_data(ctx, task, traits, loaders)
     split_checks.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     prep = Prepared(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
     _refuse_wrong_output_shape(ctx, prep)
@@ -53,9 +56,9 @@ def run(ctx: RunContext) -> Prepared:
     return prep
 
 
-def _check_data(ctx: RunContext, task: Task, loaders: Loaders) -> dict[str, DatasetSummary]:
+def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loaders) -> dict[str, DatasetSummary]:
     """Every target first (the first verdicts), then a random sample of the inputs, then repeat reads."""
-    sample, pad = ctx.settings.gates.inputs_finite.sample, _pad_value(task)
+    sample, pad = ctx.settings.gates.inputs_finite.sample, _pad_value(traits)
     summaries = {split: survey.first_look(loaders, split, sample, ctx.seed, pad) for split in ("train", "test")}
     _refuse_unbatchable_inputs(summaries, loaders)
     _refuse_settings_the_data_cannot_meet(ctx, summaries["train"].length)
@@ -75,10 +78,9 @@ def _check_data(ctx: RunContext, task: Task, loaders: Loaders) -> dict[str, Data
     return summaries
 
 
-def _pad_value(task: Task) -> int:
+def _pad_value(traits: TaskTraits) -> int:
     """What pads token labels of different lengths: the task's ignore index (they count nowhere)."""
-    pad = getattr(task, "ignore_index", None)
-    return IGNORE_INDEX if pad is None else int(pad)
+    return IGNORE_INDEX if traits.ignore_index is None else traits.ignore_index
 
 
 def seeded_model(ctx: RunContext, components: Components | None = None) -> nn.Module:
@@ -91,7 +93,9 @@ def _short_run(ctx: RunContext, prep: Prepared, steps: int) -> list[float]:
     """A few training steps from scratch, seeded exactly as the real run is."""
     model = seeded_model(ctx)
     optimizer = ctx.components.optimizer(list(model.parameters()))
-    return train_steps(model, optimizer, prep.task.loss, prep.loaders.gate_train(), steps, ctx.device)
+    return train_steps(
+        model, optimizer, prep.task.loss, prep.loaders.gate_train(), steps, ctx.device, outputs=ctx.outputs
+    )
 
 
 def _items(loaders: Loaders, split: str, dataset, indices) -> list:
@@ -154,10 +158,10 @@ def _refuse_settings_the_data_cannot_meet(ctx: RunContext, train_size: int) -> N
 
 def _refuse_wrong_output_shape(ctx: RunContext, prep: Prepared) -> None:
     batch = prep.loaders.probe_batch().to(ctx.device)
-    refuse_unfit_batch(prep.model, batch, ctx.components.model_target)
+    refuse_unfit_batch(prep.model, batch, ctx.components.model_target, ctx.outputs.model_loss)
     prep.model.eval()  # eval: a probe forward must not move BatchNorm statistics
     with torch.no_grad():
-        problem = prep.task.output_problem(batch.forward(prep.model), len(batch))
+        problem = prep.task.output_problem(forward(prep.model, batch, ctx.outputs), len(batch))
     prep.model.train()
     if problem:
         raise InputError(f"{problem}. Fix the model (model._target_={ctx.components.model_target}) or the task.")

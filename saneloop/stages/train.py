@@ -40,8 +40,8 @@ def run(ctx: RunContext, prep: Prepared) -> Trained:
     data = DataPass(ctx, prep)  # epoch 1 checks every training item (gate full_pass)
     loader = data.loader(ctx.components.augmented(prep.train_set))
     total = _total_steps(ctx, len(loader))
-    figures = TrainFigures(ctx.record, prep, ctx.device, ctx.settings.train, total)  # tips 10 and 11
-    curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total)
+    figures = TrainFigures(ctx.record, prep, ctx.device, ctx.settings.train, total, ctx.outputs)  # tips 10 and 11
+    curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total, ctx.outputs)
     start = copy.deepcopy(prep.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
     model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
     # The checkpoints (and every probe) use `model`; the steps run `stepped`, which shares its
@@ -70,8 +70,8 @@ def _loss_decreased(ctx: RunContext, prep: Prepared, start, trained, losses, non
     held, per_example = HeldOut(prep.loaders.probe(), ctx.device), per_example_of(prep.task)
     before = after = None
     while held.grow(settings.examples if before is None else 2 * held.count):
-        before = score_examples(start, held.batches, prep.task.loss, per_example)
-        after = score_examples(trained, held.batches, prep.task.loss, per_example)
+        before = score_examples(start, held.batches, prep.task.loss, per_example, outputs=ctx.outputs)
+        after = score_examples(trained, held.batches, prep.task.loss, per_example, outputs=ctx.outputs)
         if not needs_more(before, after, settings):
             break
     return loss_decreased(losses, settings, nonfinite_step, lr, before, after)
@@ -113,7 +113,7 @@ def _fit(
     host sync each), where NaN/Inf stops the run early. A checkpoint every `checkpoint.every` steps, at
     the end, and on SIGINT/SIGTERM."""
     model, optimizer, scheduler, loader = parts
-    accelerator, loss_fn = ctx.accelerator, prep.task.loss
+    accelerator, loss_fn, outputs = ctx.accelerator, prep.task.loss, ctx.outputs
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
     device = None if accelerator.device.type == "cpu" else accelerator.device
@@ -132,7 +132,7 @@ def _fit(
                     batch = hooks.batch_start(step, batch)  # a batch whose data fail halts before its step
                 if device is not None:
                     batch = batch.to(device, non_blocking=True)
-                losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator))
+                losses.append(step_fn(model, optimizer, scheduler, loss_fn, batch, accelerator, outputs))
                 step += 1
                 if step >= hooks.due:
                     hooks.step_end(model, step, batch)

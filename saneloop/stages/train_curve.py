@@ -14,20 +14,24 @@ from typing import Any
 import torch
 
 from ..checks.loss_decreases import GATE as LOSS_DECREASES
+from ..checks.per_example import example_loss
 from ..config.schema import TrainConfig
 from ..engine.hooks import Findings, TrainHook, next_after
 from ..engine.loop import predict_all
+from ..models.forward import ModelOutputs
 from ..record.figures import loss_curve_figure
 from ..record.run_record import RunRecord
-from ..tasks.base import Task
 from .context import Prepared
 
 
 class LossCurve(TrainHook):
     """The training loss of every step and the full-set test loss at `train.full_evals` steps, in one figure."""
 
-    def __init__(self, record: RunRecord, prep: Prepared, accelerator: Any, train: TrainConfig, total: int) -> None:
-        self.record, self.task, self.accelerator = record, prep.task, accelerator
+    def __init__(
+        self, record: RunRecord, prep: Prepared, accelerator: Any, train: TrainConfig, total: int, outputs: ModelOutputs
+    ) -> None:
+        self.record, self.accelerator, self.outputs = record, accelerator, outputs
+        self.per_example = example_loss(prep.task)  # checked against the task's loss on the first evaluation
         self.steps = sorted(eval_steps(train.full_evals, total))
         self.points: list[tuple[int, float, float]] = []  # (step, mean test loss, its standard error)
         self.loader = accelerator.prepare(prep.loaders.test()) if self.steps else None
@@ -52,9 +56,9 @@ class LossCurve(TrainHook):
         return []
 
     def _evaluate(self, model: torch.nn.Module, step: int) -> None:
-        outputs, targets, _ = predict_all(model, self.loader, self.accelerator)
+        outputs, targets, _ = predict_all(model, self.loader, self.accelerator, outputs=self.outputs)
         model.train()  # predict_all evaluates in eval mode; the next step trains again
-        mean, se = mean_and_se(per_example_losses(self.task, outputs, targets))
+        mean, se = mean_and_se(self.per_example(outputs, targets, len(targets)))
         self.points.append((step, mean, se))
         self.record.scalar("eval/loss", mean, step)
 
@@ -64,13 +68,6 @@ def eval_steps(count: int, total: int) -> set[int]:
     if count <= 0 or total <= 0:
         return set()
     return {0} | {max(1, round(total * k / count)) for k in range(1, count + 1)}
-
-
-def per_example_losses(task: Task, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The task's loss of each example on its own (`task.per_example_loss` when the task has it)."""
-    if hasattr(task, "per_example_loss"):
-        return task.per_example_loss(outputs, targets).double()
-    return torch.stack([task.loss(outputs[i : i + 1], targets[i : i + 1]).double() for i in range(len(targets))])
 
 
 def mean_and_se(values: torch.Tensor) -> tuple[float, float]:

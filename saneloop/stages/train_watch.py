@@ -19,6 +19,7 @@ from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..config.schema import TrainConfig
 from ..data.batch import Batch
 from ..engine.hooks import Findings, TrainHook, next_after
+from ..models.forward import ModelOutputs, forward
 from ..record.figures import batch_figure, dynamics_figure, predictions_figure
 from ..record.run_record import RunRecord
 from ..tasks.views import PredictionView
@@ -30,8 +31,16 @@ FIXED_BATCH = 16  # test examples whose predictions are followed through trainin
 class TrainFigures(TrainHook):
     """The figures of tips 10 and 11: the first batch the net gets, its predictions on a fixed test batch."""
 
-    def __init__(self, record: RunRecord, prep: Prepared, device: torch.device, train: TrainConfig, total: int) -> None:
-        self.record, self.prep, self.device = record, prep, device
+    def __init__(
+        self,
+        record: RunRecord,
+        prep: Prepared,
+        device: torch.device,
+        train: TrainConfig,
+        total: int,
+        outputs: ModelOutputs,
+    ) -> None:
+        self.record, self.prep, self.device, self.outputs = record, prep, device, outputs
         self.enabled = record.main and record.figures
         self.snapshot_steps = due_steps(train, total)
         self.steps = sorted(self.snapshot_steps | {1}) if self.enabled else []  # 1: the first batch
@@ -66,7 +75,7 @@ class TrainFigures(TrainHook):
         model, batch = self.prep.model, self.fixed.to(self.device)
         was_training = model.training
         model.eval()
-        outputs = batch.forward(model)
+        outputs = forward(model, batch, self.outputs)
         model.train(was_training)
         loss = float(self.prep.task.loss(outputs.float(), batch.targets))
         self.record.scalar("fixed_batch/loss", loss, step)

@@ -5,6 +5,7 @@ from .binary import Binary
 from .charlm import CharLM
 from .classify import Classify
 from .regress import Regress
+from .traits import TaskTraits, traits_of
 from .views import BatchView, ImageView, PredictionView, TableView, TextView
 
 __all__ = [
@@ -22,5 +23,7 @@ __all__ = [
     "TableView",
     "TargetProblem",
     "Task",
+    "TaskTraits",
     "TextView",
+    "traits_of",
 ]

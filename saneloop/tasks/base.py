@@ -1,7 +1,9 @@
 """What a task is: the loss, the loss it should start at, the bias it should start with, its metrics.
 
 The pipeline and the checks know nothing about classification or regression; they ask the task.
-Adding a task means writing one class that fits `Task` and one YAML in `conf/task/`.
+Adding a task means writing one class that fits `Task` and one YAML in `conf/task/`. Beside its
+methods a task may declare traits (`higher_is_better`, `ignore_index`, ...; `traits.py` lists them
+with their defaults), and the optional methods below.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ class CharLM:
     shifts them inside, and so does this task's loss); off, targets are already the next tokens.
     """
 
+    # Its traits (traits.py), where they differ from the defaults:
     higher_is_better = False  # the headline, bits per char, is a loss: lower is better
     # Language-model heads often have no bias by design (GPT-2, Llama; tied embeddings): init_bias says
     # so and init_loss expects what a zero output scores (log V), instead of halting.

@@ -7,10 +7,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from saneloop.checks import losses_agree
-from saneloop.data.batch import Batch, BatchFormat
+from saneloop.data.batch import Batch
+from saneloop.models.forward import ModelOutputs
 from saneloop.tasks import CharLM
 
-OWN_LOSS = BatchFormat(model_loss=True)
+OWN_LOSS = ModelOutputs(model_loss=True)
 
 
 class ShiftingLM(nn.Module):
@@ -30,16 +31,16 @@ class ShiftingLM(nn.Module):
 
 def batch() -> Batch:
     ids = torch.randint(0, 10, (4, 6), generator=torch.Generator().manual_seed(0))
-    return Batch((), {"input_ids": ids}, ids.clone(), None, OWN_LOSS)
+    return Batch((), {"input_ids": ids}, ids.clone())
 
 
 def test_the_model_and_the_task_shifting_alike_agree():
-    verdict = losses_agree(ShiftingLM(), CharLM(10, shift_labels=True).loss, [batch()])
+    verdict = losses_agree(ShiftingLM(), CharLM(10, shift_labels=True).loss, [batch()], outputs=OWN_LOSS)
     assert verdict.passed, verdict.message
 
 
 def test_a_task_that_does_not_shift_while_the_model_does_halts():
-    verdict = losses_agree(ShiftingLM(), CharLM(10).loss, [batch()])
+    verdict = losses_agree(ShiftingLM(), CharLM(10).loss, [batch()], outputs=OWN_LOSS)
     assert not verdict.passed and "task.shift_labels" in verdict.message
 
 

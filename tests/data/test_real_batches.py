@@ -15,6 +15,7 @@ from saneloop.data.batch import Batch, BatchFormat
 from saneloop.data.padding import cat_padded
 from saneloop.data.summary import summarize
 from saneloop.errors import InputError
+from saneloop.models.forward import ModelOutputs, forward
 from saneloop.stages.contract import refuse_unfit_batch
 from saneloop.tasks import Binary, CharLM, Classify
 
@@ -30,11 +31,10 @@ class DictOut(nn.Module):
 
 def test_logits_are_read_from_a_dict_or_an_object_and_a_missing_key_is_named():
     batch = Batch((torch.randn(4, 3),), {}, torch.zeros(4, dtype=torch.long))
-    assert batch.forward(DictOut()).shape == (4, 2)
+    assert forward(DictOut(), batch).shape == (4, 2)
     with pytest.raises(InputError, match=r"no logits under 'logits'.*model_output.logits_key"):
-        batch.forward(DictOut("scores"))
-    keyed = Batch(batch.inputs, {}, batch.targets, None, BatchFormat(logits_key="scores"))
-    assert keyed.forward(DictOut("scores")).shape == (4, 2)
+        forward(DictOut("scores"), batch)
+    assert forward(DictOut("scores"), batch, ModelOutputs(logits_key="scores")).shape == (4, 2)
 
 
 def test_a_batch_key_the_model_does_not_take_is_refused_naming_it():
