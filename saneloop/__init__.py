@@ -10,7 +10,7 @@
 
 from typing import Any
 
-from .checks.verdict import Verdict
+from .checks.base.verdict import Verdict
 from .errors import (
     EXIT_CRASH,
     EXIT_HALTED,

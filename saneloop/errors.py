@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # errors sit below every layer; the verdict a halt carries is only named here
-    from .checks.verdict import Verdict
+    from .checks.base.verdict import Verdict
 
 # Documented process exit statuses (README, "Exit status").
 EXIT_PASSED = 0

@@ -157,9 +157,9 @@ def run_saneloop(make, init, data, steps) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as run_dir:
         # the bar is on, as in a user's run (it draws to stderr)
         model = fresh(make, init)
-        ctx, prep = saneloop_train_context(model, data, steps, Path(run_dir), SEED, LR, WD, BATCH, cpu=DEVICE == "cpu")
+        ctx, built = saneloop_train_context(model, data, steps, Path(run_dir), SEED, LR, WD, BATCH, cpu=DEVICE == "cpu")
         start = synced()
-        trained = train.run(ctx, prep)
+        trained = train.run(ctx, built)
         elapsed = synced() - start
         wait_for_writes()
         TAILS.append(CLOCK() - start - elapsed)

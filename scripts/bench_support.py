@@ -12,12 +12,12 @@ from accelerate import Accelerator
 from torch import nn
 from torch.utils.data import Dataset
 
-from saneloop.config import Components, read_settings
+from saneloop.config import Builders, read_settings
 from saneloop.data.summary import summarize
 from saneloop.engine.gates import GateRunner
 from saneloop.record.run_record import RunRecord
 from saneloop.runner import compose_config
-from saneloop.stages.context import Prepared, RunContext
+from saneloop.stages.context import Built, RunContext
 from saneloop.tasks import Classify
 
 
@@ -32,7 +32,7 @@ def saneloop_train_context(
     batch: int,
     progress: bool = True,
     cpu: bool = True,
-) -> tuple[RunContext, Prepared]:
+) -> tuple[RunContext, Built]:
     """The run context and the setup stage's result, as the pipeline hands them to `train.run`."""
     cfg, _ = compose_config(
         "classify",
@@ -53,17 +53,17 @@ def saneloop_train_context(
             "gates.loss_decreases.waive='benchmark: synthetic data and a short budget'",
         ],
     )
-    settings, components = read_settings(cfg), Components(cfg)
+    settings, builders = read_settings(cfg), Builders(cfg)
     _ = settings.config_yaml  # the pipeline wrote config.yaml before any stage ran: the YAML is made by then
     record = RunRecord(run_dir, "bench", main=True, figures=False)
     record.report.start_stage("train")
     accelerator = Accelerator(cpu=cpu)
     gates = GateRunner(settings.gates, accelerator, record)
     gates.stage = "train"
-    ctx = RunContext(settings, components, run_dir, record, gates, accelerator)
+    ctx = RunContext(settings, builders, run_dir, record, gates, accelerator)
     summary = summarize(data, "train")  # what setup hands train: every item checked (in-memory tensors)
-    prep = Prepared(Classify(10), data, data, summary, summary, components.loaders(data, data, seed), model)
-    return ctx, prep
+    built = Built(Classify(10), data, data, summary, summary, builders.loaders(data, data, seed), model)
+    return ctx, built
 
 
 def digits_repeated(times: int = 10, test_size: int = 449, split_seed: int = 0):

@@ -19,7 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from saneloop.checks.verdict import failed, passed
+from saneloop.checks.base.verdict import failed, passed
 from saneloop.datasets import digits
 from saneloop.engine import distributed
 from saneloop.errors import EXIT_CRASH, EXIT_HALTED, EXIT_PASSED, InputError

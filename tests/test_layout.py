@@ -104,3 +104,46 @@ def test_stages_hand_results_on_through_typed_fields():
         for field in [n for n in cls.body if isinstance(n, ast.AnnAssign)]:
             annotation = ast.unparse(field.annotation)
             assert "dict" not in annotation.lower(), f"{cls.name}.{ast.unparse(field.target)}: {annotation}"
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the saneloop modules it imports (type-checking imports too: a circle is a circle on paper)."""
+    modules = {_dotted(path): path for path in _modules()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        targets = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                target = f"{base}.{node.module}" if node.module else base
+                targets |= {f"{target}.{a.name}" if f"{target}.{a.name}" in modules else target for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("saneloop"):
+                targets.add(node.module)
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def test_no_import_cycles_inside_the_package():
+    """A package's __init__ re-exporting its modules is not a circle: only module-to-module arrows count."""
+    graph = {m: {t for t in ts if not _is_parent(t, m)} for m, ts in _graph().items()}
+    done: set[str] = set()
+    for start in graph:
+        stack, path = [(start, iter(graph[start]))], [start]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                done.add(node)
+                stack.pop()
+                path.pop()
+            elif child in path:
+                pytest.fail("import cycle: " + " -> ".join(path[path.index(child) :] + [child]))
+            elif child not in done:
+                stack.append((child, iter(graph[child])))
+                path.append(child)
+
+
+def _is_parent(package: str, module: str) -> bool:
+    return module.startswith(package + ".")

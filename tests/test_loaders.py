@@ -9,7 +9,7 @@ from functools import partial
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
-from saneloop.config import Components
+from saneloop.config import Builders
 from saneloop.data.batch import BatchFormat
 from saneloop.data.loaders import Loaders
 from saneloop.data.tensor_batches import TensorBatches
@@ -30,7 +30,7 @@ class ItemByItem(Dataset):
 
 
 def _loaders(train, test, *overrides):
-    return Components(compose_cfg(*overrides)).loaders(train, test, 0)
+    return Builders(compose_cfg(*overrides)).loaders(train, test, 0)
 
 
 def _data(n):

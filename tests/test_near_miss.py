@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from saneloop.checks.verdict import passed, relative_margin
+from saneloop.checks.base.verdict import passed, relative_margin
 from saneloop.record.console import Terminal
 from saneloop.record.report import Report
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from saneloop.config import Components, recipe_names
+from saneloop.config import Builders, recipe_names
 from saneloop.errors import EXIT_PASSED
 from tests.conftest import REPO, assert_every_gate_passed, compose_cfg, not_applicable, run_pipeline
 
@@ -24,7 +24,7 @@ USER_ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 def test_every_recipe_builds_and_its_model_fits_its_task(recipe):
     cfg = compose_cfg(recipe=recipe)
     assert cfg.recipe == recipe
-    built = Components(cfg)
+    built = Builders(cfg)
     task, (train, _), model = built.task(), built.datasets(), built.model()
     inputs, targets = default_collate([train[i] for i in range(4)])
     with torch.no_grad():

@@ -10,8 +10,9 @@ import pytest
 
 import saneloop.checks
 from bench.suite import bugs
-from saneloop.checks import GATES, reference, registry
-from saneloop.checks.gate import STAGES, Gate
+from saneloop.checks import GATES
+from saneloop.checks.base import reference, registry
+from saneloop.checks.base.gate import STAGES, Gate
 from saneloop.config.schema import GatesConfig
 from tests.conftest import REPO
 

@@ -12,7 +12,7 @@ from torch.utils.data import ConcatDataset, Subset, TensorDataset
 
 from bench.plants.scale import SyntheticImages, _labels
 from saneloop.checks.inputs_finite import at_most
-from saneloop.config import Components
+from saneloop.config import Builders
 from saneloop.data import survey
 from saneloop.data.summary import Digest
 from saneloop.errors import InputError
@@ -45,7 +45,7 @@ class Relabelled(Counted):
 
 def loaders(train, test=None, workers: int = 0):
     cfg = compose_cfg(f"loader.train.num_workers={workers}", f"loader.test.num_workers={workers}")
-    return Components(cfg).loaders(train, test if test is not None else SyntheticImages(10), 0)
+    return Builders(cfg).loaders(train, test if test is not None else SyntheticImages(10), 0)
 
 
 def look(train, sample: int = 2000, workers: int = 0):

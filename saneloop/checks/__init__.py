@@ -9,10 +9,10 @@ from those declarations: each gate's check functions and its settings class (e.g
 `OverfitSettings`), in the order a run meets the gates.
 """
 
-from .gate import Gate
-from .registry import GATES, exports
-from .settings import GateSettings
-from .verdict import Verdict
+from .base.gate import Gate
+from .base.registry import GATES, exports
+from .base.settings import GateSettings
+from .base.verdict import Verdict
 
 globals().update(exports())
 

@@ -15,10 +15,10 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from .gate import Gate
-from .probing import spread
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed
+from .measure.probing import spread
 
 TIP = "tip 2: augmentation off (until the model is known to work)"
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed
 
 TIP = "tip 6: human and dumb baselines"
 HUMAN = "human"  # reported against, never required to be beaten

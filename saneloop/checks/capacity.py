@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
-from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, relative_margin
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, relative_margin
+from .measure.fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
 
 TIP = "tip 9: a bit more capacity lowers the training loss"
 

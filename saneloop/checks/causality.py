@@ -15,11 +15,11 @@ import torch
 from torch import nn
 
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
-from .attention_paths import blind_positions
-from .gate import Gate
-from .probing import as_batch, grads_of, nonfinite_gradients, probed_forward, projection, spread
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, skipped
+from .measure.attention_paths import blind_positions
+from .measure.probing import as_batch, grads_of, nonfinite_gradients, probed_forward, projection, spread
 
 TIP = "tip 12: use backprop to chart dependencies (no peeking at the future)"
 

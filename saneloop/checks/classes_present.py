@@ -15,9 +15,9 @@ import torch
 
 from ..tasks.base import Task
 from ..tasks.traits import traits_of
-from .gate import Gate
-from .settings import GateSettings
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings
+from .base.verdict import Verdict, failed, passed
 
 TIP = "data checks (recipe step 1: become one with the data)"
 _LISTED = 12  # how many missing values a message names

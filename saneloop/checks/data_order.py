@@ -21,9 +21,9 @@ import torch
 from torch.utils.data import SequentialSampler
 
 from ..data.batch import Batch
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, skipped
 
 TIP = "a new order every epoch, and the same order after a resume"
 CAUSES = (

@@ -7,9 +7,9 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed
 
 TIP = "tip 1: fix the random seed"
 

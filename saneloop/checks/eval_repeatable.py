@@ -16,10 +16,10 @@ from torch import nn
 
 from ..data.padding import IGNORE_INDEX, cat_padded
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from .fitting import each
-from .gate import Gate
-from .settings import GateSettings
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings
+from .base.verdict import Verdict, failed, passed
+from .measure.fitting import each
 
 TIP = "tip 3 (evaluate on the full test set) with tip 1 (fix the seed): eval is repeatable"
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .gate import Gate
-from .settings import GateSettings
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings
+from .base.verdict import Verdict, failed, passed
 
 TIP = "tip 3: evaluate on the full test set"
 

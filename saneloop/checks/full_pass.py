@@ -17,9 +17,9 @@ import torch
 
 from ..data.batch import Batch
 from ..data.inspection import BadBatch
-from .gate import Gate
-from .settings import GateSettings
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings
+from .base.verdict import Verdict, failed, passed
 
 TIP = "data checks (recipe step 1: become one with the data), on every item"
 _LISTED = 8

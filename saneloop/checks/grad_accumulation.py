@@ -19,10 +19,10 @@ from torch import nn
 
 from ..data.batch import Batch
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from .gate import Gate
-from .probing import probe_copy
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, skipped
+from .measure.probing import probe_copy
 
 TIP = "gradient accumulation must give the gradient of the batch it stands for"
 IGNORE_INDEX = -100

@@ -21,10 +21,10 @@ from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from ..models.head import bias_free_head, find_head
 from ..tasks.base import Task
 from ..tasks.traits import traits_of
-from .fitting import each
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, relative_margin
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, relative_margin
+from .measure.fitting import each
 
 TIP = "tip 5: init well (final bias from the data)"
 

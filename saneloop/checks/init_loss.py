@@ -32,13 +32,13 @@ from ..data.padding import IGNORE_INDEX, cat_padded
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from ..models.head import find_head
 from ..tasks.base import Task
-from .fitting import each, same_draws
-from .gate import Gate
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed
+from .measure.fitting import each, same_draws
+from .measure.paired import lead
+from .measure.per_example import ExampleLoss, example_loss
 from .model_loss import own_and_task_losses
-from .paired import lead
-from .per_example import ExampleLoss, example_loss
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
 
 TIP = "tip 4: verify loss at init"
 DRAWS = 3  # fresh default initialisations of the head whose effect sets the allowance

@@ -14,10 +14,8 @@ inputs, does not count). It fails only when neither copy's held-out loss still i
 
 from __future__ import annotations
 
-import copy
-import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -25,21 +23,19 @@ import torch
 from torch import nn
 
 from ..data.batch import Batch
-from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from . import curves
-from .fitting import LossFn, OptimizerFactory, cycled, default_optimizer, paired_draws, step, trainable, with_lr
-from .gate import Gate
-from .input_independent_verdict import TIP
-from .input_independent_verdict import fail as _fail
-from .input_independent_verdict import pass_ as _pass
-from .paired import HeldOut, lead
-from .per_example import ExampleLoss, PerExampleFn
-from .settings import GateSettings, bounded
-from .verdict import Verdict
+from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed
+from .measure import curves
+from .measure.copy_pair import CopyPair, PairScores
+from .measure.fitting import LossFn, OptimizerFactory, cycled, default_optimizer
+from .measure.paired import HeldOut, Lead, lead
+from .measure.per_example import ExampleLoss, PerExampleFn
 
+TIP = "tip 7: input-independent baseline"
 CHANGE_Z = 2.0  # a copy's held-out loss "still improves" by this many standard errors (and min_gain)
 SMOOTH, BLOWUP_HELD = 5, 10.0  # diverged: the training loss, over 5 steps, 10x the held-out loss at init
-ORDERS = 4  # random orders of the held-out targets that the real copy's outputs are also scored against
 
 
 @dataclass
@@ -59,74 +55,6 @@ class InputIndependentSettings(GateSettings):
 def zero_inputs(batch: Batch) -> Batch:
     """The batch with every input replaced by zeros (token ids become token 0: just as input-free)."""
     return batch.map_inputs(lambda _, tensor: torch.zeros_like(tensor))
-
-
-@dataclass
-class _Scores:
-    real: torch.Tensor  # per held-out example
-    zeroed: torch.Tensor
-    # The real-input copy's outputs scored against the targets of other held-out examples: what its
-    # predictions are worth when they have nothing to do with the example (its overall rate, its scale).
-    unpaired: torch.Tensor
-
-
-class _Pair:
-    """The two copies, their optimizers and the per-step training losses of the real-input copy.
-    `zero_copy`, if given, is applied once to the zeroed copy (e.g. its token embedding's output zeroed)."""
-
-    def __init__(
-        self,
-        model: nn.Module,
-        optimizer: OptimizerFactory,
-        lr: Optional[float],
-        outputs: ModelOutputs,
-        zero_copy: Optional[Callable[[nn.Module], Any]] = None,
-    ) -> None:
-        self.real, self.zeroed = copy.deepcopy(model), copy.deepcopy(model)
-        if zero_copy is not None:
-            zero_copy(self.zeroed)  # for the copy's lifetime: it is never handed back
-        self.outputs = outputs
-        make = with_lr(optimizer, lr)
-        self.opt_real, self.opt_zeroed = make(trainable(self.real)), make(trainable(self.zeroed))
-        self.losses: list[float] = []
-        self.steps = 0
-
-    def train(self, batches: Iterator[Batch], count: int, loss_fn: LossFn, zero, device) -> None:
-        self.real.train()
-        self.zeroed.train()
-        for batch in itertools.islice(batches, count):
-            batch = batch if device is None else batch.to(device)
-            with paired_draws() as again:
-                self.losses.append(step(self.real, self.opt_real, loss_fn, batch, self.outputs))
-                again()
-                step(self.zeroed, self.opt_zeroed, loss_fn, zero(batch), self.outputs)
-            self.steps += 1
-
-    @torch.no_grad()
-    def score(self, held_out: list[Batch], per_example: ExampleLoss, zero) -> _Scores:
-        self.real.eval()
-        self.zeroed.eval()
-        real, unpaired = [], []
-        for k, b in enumerate(held_out):
-            output = forward(self.real, b, self.outputs)
-            real.append(per_example(output, b.targets, len(b)))
-            orders = [
-                torch.randperm(len(b), generator=torch.Generator().manual_seed(k * 97 + j)) for j in range(ORDERS)
-            ]
-            scores = [per_example(output, _reordered(b.targets, order), len(b)) for order in orders]
-            unpaired.append(torch.stack(scores).mean(0))  # several orders: less noise from which example it met
-        zeroed = [per_example(forward(self.zeroed, zero(b), self.outputs), b.targets, len(b)) for b in held_out]
-        return _Scores(torch.cat(real), torch.cat(zeroed), torch.cat(unpaired))
-
-
-def _reordered(targets: Any, order: torch.Tensor) -> Any:
-    """The batch's targets in a fixed random order (not a shift: a test set sorted by class would pair
-    neighbours of the same class), so each output meets another example's target."""
-    if isinstance(targets, torch.Tensor) and targets.dim() >= 1 and len(targets) == len(order):
-        return targets[order.to(targets.device)]
-    if isinstance(targets, dict):
-        return {key: _reordered(value, order) for key, value in targets.items()}
-    return targets
 
 
 def learns_from_inputs(
@@ -151,7 +79,7 @@ def learns_from_inputs(
 
     Usable on its own: `learns_from_inputs(model, train_loader, test_loader, F.cross_entropy).passed`.
     """
-    pair, scorer = _Pair(model, optimizer, settings.lr, outputs, zero_copy), ExampleLoss(loss_fn, per_example)
+    pair, scorer = CopyPair(model, optimizer, settings.lr, outputs, zero_copy), ExampleLoss(loss_fn, per_example)
     held = HeldOut(held_out_batches, device)
     held.grow(settings.held_out)
     batches = cycled(train_batches, settings.max_steps)
@@ -172,8 +100,8 @@ def learns_from_inputs(
 def _with_more_examples(
     verdict: Verdict,
     held: HeldOut,
-    past: tuple[_Scores, _Scores],
-    pair: _Pair,
+    past: tuple[PairScores, PairScores],
+    pair: CopyPair,
     scorer: ExampleLoss,
     zero: Callable[[Batch], Batch],
     settings: InputIndependentSettings,
@@ -203,10 +131,10 @@ def schedule(settings: InputIndependentSettings) -> list[int]:
 
 
 def judge(
-    initial: _Scores,
-    before: _Scores,
-    now: _Scores,
-    pair: _Pair,
+    initial: PairScores,
+    before: PairScores,
+    now: PairScores,
+    pair: CopyPair,
     settings: InputIndependentSettings,
     out_of_budget: bool = False,
 ) -> Optional[Verdict]:
@@ -218,7 +146,7 @@ def judge(
     worse_than_at_init = lead(now.real[:n], initial.real).clear(CHANGE_Z, settings.min_gain)
     start = float(initial.real.double().mean())
     if not math.isfinite(float(now.real.mean())) or (worse_than_at_init and _blew_up(pair.losses, start)):
-        return _fail(ahead, pair, settings, curves.DIVERGED, curve)
+        return fail(ahead, pair, settings, curves.DIVERGED, curve)
     own = lead(now.unpaired, now.real)  # its outputs with their own targets against others' targets
     reordering_told_nothing = own.mean == 0 and own.se == 0  # every held-out target the same
     if (
@@ -226,16 +154,16 @@ def judge(
         and (own.clear(settings.z, settings.min_gain) or reordering_told_nothing)
         and not worse_than_at_init
     ):
-        return _pass(ahead, own, pair, settings)
+        return pass_(ahead, own, pair, settings)
     improving = [
         lead(was, cur[:n]).clear(CHANGE_Z, settings.min_gain)
         for was, cur in ((before.real, now.real), (before.zeroed, now.zeroed))
     ]
     at_end = out_of_budget or pair.steps >= settings.max_steps
     if at_end:
-        return _fail(ahead, pair, settings, curves.FALLING if any(improving) else "stopped", curve)
+        return fail(ahead, pair, settings, curves.FALLING if any(improving) else "stopped", curve)
     if pair.steps >= settings.min_steps and not any(improving):
-        return _fail(ahead, pair, settings, "stopped", curve)
+        return fail(ahead, pair, settings, "stopped", curve)
     return None
 
 
@@ -246,6 +174,104 @@ def _blew_up(losses: list[float], start: float) -> bool:
         return True
     window = [sum(losses[i : i + SMOOTH]) / len(losses[i : i + SMOOTH]) for i in range(0, len(losses), SMOOTH)]
     return bool(window) and max(window) > BLOWUP_HELD * abs(start)
+
+
+def _margin(ahead: Lead, pair: CopyPair, settings: InputIndependentSettings) -> float:
+    """How far from failing: the lead over `min_gain` (as a fraction of it), or the budget left."""
+    gain = ahead.gain / settings.min_gain - 1 if settings.min_gain > 0 else math.inf
+    return min(gain, 1 - pair.steps / settings.max_steps)
+
+
+def _shown(settings: InputIndependentSettings) -> str:
+    return f"lead >= {settings.z:g} se and >= {settings.min_gain:.0%}"
+
+
+def _ratio(ahead: Lead) -> float:
+    """Real-input loss / zeroed-input loss on the held-out examples."""
+    real = ahead.base - ahead.mean
+    return round(real / ahead.base, 4) if ahead.base and math.isfinite(real) else math.inf
+
+
+def pass_(ahead: Lead, own: Lead, pair: CopyPair, settings: InputIndependentSettings) -> Verdict:
+    real = ahead.base - ahead.mean
+    return passed(
+        GATE,
+        _ratio(ahead),
+        _shown(settings),
+        f"after {pair.steps} steps, held-out loss {real:.4g} on real inputs vs {ahead.base:.4g} on zeroed inputs "
+        f"over {ahead.count} examples: the real-input copy leads by {ahead.shown()}; and by {own.gain:+.1%} "
+        "over its own outputs scored against other examples' targets",
+        TIP,
+        margin=min(_margin(ahead, pair, settings), _margin(own, pair, settings)),
+        real=real,
+        zeroed=ahead.base,
+        z=ahead.z,
+        gain=ahead.gain,
+        steps=pair.steps,
+    )
+
+
+_NO_SIGNAL = (
+    "labels shuffled apart from the inputs (a permutation applied to one and not the other), test labels "
+    "misaligned with test inputs (another order, a join off by one), inputs overwritten or constant, a model "
+    "that ignores its input or reads only a channel that never changes"
+)
+
+
+def _what_happened(kind: str, curve: Optional[curves.Shape], pair: CopyPair, settings: InputIndependentSettings):
+    """(what the curves did, the likely causes that fit it)."""
+    lr = curves.learning_rate(pair.opt_real)
+    trained = f"the real-input copy's training loss {curve.text}" if curve is not None else "no step was taken"
+    if kind == curves.DIVERGED:
+        peak = max(range(len(pair.losses)), key=lambda i: pair.losses[i] if math.isfinite(pair.losses[i]) else math.inf)
+        return (
+            f"the real-input copy diverged: its training loss went from {pair.losses[0]:.4g} to "
+            f"{pair.losses[peak]:.4g} at step {peak + 1}, and its held-out loss is worse than before any step",
+            curves.causes(curves.DIVERGED, lr),
+        )
+    if kind == curves.FALLING:
+        return (
+            f"the real-input copy still improved on held-out data when the budget of {settings.max_steps} steps ran "
+            f"out; {trained}",
+            f"{curves.causes(curves.FALLING, lr)}, or a signal too weak to show within the budget",
+        )
+    stalled = f"neither copy's held-out loss improved over the last {pair.steps - pair.steps // 2} steps"
+    if curve is None or curve.kind == curves.FLAT:
+        return f"{stalled}, and {trained}: nothing learns", f"{curves.causes(curves.FLAT, lr)}; {_NO_SIGNAL}"
+    if curve.kind == curves.OSCILLATING:
+        return f"{stalled}; {trained}", curves.causes(curves.OSCILLATING, lr)
+    return (
+        f"{stalled}, while {trained}: what it learns from the training inputs does not predict held-out targets",
+        _NO_SIGNAL,
+    )
+
+
+def fail(
+    ahead: Lead, pair: CopyPair, settings: InputIndependentSettings, kind: str, curve: Optional[curves.Shape]
+) -> Verdict:
+    real = ahead.base - ahead.mean
+    what, why = _what_happened(kind, curve, pair, settings)
+    key = (
+        f"<gates.input_independent.max_steps={settings.max_steps}, gates.input_independent.z={settings.z}, "
+        f"gates.input_independent.min_gain={settings.min_gain}>"
+    )
+    return failed(
+        GATE,
+        _ratio(ahead),
+        _shown(settings),
+        f"after {pair.steps} steps, the model fed real inputs reached held-out loss {real:.4g}, the same model fed "
+        f"zeros {ahead.base:.4g}, over {ahead.count} examples: lead {ahead.shown()}"
+        f"{'' if kind == curves.DIVERGED else ', so it learns no more from the inputs than from their absence'}. "
+        f"{what[0].upper()}{what[1:]}. Likely causes: {why}. {key}",
+        TIP,
+        margin=_margin(ahead, pair, settings),
+        real=real,
+        zeroed=ahead.base,
+        z=ahead.z,
+        gain=ahead.gain,
+        steps=pair.steps,
+        curve=kind if curve is None else curve.kind,
+    )
 
 
 GATE = Gate(

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed
 
 TIP = "data checks (recipe step 1: become one with the data)"
 _MAX_LISTED = 20

@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from .fitting import LossFn, OptimizerFactory, cycled, step, trainable
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, passed, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, passed, skipped
+from .measure.fitting import LossFn, OptimizerFactory, cycled, step, trainable
 
 TIP = "become one with the data: look at the examples the model and the labels disagree on"
 _LISTED = 10

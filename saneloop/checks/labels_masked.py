@@ -18,10 +18,10 @@ import torch
 
 from ..data.batch import Batch
 from ..tasks.traits import traits_of
-from .fitting import each
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, skipped
+from .measure.fitting import each
 
 TIP = "data checks (recipe step 1: become one with the data): padding counts nowhere"
 

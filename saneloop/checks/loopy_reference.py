@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .gate import Gate
-from .probing import as_batch
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, skipped
+from .measure.probing import as_batch
 
 TIP = "tip 13: generalize a special case (a loopy reference equals the vectorized code)"
 

@@ -22,13 +22,13 @@ from torch import nn
 
 from ..data.batch import Batch
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from . import curves
-from .fitting import LossFn, same_draws
-from .gate import Gate
-from .paired import lead
-from .per_example import ExampleLoss, PerExampleFn
-from .settings import GateSettings, bounded
-from .verdict import NEAR_MISS, Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import NEAR_MISS, Verdict, failed, passed
+from .measure import curves
+from .measure.fitting import LossFn, same_draws
+from .measure.paired import lead
+from .measure.per_example import ExampleLoss, PerExampleFn
 
 TIP = "tip 9: the training loss goes down"
 

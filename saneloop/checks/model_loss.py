@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, model_and_task_loss
-from .fitting import each
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, skipped
+from .measure.fitting import each
 
 TIP = "tip 4: verify loss at init (the loss trained on is the loss judged)"
 

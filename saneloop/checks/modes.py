@@ -21,10 +21,10 @@ from torch import nn
 
 from ..data.batch import Batch
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from .gate import Gate
-from .probing import as_batch
-from .settings import GateSettings
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings
+from .base.verdict import Verdict, failed, passed
+from .measure.probing import as_batch
 
 TIP = "the right mode: train() for every training step, eval() for every evaluation"
 _LISTED = 6

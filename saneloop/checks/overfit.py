@@ -21,12 +21,12 @@ import torch
 from torch import nn
 
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from . import curves
-from .fitting import OptimizerFactory, default_optimizer, trainable, with_lr
-from .gate import Gate
-from .probing import as_batch
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, relative_margin
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, relative_margin
+from .measure import curves
+from .measure.fitting import OptimizerFactory, default_optimizer, trainable, with_lr
+from .measure.probing import as_batch
 
 TIP = "tip 8: overfit one batch"
 

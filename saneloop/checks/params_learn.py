@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from .gate import Gate
-from .probing import as_batch
-from .settings import GateSettings
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings
+from .base.verdict import Verdict, failed, passed
+from .measure.probing import as_batch
 
 TIP = "tip 12: use backprop to chart dependencies (every parameter learns)"
 _LISTED = 12

@@ -18,10 +18,10 @@ from typing import Optional
 import torch
 
 from ..data.sample import SplitSample
-from .gate import Gate
-from .neighbours import close_pairs, exact_groups, nearest
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, relative_margin
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, relative_margin
+from .measure.neighbours import close_pairs, exact_groups, nearest
 
 TIP = "data checks (recipe step 1: become one with the data): the test set is unseen"
 _LISTED = 6

@@ -21,9 +21,9 @@ from typing import Optional
 import torch
 
 from ..data.sample import SplitSample
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, relative_margin
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, relative_margin
 
 TIP = "data checks (recipe step 1: become one with the data): both splits preprocessed alike"
 _LISTED = 6

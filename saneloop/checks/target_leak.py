@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 
 from ..data.sample import SplitSample
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, relative_margin, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, relative_margin, skipped
 
 TIP = "data checks (recipe step 1: become one with the data): no answer in the question"
 _BUDGET = 8_000_000  # feature x bin x class cells counted at once

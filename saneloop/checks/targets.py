@@ -12,9 +12,9 @@ from typing import Optional
 import torch
 
 from ..tasks.base import ChecksPairs, TargetProblem, Task
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed
 
 TIP = "data checks (recipe step 1: become one with the data)"
 

@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from .gate import Gate
-from .settings import GateSettings, bounded
-from .verdict import Verdict, failed, passed, relative_margin, skipped
+from .base.gate import Gate
+from .base.settings import GateSettings, bounded
+from .base.verdict import Verdict, failed, passed, relative_margin, skipped
 
 TIP = "tip 7's baselines: a result too good to be true usually is"
 

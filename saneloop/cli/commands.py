@@ -72,7 +72,7 @@ def list_configs() -> int:
 
 
 def list_gates(as_markdown: bool) -> int:
-    from ..checks import reference  # imports every check module: only for this command
+    from ..checks.base import reference
 
     print(reference.markdown() if as_markdown else reference.plain())
     return EXIT_PASSED

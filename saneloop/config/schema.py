@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from ..checks.registry import GATES
-from ..checks.settings import bounded
+from ..checks.base.registry import GATES
+from ..checks.base.settings import bounded
 
 # Keys of the data config that describe the data rather than being arguments of its `_target_`.
 DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys", "mask_key")
@@ -25,7 +25,7 @@ def _gates_config() -> type:
     misspelled gate or setting is refused by name, like every other key."""
     fields = [(gate.name, gate.settings, field(default_factory=gate.settings)) for gate in GATES]
     config = make_dataclass("GatesConfig", fields, namespace={"__module__": __name__})
-    config.__doc__ = "One entry per gate (derived from the gates' declarations, `saneloop.checks.registry`)."
+    config.__doc__ = "One entry per gate (derived from the gates' declarations, `saneloop.checks.base.registry`)."
     return config
 
 

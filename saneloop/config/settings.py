@@ -1,5 +1,5 @@
 """The composed config, read once: typed, validated sections for the framework's own keys, and the
-`_target_` nodes a user swaps, kept apart for `Components` to build.
+`_target_` nodes a user swaps, kept apart for `Builders` to build.
 
 `read_settings` is the one place a run reads its config. Every value is checked here, before the
 first gate runs: a `bounded` field out of its range, a loader batch size below 1, a mixed-precision
@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..checks.settings import problem
+from ..checks.base.settings import problem
 from ..errors import InputError
 from .schema import (
     AcceleratorConfig,

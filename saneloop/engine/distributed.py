@@ -36,7 +36,7 @@ from typing import Any, Optional
 import torch
 from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list
 
-from ..checks.verdict import Verdict
+from ..checks.base.verdict import Verdict
 from ..errors import InputError
 
 # Environment variables that launchers set for each process: torchrun / accelerate launch, then MPI.

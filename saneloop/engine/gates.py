@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
-from ..checks.gate import Gate
-from ..checks.registry import explainer
-from ..checks.verdict import Verdict, skipped
+from ..checks.base.gate import Gate
+from ..checks.base.registry import explainer
+from ..checks.base.verdict import Verdict, skipped
 from ..errors import GateHalt
 from ..record.run_record import RunRecord
 from . import distributed

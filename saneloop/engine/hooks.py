@@ -23,8 +23,8 @@ from typing import Any, Optional
 
 import torch
 
-from ..checks.gate import Gate
-from ..checks.verdict import Verdict
+from ..checks.base.gate import Gate
+from ..checks.base.verdict import Verdict
 
 NEVER = sys.maxsize  # a step the loop never reaches
 

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..checks.verdict import Verdict
+from ..checks.base.verdict import Verdict
 from ..errors import InputError
 from ..record.report import Report
 from . import checkpoint

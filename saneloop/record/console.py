@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..checks.verdict import LABEL, Verdict
+from ..checks.base.verdict import LABEL, Verdict
 from .report import margin_text, verdict_label
 
 STYLE = {"passed": "green", "failed": "bold red", "waived": "yellow", "skipped": "dim"}

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from ..checks.verdict import LABEL, NEAR_MISS, Verdict
+from ..checks.base.verdict import LABEL, NEAR_MISS, Verdict
 from .atomic import replacing
 
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from ..checks.gate import Gate
-from ..checks.verdict import Verdict
+from ..checks.base.gate import Gate
+from ..checks.base.verdict import Verdict
 from .console import Terminal
 from .drawing import Drawer, Drawn, spare_core
 from .report import Report

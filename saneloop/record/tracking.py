@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from ..checks.verdict import Verdict
+from ..checks.base.verdict import Verdict
 
 BURST, BURST_S = 64, 2.0
 

@@ -21,7 +21,7 @@ from accelerate import Accelerator
 from omegaconf import DictConfig
 from rich.markup import escape
 
-from ..config.components import Components
+from ..config.builders import Builders
 from ..config.settings import RunSettings, read_settings
 from ..engine import distributed, interrupts, resume
 from ..engine.gates import GateRunner
@@ -55,7 +55,7 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
     record = RunRecord(run_dir, settings.recipe, accelerator.is_main_process, settings.output.figures)
     record.report.notes += distributed.notes(accelerator)
     ctx = RunContext(
-        settings, Components(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record), accelerator
+        settings, Builders(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record), accelerator
     )
     if record.main and settings.resume is None:  # a resumed run keeps the config.yaml it started with
         write_atomic(run_dir / "config.yaml", settings.config_yaml)
@@ -91,19 +91,19 @@ def _climb(ctx: RunContext) -> int:
     if ctx.resumed is not None:  # gates passed before the interruption are recorded, not run again
         ctx.gates.passed_before = resume.passed_gates(ctx.resumed.payload)
     with _stage(ctx, setup.NAME):
-        prep = setup.run(ctx)
+        built = setup.run(ctx)
     with _stage(ctx, sanity.NAME):
-        sanity.run(ctx, prep)
+        sanity.run(ctx, built)
     with _stage(ctx, baselines.NAME):
-        baselines.run(ctx, prep)
+        baselines.run(ctx, built)
     with _stage(ctx, overfit.NAME):
-        overfit.run(ctx, prep)
+        overfit.run(ctx, built)
     with _stage(ctx, capacity.NAME):
-        capacity.run(ctx, prep)
+        capacity.run(ctx, built)
     with _stage(ctx, train.NAME):
-        trained = train.run(ctx, prep)
+        trained = train.run(ctx, built)
     with _stage(ctx, evaluate.NAME):
-        evaluate.run(ctx, prep, trained)
+        evaluate.run(ctx, built, trained)
     wait_for_writes()  # the end-of-train checkpoint, written while evaluate ran
     ctx.record.report.status = "passed"
     ctx.record.tracker.hparams(_hparams(ctx.settings), {k: float(v) for k, v in ctx.record.report.metrics.items()})

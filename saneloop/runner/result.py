@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ..checks.verdict import Verdict
+from ..checks.base.verdict import Verdict
 
 
 @dataclass(frozen=True)

@@ -4,25 +4,25 @@ the training data no worse (tip 9). Runs when `gates.capacity.wider` says how to
 from __future__ import annotations
 
 from ..checks import wider_no_worse
+from ..checks.base.verdict import Verdict, skipped
 from ..checks.capacity import GATE as CAPACITY
 from ..checks.capacity import CapacitySettings
-from ..checks.verdict import Verdict, skipped
 from ..data.seeding import seed_everything
 from ..models.head import find_head
-from .context import Prepared, RunContext
+from .context import Built, RunContext
 from .setup import seeded_model
 
 NAME = "capacity"
 
 
-def run(ctx: RunContext, prep: Prepared) -> None:
-    ctx.gates(CAPACITY, lambda s: _capacity(ctx, prep, s))
+def run(ctx: RunContext, built: Built) -> None:
+    ctx.gates(CAPACITY, lambda s: _capacity(ctx, built, s))
 
 
-def _capacity(ctx: RunContext, prep: Prepared, settings: CapacitySettings) -> Verdict:
+def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
     if not settings.wider:
         return skipped("capacity", "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
-    absent = [key for key in settings.wider if not ctx.components.has(key)]
+    absent = [key for key in settings.wider if not ctx.builders.has(key)]
     if absent:
         return skipped(
             "capacity",
@@ -30,18 +30,18 @@ def _capacity(ctx: RunContext, prep: Prepared, settings: CapacitySettings) -> Ve
             f"++gates.capacity.wider={{model.channels: 32}} <gates.capacity.wider={settings.wider}>",
         )
     what = ", ".join(f"{k}={v}" for k, v in settings.wider.items())
-    wider = _wider_model(ctx, prep, settings)
+    wider = _wider_model(ctx, built, settings)
     seed_everything(ctx.seed, ctx.settings.deterministic)
-    optimizer, loss_fn = ctx.components.optimizer, prep.task.loss
+    optimizer, loss_fn = ctx.builders.optimizer, built.task.loss
     return wider_no_worse(
-        prep.model, wider, prep.loaders.probe(), loss_fn, optimizer, settings, what, ctx.device, outputs=ctx.outputs
+        built.model, wider, built.loaders.probe(), loss_fn, optimizer, settings, what, ctx.device, outputs=ctx.outputs
     )
 
 
-def _wider_model(ctx: RunContext, prep: Prepared, settings: CapacitySettings):
+def _wider_model(ctx: RunContext, built: Built, settings: CapacitySettings):
     """Built from the config with the overrides, seeded like the run's model, final bias set the same way."""
-    model = seeded_model(ctx, ctx.components.widened(settings.wider))
-    _, head = find_head(model, prep.task.head_size(), ctx.settings.model_head)
+    model = seeded_model(ctx, ctx.builders.widened(settings.wider))
+    _, head = find_head(model, built.task.head_size(), ctx.settings.model_head)
     if head is not None:
-        prep.task.init_bias(head.bias, prep.train_summary.targets)
+        built.task.init_bias(head.bias, built.train_summary.targets)
     return model

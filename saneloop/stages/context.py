@@ -1,5 +1,5 @@
 """What the stages share, typed: the run's settings and builders, its record and gates (`RunContext`),
-and what one stage hands the next (`Prepared` from setup, `Trained` from train)."""
+and what one stage hands the next (`Built` from setup, `Trained` from train)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..config.components import Components
+from ..config.builders import Builders
 from ..config.settings import RunSettings
 from ..data.loaders import Loaders
 from ..data.summary import DatasetSummary
@@ -27,7 +27,7 @@ class RunContext:
     """What every stage may use. Built once by the pipeline; stages read it and never change it."""
 
     settings: RunSettings
-    components: Components
+    builders: Builders
     run_dir: Path
     record: RunRecord
     gates: GateRunner  # gates(name, compute) runs one gate
@@ -50,7 +50,7 @@ class RunContext:
 
 
 @dataclass
-class Prepared:
+class Built:
     """What `setup` builds and every later stage works on. `model` is the run's model (unwrapped), its
     final bias set from the data by `sanity`; `head` names that final layer once it is found."""
 

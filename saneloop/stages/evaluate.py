@@ -11,52 +11,52 @@ from ..checks.modes import EVAL_MODE, ModeWatch
 from ..engine.loop import predict_all
 from ..record.atomic import staged_dir
 from ..tasks.traits import traits_of
-from . import after_training
-from .context import Prepared, RunContext, Trained
+from . import evaluate_probes
+from .context import Built, RunContext, Trained
 
 NAME = "evaluate"
 
 
-def run(ctx: RunContext, prep: Prepared, trained: Trained) -> None:
-    accelerator, task, report = ctx.accelerator, prep.task, ctx.record.report
-    after_training.run(ctx, prep)  # trained_batch_independence, trained_causality: the probes on trained weights
-    loader = accelerator.prepare(prep.loaders.test())
+def run(ctx: RunContext, built: Built, trained: Trained) -> None:
+    accelerator, task, report = ctx.accelerator, built.task, ctx.record.report
+    evaluate_probes.run(ctx, built)  # trained_batch_independence, trained_causality: the probes on trained weights
+    loader = accelerator.prepare(built.loaders.test())
     with ModeWatch(trained.model, False, "eval_mode") as modes:
         outputs, targets, indices = predict_all(trained.model, loader, accelerator, outputs=ctx.outputs)
     ctx.gates(EVAL_MODE, lambda s: modes.verdict())
-    ctx.gates(FULL_EVAL, lambda s: every_example_once(indices, len(prep.test_set)))
+    ctx.gates(FULL_EVAL, lambda s: every_example_once(indices, len(built.test_set)))
     metrics = task.metrics(outputs, targets)
-    ctx.gates(EVAL_REPEATABLE, lambda s: _again(ctx, prep, trained, loader, outputs, metrics))
+    ctx.gates(EVAL_REPEATABLE, lambda s: _again(ctx, built, trained, loader, outputs, metrics))
     report.metrics, report.headline = metrics, task.headline()
-    report.baselines = _baselines(ctx, prep)
-    ctx.gates(BEATS_BASELINES, lambda s: _beats(prep, report, metrics, s.min_se))
+    report.baselines = _baselines(ctx, built)
+    ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report, metrics, s.min_se))
     for name, value in metrics.items():
         ctx.record.scalar(f"test/{name}", float(value), 0)
     _save_weights(ctx, trained)
 
 
-def _baselines(ctx: RunContext, prep: Prepared) -> dict[str, float]:
-    baselines = prep.task.baselines(prep.train_summary.targets, prep.test_summary.targets)
+def _baselines(ctx: RunContext, built: Built) -> dict[str, float]:
+    baselines = built.task.baselines(built.train_summary.targets, built.test_summary.targets)
     if ctx.settings.baselines.human is not None:
         baselines["human"] = float(ctx.settings.baselines.human)
     return baselines
 
 
-def _again(ctx: RunContext, prep: Prepared, trained: Trained, loader, outputs, metrics):
+def _again(ctx: RunContext, built: Built, trained: Trained, loader, outputs, metrics):
     """The same weights, the same loader, a second full pass: the metrics must not move."""
     again, targets, _ = predict_all(trained.model, loader, ctx.accelerator, outputs=ctx.outputs)
-    return repeatable_eval(outputs, again, metrics, prep.task.metrics(again, targets))
+    return repeatable_eval(outputs, again, metrics, built.task.metrics(again, targets))
 
 
-def _beats(prep: Prepared, report, metrics: dict, min_se: float):
-    headline = prep.task.headline()
+def _beats(built: Built, report, metrics: dict, min_se: float):
+    headline = built.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
     return above_baselines(
         headline,
         float(metrics[headline]),
         comparable(report.baselines, headline),
         metrics.get(f"{headline}_se"),
-        traits_of(prep.task).higher_is_better,
+        traits_of(built.task).higher_is_better,
         min_se,
     )
 

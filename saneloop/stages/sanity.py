@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
-from functools import partial
 
 from ..checks import (
     bias_reaches_output,
-    causal_dependencies,
     every_param_learns,
-    independent_samples,
     inputs_reach_output,
     loss_at_init,
     losses_agree,
@@ -18,9 +14,9 @@ from ..checks import (
     padding_ignored,
     switches_both_ways,
 )
+from ..checks.base.verdict import Verdict, skipped
 from ..checks.batch_independence import GATE as BATCH_INDEPENDENCE
 from ..checks.causality import GATE as CAUSALITY
-from ..checks.gate import Gate
 from ..checks.grad_accumulation import GATE as GRAD_ACCUMULATION
 from ..checks.grad_accumulation import accumulation_matches
 from ..checks.init_bias import GATE as INIT_BIAS
@@ -31,35 +27,34 @@ from ..checks.model_loss import GATE as MODEL_LOSS
 from ..checks.modes import MODES
 from ..checks.padding_ignored import GATE as PADDING_IGNORED
 from ..checks.params_learn import GATE as PARAMS_LEARN
-from ..checks.verdict import Verdict, skipped
 from ..data.batch import Batch
 from ..data.loaders import KEPT, Loaders
 from ..models.head import find_head
-from ..record.figures import dependency_figure
-from .context import Prepared, RunContext
+from .context import Built, RunContext
+from .sanity_probes import probe_batch_independence, probe_causality
 
 NAME = "sanity"
 
 
-def run(ctx: RunContext, prep: Prepared) -> None:
-    what_was_set = _set_final_bias(ctx, prep)
-    model, task, loaders, device, read = prep.model, prep.task, prep.loaders, ctx.device, ctx.outputs
-    targets = prep.train_summary.targets
+def run(ctx: RunContext, built: Built) -> None:
+    what_was_set = _set_final_bias(ctx, built)
+    model, task, loaders, device, read = built.model, built.task, built.loaders, ctx.device, ctx.outputs
+    targets = built.train_summary.targets
     ctx.gates(MODES, lambda s: switches_both_ways(model, loaders.probe_batch().to(device), outputs=read))
     ctx.gates(
         INIT_BIAS,
         lambda s: bias_reaches_output(
-            model, task, _first(loaders, s.batches), targets, prep.head or None, what_was_set, s, device, outputs=read
+            model, task, _first(loaders, s.batches), targets, built.head or None, what_was_set, s, device, outputs=read
         ),
     )
-    bias_set = prep.head is not None
+    bias_set = built.head is not None
     ctx.gates(
         INIT_LOSS,
         lambda s: loss_at_init(
-            model, task, _first(loaders, s.batches), targets, s, device, bias_set, prep.head or None, outputs=read
+            model, task, _first(loaders, s.batches), targets, s, device, bias_set, built.head or None, outputs=read
         ),
     )
-    ctx.gates(MODEL_LOSS, lambda s: _model_loss(ctx, prep, s))
+    ctx.gates(MODEL_LOSS, lambda s: _model_loss(ctx, built, s))
     # padding_ignored before params_learn: a mask that hides every token also starves attention of
     # gradient, and this gate says why
     ctx.gates(
@@ -72,9 +67,9 @@ def run(ctx: RunContext, prep: Prepared) -> None:
     ctx.gates(
         INPUTS_USED, lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device), outputs=read)
     )
-    ctx.gates(GRAD_ACCUMULATION, lambda s: _accumulation(ctx, prep, s.rtol))
-    ctx.gates(BATCH_INDEPENDENCE, lambda s: _batch_independence(ctx, prep, s))
-    ctx.gates(CAUSALITY, lambda s: _causality(ctx, prep, s))
+    ctx.gates(GRAD_ACCUMULATION, lambda s: _accumulation(ctx, built, s.rtol))
+    ctx.gates(BATCH_INDEPENDENCE, lambda s: probe_batch_independence(ctx, built, s))
+    ctx.gates(CAUSALITY, lambda s: probe_causality(ctx, built, s))
     ctx.gates(LOOPY_REFERENCE, lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
 
 
@@ -84,60 +79,28 @@ def _first(loaders: Loaders, count: int) -> Iterable[Batch]:
     return loaders.probe_batches(count) if count <= KEPT else loaders.probe()
 
 
-def _set_final_bias(ctx: RunContext, prep: Prepared) -> str:
+def _set_final_bias(ctx: RunContext, built: Built) -> str:
     """Tip 5 is an action, not only a check: the bias is set whether or not its gate runs."""
-    name, head = find_head(prep.model, prep.task.head_size(), ctx.settings.model_head)
-    prep.head = name
+    name, head = find_head(built.model, built.task.head_size(), ctx.settings.model_head)
+    built.head = name
     if head is None:
         return ""
-    return prep.task.init_bias(head.bias, prep.train_summary.targets)
+    return built.task.init_bias(head.bias, built.train_summary.targets)
 
 
-def _accumulation(ctx: RunContext, prep: Prepared, rtol: float) -> Verdict:
+def _accumulation(ctx: RunContext, built: Built, rtol: float) -> Verdict:
     """k micro-batches of the training batch size against the one batch of k times that size."""
     k = int(ctx.settings.accelerator.gradient_accumulation_steps)
     if k <= 1:
-        return accumulation_matches(prep.model, prep.task.loss, None, k, rtol)  # type: ignore[arg-type]
-    batch = prep.loaders.probe_batch(k * prep.loaders.train_batch_size).to(ctx.device)
-    return accumulation_matches(prep.model, prep.task.loss, batch, k, rtol, outputs=ctx.outputs)
+        return accumulation_matches(built.model, built.task.loss, None, k, rtol)  # type: ignore[arg-type]
+    batch = built.loaders.probe_batch(k * built.loaders.train_batch_size).to(ctx.device)
+    return accumulation_matches(built.model, built.task.loss, batch, k, rtol, outputs=ctx.outputs)
 
 
-def _model_loss(ctx: RunContext, prep: Prepared, s) -> Verdict:
+def _model_loss(ctx: RunContext, built: Built, s) -> Verdict:
     """Only for a run that trains on the model's own loss (model_output.model_loss=true)."""
     if not ctx.settings.model_output.model_loss:
         return skipped(
             "model_loss", "the run trains on the task's loss from the logits <model_output.model_loss=false>"
         )
-    return losses_agree(prep.model, prep.task.loss, prep.loaders.probe(), s, ctx.device, outputs=ctx.outputs)
-
-
-def _batch_independence(ctx: RunContext, prep: Prepared, s, gate: Gate = BATCH_INDEPENDENCE) -> Verdict:
-    batch = prep.loaders.probe_batch(s.batch_size).to(ctx.device)
-    verdict = independent_samples(prep.model, batch, s.samples, s.tolerance, outputs=ctx.outputs)
-    verdict = replace(verdict, gate=gate)
-    return _mapped(ctx, verdict, "sample i (outputs)", "sample j (inputs)")
-
-
-def _causality(ctx: RunContext, prep: Prepared, s, gate: Gate = CAUSALITY) -> Verdict:
-    """Only for tasks that declare `causal = True` (e.g. a character-level language model)."""
-    if not prep.task.causal:
-        return skipped(gate, f"task '{prep.task.name}' is not causal")
-    batch = prep.loaders.probe_batch(s.batch_size).to(ctx.device)
-    verdict = causal_dependencies(prep.model, batch, s.positions, s.tolerance, outputs=ctx.outputs)
-    verdict = replace(verdict, gate=gate)
-    return _mapped(ctx, verdict, "position t (outputs)", "position s (inputs)")
-
-
-def _mapped(ctx: RunContext, verdict: Verdict, row_label: str, col_label: str) -> Verdict:
-    """Draw the dependency map of a backprop check beside its gate (before a failure halts the run)."""
-    if "dependency" in verdict.details:
-        name = "dependency" if verdict.gate == BATCH_INDEPENDENCE.name else verdict.gate
-        where = verdict.details["where"].split(",")[0]
-        title = (
-            f"{verdict.gate}: |d output / d input|, gradient to {where}\nred box: the output's own input; "
-            f"{'every other sample' if 'batch' in verdict.gate else 'every position right of it'} must be white"
-        )
-        details = verdict.details
-        figure = partial(dependency_figure, details["dependency"], details["rows"], row_label, col_label, title)
-        ctx.record.publish(verdict.gate, name, figure)  # a partial: drawn in the background
-    return verdict
+    return losses_agree(built.model, built.task.loss, built.loaders.probe(), s, ctx.device, outputs=ctx.outputs)

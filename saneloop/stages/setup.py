@@ -17,13 +17,13 @@ from ..checks import BatchInspector, all_classes_present, items_repeat, reproduc
 from ..checks.augmentation_off import GATE as AUGMENTATION_OFF
 from ..checks.classes_present import GATE as CLASSES_PRESENT
 from ..checks.determinism import GATE as DETERMINISM
-from ..checks.fitting import train_steps
 from ..checks.inputs_finite import GATE as INPUTS_FINITE
 from ..checks.inputs_finite import judge as finite_verdict
 from ..checks.labels_masked import GATE as LABELS_MASKED
 from ..checks.labels_masked import padding_labels_ignored
+from ..checks.measure.fitting import train_steps
 from ..checks.targets import GATE as TARGETS
-from ..config.components import Components
+from ..config.builders import Builders
 from ..data import survey
 from ..data.loaders import Loaders
 from ..data.padding import IGNORE_INDEX
@@ -33,27 +33,27 @@ from ..errors import InputError
 from ..models.forward import forward
 from ..tasks.base import ChecksPairs, Task
 from ..tasks.traits import TaskTraits, traits_of
-from . import split_checks
-from .context import Prepared, RunContext
-from .contract import refuse_unfit_batch
+from . import setup_splits
+from .context import Built, RunContext
+from .setup_contract import refuse_unfit_batch
 
 NAME = "setup"
 
 
-def run(ctx: RunContext) -> Prepared:
+def run(ctx: RunContext) -> Built:
     if ctx.settings.threads is not None:
         torch.set_num_threads(int(ctx.settings.threads))
     seed_everything(ctx.seed, ctx.settings.deterministic)
-    task = ctx.components.task()
+    task = ctx.builders.task()
     traits = traits_of(task)  # read and checked once, before any gate: a trait of the wrong type stops here
-    train_set, test_set = ctx.components.datasets()
-    loaders = ctx.components.loaders(train_set, test_set, ctx.seed)
+    train_set, test_set = ctx.builders.datasets()
+    loaders = ctx.builders.loaders(train_set, test_set, ctx.seed)
     summaries = _check_data(ctx, task, traits, loaders)
-    split_checks.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
-    prep = Prepared(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
-    _refuse_wrong_output_shape(ctx, prep)
-    ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, prep, s.steps)))
-    return prep
+    setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
+    built = Built(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
+    _refuse_wrong_output_shape(ctx, built)
+    ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, built, s.steps)))
+    return built
 
 
 def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loaders) -> dict[str, DatasetSummary]:
@@ -83,18 +83,18 @@ def _pad_value(traits: TaskTraits) -> int:
     return IGNORE_INDEX if traits.ignore_index is None else traits.ignore_index
 
 
-def seeded_model(ctx: RunContext, components: Components | None = None) -> nn.Module:
+def seeded_model(ctx: RunContext, builders: Builders | None = None) -> nn.Module:
     """The model as the seed initialises it: the same weights however many gates ran before."""
     seed_everything(ctx.seed, ctx.settings.deterministic)
-    return (components or ctx.components).model().to(ctx.device)
+    return (builders or ctx.builders).model().to(ctx.device)
 
 
-def _short_run(ctx: RunContext, prep: Prepared, steps: int) -> list[float]:
+def _short_run(ctx: RunContext, built: Built, steps: int) -> list[float]:
     """A few training steps from scratch, seeded exactly as the real run is."""
     model = seeded_model(ctx)
-    optimizer = ctx.components.optimizer(list(model.parameters()))
+    optimizer = ctx.builders.optimizer(list(model.parameters()))
     return train_steps(
-        model, optimizer, prep.task.loss, prep.loaders.gate_train(), steps, ctx.device, outputs=ctx.outputs
+        model, optimizer, built.task.loss, built.loaders.gate_train(), steps, ctx.device, outputs=ctx.outputs
     )
 
 
@@ -156,12 +156,12 @@ def _refuse_settings_the_data_cannot_meet(ctx: RunContext, train_size: int) -> N
         )
 
 
-def _refuse_wrong_output_shape(ctx: RunContext, prep: Prepared) -> None:
-    batch = prep.loaders.probe_batch().to(ctx.device)
-    refuse_unfit_batch(prep.model, batch, ctx.components.model_target, ctx.outputs.model_loss)
-    prep.model.eval()  # eval: a probe forward must not move BatchNorm statistics
+def _refuse_wrong_output_shape(ctx: RunContext, built: Built) -> None:
+    batch = built.loaders.probe_batch().to(ctx.device)
+    refuse_unfit_batch(built.model, batch, ctx.builders.model_target, ctx.outputs.model_loss)
+    built.model.eval()  # eval: a probe forward must not move BatchNorm statistics
     with torch.no_grad():
-        problem = prep.task.output_problem(forward(prep.model, batch, ctx.outputs), len(batch))
-    prep.model.train()
+        problem = built.task.output_problem(forward(built.model, batch, ctx.outputs), len(batch))
+    built.model.train()
     if problem:
-        raise InputError(f"{problem}. Fix the model (model._target_={ctx.components.model_target}) or the task.")
+        raise InputError(f"{problem}. Fix the model (model._target_={ctx.builders.model_target}) or the task.")

@@ -10,50 +10,50 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checks import loss_decreased
-from ..checks.curves import learning_rate
 from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..checks.loss_decreases import needs_more, score_examples
-from ..checks.paired import HeldOut
-from ..checks.per_example import per_example_of
+from ..checks.measure.curves import learning_rate
+from ..checks.measure.paired import HeldOut
+from ..checks.measure.per_example import per_example_of
 from ..data.inspection import Rejected
 from ..data.seeding import seed_everything
 from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
 from ..engine.loop import accelerated_step, bare_step, compiled, needs_accelerate_wrappers
-from .context import Prepared, RunContext, Trained
+from .context import Built, RunContext, Trained
 from .train_curve import LossCurve
 from .train_data import DataPass
+from .train_figures import TrainFigures
 from .train_guards import guards
 from .train_hooks import TrainHooks
-from .train_watch import TrainFigures
 
 NAME = "train"
 
 
-def run(ctx: RunContext, prep: Prepared) -> Trained:
+def run(ctx: RunContext, built: Built) -> Trained:
     # Reseed: the training stream must not depend on which gates ran before it. Each process gets
     # its own stream (dropout, augmentation in the dataset): seed + process index, as Accelerate's
     # set_seed(device_specific=True); the data order is shared and sharded by `prepare`.
     seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.settings.deterministic)
-    optimizer = ctx.components.optimizer(list(prep.model.parameters()))
-    scheduler = ctx.components.scheduler(optimizer)
-    data = DataPass(ctx, prep)  # epoch 1 checks every training item (gate full_pass)
-    loader = data.loader(ctx.components.augmented(prep.train_set))
+    optimizer = ctx.builders.optimizer(list(built.model.parameters()))
+    scheduler = ctx.builders.scheduler(optimizer)
+    data = DataPass(ctx, built)  # epoch 1 checks every training item (gate full_pass)
+    loader = data.loader(ctx.builders.augmented(built.train_set))
     total = _total_steps(ctx, len(loader))
-    figures = TrainFigures(ctx.record, prep, ctx.device, ctx.settings.train, total, ctx.outputs)  # tips 10 and 11
-    curve = LossCurve(ctx.record, prep, ctx.accelerator, ctx.settings.train, total, ctx.outputs)
-    start = copy.deepcopy(prep.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
-    model, optimizer, scheduler, loader = _prepare(ctx, prep.model, optimizer, scheduler, loader)
+    figures = TrainFigures(ctx.record, built, ctx.device, ctx.settings.train, total, ctx.outputs)  # tips 10 and 11
+    curve = LossCurve(ctx.record, built, ctx.accelerator, ctx.settings.train, total, ctx.outputs)
+    start = copy.deepcopy(built.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
+    model, optimizer, scheduler, loader = _prepare(ctx, built.model, optimizer, scheduler, loader)
     # The checkpoints (and every probe) use `model`; the steps run `stepped`, which shares its
     # parameters (compiled when train.compile): state dict keys never carry `_orig_mod.`.
     stepped = _compiled(ctx, model) if ctx.settings.train.compile else model
     # train_mode, data/resume order, replicas watch what the steps call
-    hooks = TrainHooks([data, figures, curve, *guards(ctx, prep, stepped, loader)], ctx.gates)
+    hooks = TrainHooks([data, figures, curve, *guards(ctx, built, stepped, loader)], ctx.gates)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader, hooks.hooks)
-    losses, nonfinite_step = _fit(ctx, prep, (stepped, optimizer, scheduler, loader), hooks, checkpoints, total)
+    losses, nonfinite_step = _fit(ctx, built, (stepped, optimizer, scheduler, loader), hooks, checkpoints, total)
     lr = learning_rate(optimizer)
     trained = ctx.accelerator.unwrap_model(model)
-    ctx.gates(LOSS_DECREASES, lambda s: _loss_decreased(ctx, prep, start, trained, losses, nonfinite_step, lr, s))
+    ctx.gates(LOSS_DECREASES, lambda s: _loss_decreased(ctx, built, start, trained, losses, nonfinite_step, lr, s))
     return Trained(stepped, losses, model)
 
 
@@ -62,16 +62,16 @@ def _compiled(ctx: RunContext, model):
     return compiled(model, ctx.settings.deterministic)
 
 
-def _loss_decreased(ctx: RunContext, prep: Prepared, start, trained, losses, nonfinite_step, lr, settings):
+def _loss_decreased(ctx: RunContext, built: Built, start, trained, losses, nonfinite_step, lr, settings):
     """Fixed training examples scored by the model as it started and as it ended (more of them while the
     fall is positive but not yet clear), then judged with the step losses."""
     if start is None or nonfinite_step is not None:
         return loss_decreased(losses, settings, nonfinite_step, lr)
-    held, per_example = HeldOut(prep.loaders.probe(), ctx.device), per_example_of(prep.task)
+    held, per_example = HeldOut(built.loaders.probe(), ctx.device), per_example_of(built.task)
     before = after = None
     while held.grow(settings.examples if before is None else 2 * held.count):
-        before = score_examples(start, held.batches, prep.task.loss, per_example, outputs=ctx.outputs)
-        after = score_examples(trained, held.batches, prep.task.loss, per_example, outputs=ctx.outputs)
+        before = score_examples(start, held.batches, built.task.loss, per_example, outputs=ctx.outputs)
+        after = score_examples(trained, held.batches, built.task.loss, per_example, outputs=ctx.outputs)
         if not needs_more(before, after, settings):
             break
     return loss_decreased(losses, settings, nonfinite_step, lr, before, after)
@@ -90,7 +90,7 @@ def _plan(ctx: RunContext) -> CheckpointPlan:
         ctx.settings.checkpoint.keep,
         ctx.settings.config_yaml,
         lambda: ctx.record.report.stages,
-        ctx.components.model_target,
+        ctx.builders.model_target,
         ctx.resumed,
     )
 
@@ -106,14 +106,14 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
 
 
 def _fit(
-    ctx: RunContext, prep: Prepared, parts: tuple, hooks: TrainHooks, checkpoints: Checkpointer, total: int
+    ctx: RunContext, built: Built, parts: tuple, hooks: TrainHooks, checkpoints: Checkpointer, total: int
 ) -> tuple[torch.Tensor, Optional[int]]:
     """Train for the configured epochs/steps, calling the hooks by event (between the steps they asked for,
     an integer test per step). Losses stay on the device and are read every `train.log_every` steps (one
     host sync each), where NaN/Inf stops the run early. A checkpoint every `checkpoint.every` steps, at
     the end, and on SIGINT/SIGTERM."""
     model, optimizer, scheduler, loader = parts
-    accelerator, loss_fn, outputs = ctx.accelerator, prep.task.loss, ctx.outputs
+    accelerator, loss_fn, outputs = ctx.accelerator, built.task.loss, ctx.outputs
     losses: list[torch.Tensor] = []  # device scalars; appending costs nothing, reading syncs
     step_fn = accelerated_step if needs_accelerate_wrappers(accelerator) else bare_step
     device = None if accelerator.device.type == "cpu" else accelerator.device

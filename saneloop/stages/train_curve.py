@@ -14,27 +14,27 @@ from typing import Any
 import torch
 
 from ..checks.loss_decreases import GATE as LOSS_DECREASES
-from ..checks.per_example import example_loss
+from ..checks.measure.per_example import example_loss
 from ..config.schema import TrainConfig
 from ..engine.hooks import Findings, TrainHook, next_after
 from ..engine.loop import predict_all
 from ..models.forward import ModelOutputs
 from ..record.figures import loss_curve_figure
 from ..record.run_record import RunRecord
-from .context import Prepared
+from .context import Built
 
 
 class LossCurve(TrainHook):
     """The training loss of every step and the full-set test loss at `train.full_evals` steps, in one figure."""
 
     def __init__(
-        self, record: RunRecord, prep: Prepared, accelerator: Any, train: TrainConfig, total: int, outputs: ModelOutputs
+        self, record: RunRecord, built: Built, accelerator: Any, train: TrainConfig, total: int, outputs: ModelOutputs
     ) -> None:
         self.record, self.accelerator, self.outputs = record, accelerator, outputs
-        self.per_example = example_loss(prep.task)  # checked against the task's loss on the first evaluation
+        self.per_example = example_loss(built.task)  # checked against the task's loss on the first evaluation
         self.steps = sorted(eval_steps(train.full_evals, total))
         self.points: list[tuple[int, float, float]] = []  # (step, mean test loss, its standard error)
-        self.loader = accelerator.prepare(prep.loaders.test()) if self.steps else None
+        self.loader = accelerator.prepare(built.loaders.test()) if self.steps else None
 
     def on_fit_start(self, model: torch.nn.Module, step: int) -> Findings:
         """Step 0: the test loss at init (after a resume: at the resumed step, if it is an evaluation step)."""

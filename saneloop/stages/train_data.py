@@ -20,15 +20,15 @@ from ..data.inspection import Rejected
 from ..engine.distributed import earliest
 from ..engine.hooks import NEVER, Finding, Findings, TrainHook, found
 from ..errors import InputError
-from .context import Prepared, RunContext
+from .context import Built, RunContext
 
 
 class DataPass(TrainHook):
     """The train loop's side of `full_pass`: builds the loader, checks each batch of epoch 1 before its
     step (`on_batch_start`), judges the pass after epoch 1 or when training stops within it."""
 
-    def __init__(self, ctx: RunContext, prep: Prepared) -> None:
-        self.ctx, self.prep, summary = ctx, prep, prep.train_summary
+    def __init__(self, ctx: RunContext, built: Built) -> None:
+        self.ctx, self.built, summary = ctx, built, built.train_summary
         self.total, self.sampled = summary.length, summary.checked or 0
         enabled = ctx.settings.gates.full_pass.enabled
         self.active = bool(enabled and not summary.complete and FULL_PASS.name not in ctx.gates.passed_before)
@@ -40,7 +40,7 @@ class DataPass(TrainHook):
         self.collate: Any = None
 
     def loader(self, dataset: Dataset) -> DataLoader:
-        loader = self.prep.loaders.train(dataset, self.inspect)
+        loader = self.built.loaders.train(dataset, self.inspect)
         self.collate = loader.collate_fn
         return loader
 
@@ -48,7 +48,7 @@ class DataPass(TrainHook):
         """Nothing to read (checked whole in setup, passed before a resume, or turned off): say so now."""
         if self.active:
             return []
-        how = "in-memory tensors, vectorised" if self.prep.train_summary.targets_from == "tensors" else "read whole"
+        how = "in-memory tensors, vectorised" if self.built.train_summary.targets_from == "tensors" else "read whole"
         return [found(FULL_PASS, checked_in_setup(self.total, how))]
 
     def on_batch_start(self, step: int, batch: Any) -> tuple[Any, Findings]:

@@ -9,21 +9,21 @@ from typing import Any, Optional
 
 import torch
 
+from ..checks.base.verdict import Verdict, skipped
 from ..checks.data_order import DATA_ORDER, RESUME_ORDER, OrderWatch, fingerprint, shuffled
 from ..checks.modes import TRAIN_MODE, ModeWatch
 from ..checks.replicas import GATE as REPLICAS
 from ..checks.replicas import ReplicaWatch
-from ..checks.verdict import Verdict, skipped
 from ..engine.hooks import NEVER, Finding, Findings, TrainHook, found
-from .context import Prepared, RunContext
+from .context import Built, RunContext
 
 SHARDED = ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA")  # parameters differ per process by design
 
 
-def guards(ctx: RunContext, prep: Prepared, model: Any, loader: Any) -> list[TrainHook]:
+def guards(ctx: RunContext, built: Built, model: Any, loader: Any) -> list[TrainHook]:
     """The guards of `model` (what the steps call: a compiled wrapper runs its own hooks in Python; hooks
     inside a compiled region may be ignored, pytorch #117758) trained on `loader`, in report order."""
-    return [ModeGuard(model), OrderGuard(ctx, prep, loader), ReplicaGuard(ctx, model)]
+    return [ModeGuard(model), OrderGuard(ctx, built, loader), ReplicaGuard(ctx, model)]
 
 
 class ModeGuard(TrainHook):
@@ -46,14 +46,14 @@ class OrderGuard(TrainHook):
 
     name = "order"  # its state in a checkpoint: the first batches' fingerprints of every epoch begun
 
-    def __init__(self, ctx: RunContext, prep: Prepared, loader: Any) -> None:
+    def __init__(self, ctx: RunContext, built: Built, loader: Any) -> None:
         settings, resumed = ctx.settings.gates, ctx.resumed
         at = (int(resumed.payload["epoch"]), int(resumed.payload["batch_in_epoch"])) if resumed else None
         self.watch = OrderWatch(
             settings.data_order.batches,
             settings.resume_order.batches,
             shuffled(loader),
-            lambda e, o, c: _uninterrupted(ctx, prep, e, o, c),
+            lambda e, o, c: _uninterrupted(ctx, built, e, o, c),
             resumed=at,
         )
         self.first = 0  # the step batch 0 of the current epoch was (or would have been) drawn before
@@ -121,11 +121,11 @@ class ReplicaGuard(TrainHook):
         return [Finding(REPLICAS, lambda s: watch.finish(step) if watch else _one(self.ctx))]
 
 
-def _uninterrupted(ctx: RunContext, prep: Prepared, epoch: int, offset: int, count: int) -> Optional[list[int]]:
+def _uninterrupted(ctx: RunContext, built: Built, epoch: int, offset: int, count: int) -> Optional[list[int]]:
     if ctx.accelerator.num_processes > 1:
         return None
-    order = prep.loaders.uninterrupted_order(epoch, offset, count)
-    return [fingerprint(prep.loaders.items(prep.train_set, idx)) for idx in order]
+    order = built.loaders.uninterrupted_order(epoch, offset, count)
+    return [fingerprint(built.loaders.items(built.train_set, idx)) for idx in order]
 
 
 def _one(ctx: RunContext) -> Verdict:

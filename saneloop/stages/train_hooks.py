@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from ..checks.gate import Gate
-from ..checks.verdict import Verdict
+from ..checks.base.gate import Gate
+from ..checks.base.verdict import Verdict
 from ..engine.hooks import NEVER, Findings, TrainHook
 
 GateRun = Callable[[Gate, Callable[[Any], Verdict]], Verdict]  # the run's gate runner (`ctx.gates`)

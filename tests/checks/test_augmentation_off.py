@@ -2,7 +2,7 @@ import torch
 
 from bench import plants
 from saneloop.checks import items_repeat
-from saneloop.config import Components
+from saneloop.config import Builders
 from saneloop.data import Augmented, RandomShift
 from saneloop.datasets import digits
 from tests.conftest import FAST, assert_halted_at, compose_cfg, gate, run_pipeline
@@ -25,8 +25,8 @@ def test_augment_group_is_off_by_default_and_applies_to_training_only():
     assert compose_cfg().augment is None
     cfg = compose_cfg("augment=shift")
     train = digits()[0]
-    assert Components(compose_cfg()).augmented(train) is train
-    shifted = Components(cfg).augmented(train)
+    assert Builders(compose_cfg()).augmented(train) is train
+    shifted = Builders(cfg).augmented(train)
     assert isinstance(shifted, Augmented) and isinstance(shifted.transform, RandomShift)
     torch.manual_seed(0)
     assert not all(torch.equal(shifted[3][0], shifted[3][0]) for _ in range(5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from saneloop.checks.per_example import example_loss
+from saneloop.checks.measure.per_example import example_loss
 from saneloop.tasks import Classify
 from tests.conftest import REPO
 

@@ -1,7 +1,7 @@
 import torch
 
 from bench import plants
-from saneloop.checks.neighbours import close_pairs
+from saneloop.checks.measure.neighbours import close_pairs
 from saneloop.checks.split_overlap import SplitOverlapSettings, overlapping_items
 from saneloop.data.sample import SplitSample
 from saneloop.datasets import diabetes, digits, tiny_shakespeare

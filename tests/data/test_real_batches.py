@@ -10,13 +10,13 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from saneloop.checks import loss_at_init
-from saneloop.checks.probing import zeroed_embedding
+from saneloop.checks.measure.probing import zeroed_embedding
 from saneloop.data.batch import Batch, BatchFormat
 from saneloop.data.padding import cat_padded
 from saneloop.data.summary import summarize
 from saneloop.errors import InputError
 from saneloop.models.forward import ModelOutputs, forward
-from saneloop.stages.contract import refuse_unfit_batch
+from saneloop.stages.setup_contract import refuse_unfit_batch
 from saneloop.tasks import Binary, CharLM, Classify
 
 

@@ -34,7 +34,7 @@ def test_a_users_task_that_declares_nothing_gets_the_defaults_and_a_wrong_type_i
 
 
 def test_stages_and_checks_read_traits_only_through_traits_of():
-    read = re.compile(r"(getattr|hasattr)\((prep\.)?task\b")
+    read = re.compile(r"(getattr|hasattr)\((built\.)?task\b")
     found = [
         p.relative_to(REPO)
         for folder in ("stages", "checks")

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..checks.base.verdict import Verdict
 from ..checks.batch_independence import TRAINED_GATE as TRAINED_BATCH_INDEPENDENCE
 from ..checks.causality import TRAINED_GATE as TRAINED_CAUSALITY
-from ..checks.verdict import Verdict
-from .context import Prepared, RunContext
-from .sanity import _batch_independence, _causality
+from .context import Built, RunContext
+from .sanity_probes import probe_batch_independence, probe_causality
 
 
-def run(ctx: RunContext, prep: Prepared) -> None:
+def run(ctx: RunContext, built: Built) -> None:
     ctx.gates(
-        TRAINED_BATCH_INDEPENDENCE, lambda s: _trained(_batch_independence(ctx, prep, s, TRAINED_BATCH_INDEPENDENCE))
+        TRAINED_BATCH_INDEPENDENCE,
+        lambda s: _trained(probe_batch_independence(ctx, built, s, TRAINED_BATCH_INDEPENDENCE)),
     )
-    ctx.gates(TRAINED_CAUSALITY, lambda s: _trained(_causality(ctx, prep, s, TRAINED_CAUSALITY)))
+    ctx.gates(TRAINED_CAUSALITY, lambda s: _trained(probe_causality(ctx, built, s, TRAINED_CAUSALITY)))
 
 
 def _trained(verdict: Verdict) -> Verdict:

@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 import torch
 
-from ..data.padding import IGNORE_INDEX
-from ..tasks.base import HasPerExampleLoss, Task
+from ...data.padding import IGNORE_INDEX
+from ...tasks.base import HasPerExampleLoss, Task
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 PerExampleFn = Callable[[Any, Any], torch.Tensor]

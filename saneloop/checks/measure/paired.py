@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..data.batch import Batch
+from ...data.batch import Batch
 from .fitting import each
 
 

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from ..data.batch import Batch, BatchFormat
-from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
-from .verdict import Verdict, failed
+from ...data.batch import Batch, BatchFormat
+from ...models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
+from ..base.verdict import Verdict, failed
 
 # Layers that mix samples (BatchNorm in training mode) or draw noise (Dropout) on purpose: the
 # dependency probes run them in eval mode, so they neither raise false alarms nor hide a real mix.

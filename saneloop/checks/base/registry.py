@@ -1,7 +1,7 @@
 """Every gate, found from the check modules' declarations (`GATE = Gate(...)`), in the order a run meets them.
 
-Nothing here is written per gate: a new check module with a declaration is registered by being in this
-package. The typed `gates:` config, the `saneloop.checks` exports and the README's gate reference are
+Nothing here is written per gate: a new module in `saneloop/checks/` with a declaration is registered by
+being there. The typed `gates:` config, the `saneloop.checks` exports and the README's gate reference are
 derived from `GATES`.
 """
 
@@ -18,9 +18,9 @@ from .gate import STAGES, Gate
 def _declarations() -> Iterator[Gate]:
     """Every `Gate` bound at module level in the modules of this package (a module may also hold
     another's declaration it imported: `_ordered` keeps each once)."""
-    package = __name__.rpartition(".")[0]
+    package = "saneloop.checks"  # one module per gate; what they are made of lives in its subpackages
     for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        if info.ispkg or info.name in ("gate", "registry", "reference"):  # the registry's own modules
+        if info.ispkg:
             continue
         module = importlib.import_module(f"{package}.{info.name}")
         yield from (value for value in vars(module).values() if isinstance(value, Gate))

@@ -15,8 +15,8 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from ..data.batch import Batch
-from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
+from ...data.batch import Batch
+from ...models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .probing import batches as as_batches
 
 LossFn = Callable[[Any, Any], torch.Tensor]

@@ -1,7 +1,7 @@
 """Build what the config names by `_target_` (data, task, model, optimizer, scheduler, loaders,
 augmentation), with errors that name the key and the fix.
 
-`Components` is the only reader of the user's `_target_` nodes: the stages ask it for things and
+`Builders` is the only reader of the user's `_target_` nodes: the stages ask it for things and
 never look at the config themselves.
 """
 
@@ -48,16 +48,16 @@ def build(node: Any, key: str, *args: Any, **kwargs: Any) -> Any:
         ) from err
 
 
-class Components:
+class Builders:
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
 
-    def widened(self, overrides: Mapping[str, Any]) -> Components:
-        """The same components with config keys changed (e.g. {"model.hidden": 512} for the capacity gate)."""
+    def widened(self, overrides: Mapping[str, Any]) -> Builders:
+        """The same builders with config keys changed (e.g. {"model.hidden": 512} for the capacity gate)."""
         cfg = copy.deepcopy(self.cfg)
         for key, value in overrides.items():
             OmegaConf.update(cfg, key, value, merge=False)
-        return Components(cfg)
+        return Builders(cfg)
 
     def has(self, key: str) -> bool:
         return OmegaConf.select(self.cfg, key) is not None

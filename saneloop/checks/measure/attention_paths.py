@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data.batch import Batch
-from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
+from ...data.batch import Batch
+from ...models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .probing import grad_of, probe_copy, projection, spread
 
 

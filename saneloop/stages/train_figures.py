@@ -23,7 +23,7 @@ from ..models.forward import ModelOutputs, forward
 from ..record.figures import batch_figure, dynamics_figure, predictions_figure
 from ..record.run_record import RunRecord
 from ..tasks.views import PredictionView
-from .context import Prepared
+from .context import Built
 
 FIXED_BATCH = 16  # test examples whose predictions are followed through training
 
@@ -34,20 +34,20 @@ class TrainFigures(TrainHook):
     def __init__(
         self,
         record: RunRecord,
-        prep: Prepared,
+        built: Built,
         device: torch.device,
         train: TrainConfig,
         total: int,
         outputs: ModelOutputs,
     ) -> None:
-        self.record, self.prep, self.device, self.outputs = record, prep, device, outputs
+        self.record, self.built, self.device, self.outputs = record, built, device, outputs
         self.enabled = record.main and record.figures
         self.snapshot_steps = due_steps(train, total)
         self.steps = sorted(self.snapshot_steps | {1}) if self.enabled else []  # 1: the first batch
         self.first: Optional[tuple[Any, Any]] = None
         self.snapshots: list[tuple[int, PredictionView]] = []
         if self.enabled:
-            self.fixed = prep.loaders.test_items(FIXED_BATCH)
+            self.fixed = built.loaders.test_items(FIXED_BATCH)
             self._snapshot(0)
 
     def on_fit_start(self, model: torch.nn.Module, step: int) -> Findings:
@@ -72,14 +72,14 @@ class TrainFigures(TrainHook):
 
     @torch.no_grad()
     def _snapshot(self, step: int) -> None:
-        model, batch = self.prep.model, self.fixed.to(self.device)
+        model, batch = self.built.model, self.fixed.to(self.device)
         was_training = model.training
         model.eval()
         outputs = forward(model, batch, self.outputs)
         model.train(was_training)
-        loss = float(self.prep.task.loss(outputs.float(), batch.targets))
+        loss = float(self.built.task.loss(outputs.float(), batch.targets))
         self.record.scalar("fixed_batch/loss", loss, step)
-        view = self.prep.task.view_predictions(outputs.float().cpu(), self.fixed.targets)
+        view = self.built.task.view_predictions(outputs.float().cpu(), self.fixed.targets)
         self.snapshots.append((step, view))
         title = f"fixed test batch, step {step}"
         self.record.image("fixed_batch/predictions", partial(predictions_figure, view, title), step)
@@ -88,7 +88,7 @@ class TrainFigures(TrainHook):
         """The first batch, decoded by the task now (cheap), drawn in the background."""
         inputs, targets = self.first
         try:
-            view = self.prep.task.view_batch(inputs, targets)
+            view = self.built.task.view_batch(inputs, targets)
         except Exception as err:  # noqa: BLE001 - a task that cannot decode its batch: a note, as a figure would
             self.record.note(f"figure batch not drawn: {type(err).__name__}: {err}")
             return
