@@ -332,7 +332,7 @@ def bugs() -> list[Case]:
         ),
         Case("lm_lr_far_too_high", lm, ["optim.lr=1.0"], "loss_decreases", "#36 lr far too high"),
         *hf_bugs(),
-        *second_wave(),
+        *split_mode_order_bugs(),
         *hard_bugs(),
         *unplanted_gates(),
     ]
@@ -425,7 +425,7 @@ def hard_bugs() -> list[Case]:
     ]
 
 
-def second_wave() -> list[Case]:
+def split_mode_order_bugs() -> list[Case]:
     """Issue 14's planted bugs, one or more per new gate; expectations written before the first run."""
     c, r, b, lm = "classify", "regress", "binary", "charlm"
     resume = ["train.max_steps=60", "checkpoint.every=25"]

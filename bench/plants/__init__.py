@@ -47,29 +47,6 @@ from .models import (
 )
 from .optim import NeverZeroGrad, StepWithZeroedGrads, foreign_params_adamw
 from .scale import SyntheticImages, synthetic_images
-from .second_wave import (
-    AdditiveMaskCharTransformer,
-    CountingSampler,
-    EvalLockedMLP,
-    IgnoringClassify,
-    ReseededSampler,
-    StuckBatchNormMLP,
-    TestTimeBatchNormMLP,
-    ValidateInForwardMLP,
-    ZeroInitBatchMixMLP,
-    counting_order_loader,
-    fixed_order_loader,
-    ignored_targets,
-    near_copies,
-    onehot_leak,
-    other_vocab_test,
-    rank_scaled_adamw,
-    raw_test_units,
-    resplit,
-    resplit_windows,
-    sum_leak,
-    test_scaled,
-)
 from .sequence_models import (
     BatchNormedCharTransformer,
     DetachedEmbeddingCharTransformer,
@@ -82,7 +59,32 @@ from .sequence_models import (
     TiedCharTransformer,
     TinyCausalLM,
 )
+from .splits import (
+    IgnoringClassify,
+    ignored_targets,
+    near_copies,
+    onehot_leak,
+    other_vocab_test,
+    raw_test_units,
+    resplit,
+    resplit_windows,
+    sum_leak,
+    test_scaled,
+)
 from .tasks import BroadcastMSERegress, NLLOnLogitsClassify, PerPositionClassify, SummedLossClassify, SummedLossRegress
+from .training import (
+    AdditiveMaskCharTransformer,
+    CountingSampler,
+    EvalLockedMLP,
+    ReseededSampler,
+    StuckBatchNormMLP,
+    TestTimeBatchNormMLP,
+    ValidateInForwardMLP,
+    ZeroInitBatchMixMLP,
+    counting_order_loader,
+    fixed_order_loader,
+    rank_scaled_adamw,
+)
 
 __all__ = [
     "resplit",

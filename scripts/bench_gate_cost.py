@@ -1,10 +1,10 @@
-"""What the second wave of gates (issue 14) costs: the default classify run's stages before `train` with
+"""What the split, mode, order and replica gates (issue 14) cost: the default classify run's stages before `train` with
 and without them, side by side; and how split_overlap scales with the data's size.
 
-    python scripts/bench_second_wave.py cost      # interleaved rounds in one process, median ratio
-    python scripts/bench_second_wave.py scaling   # split_overlap at 1x, 10x, 100x the digits set
+    python scripts/bench_gate_cost.py cost      # interleaved rounds in one process, median ratio
+    python scripts/bench_gate_cost.py scaling   # split_overlap at 1x, 10x, 100x the digits set
 
-Writes bench_second_wave.json beside the README (or --out).
+Writes docs/bench/gate_cost.json (or --out).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-NEW_GATES = (
+MEASURED_GATES = (
     "split_overlap",
     "split_shift",
     "target_leak",
@@ -55,7 +55,7 @@ def _pre_train_seconds(overrides: list[str]) -> tuple[float, dict]:
 def cost(rounds: int) -> dict:
     """The default classify run (train cut to 1 epoch: only the stages before it are compared), with the
     new gates and with every one of them turned off, alternating, after a warm-up pair."""
-    without = [f"gates.{g}.enabled=false" for g in NEW_GATES]
+    without = [f"gates.{g}.enabled=false" for g in MEASURED_GATES]
     short = ["train.epochs=1", "gates.loss_decreases.enabled=false"]
     _pre_train_seconds(short)
     _pre_train_seconds([*short, *without])
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=("cost", "scaling"))
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--out", default=str(REPO / "bench_second_wave.json"))
+    p.add_argument("--out", default=str(REPO / "docs" / "bench" / "gate_cost.json"))
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     result = cost(args.rounds) if args.what == "cost" else scaling((1, 10, 100))
