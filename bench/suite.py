@@ -344,6 +344,14 @@ def unplanted_gates() -> list[Case]:
     c, r = "classify", "regress"
     return [
         Case(
+            "cls_batchnorm_last_batch_of_one",
+            c,
+            [*_model("bench.plants.BatchNormDropoutMLP"), "loader.train.batch_size=449"],
+            "last_batch",
+            "BatchNorm meets a last batch of one (drop_last=False)",
+            "1348 training digits in batches of 449: every epoch ends on one item, BatchNorm raises there",
+        ),
+        Case(
             "cls_wider_model_narrower",
             c,
             ["gates.capacity.wider={model.hidden:4}"],

@@ -15,12 +15,15 @@ from torch import nn
 
 from ..checks import BatchInspector, all_classes_present, items_repeat, reproducible, targets_valid
 from ..checks.augmentation_off import GATE as AUGMENTATION_OFF
+from ..checks.base.verdict import Verdict
 from ..checks.classes_present import GATE as CLASSES_PRESENT
 from ..checks.determinism import GATE as DETERMINISM
 from ..checks.inputs_finite import GATE as INPUTS_FINITE
 from ..checks.inputs_finite import judge as finite_verdict
 from ..checks.labels_masked import GATE as LABELS_MASKED
 from ..checks.labels_masked import padding_labels_ignored
+from ..checks.last_batch import GATE as LAST_BATCH
+from ..checks.last_batch import last_batch_trains
 from ..checks.measure.fitting import train_steps
 from ..checks.targets import GATE as TARGETS
 from ..config.builders import Builders
@@ -52,8 +55,18 @@ def run(ctx: RunContext) -> Built:
     setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     built = Built(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
     _refuse_wrong_output_shape(ctx, built)
+    ctx.gates(LAST_BATCH, lambda s: _last_batch(ctx, built))  # before the first training step anywhere
     ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, built, s.steps)))
     return built
+
+
+def _last_batch(ctx: RunContext, built: Built) -> Verdict:
+    """The partial batch that ends each epoch, on one process's share of the training set."""
+    loaders, processes = built.loaders, ctx.accelerator.num_processes
+    items = -(-len(loaders.train_set) // processes)  # type: ignore[arg-type]
+    drop = bool(ctx.settings.config.loader.train.get("drop_last", False))
+    batch, size = loaders.probe_batch().to(ctx.device), loaders.train_batch_size
+    return last_batch_trains(built.model, built.task.loss, batch, items, size, drop, outputs=ctx.outputs)
 
 
 def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loaders) -> dict[str, DatasetSummary]:
