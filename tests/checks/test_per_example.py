@@ -40,10 +40,10 @@ def test_a_per_example_loss_that_disagrees_is_not_used_the_loss_is_taken_per_exa
 
 
 def test_no_module_takes_a_per_example_loss_but_the_checked_path():
-    allowed = {REPO / "saneloop" / "checks" / "per_example.py"}
+    allowed = {REPO / "saneloop" / "checks" / "measure" / "per_example.py"}
     found = [
         p.relative_to(REPO)
         for p in (REPO / "saneloop").rglob("*.py")
         if p not in allowed and p.parent.name != "tasks" and "per_example_loss" in p.read_text()
     ]
-    assert not found, f"take per-example losses through checks/per_example.py (ExampleLoss), not in {found}"
+    assert not found, f"take per-example losses through checks/measure/per_example.py (ExampleLoss), not in {found}"
