@@ -41,7 +41,7 @@ def test_no_check_runs_a_gate_or_raises_gate_halt():
     """Checks return verdicts; the stages run the gates (record, agree across processes, halt)."""
     offenders = {
         str(path.relative_to(REPO)): where
-        for path in sorted((REPO / "saneloop" / "checks").glob("*.py"))
+        for path in sorted((REPO / "saneloop" / "checks").rglob("*.py"))  # gates and what they are made of
         if (where := _runs_a_gate(path))
     }
     assert not offenders, offenders
