@@ -43,11 +43,13 @@ def _quiet_worker() -> None:
     os.dup2(devnull, 2)
 
 
-def run_case(case: Case, root: str, record_all: bool = False) -> dict:
+def run_case(case: Case, root: str, record_all: bool = False, stop_after: str | None = None) -> dict:
     """Compose the case's config as the CLI does and run the pipeline in this process.
 
     `record_all`: every gate's failure is recorded as waived, so the run goes on and each gate is judged
-    (the zoo); the row's `gates` holds every verdict."""
+    (the zoo); the row's `gates` holds every verdict. `stop_after`: the last stage to run (the tests give
+    a planted bug's the stage of its expected gate, so a bug that stops halting fails fast; the bench
+    itself runs every stage, since it records what halts where)."""
     from saneloop.config.schema import GatesConfig
 
     run_dir = Path(root) / case.id
@@ -63,6 +65,7 @@ def run_case(case: Case, root: str, record_all: bool = False) -> dict:
         "overrides": case.all_overrides(),
     }
     extra = zoo_report.waive_every_gate(list(GatesConfig.__dataclass_fields__)) if record_all else []
+    extra += [f"stop_after={stop_after}"] if stop_after else []
     start = time.perf_counter()
     config_dir = REPO / case.config_dir if case.config_dir else None
     if config_dir is not None and str(config_dir.parent) not in sys.path:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from saneloop.checks import GATES
+from saneloop.checks import GATES, registry
 from saneloop.errors import EXIT_HALTED
 from saneloop.runner import compose_config, run_config
 
@@ -82,6 +82,14 @@ def assert_every_gate_passed(report: dict, not_applicable: set[str] = NOT_APPLIC
         for g in stage["gates"]:
             want = "skipped" if g["name"] in not_applicable else "passed"
             assert g["status"] == want, f"{stage['name']}/{g['name']}: {g['status']}: {g['message']}"
+
+
+def stop_after(gate_name: str) -> str:
+    """The override that ends a run after the stage `gate_name` runs in (from the registry). A planted bug's
+    run goes no further than the gate that must halt it: should the gate stop halting it, the test fails
+    at once (status "stopped", not "halted") instead of training on. A clean run whose test asserts only
+    on that gate (or earlier ones) skips the stages after it."""
+    return f"stop_after={registry.gate(gate_name).stage}"
 
 
 def assert_halted_at(code: int, report: dict, stage: str, gate_name: str) -> dict:

@@ -5,6 +5,7 @@ import importlib.util
 import pytest
 
 from bench.suite import bugs, clean
+from saneloop.checks import registry
 from tests.conftest import REPO
 
 # One planted bug per stage family and recipe, and one clean control: each halts (or passes) in seconds.
@@ -48,7 +49,7 @@ def test_suite_has_at_least_30_bugs_over_four_recipes_and_clean_controls_over_fi
 @pytest.mark.parametrize("name", FAST_BUGS)
 def test_planted_bug_halts_at_its_expected_gate(tmp_path, name):
     case = next(c for c in bugs() if c.name == name)
-    row = _bench().run_case(case, str(tmp_path))
+    row = _bench().run_case(case, str(tmp_path), stop_after=registry.gate(case.expected).stage)
     assert (row["status"], row["halted_gate"]) == ("halted", case.expected), row
     assert row["exit_code"] == 3
 

@@ -9,7 +9,7 @@ import pytest
 
 from saneloop.errors import EXIT_PASSED
 from saneloop.runner import compose_config, run_config
-from tests.conftest import PADDING_GATES, REPO, assert_every_gate_passed, assert_halted_at, gate
+from tests.conftest import PADDING_GATES, REPO, assert_every_gate_passed, assert_halted_at, gate, stop_after
 
 pytest.importorskip("transformers")
 
@@ -104,7 +104,7 @@ PLANTED = [
 def test_planted_bug_in_real_training_code_halts_at_its_gate(
     tmp_path, monkeypatch, name, folder, override, stage, gate_name, words
 ):
-    code, report = run_example(tmp_path, monkeypatch, folder, folder, override)
+    code, report = run_example(tmp_path, monkeypatch, folder, folder, override, stop_after(gate_name))
     found = assert_halted_at(code, report, stage, gate_name)
     assert words in found["message"], found["message"]
 

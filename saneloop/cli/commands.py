@@ -24,6 +24,7 @@ Recipes: {recipes}
   saneloop +recipe=NAME --config-dir DIR model=M data=D your own model and data, from DIR/model, DIR/data
   saneloop -m +recipe=NAME seed=0,1,2                   a sweep (Hydra multirun), summary.md at its root
   saneloop resume=RUN_DIR                               continue an interrupted run from its checkpoint
+  saneloop +recipe=NAME stop_after=STAGE                run up to STAGE, then stop (setup: check the data only)
   saneloop cp RECIPE [DIR]                              copy a built-in recipe into DIR (default conf) to edit;
                                                         GROUP/NAME (e.g. model/mlp) copies any config
   saneloop ls                                           every config group and its options
@@ -32,7 +33,7 @@ Recipes: {recipes}
 
 Config groups: {groups}
 Gate settings: gates.<gate>.<key>=VALUE, e.g. gates.overfit.max_steps=500; gates.<gate>.waive="why"
-Exit status: 0 passed, 1 crash, 2 bad config or input, 3 halted at a gate, 4 interrupted
+Exit status: 0 passed (or stopped by stop_after), 1 crash, 2 bad config or input, 3 halted at a gate, 4 interrupted
 Hydra's own flags (--multirun, --config-dir, --cfg, --info, ...): saneloop --hydra-help
 Python: import saneloop; saneloop.run("classify", overrides=["train.epochs=10"])"""
 

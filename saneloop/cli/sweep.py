@@ -30,6 +30,7 @@ FIXED_COLUMNS = ("job", "overrides", "status", "halted_at", "headline")
 STATUS_EXIT = {
     "passed": EXIT_PASSED,
     "halted": EXIT_HALTED,
+    "stopped": EXIT_PASSED,  # stop_after=STAGE: every stage up to it ran, no gate halted
     "interrupted": EXIT_INTERRUPTED,
     "error": EXIT_CRASH,
     "crashed": EXIT_CRASH,

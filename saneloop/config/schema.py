@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
+from ..checks.base.gate import STAGES
 from ..checks.base.registry import GATES
 from ..checks.base.settings import bounded
 
@@ -141,3 +142,6 @@ class SaneloopConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     resume: Optional[str] = None  # a run dir to continue in place from its latest checkpoint
+    # Run the stages up to and including this one, then stop (report status "stopped", exit 0), e.g.
+    # `stop_after=setup` to check the data only; null: every stage.
+    stop_after: Optional[str] = bounded(None, choices=STAGES)

@@ -40,6 +40,7 @@ class RunSettings:
     deterministic: bool
     model_head: Optional[str]
     resume: Optional[str]
+    stop_after: Optional[str]  # the last stage to run (null: every stage)
     train: TrainConfig
     accelerator: AcceleratorConfig
     gates: GatesConfig
@@ -69,6 +70,7 @@ def read_settings(cfg: DictConfig) -> RunSettings:
         deterministic=bool(cfg.deterministic),
         model_head=cfg.get("model_head"),
         resume=cfg.get("resume"),
+        stop_after=cfg.get("stop_after"),
         config=cfg,
         **sections,
     )
@@ -86,13 +88,17 @@ def problems(value: Any, path: str) -> Iterator[str]:
         yield from problems(item, f"{path}.{f.name}")
 
 
+# Top-level `bounded` keys, and what their null means (said beside the range when a value is refused).
+_TOP_LEVEL_NULL = {"threads": "torch's default", "stop_after": "every stage"}
+
+
 def _top_level_problems(cfg: DictConfig) -> list[str]:
     fields = {f.name: f for f in dataclasses.fields(SaneloopConfig)}
     found = []
-    for name in ("threads",):
+    for name, null in _TOP_LEVEL_NULL.items():
         why = problem(cfg.get(name), fields[name].metadata)
         if why:
-            found.append(f"{name}={cfg.get(name)} {why} (or null for torch's default)")
+            found.append(f"{name}={cfg.get(name)} {why} (or null for {null})")
     return found
 
 

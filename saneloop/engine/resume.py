@@ -24,8 +24,9 @@ from .checkpoint import Resumed
 
 # Keys that may differ between a checkpoint's config and the resumed run's: they change neither
 # the numbers nor the data order (train.compile changes how a step runs, not what it computes, up to
-# float rounding: a compiled run resumes eagerly and back).
-MAY_DIFFER = ("resume", "output.progress", "output.save_weights", "checkpoint.", "train.compile")
+# float rounding: a compiled run resumes eagerly and back); stop_after only says where the run ends
+# (a run stopped after train resumes to evaluate with stop_after=null).
+MAY_DIFFER = ("resume", "output.progress", "output.save_weights", "checkpoint.", "train.compile", "stop_after")
 RESUME_COMMAND = "python -m saneloop resume={run_dir}"
 NOT_RUN_AGAIN = "[passed before resume; not run again]"
 _PLAIN = re.compile(r"^[\w./:@%+~-]+$")

@@ -4,7 +4,8 @@
 
 The config is read once, into typed settings, before anything runs. A gate that fails (and is not
 waived) raises GateHalt: nothing of later stages runs, the report is written, and the run's exit
-status is EXIT_HALTED. Both the CLI and the Python API run this.
+status is EXIT_HALTED. `stop_after=STAGE` ends the climb after that stage on purpose: status "stopped",
+EXIT_PASSED (no gate it ran halted). Both the CLI and the Python API run this.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
     except GateHalt as halt:
         record.report.status, record.report.halted_at = "halted", {"stage": halt.stage, "gate": halt.verdict.gate}
         code = EXIT_HALTED
+    except _StoppedAfter as stop:
+        record.report.status = "stopped"
+        record.note(f"stopped {_stopped(stop.stage)}")
+        code = EXIT_PASSED
     except Interrupted as stop:
         record.report.status = "interrupted"
         record.note(f"{stop}" + (f"; checkpoint saved: {stop.checkpoint}" if stop.checkpoint else ""))
@@ -110,9 +115,22 @@ def _climb(ctx: RunContext) -> int:
     return EXIT_PASSED
 
 
+class _StoppedAfter(Exception):
+    """The stage `stop_after` names has run: the climb ends there, on purpose (not a failure)."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(stage)
+        self.stage = stage
+
+
+def _stopped(stage: str) -> str:
+    return f"after stage {stage}, as asked <stop_after={stage}>: no gate halted; the stages after it did not run"
+
+
 @contextmanager
 def _stage(ctx: RunContext, name: str) -> Iterator[None]:
-    """One stage: its gates are reported under it, with the seconds it took (also when it halts)."""
+    """One stage: its gates are reported under it, with the seconds it took (also when it halts); the
+    last one when `stop_after` names it."""
     ctx.gates.stage = name
     ctx.record.report.start_stage(name)
     start = time.perf_counter()
@@ -123,6 +141,8 @@ def _stage(ctx: RunContext, name: str) -> Iterator[None]:
         raise
     finally:
         ctx.record.report.end_stage(time.perf_counter() - start)
+    if name == ctx.settings.stop_after:
+        raise _StoppedAfter(name)
 
 
 def make_accelerator(settings: RunSettings) -> Accelerator:
@@ -213,6 +233,8 @@ def _final_words(record: RunRecord, run_dir: Path, code: int) -> None:
         )
     elif report.status == "halted":
         terminal.print(f"[bold red]HALTED[/] at {report.halted_at['stage']}/{report.halted_at['gate']}")
+    elif report.status == "stopped":
+        terminal.print(f"[bold green]STOPPED[/] {_stopped(report.stages[-1]['name'])}")
     elif report.status == "error":
         terminal.print(f"[bold red]ERROR[/] {escape(str(report.error))}")
     elif report.status == "interrupted":

@@ -14,7 +14,7 @@ class RunResult:
     """The outcome of one run: its status and exit code, where it halted, every gate's verdict, the test
     metrics, and the run dir holding report.json, report.md, figures and weights."""
 
-    status: str  # "passed", "halted", "error" or "interrupted"
+    status: str  # "passed", "halted", "stopped" (stop_after=STAGE), "error" or "interrupted"
     exit_code: int  # the CLI's exit status (README, "Exit status")
     run_dir: Path
     halted_at: Optional[dict[str, str]] = None  # {"stage": ..., "gate": ...}

@@ -5,7 +5,7 @@ from saneloop.checks import items_repeat
 from saneloop.config import Builders
 from saneloop.data import Augmented, RandomShift
 from saneloop.datasets import digits
-from tests.conftest import FAST, assert_halted_at, compose_cfg, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, compose_cfg, gate, run_pipeline, stop_after
 
 
 def test_unit_random_transform_is_found_and_named():
@@ -16,7 +16,9 @@ def test_unit_random_transform_is_found_and_named():
 
 
 def test_random_transform_left_on_halts_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.noisy_digits", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "data._target_=bench.plants.noisy_digits", *FAST, stop_after("augmentation_off")
+    )
     found = assert_halted_at(code, report, "setup", "augmentation_off")
     assert "random transform" in found["message"] and "augment=" in found["message"]
 
@@ -35,7 +37,7 @@ def test_augment_group_is_off_by_default_and_applies_to_training_only():
 
 def test_augment_on_still_passes_the_gate_before_training(tmp_path):
     """The gate judges the dataset itself; the train stage alone applies the chosen augmentation."""
-    _, report = run_pipeline(tmp_path, "augment=shift", *FAST)
+    _, report = run_pipeline(tmp_path, "augment=shift", *FAST, "stop_after=train")
     assert gate(report, "augmentation_off")["status"] == "passed"
     assert "train" in [s["name"] for s in report["stages"]]
 

@@ -5,7 +5,7 @@ from torch import nn
 from bench import plants
 from saneloop.checks import independent_samples
 from saneloop.models import MLP
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 X = torch.rand(16, 1, 8, 8)
 
@@ -62,7 +62,9 @@ def test_unit_integer_tokens_probe_the_embedding_output():
 @pytest.mark.parametrize("model", ["TimeMajorNet +model.permute=false", "BatchStandardizedMLP", "BatchSoftmaxMLP"])
 def test_batch_mixing_halts_at_sanity(tmp_path, model):
     name, *extra = model.split()
-    code, report = run_pipeline(tmp_path, f"model._target_=bench.plants.{name}", *extra, *FAST)
+    code, report = run_pipeline(
+        tmp_path, f"model._target_=bench.plants.{name}", *extra, *FAST, stop_after("batch_independence")
+    )
     found = assert_halted_at(code, report, "sanity", "batch_independence")
     assert found["value"] > 0 and "view" in found["message"] and "batch axis" in found["message"]
     assert report["figures"]["batch_independence"] == ["figures/dependency.png"]
@@ -84,7 +86,9 @@ def test_clean_run_passes(default_run):
 def test_pipeline_halts_after_training_when_mixing_appears_only_once_trained(tmp_path):
     from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
 
-    code, report = run_pipeline(tmp_path, *FAST, "model._target_=bench.plants.ZeroInitBatchMixMLP")
+    code, report = run_pipeline(
+        tmp_path, *FAST, "model._target_=bench.plants.ZeroInitBatchMixMLP", stop_after("trained_batch_independence")
+    )
     assert gate(report, "batch_independence")["status"] == "passed"  # exactly independent at init
     found = assert_halted_at(code, report, "evaluate", "trained_batch_independence")
     assert found["message"].startswith("on the trained weights: the model mixes the batch")

@@ -1,5 +1,5 @@
 from saneloop.checks import above_baselines
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 BASE = {"chance": 0.1, "majority": 0.11}
 
@@ -34,6 +34,7 @@ def test_misaligned_test_labels_halt_at_evaluate(tmp_path):
         "gates.input_independent.enabled=false",
         "baselines.human=0.98",
         *FAST,
+        stop_after("beats_baselines"),
     )
     found = assert_halted_at(code, report, "evaluate", "beats_baselines")
     assert "does not beat" in found["message"] and "below the human figure 0.9800" in found["message"]

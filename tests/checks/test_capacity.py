@@ -1,6 +1,6 @@
 from saneloop.checks.capacity import CapacitySettings as Settings
 from saneloop.checks.capacity import judge as wider_no_worse
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def test_unit_paired_difference_within_noise_passes():
@@ -18,7 +18,7 @@ def test_unit_paired_difference_within_noise_passes():
 
 def test_narrower_model_halts_at_capacity(tmp_path):
     """'Wider' set to 4 hidden units: a model that fits worse must be caught."""
-    code, report = run_pipeline(tmp_path, "gates.capacity.wider={model.hidden:4}", *FAST)
+    code, report = run_pipeline(tmp_path, "gates.capacity.wider={model.hidden:4}", *FAST, stop_after("capacity"))
     found = assert_halted_at(code, report, "capacity", "capacity")
     assert found["value"] > 0 and "model.hidden=4" in found["message"]
 

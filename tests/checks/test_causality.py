@@ -3,7 +3,7 @@ import torch
 
 from bench import plants
 from saneloop.checks import causal_dependencies
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 TOKENS = torch.randint(0, 8, (4, 12), generator=torch.Generator().manual_seed(0))
 # A tiny causal task: each position predicts the previous token (bench.plants.sequences).
@@ -41,14 +41,14 @@ def test_unit_fully_masked_first_row_gives_nan_and_fails():
 
 
 def test_mask_off_by_one_halts_at_sanity(tmp_path):
-    code, report = run_pipeline(tmp_path, *CAUSAL, "+model.mask_offset=1", *FAST)
+    code, report = run_pipeline(tmp_path, *CAUSAL, "+model.mask_offset=1", *FAST, stop_after("causality"))
     found = assert_halted_at(code, report, "sanity", "causality")
     assert found["value"] == 11 and "off by one" in found["message"]
     assert (tmp_path / "figures" / "causality.png").stat().st_size > 5000
 
 
 def test_causal_model_passes(tmp_path):
-    _, report = run_pipeline(tmp_path, *CAUSAL, *FAST)
+    _, report = run_pipeline(tmp_path, *CAUSAL, *FAST, stop_after("causality"))
     assert gate(report, "causality")["status"] == "passed"
     assert gate(report, "batch_independence")["status"] == "passed"
 

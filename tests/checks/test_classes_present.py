@@ -4,7 +4,7 @@ import torch
 
 from saneloop.checks import all_classes_present
 from saneloop.tasks import CharLM, Classify
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def test_unit_names_missing_class():
@@ -33,7 +33,13 @@ def test_unit_unseen_tokens_keep_every_prior_bias_loss_and_baseline_finite():
 
 
 def test_missing_class_halts_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.planted_digits", "+data.drop_class=7", *FAST)
+    code, report = run_pipeline(
+        tmp_path,
+        "data._target_=bench.plants.planted_digits",
+        "+data.drop_class=7",
+        *FAST,
+        stop_after("classes_present"),
+    )
     assert assert_halted_at(code, report, "setup", "classes_present")["value"] == [7]
 
 

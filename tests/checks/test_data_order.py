@@ -1,11 +1,13 @@
 from saneloop.engine import checkpoint
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 RESUMABLE = ["train.max_steps=60", "checkpoint.every=25", "output.progress=false", "output.save_weights=false"]
 
 
 def test_pipeline_halts_in_train_when_every_epoch_has_one_order(tmp_path):
-    code, report = run_pipeline(tmp_path, *FAST, "loader.train._target_=bench.plants.fixed_order_loader")
+    code, report = run_pipeline(
+        tmp_path, *FAST, "loader.train._target_=bench.plants.fixed_order_loader", stop_after("data_order")
+    )
     found = assert_halted_at(code, report, "train", "data_order")
     assert "epoch 1 starts with the same 2 batches as epoch 0" in found["message"]
 
@@ -30,7 +32,9 @@ def test_a_resume_continues_the_uninterrupted_order(tmp_path):
 
 
 def test_a_resume_that_replays_epoch_0s_order_halts(tmp_path):
-    code, report = _resumed(tmp_path, "loader.train._target_=bench.plants.counting_order_loader")
+    code, report = _resumed(
+        tmp_path, "loader.train._target_=bench.plants.counting_order_loader", stop_after("resume_order")
+    )
     found = assert_halted_at(code, report, "train", "resume_order")
     assert "they are epoch 0's instead" in found["message"]
 

@@ -1,5 +1,5 @@
 from saneloop.checks import identical_losses
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def test_unit_finds_first_differing_step():
@@ -9,7 +9,9 @@ def test_unit_finds_first_differing_step():
 
 
 def test_unseeded_randomness_halts_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.UnseededNoiseMLP", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.UnseededNoiseMLP", *FAST, stop_after("determinism")
+    )
     found = assert_halted_at(code, report, "setup", "determinism")
     assert found["value"] > 0 and "unseeded" in found["message"]
 

@@ -1,7 +1,7 @@
 import torch
 
 from saneloop.checks.eval_repeatable import repeatable_eval
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def test_unit_identical_passes_and_any_difference_fails():
@@ -12,7 +12,9 @@ def test_unit_identical_passes_and_any_difference_fails():
 
 
 def test_dropout_at_eval_halts_at_evaluate(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.EvalDropoutMLP", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.EvalDropoutMLP", *FAST, stop_after("eval_repeatable")
+    )
     found = assert_halted_at(code, report, "evaluate", "eval_repeatable")
     assert "training=self.training" in found["message"]
 

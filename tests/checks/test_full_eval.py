@@ -1,7 +1,7 @@
 import torch
 
 from saneloop.checks import every_example_once
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def test_unit_missing_and_duplicates():
@@ -11,7 +11,7 @@ def test_unit_missing_and_duplicates():
 
 
 def test_eval_loader_dropping_last_batch_halts(tmp_path):
-    code, report = run_pipeline(tmp_path, "loader.test.drop_last=true", *FAST)
+    code, report = run_pipeline(tmp_path, "loader.test.drop_last=true", *FAST, stop_after("full_eval"))
     found = assert_halted_at(code, report, "evaluate", "full_eval")
     assert found["value"] == 256 and found["expected"] == 449
 

@@ -13,7 +13,7 @@ from saneloop.data.batch import Batch
 from saneloop.data.streams import Stream, generator
 from saneloop.data.survey import sample_indices
 from saneloop.errors import EXIT_PASSED
-from tests.conftest import assert_halted_at, gate, run_pipeline
+from tests.conftest import assert_halted_at, gate, run_pipeline, stop_after
 
 QUIET = ["output.progress=false", "output.save_weights=false", "output.figures=false"]
 N = 20_000
@@ -58,6 +58,7 @@ def test_a_bad_item_far_into_the_set_halts_train_before_its_step(tmp_path, worke
         "train.epochs=2",
         *QUIET,
         *SPLITS_OFF,
+        stop_after("full_pass"),
     )
     found = assert_halted_at(code, report, "train", "full_pass")
     assert gate(report, "inputs_finite")["status"] == "passed"  # setup's sample did not draw it
@@ -69,7 +70,9 @@ def test_a_bad_item_far_into_the_set_halts_train_before_its_step(tmp_path, worke
 def test_a_bad_item_a_gate_reads_halts_there_naming_the_item_not_the_model(tmp_path):
     sample = set(sample_indices(N, 2000, 0))
     bad = next(i for i in order(N, 0, Stream.PROBE)[64:] if i not in sample)  # in the gates' second probe batch
-    code, report = run_pipeline(tmp_path, *synthetic(N, f"+data.nan_at=[{bad}]"), *QUIET, *SPLITS_OFF)
+    code, report = run_pipeline(
+        tmp_path, *synthetic(N, f"+data.nan_at=[{bad}]"), *QUIET, *SPLITS_OFF, "stop_after=sanity"
+    )
     found = assert_halted_at(code, report, "sanity", "full_pass")
     assert "gate init_bias read training items whose data are bad" in found["message"]
     assert f"input `0` holds NaN or Inf at train items [{bad}]" in found["message"]
@@ -78,7 +81,9 @@ def test_a_bad_item_a_gate_reads_halts_there_naming_the_item_not_the_model(tmp_p
 def test_a_bad_item_read_outside_a_gate_halts_the_stage_the_same_way(tmp_path):
     sample = set(sample_indices(N, 2000, 0))
     bad = next(i for i in order(N, 0, Stream.PROBE)[:64] if i not in sample)  # setup's output-shape probe reads it
-    code, report = run_pipeline(tmp_path, *synthetic(N, f"+data.nan_at=[{bad}]"), *QUIET, *SPLITS_OFF)
+    code, report = run_pipeline(
+        tmp_path, *synthetic(N, f"+data.nan_at=[{bad}]"), *QUIET, *SPLITS_OFF, "stop_after=setup"
+    )
     found = assert_halted_at(code, report, "setup", "full_pass")
     assert "stage setup read training items whose data are bad (train items" in found["message"]
     assert f"at train items [{bad}]" in found["message"]
@@ -95,7 +100,12 @@ def test_a_clean_map_style_set_passes_with_every_training_item_read(tmp_path):
 
 def test_a_run_stopped_within_epoch_one_says_how_many_items_were_not_read(tmp_path):
     _, report = run_pipeline(
-        tmp_path, *synthetic(5000), "train.max_steps=10", "gates.loss_decreases.waive='10 steps'", *QUIET
+        tmp_path,
+        *synthetic(5000),
+        "train.max_steps=10",
+        "gates.loss_decreases.waive='10 steps'",
+        *QUIET,
+        stop_after("full_pass"),
     )
     found = gate(report, "full_pass")
     assert found["status"] == "passed" and found["value"] == 640

@@ -5,7 +5,7 @@ from bench import plants
 from saneloop.checks.grad_accumulation import accumulation_matches, target_counts
 from saneloop.data.batch import Batch
 from saneloop.models import MLP
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.rand(128, 1, 8, 8, generator=GEN)
@@ -55,10 +55,13 @@ def test_pipeline_halts_in_sanity_with_accumulation_over_uneven_targets(tmp_path
         "+data.source=saneloop.datasets.digits",
         "task._target_=bench.plants.IgnoringClassify",
         "accelerator.gradient_accumulation_steps=2",
+        stop_after("grad_accumulation"),
     )
     assert_halted_at(code, report, "sanity", "grad_accumulation")
 
 
 def test_default_classify_with_accumulation_passes(tmp_path):
-    code, report = run_pipeline(tmp_path, *FAST, "train.epochs=1", "accelerator.gradient_accumulation_steps=2")
+    code, report = run_pipeline(
+        tmp_path, *FAST, "accelerator.gradient_accumulation_steps=2", stop_after("grad_accumulation")
+    )
     assert gate(report, "grad_accumulation")["status"] == "passed", gate(report, "grad_accumulation")

@@ -7,7 +7,7 @@ from saneloop.checks import loss_at_init
 from saneloop.checks.init_loss import InitLossMeasurement, Losses, judge
 from saneloop.checks.init_loss import InitLossSettings as Settings
 from saneloop.tasks import Regress
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def _m(with_weights, bias_only, default=0.01):
@@ -46,7 +46,9 @@ def test_unit_same_verdict_in_standardised_raw_and_x1000_units():
 
 
 def test_summed_loss_halts_at_sanity(tmp_path):
-    code, report = run_pipeline(tmp_path, "task._target_=bench.plants.SummedLossClassify", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "task._target_=bench.plants.SummedLossClassify", *FAST, stop_after("init_loss")
+    )
     found = assert_halted_at(code, report, "sanity", "init_loss")
     assert found["value"] > 50 and "reduction='sum'" in found["message"]
 

@@ -7,7 +7,7 @@ from bench.zoo import ScaledHead
 from saneloop.checks import learns_from_inputs
 from saneloop.checks.input_independent import InputIndependentSettings as Settings
 from saneloop.checks.input_independent import schedule
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def _regression(n=600, noise=0.1, scale=1.0, related=True, seed=0):
@@ -78,7 +78,7 @@ def test_unit_a_lead_from_a_better_overall_rate_is_not_learning_from_the_inputs(
 
 
 def test_a_diverging_run_is_named_and_not_blamed_on_a_low_learning_rate(tmp_path):
-    code, report = run_pipeline(tmp_path, "optim.lr=50", *FAST)
+    code, report = run_pipeline(tmp_path, "optim.lr=50", *FAST, stop_after("input_independent"))
     found = assert_halted_at(code, report, "baselines", "input_independent")
     assert "diverged" in found["message"] and "a learning rate too high (optim.lr=50)" in found["message"]
     assert "far too low" not in found["message"]
@@ -105,6 +105,7 @@ def test_labels_shuffled_apart_from_inputs_halt_at_baselines(tmp_path):
         "+data.train_labels=true",
         "+data.test_labels=false",
         *FAST,
+        stop_after("input_independent"),
     )
     found = assert_halted_at(code, report, "baselines", "input_independent")
     assert found["value"] > 0.9 and "labels shuffled apart from the inputs" in found["message"]
@@ -117,6 +118,7 @@ def test_test_labels_misaligned_halt_at_baselines(tmp_path):
         "+data.train_labels=false",
         "+data.test_labels=true",
         *FAST,
+        stop_after("input_independent"),
     )
     found = assert_halted_at(code, report, "baselines", "input_independent")
     assert "does not predict held-out targets" in found["message"] or "nothing learns" in found["message"]
@@ -125,7 +127,11 @@ def test_test_labels_misaligned_halt_at_baselines(tmp_path):
 def test_a_test_set_sorted_by_class_is_sampled_not_read_from_the_top(tmp_path):
     """Folder-per-class test sets list one class first: the held-out examples are a fixed random sample."""
     code, report = run_pipeline(
-        tmp_path, "data._target_=bench.zoo.data.sorted_test", "+data.source=saneloop.datasets.digits", *FAST
+        tmp_path,
+        "data._target_=bench.zoo.data.sorted_test",
+        "+data.source=saneloop.datasets.digits",
+        *FAST,
+        stop_after("input_independent"),
     )
     found = gate(report, "input_independent")
     assert found["status"] == "passed" and "after 10 steps" in found["message"], found["message"]

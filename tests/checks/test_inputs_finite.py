@@ -1,5 +1,5 @@
 from saneloop.checks.inputs_finite import judge as all_finite
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def test_unit_lists_indices_per_split():
@@ -8,7 +8,9 @@ def test_unit_lists_indices_per_split():
 
 
 def test_nan_inputs_halt_at_setup_naming_samples(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.planted_digits", "+data.nan_at=[3,17]", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "data._target_=bench.plants.planted_digits", "+data.nan_at=[3,17]", *FAST, stop_after("inputs_finite")
+    )
     found = assert_halted_at(code, report, "setup", "inputs_finite")
     assert "train indices [3, 17]" in found["message"] and found["value"] == 2
 

@@ -4,7 +4,7 @@ from torch import nn
 from bench import plants
 from saneloop.checks import inputs_reach_output
 from saneloop.models import MLP
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 X = torch.rand(16, 1, 8, 8)
 
@@ -33,7 +33,9 @@ def test_unit_every_layer_kind_reads_its_whole_input():
 
 
 def test_partial_input_halts_at_sanity(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.PartialInputMLP", "+model.keep=16", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.PartialInputMLP", "+model.keep=16", *FAST, stop_after("inputs_used")
+    )
     found = assert_halted_at(code, report, "sanity", "inputs_used")
     assert "ignores part of its input" in found["message"]
 

@@ -6,7 +6,7 @@ from torch.utils.data import TensorDataset
 
 from saneloop.checks.label_noise import label_issues, likely_mislabelled
 from saneloop.datasets import digits
-from tests.conftest import FAST, gate, run_pipeline
+from tests.conftest import FAST, gate, run_pipeline, stop_after
 
 
 def test_confident_learning_flags_the_examples_whose_label_the_model_disbelieves():
@@ -38,7 +38,9 @@ def flipped_digits(count: int = 30, test_size: int = 449, split_seed: int = 0):
 
 
 def test_planted_label_noise_is_ranked_first_and_drawn(tmp_path):
-    code, report = run_pipeline(tmp_path, *FAST, "data._target_=tests.checks.test_label_noise.flipped_digits")
+    code, report = run_pipeline(
+        tmp_path, *FAST, "data._target_=tests.checks.test_label_noise.flipped_digits", stop_after("label_noise")
+    )
     found = gate(report, "label_noise")
     worst = [int(i) for i in re.findall(r"(\d+) \(labelled", found["message"])]
     assert found["status"] == "passed" and code == 0  # a report, never a halt

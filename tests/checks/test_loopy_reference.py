@@ -3,7 +3,7 @@ import torch
 from bench import plants
 from saneloop.checks import matches_reference, model_matches_reference
 from saneloop.checks.loopy_reference import LoopyReferenceSettings as Settings
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def _pairwise_loop(a, b):
@@ -33,14 +33,21 @@ def test_unit_model_gate():
 
 def test_wrong_vectorization_halts_at_sanity(tmp_path):
     code, report = run_pipeline(
-        tmp_path, "model._target_=bench.plants.RowPoolNet", "model.hidden=32", "+model.transposed=true", *FAST
+        tmp_path,
+        "model._target_=bench.plants.RowPoolNet",
+        "model.hidden=32",
+        "+model.transposed=true",
+        *FAST,
+        stop_after("loopy_reference"),
     )
     found = assert_halted_at(code, report, "sanity", "loopy_reference")
     assert "transpose" in found["message"]
 
 
 def test_correct_vectorization_passes_in_a_run(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.RowPoolNet", "model.hidden=32", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.RowPoolNet", "model.hidden=32", *FAST, stop_after("loopy_reference")
+    )
     assert gate(report, "loopy_reference")["status"] == "passed"
 
 

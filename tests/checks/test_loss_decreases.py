@@ -3,7 +3,7 @@ import torch
 from saneloop.checks import loss_decreased
 from saneloop.checks.loss_decreases import LossDecreasesSettings as Settings
 from saneloop.checks.loss_decreases import needs_more
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def _noisy(curve: torch.Tensor, sd: float, seed: int = 0) -> torch.Tensor:
@@ -55,6 +55,7 @@ def test_zero_learning_rate_halts_at_train(tmp_path):
         "gates.overfit.waive='lr 0 on purpose'",
         "gates.input_independent.waive='lr 0 on purpose'",
         *FAST,
+        stop_after("loss_decreases"),
     )
     found = assert_halted_at(code, report, "train", "loss_decreases")
     assert found["value"] > 0.9 and "stayed flat" in found["message"]
@@ -69,6 +70,7 @@ def test_nan_loss_halts_at_train(tmp_path):
         "gates.input_independent.waive='testing'",
         "gates.capacity.waive='testing'",
         *FAST,
+        stop_after("loss_decreases"),
     )
     found = assert_halted_at(code, report, "train", "loss_decreases")
     assert "NaN/Inf" in found["message"]

@@ -2,7 +2,7 @@ import torch
 
 from bench import plants
 from saneloop.checks.modes import ModeWatch, switches_both_ways
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 X = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
 
@@ -45,13 +45,19 @@ def test_the_watch_sees_batchnorm_adapted_on_large_test_batches():
 
 def test_pipeline_halts_in_train_when_a_validate_step_leaves_eval_on(tmp_path):
     code, report = run_pipeline(
-        tmp_path, *FAST, "model._target_=bench.plants.ValidateInForwardMLP", "model.dropout=0.2"
+        tmp_path,
+        *FAST,
+        "model._target_=bench.plants.ValidateInForwardMLP",
+        "model.dropout=0.2",
+        stop_after("train_mode"),
     )
     found = assert_halted_at(code, report, "train", "train_mode")
     assert "from training step 31 of 66" in found["message"]  # switched inside step 30
 
 
 def test_pipeline_halts_in_evaluate_on_batchnorm_adapted_to_test_batches(tmp_path):
-    code, report = run_pipeline(tmp_path, *FAST, "model._target_=bench.plants.TestTimeBatchNormMLP")
+    code, report = run_pipeline(
+        tmp_path, *FAST, "model._target_=bench.plants.TestTimeBatchNormMLP", stop_after("eval_mode")
+    )
     assert_halted_at(code, report, "evaluate", "eval_mode")
     assert gate(report, "modes")["status"] == "passed"  # sanity's probe batch is a training-size batch

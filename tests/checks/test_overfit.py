@@ -7,7 +7,7 @@ from bench.zoo import ScaledHead
 from saneloop.checks import overfit_batch
 from saneloop.checks.overfit import OverfitSettings as Settings
 from saneloop.tasks import Classify, Regress
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def _batch(n=8, classes=4, seed=0):
@@ -70,7 +70,11 @@ def test_unit_a_learning_rate_far_too_high_is_named_as_such():
 def test_model_that_cannot_memorise_halts_at_overfit(tmp_path, model):
     # FrozenMLP learns nothing from its inputs, which the earlier input_independent gate sees first
     code, report = run_pipeline(
-        tmp_path, f"model._target_=bench.plants.{model}", "gates.input_independent.waive='testing overfit'", *FAST
+        tmp_path,
+        f"model._target_=bench.plants.{model}",
+        "gates.input_independent.waive='testing overfit'",
+        *FAST,
+        stop_after("overfit"),
     )
     found = assert_halted_at(code, report, "overfit", "overfit")
     assert "a softmax or sigmoid before a loss that expects logits" in found["message"]
@@ -78,12 +82,14 @@ def test_model_that_cannot_memorise_halts_at_overfit(tmp_path, model):
 
 
 def test_dropout_model_still_overfits(tmp_path):
-    code, report = run_pipeline(tmp_path, "model.dropout=0.5", *FAST)
+    code, report = run_pipeline(tmp_path, "model.dropout=0.5", *FAST, stop_after("overfit"))
     assert gate(report, "overfit")["status"] == "passed"
 
 
 def test_batch_size_and_budget_come_from_config(tmp_path):
-    code, report = run_pipeline(tmp_path, "gates.overfit.batch_size=4", "gates.overfit.max_steps=3", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "gates.overfit.batch_size=4", "gates.overfit.max_steps=3", *FAST, stop_after("overfit")
+    )
     found = assert_halted_at(code, report, "overfit", "overfit")
     assert "4 examples" in found["message"] and "in 3 steps" in found["message"]
     assert "still falling" in found["message"]
@@ -91,7 +97,11 @@ def test_batch_size_and_budget_come_from_config(tmp_path):
 
 def test_waiver_is_recorded_and_run_goes_on(tmp_path):
     code, report = run_pipeline(
-        tmp_path, "model._target_=bench.plants.SoftmaxMLP", "gates.overfit.waive='known softmax head, testing'", *FAST
+        tmp_path,
+        "model._target_=bench.plants.SoftmaxMLP",
+        "gates.overfit.waive='known softmax head, testing'",
+        *FAST,
+        "stop_after=capacity",  # the stage after overfit's: the run went on
     )
     assert gate(report, "overfit")["status"] == "waived"
     assert [w["gate"] for w in report["waivers"]] == ["overfit"]

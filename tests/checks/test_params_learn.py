@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from bench import plants
 from saneloop.checks import every_param_learns
 from saneloop.models import MLP
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 X, Y = torch.rand(16, 1, 8, 8), torch.randint(0, 10, (16,))
 
@@ -31,7 +31,9 @@ def test_unit_zero_gradient_everywhere_counts():
 
 
 def test_detached_submodule_halts_at_sanity(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.DetachedBodyMLP", *FAST)
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.DetachedBodyMLP", *FAST, stop_after("params_learn")
+    )
     found = assert_halted_at(code, report, "sanity", "params_learn")
     assert "body.1.weight" in found["message"] and "detach" in found["message"]
 

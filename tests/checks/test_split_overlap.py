@@ -5,7 +5,7 @@ from saneloop.checks.measure.neighbours import close_pairs
 from saneloop.checks.split_overlap import SplitOverlapSettings, overlapping_items
 from saneloop.data.sample import SplitSample
 from saneloop.datasets import diabetes, digits, tiny_shakespeare
-from tests.conftest import FAST, assert_halted_at, run_pipeline
+from tests.conftest import FAST, assert_halted_at, run_pipeline, stop_after
 
 
 def sample(dataset, split: str) -> SplitSample:
@@ -66,7 +66,11 @@ def test_hashing_finds_every_close_pair_that_all_pairs_would():
 
 def test_pipeline_halts_at_setup_with_a_figure_of_the_pairs(tmp_path):
     code, report = run_pipeline(
-        tmp_path, *FAST, "data._target_=bench.plants.resplit", "+data.source=saneloop.datasets.digits"
+        tmp_path,
+        *FAST,
+        "data._target_=bench.plants.resplit",
+        "+data.source=saneloop.datasets.digits",
+        stop_after("split_overlap"),
     )
     found = assert_halted_at(code, report, "setup", "split_overlap")
     assert found["value"] > 300 and (tmp_path / "figures" / "split_overlap.png").is_file()

@@ -2,7 +2,7 @@ from bench import plants
 from saneloop.checks.split_shift import SplitShiftSettings, shifted_features
 from saneloop.datasets import diabetes, digits, digits_binary, tiny_shakespeare
 from tests.checks.test_split_overlap import sample
-from tests.conftest import FAST, assert_halted_at, run_pipeline
+from tests.conftest import FAST, assert_halted_at, run_pipeline, stop_after
 
 
 def check(train, test):
@@ -33,7 +33,11 @@ def test_text_encoded_with_another_vocab_halts_on_token_frequencies():
 
 def test_pipeline_halts_at_setup(tmp_path):
     code, report = run_pipeline(
-        tmp_path, *FAST, "data._target_=bench.plants.test_scaled", "+data.source=saneloop.datasets.digits"
+        tmp_path,
+        *FAST,
+        "data._target_=bench.plants.test_scaled",
+        "+data.source=saneloop.datasets.digits",
+        stop_after("split_shift"),
     )
     assert_halted_at(code, report, "setup", "split_shift")
 

@@ -2,7 +2,7 @@ from bench import plants
 from saneloop.checks.target_leak import TargetLeakSettings, leaking_features
 from saneloop.datasets import diabetes, digits, digits_binary, tiny_shakespeare
 from tests.checks.test_split_overlap import sample
-from tests.conftest import FAST, assert_halted_at, run_pipeline
+from tests.conftest import FAST, assert_halted_at, run_pipeline, stop_after
 
 
 def check(train, test):
@@ -44,7 +44,11 @@ def test_a_target_computed_from_two_columns_is_not_seen_by_one_column():
 
 def test_pipeline_halts_the_bench_case_that_every_gate_passed_before(tmp_path):
     code, report = run_pipeline(
-        tmp_path, *FAST, "data._target_=bench.plants.leaked_target", "+data.source=saneloop.datasets.digits"
+        tmp_path,
+        *FAST,
+        "data._target_=bench.plants.leaked_target",
+        "+data.source=saneloop.datasets.digits",
+        stop_after("target_leak"),
     )
     assert_halted_at(code, report, "setup", "target_leak")
 

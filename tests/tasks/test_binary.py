@@ -8,7 +8,7 @@ import torch
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
 from saneloop.tasks import Binary
 from saneloop.tasks.binary import _auroc, _average_precision
-from tests.conftest import assert_every_gate_passed, assert_halted_at, gate, not_applicable, run_pipeline
+from tests.conftest import assert_every_gate_passed, assert_halted_at, gate, not_applicable, run_pipeline, stop_after
 
 QUIET = ["output.progress=false", "output.save_weights=false"]
 FAST = ["train.epochs=3", *QUIET]
@@ -69,20 +69,29 @@ def test_default_recipe_passes_every_gate_with_auroc_above_098(tmp_path):
 
 def test_double_sigmoid_halts_at_sanity(tmp_path):
     """sigmoid(logit) fed as a logit: the mean predicted probability sits near 0.5, not at the 0.1 prior."""
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.DoubleSigmoidMLP", *FAST, recipe="binary")
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.DoubleSigmoidMLP", *FAST, stop_after("init_bias"), recipe="binary"
+    )
     assert assert_halted_at(code, report, "sanity", "init_bias")["value"] > 0.3
 
 
 def test_double_sigmoid_cannot_memorise_a_batch(tmp_path):
     """With the sanity gates waived, the overfit gate catches it on its own: the loss floors above 0.3."""
     code, report = run_pipeline(
-        tmp_path, "model._target_=bench.plants.DoubleSigmoidMLP", *NO_SANITY, *FAST, recipe="binary"
+        tmp_path,
+        "model._target_=bench.plants.DoubleSigmoidMLP",
+        *NO_SANITY,
+        *FAST,
+        stop_after("overfit"),
+        recipe="binary",
     )
     assert assert_halted_at(code, report, "overfit", "overfit")["value"] > 0.3
 
 
 def test_head_without_bias_on_1_to_9_data_halts_at_init_bias(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.NoBiasMLP", *FAST, recipe="binary")
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.NoBiasMLP", *FAST, stop_after("init_bias"), recipe="binary"
+    )
     assert "no final bias" in assert_halted_at(code, report, "sanity", "init_bias")["message"]
 
 
@@ -104,10 +113,8 @@ def test_init_loss_is_a_mean_per_example_not_per_batch(tmp_path):
     code, report = run_pipeline(
         tmp_path,
         "loader.train.batch_size=1347",
-        "gates.overfit.enabled=false",
-        "train.max_steps=2",
-        "gates.loss_decreases.enabled=false",
         *QUIET,
+        stop_after("init_loss"),
         recipe="binary",
     )
     found = gate(report, "init_loss")

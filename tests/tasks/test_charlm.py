@@ -9,7 +9,7 @@ import saneloop.config.schema
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
 from saneloop.models import CharTransformer
 from saneloop.tasks import CharLM, TextView
-from tests.conftest import assert_every_gate_passed, assert_halted_at, gate, not_applicable, run_pipeline
+from tests.conftest import assert_every_gate_passed, assert_halted_at, gate, not_applicable, run_pipeline, stop_after
 
 QUIET = ["output.progress=false", "output.save_weights=false"]
 # A short run ends on the plateau near the bigram loss (~2.5 nats from 3.3), a drop far beyond the noise.
@@ -74,7 +74,9 @@ def test_short_run_passes_every_gate_and_beats_the_unigram(tmp_path):
 
 
 def test_targets_not_shifted_halt_at_setup(tmp_path):
-    code, report = run_pipeline(tmp_path, "data._target_=bench.plants.unshifted_shakespeare", *QUIET, recipe="charlm")
+    code, report = run_pipeline(
+        tmp_path, "data._target_=bench.plants.unshifted_shakespeare", *QUIET, stop_after("targets"), recipe="charlm"
+    )
     found = assert_halted_at(code, report, "setup", "targets")
     assert "targets equal the inputs" in found["message"] and "train" in found["message"]
 
@@ -84,7 +86,9 @@ def test_targets_not_shifted_halt_at_setup(tmp_path):
     reason="causality gate lands with issue 3",
 )
 def test_mask_that_lets_t_see_t_plus_1_halts_at_causality(tmp_path):
-    code, report = run_pipeline(tmp_path, "model._target_=bench.plants.LeakyMaskTransformer", *SHORT, recipe="charlm")
+    code, report = run_pipeline(
+        tmp_path, "model._target_=bench.plants.LeakyMaskTransformer", *SHORT, stop_after("causality"), recipe="charlm"
+    )
     assert_halted_at(code, report, "sanity", "causality")
 
 

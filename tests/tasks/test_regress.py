@@ -7,7 +7,7 @@ import torch
 
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
 from saneloop.tasks import Regress
-from tests.conftest import assert_every_gate_passed, assert_halted_at, gate, not_applicable, run_pipeline
+from tests.conftest import assert_every_gate_passed, assert_halted_at, gate, not_applicable, run_pipeline, stop_after
 
 QUIET = ["output.progress=false", "output.save_weights=false"]
 RAW_TARGETS = ["data.target_shift=0", "data.target_scale=1"]  # diabetes in its own units: mean 152, variance 5930
@@ -59,10 +59,8 @@ def test_raw_targets_start_at_their_own_mean_and_variance(tmp_path):
     code, report = run_pipeline(
         tmp_path,
         *RAW_TARGETS,
-        "gates.overfit.enabled=false",
-        "train.max_steps=2",
-        "gates.loss_decreases.enabled=false",
         *QUIET,
+        stop_after("init_loss"),
         recipe="regress",
     )
     assert gate(report, "init_bias")["status"] == "passed" and "(153.2)" in gate(report, "init_bias")["message"]
@@ -73,7 +71,12 @@ def test_raw_targets_start_at_their_own_mean_and_variance(tmp_path):
 def test_head_without_bias_on_raw_targets_halts_at_init_bias(tmp_path):
     """A bias-free head predicts ~0 for targets around 152: 2 standard deviations off."""
     code, report = run_pipeline(
-        tmp_path, *RAW_TARGETS, "model._target_=bench.plants.NoBiasMLP", *QUIET, recipe="regress"
+        tmp_path,
+        *RAW_TARGETS,
+        "model._target_=bench.plants.NoBiasMLP",
+        *QUIET,
+        stop_after("init_bias"),
+        recipe="regress",
     )
     found = assert_halted_at(code, report, "sanity", "init_bias")
     assert "no final bias" in found["message"] and "gap 1.9" in found["message"]
@@ -83,9 +86,8 @@ def test_head_without_bias_on_zero_mean_targets_is_fine(tmp_path):
     code, report = run_pipeline(
         tmp_path,
         "model._target_=bench.plants.NoBiasMLP",
-        "train.max_steps=2",
-        "gates.loss_decreases.enabled=false",
         *QUIET,
+        stop_after("init_loss"),
         recipe="regress",
     )
     assert gate(report, "init_bias")["status"] == "passed" and gate(report, "init_loss")["status"] == "passed"

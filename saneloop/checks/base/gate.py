@@ -1,7 +1,7 @@
 """A gate's declaration: everything the run, the config and the docs need to know about one gate.
 
 A check module declares each gate it judges once, as `GATE = Gate(...)` below its check function. The
-registry (`checks.registry`) finds every declaration, and the rest is derived from it: the typed
+registry (`checks.base.registry`) finds every declaration, and the rest is derived from it: the typed
 `gates:` config (`GatesConfig`), the `saneloop.checks` exports, the README's gate reference, the order
 the gates must meet. A stage runs a gate by passing its declaration: `ctx.gates(GATE, compute)`.
 """

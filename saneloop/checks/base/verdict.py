@@ -68,7 +68,7 @@ class Named(Protocol):
     name: str
 
 
-GateName = Union[str, Named]  # a gate's declaration (`checks.gate.Gate`), or its name
+GateName = Union[str, Named]  # a gate's declaration (`checks.base.gate.Gate`), or its name
 
 
 def passed(
