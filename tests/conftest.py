@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from saneloop.checks import GATES, registry
+from saneloop.checks import GATES
+from saneloop.checks.base import registry
 from saneloop.errors import EXIT_HALTED
 from saneloop.runner import compose_config, run_config
 
