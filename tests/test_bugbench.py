@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 
 from bench.suite import bugs, clean
-from saneloop.checks import registry
+from saneloop.checks.base import registry
 from tests.conftest import REPO
 
 # One planted bug per stage family and recipe, and one clean control: each halts (or passes) in seconds.
