@@ -211,3 +211,17 @@ def test_resume_argv_reuses_the_runs_overrides_and_config_dir(tmp_path):
         resume_argv([f"resume={tmp_path}/run", "hydra.run.dir=/elsewhere"])
     with pytest.raises(InputError, match="has no .hydra/overrides.yaml, so it is not a saneloop run dir"):
         resume_argv([f"resume={tmp_path}"])
+
+
+def test_a_gate_added_since_the_checkpoint_is_no_config_difference_at_its_defaults():
+    """A run checkpointed before a newer saneloop added a gate resumes; a setting of that gate changed by the
+    user is still a difference (it could not have been set when the checkpoint was written)."""
+    from saneloop.engine.resume import config_differences
+
+    saved = {"seed": 0, "gates": {"overfit": {"enabled": True, "waive": None}}}
+    added = {"last_batch": {"enabled": True, "waive": None}}
+    current = {"seed": 0, "gates": {**saved["gates"], **added}}
+    assert config_differences(saved, current) == []
+    changed = {"seed": 0, "gates": {**saved["gates"], "last_batch": {"enabled": False, "waive": None}}}
+    assert config_differences(saved, changed) == ["gates.last_batch.enabled is (absent) there, False now"]
+    assert config_differences(saved, {**current, "seed": 1}) == ["seed is 0 there, 1 now"]

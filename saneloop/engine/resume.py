@@ -17,6 +17,7 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from ..checks.base.verdict import Verdict
+from ..config.schema import GatesConfig
 from ..errors import InputError
 from ..record.report import Report
 from . import checkpoint
@@ -84,15 +85,26 @@ def load_resumed(
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
-    """`key is A there, B now` for every key (outside MAY_DIFFER) whose value differs."""
+    """`key is A there, B now` for every key (outside MAY_DIFFER) whose value differs. A gate added since
+    the checkpoint was written, at its defaults, is no difference: it did not exist to be set then."""
     old, new = _flat(saved), _flat(current)
-    absent = "(absent)"
-    keys = sorted(k for k in old.keys() | new.keys() if not any(k == m or k.startswith(m) for m in MAY_DIFFER))
+    absent, added = "(absent)", _gate_defaults()
+    keys = sorted(
+        k
+        for k in old.keys() | new.keys()
+        if not any(k == m or k.startswith(m) for m in MAY_DIFFER)
+        and not (k not in old and k in added and new.get(k) == added[k])
+    )
     return [
         f"{k} is {old.get(k, absent)} there, {new.get(k, absent)} now"
         for k in keys
         if old.get(k, absent) != new.get(k, absent)
     ]
+
+
+def _gate_defaults() -> dict[str, Any]:
+    """Every gate setting at its default, flattened as `gates.<gate>.<key>`."""
+    return _flat({"gates": OmegaConf.to_container(OmegaConf.structured(GatesConfig))})
 
 
 def passed_gates(payload: dict) -> dict[str, Verdict]:
