@@ -22,6 +22,7 @@ from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .base.gate import Gate
 from .base.settings import GateSettings
 from .base.verdict import Verdict, failed, passed
+from .measure.probing import as_batch
 
 TIP = "data checks (recipe step 1: become one with the data): every batch the loop meets can train"
 
@@ -41,16 +42,19 @@ def last_batch_size(items: int, batch_size: int, drop_last: bool = False) -> int
 def last_batch_trains(
     model: nn.Module,
     loss_fn: LossFn,
-    batch: Batch,
+    inputs: Any,
     items: int,
     batch_size: int,
     drop_last: bool = False,
     *,
+    targets: Any = None,
     outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> Verdict:
-    """A copy of `model` in training mode, forward and backward on the first rows of `batch` (a real
-    training batch), as many as the epoch's last batch holds of `items` in batches of `batch_size`."""
-    size = last_batch_size(items, batch_size, drop_last)
+    """A copy of `model` in training mode, forward and backward on the first rows of a real training batch
+    (`inputs` a Batch, a tensor, a tuple or a dict, with `targets`), as many as the epoch's last batch holds
+    of `items` in batches of `batch_size`. Usable on its own:
+    `last_batch_trains(model, F.cross_entropy, x, len(train_set), 64, targets=y).passed`."""
+    batch, size = as_batch(inputs, targets), last_batch_size(items, batch_size, drop_last)
     shape = f"{items} training items in batches of {batch_size}"
     if size == 0:
         why = "the partial last batch is dropped <loader.train.drop_last=true>" if drop_last else "every batch is full"

@@ -102,6 +102,7 @@ def _uses():
         "bias_reaches_output": lambda: checks.bias_reaches_output(net, task, TRAIN, Y[:192]),
         "loss_at_init": lambda: checks.loss_at_init(net, task, TRAIN),
         "every_param_learns": lambda: checks.every_param_learns(net, F.cross_entropy, X[:16], Y[:16]),
+        "last_batch_trains": lambda: checks.last_batch_trains(net, F.cross_entropy, X[:16], 193, 16, targets=Y[:16]),
         "independent_samples": lambda: checks.independent_samples(net, X[:8]),
         "inputs_reach_output": lambda: checks.inputs_reach_output(net, X[:16]),
         "causal_dependencies": lambda: checks.causal_dependencies(TinyLM(), tokens),
