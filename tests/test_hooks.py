@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from saneloop.engine import checkpoint
 from saneloop.engine.checkpoint import Checkpointer, CheckpointPlan, Resumed
 from saneloop.engine.hooks import TrainHook
-from tests.conftest import FAST, REPO, assert_halted_at, run_pipeline
+from tests.conftest import FAST, REPO, assert_halted_at, run_pipeline, stop_after
 
 RUNNERS = {"GateHalt", "GateRunner"}  # what running a gate takes: the runner, or the halt it raises
 
@@ -129,6 +129,7 @@ def test_the_data_orders_fingerprints_survive_a_resume(tmp_path):
     """One order every epoch, resumed in epoch 0 (step 20 of 22): data_order compares epoch 1 with the
     fingerprints of epoch 0's first batches, drawn before the resume and kept in the checkpoint."""
     overrides = [*FAST, "loader.train._target_=bench.plants.fixed_order_loader", "checkpoint.every=10"]
+    overrides.append(stop_after("data_order"))
     code, report = run_pipeline(tmp_path, *overrides)
     assert_halted_at(code, report, "train", "data_order")
     assert [p.name for p in checkpoint.complete(tmp_path)] == ["step-00000010.pt", "step-00000020.pt"]

@@ -6,7 +6,7 @@ from torch import nn
 from bench.plants import BatchNormDropoutMLP
 from saneloop.checks import last_batch_trains
 from saneloop.data.batch import Batch
-from tests.conftest import FAST, assert_halted_at, gate, run_pipeline
+from tests.conftest import FAST, assert_halted_at, gate, run_pipeline, stop_after
 
 
 def _batch(n: int = 8) -> Batch:
@@ -37,7 +37,7 @@ def test_unit_full_batches_or_a_dropped_remainder_need_no_try():
 def test_batchnorm_model_with_a_last_batch_of_one_halts_in_setup(tmp_path):
     """1348 training digits in batches of 449: epoch 1 would end on one item, and crash there."""
     model = ["model._target_=bench.plants.BatchNormDropoutMLP", "loader.train.batch_size=449"]
-    code, report = run_pipeline(tmp_path, *model, *FAST)
+    code, report = run_pipeline(tmp_path, *model, *FAST, stop_after("last_batch"))
     found = assert_halted_at(code, report, "setup", "last_batch")
     assert "a batch of 1" in found["message"] and "loader.train.drop_last=true" in found["message"]
 
