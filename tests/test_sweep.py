@@ -19,6 +19,8 @@ from saneloop.config import CONF_PACKAGE, register_configs
 from saneloop.errors import EXIT_HALTED
 from tests.conftest import FAST, REPO
 
+RECIPES = ("classify", "binary", "regress", "charlm")
+
 MODELS = "saneloop.models.MLP,bench.plants.ScaledInitMLP,bench.plants.CrashOnProcessMLP"
 
 
@@ -78,10 +80,10 @@ def test_summary_lists_a_job_that_left_no_report(tmp_path):
     assert "| seed=1 | crashed |" in to_markdown(rows, tmp_path)
 
 
-def _compose_with_hydra(*overrides: str):
+def _compose_with_hydra(*overrides: str, recipe: str = "classify"):
     register_configs()
     with initialize_config_module(CONF_PACKAGE, version_base="1.3"):
-        return compose("saneloop", overrides=["+recipe=classify", *overrides], return_hydra_config=True)
+        return compose("saneloop", overrides=[f"+recipe={recipe}", *overrides], return_hydra_config=True)
 
 
 def test_optuna_example_composes_with_the_sweeper():
@@ -91,6 +93,12 @@ def test_optuna_example_composes_with_the_sweeper():
     assert sweeper.direction == "maximize" and sweeper.max_failure_rate == 1.0
     assert set(sweeper.params) == {"optim.lr", "optim.weight_decay"}
     assert cfg.hydra.callbacks.sweep_summary._target_ == "saneloop.cli.sweep.SweepSummary"
+
+
+def test_the_optuna_search_takes_its_direction_from_the_task():
+    """charlm's headline is bits per character: a search that maximised it would look for the worst model."""
+    directions = {r: _compose_with_hydra("+hparams_search=optuna", recipe=r).hydra.sweeper.direction for r in RECIPES}
+    assert directions == {"classify": "maximize", "binary": "maximize", "regress": "maximize", "charlm": "minimize"}
 
 
 def test_slurm_example_composes_with_the_submitit_launcher():

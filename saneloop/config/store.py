@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from .schema import SaneloopConfig
 
@@ -21,8 +22,20 @@ GROUPS = ("recipe", "data", "model", "optim", "task", "augment", "hparams_search
 
 
 def register_configs() -> None:
-    """Store the typed schema that saneloop.yaml builds on (idempotent)."""
+    """Store the typed schema that saneloop.yaml builds on, and the resolvers its configs use (idempotent)."""
     ConfigStore.instance().store(name="saneloop_schema", node=SaneloopConfig)
+    if not OmegaConf.has_resolver("saneloop.direction"):
+        OmegaConf.register_new_resolver("saneloop.direction", direction_of)
+
+
+def direction_of(task_target: str) -> str:
+    """`maximize` or `minimize`: which way the headline of the task `task_target` (its `_target_`) improves,
+    from the task's `higher_is_better` trait. A sweep that optimises the headline reads it (optuna.yaml)."""
+    from hydra.utils import get_class
+
+    from ..tasks.traits import traits_of
+
+    return "maximize" if traits_of(get_class(task_target)).higher_is_better else "minimize"
 
 
 def conf_dir() -> Path:
