@@ -44,6 +44,14 @@ def test_gates_come_in_stage_order_and_after_the_gates_they_name():
         seen.add(gate.name)
 
 
+def test_the_pipeline_climbs_the_stages_the_gates_name_in_their_order():
+    from saneloop.stages import baselines, capacity, evaluate, overfit, sanity, setup, train
+
+    assert [m.NAME for m in (setup, sanity, baselines, overfit, capacity, train, evaluate)] == list(STAGES)
+    climb = (REPO / "saneloop" / "runner" / "pipeline.py").read_text()
+    assert [climb.index(f"{name}.NAME") for name in STAGES] == sorted(climb.index(f"{n}.NAME") for n in STAGES)
+
+
 def test_the_checks_package_exports_every_gates_functions_and_settings():
     for gate in GATES:
         for fn in (*gate.checks, gate.settings):

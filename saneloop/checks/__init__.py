@@ -14,6 +14,7 @@ from .base.registry import GATES, exports
 from .base.settings import GateSettings
 from .base.verdict import Verdict
 
-globals().update(exports())
+_EXPORTS = exports()
+globals().update(_EXPORTS)
 
-__all__ = ["Gate", "GATES", "GateSettings", "Verdict", *exports()]
+__all__ = ["Gate", "GATES", "GateSettings", "Verdict", *_EXPORTS]

@@ -38,7 +38,7 @@ def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
     if missing and traits_of(task).token_vocabulary:
         size = task.head_size()
         return passed(
-            "classes_present",
+            GATE,
             len(missing),
             "a note",
             f"{len(missing)} of the {size} token ids never occur as a training target (e.g. {_listed(missing)}): "
@@ -49,7 +49,7 @@ def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
         )
     if missing:
         return failed(
-            "classes_present",
+            GATE,
             missing,
             [],
             f"classes {_listed(missing)} never occur in the training set: "
@@ -57,7 +57,7 @@ def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
             "num_classes, or a split that is not stratified.",
             TIP,
         )
-    return passed("classes_present", [], [], "every class occurs in the training set", TIP)
+    return passed(GATE, [], [], "every class occurs in the training set", TIP)
 
 
 GATE = Gate(

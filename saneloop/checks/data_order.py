@@ -127,10 +127,10 @@ class OrderWatch:
         now, before = self.epochs[epoch][:want], self.epochs[epoch - 1][:want]
         if now != before:
             return passed(
-                "data_order", 0, 0, f"epoch {epoch}'s first {want} batches differ from epoch {epoch - 1}'s", TIP
+                DATA_ORDER, 0, 0, f"epoch {epoch}'s first {want} batches differ from epoch {epoch - 1}'s", TIP
             )
         return failed(
-            "data_order",
+            DATA_ORDER,
             1,
             0,
             f"with shuffling on, epoch {epoch} starts with the same {want} batches as epoch {epoch - 1}: the "
@@ -141,16 +141,16 @@ class OrderWatch:
     def unjudged(self) -> Verdict:
         """The data_order verdict of a run that never compared two epochs: why not."""
         if not self.shuffled:
-            return skipped("data_order", "the training loader does not shuffle (a sequential sampler)", TIP)
-        return skipped("data_order", f"{len(self.epochs)} epoch(s) begun: no two epochs to compare", TIP)
+            return skipped(DATA_ORDER, "the training loader does not shuffle (a sequential sampler)", TIP)
+        return skipped(DATA_ORDER, f"{len(self.epochs)} epoch(s) begun: no two epochs to compare", TIP)
 
     def resume_unjudged(self) -> Verdict:
         """The resume_order verdict of a run that did not draw its first batches after a resume: why not."""
         if self.resumed is None:
-            return skipped("resume_order", "not a resumed run", TIP)
+            return skipped(RESUME_ORDER, "not a resumed run", TIP)
         epoch, offset = self.resumed
         return skipped(
-            "resume_order",
+            RESUME_ORDER,
             f"resumed at epoch {epoch}, batch {offset}: {len(self.got)} batch(es) drawn in that epoch after it, "
             f"fewer than the {self.again} compared <gates.resume_order.batches={self.again}>",
             TIP,
@@ -164,7 +164,7 @@ class OrderWatch:
         where = f"epoch {epoch}, batches {offset}..{offset + len(got) - 1}"
         if expected is None:
             return passed(
-                "resume_order",
+                RESUME_ORDER,
                 0,
                 0,
                 f"resumed at {where}: the uninterrupted order cannot be drawn here (several processes)",
@@ -172,12 +172,12 @@ class OrderWatch:
             )
         if expected == got:
             return passed(
-                "resume_order", 0, 0, f"resumed at {where}: the batches are those an uninterrupted run draws there", TIP
+                RESUME_ORDER, 0, 0, f"resumed at {where}: the batches are those an uninterrupted run draws there", TIP
             )
         replay = [e for e in range(epoch) if self.uninterrupted(e, offset, len(got)) == got]
         said = f" (they are epoch {replay[0]}'s instead: the order restarted)" if replay else ""
         return failed(
-            "resume_order",
+            RESUME_ORDER,
             sum(a != b for a, b in zip(got, expected)),
             0,
             f"after the resume, the batches at {where} are not those an uninterrupted run draws there{said}. "

@@ -33,11 +33,11 @@ def identical_losses(first: Sequence[float], second: Sequence[float]) -> Verdict
     """Pass when both runs' losses are equal bit for bit (NaN counts as equal to NaN)."""
     diverged = next((i for i, (a, b) in enumerate(zip(first, second)) if not _same_bits(a, b)), None)
     if diverged is None and len(first) == len(second):
-        return passed("determinism", 0.0, 0.0, f"{len(first)} steps, identical losses bit for bit", TIP)
+        return passed(GATE, 0.0, 0.0, f"{len(first)} steps, identical losses bit for bit", TIP)
     step = diverged if diverged is not None else min(len(first), len(second))
     gap = abs(first[step] - second[step]) if diverged is not None else float("nan")
     return failed(
-        "determinism",
+        GATE,
         gap,
         0.0,
         f"two runs from the same seed differ at step {step} (losses {list(first)} vs {list(second)}). "

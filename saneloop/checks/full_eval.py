@@ -24,9 +24,9 @@ def every_example_once(seen_indices: torch.Tensor, dataset_size: int) -> Verdict
     missing = (counts == 0).nonzero().flatten()
     repeated = (counts > 1).nonzero().flatten()
     if len(missing) == 0 and len(repeated) == 0 and len(seen_indices) == dataset_size:
-        return passed("full_eval", len(seen_indices), dataset_size, f"all {dataset_size} test examples, once each", TIP)
+        return passed(GATE, len(seen_indices), dataset_size, f"all {dataset_size} test examples, once each", TIP)
     return failed(
-        "full_eval",
+        GATE,
         len(seen_indices),
         dataset_size,
         f"evaluation saw {len(seen_indices)} predictions for {dataset_size} test examples: "

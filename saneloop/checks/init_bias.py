@@ -125,7 +125,7 @@ def judge(
     margin = relative_margin(prior_gap, settings.max_prior_gap)
     if prior_gap > settings.max_prior_gap:
         return failed(
-            "init_bias",
+            GATE,
             round(prior_gap, 4),
             f"<= {settings.max_prior_gap}",
             f"set {head}.bias to the {what_was_set}, but with {head}'s weights at zero the model's mean "
@@ -137,7 +137,7 @@ def judge(
             margin=margin,
         )
     return passed(
-        "init_bias",
+        GATE,
         round(prior_gap, 4),
         f"<= {settings.max_prior_gap}",
         f"set {head}.bias to the {what_was_set}; with {head}'s weights at zero the mean prediction is "
@@ -152,7 +152,7 @@ def _no_head(uniform_gap: float, settings: InitBiasSettings, by_design: str = ""
     has none by design (`by_design` says why; init_loss then expects a zero output's loss)."""
     if by_design and uniform_gap > settings.uniform_tolerance:
         return passed(
-            "init_bias",
+            GATE,
             None,
             "a final bias",
             f"no final bias to set: {by_design}. The prediction at init is then a zero output, not the prior "
@@ -161,7 +161,7 @@ def _no_head(uniform_gap: float, settings: InitBiasSettings, by_design: str = ""
         )
     if uniform_gap <= settings.uniform_tolerance:
         return passed(
-            "init_bias",
+            GATE,
             None,
             "a final bias",
             "the model has no final bias to set; the target "
@@ -169,7 +169,7 @@ def _no_head(uniform_gap: float, settings: InitBiasSettings, by_design: str = ""
             TIP,
         )
     return failed(
-        "init_bias",
+        GATE,
         None,
         "a final bias",
         "the model has no final bias to set, and the target prior "

@@ -212,7 +212,7 @@ def _verdict(
     key = f"<gates.init_loss.rtol={settings.rtol}, gates.init_loss.head_factor={settings.head_factor}>"
     if abs(excess) <= allowed:
         return passed(
-            "init_loss",
+            GATE,
             round(measured, 4),
             shown,
             f"loss at init {measured:.4f} vs {expected:.4f} ({derivation}){note}, within {allowed:.3g}",
@@ -226,7 +226,7 @@ def _verdict(
         else "Likely causes: targets leaked into the inputs, a loss that can go negative."
     )
     return failed(
-        "init_loss",
+        GATE,
         round(measured, 4),
         shown,
         f"loss at init {measured:.4f} is {abs(excess):.4g} away from {expected:.4f} ({derivation}){note}, more "
@@ -241,7 +241,7 @@ def _wrong_prior(
 ) -> Verdict:
     factor = f" (x{prior / expected:.3g})" if expected else ""
     return failed(
-        "init_loss",
+        GATE,
         round(measured, 4),
         f"{expected:.4f} ± {allowed:.3g}",
         f"with {head}'s weights at zero the model predicts its bias, the prior, and that scores {prior:.4f}, not "

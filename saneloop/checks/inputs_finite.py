@@ -60,7 +60,7 @@ def judge(
         among = "; ".join(f"{c:,} random {split} items of {n:,} were read" for split, (c, n) in sampled.items())
         among = f" ({among}: there may be more)" if among else ""
         return failed(
-            "inputs_finite",
+            GATE,
             count,
             0,
             f"{count} samples hold NaN or Inf: {where}{among}. Likely causes: "
@@ -68,14 +68,14 @@ def judge(
             TIP,
         )
     if not sampled:
-        return passed("inputs_finite", 0, 0, "all inputs and targets are finite", TIP)
+        return passed(GATE, 0, 0, "all inputs and targets are finite", TIP)
     said = "; ".join(
         f"{checked:,} random {split} items of {total:,}: at most {at_most(checked):.2%} of them at "
         f"{CONFIDENCE:.0%} confidence"
         for split, (checked, total) in sampled.items()
     )
     return passed(
-        "inputs_finite",
+        GATE,
         0,
         0,
         f"no NaN or Inf in a sample ({said}); every target was checked, and epoch 1 of train checks "

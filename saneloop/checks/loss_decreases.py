@@ -92,7 +92,7 @@ def loss_decreased(
     first and last steps' losses are compared."""
     if nonfinite_step is not None:
         return failed(
-            "loss_decreases",
+            GATE,
             float("nan"),
             "finite",
             f"the training loss became NaN/Inf at step {nonfinite_step}; training stopped there: it diverged. "
@@ -100,9 +100,7 @@ def loss_decreased(
             TIP,
         )
     if len(losses) < 2:
-        return failed(
-            "loss_decreases", None, "at least 2 steps", "train ran fewer than 2 steps; raise train.epochs", TIP
-        )
+        return failed(GATE, None, "at least 2 steps", "train ran fewer than 2 steps; raise train.epochs", TIP)
     start, end, drop, noise, where = _fall(losses, settings, before, after)
     ratio = end / start if start > 0 else math.inf
     margin = _margin(drop, start, noise, ratio, settings)
@@ -111,14 +109,12 @@ def loss_decreased(
     )
     said = f"training loss {start:.4g} -> {end:.4g} {where} (drop {drop:+.4g} ± {noise:.2g}, ratio {ratio:.2f})"
     if margin >= 0:
-        return passed(
-            "loss_decreases", round(ratio, 4), shown, said, TIP, margin=margin if math.isfinite(margin) else None
-        )
+        return passed(GATE, round(ratio, 4), shown, said, TIP, margin=margin if math.isfinite(margin) else None)
     kind = curves.shape(losses.tolist()).kind
     what = kind if kind in (curves.FLAT, curves.DIVERGED, curves.OSCILLATING) else curves.PLATEAUED  # fell too little
     said_what = {curves.PLATEAUED: "it fell too little"}.get(what, f"the curve {_WORDS[what]}")
     return failed(
-        "loss_decreases",
+        GATE,
         round(ratio, 4),
         shown,
         f"{said}: not clearly lower, {said_what}. Likely causes: {curves.causes(what, lr, _TOO_LITTLE)}. "

@@ -93,14 +93,14 @@ def switches_both_ways(model: nn.Module, batch: Batch, *, outputs: ModelOutputs 
             found.append(f"a forward in eval mode moved BatchNorm statistics {_few(moved(before, probe))}")
     if not found:
         return passed(
-            "modes",
+            MODES,
             0,
             0,
             "train() and eval() reach every module; forwards keep the mode; an eval forward moves no "
             "BatchNorm statistics",
             TIP,
         )
-    return failed("modes", len(found), 0, f"{'; '.join(found)}. Likely causes: {CAUSES}.", TIP)
+    return failed(MODES, len(found), 0, f"{'; '.join(found)}. Likely causes: {CAUSES}.", TIP)
 
 
 @dataclass

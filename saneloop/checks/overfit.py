@@ -199,7 +199,7 @@ def judge(run: _Run, size: int, settings: OverfitSettings) -> Verdict:
     start = f"{run.losses[0]:.4g} -> {final:.4g}"
     if run.outcome == "memorised":
         return passed(
-            "overfit",
+            GATE,
             round(final, 6),
             shown,
             f"{size} examples memorised in {steps} steps: loss {start}, below the goal {run.goal:.4g} "
@@ -214,7 +214,7 @@ def judge(run: _Run, size: int, settings: OverfitSettings) -> Verdict:
         f"gates.overfit.batch_size={settings.batch_size}>"
     )
     return failed(
-        "overfit",
+        GATE,
         round(final, 6) if math.isfinite(final) else final,
         shown,
         f"{size} examples were not memorised in {steps} steps: the loss went {start} against a goal of "

@@ -47,7 +47,7 @@ def targets_valid(
             found.append(f"{split}: {problem.why}{where}")
     if found:
         return failed(
-            "targets",
+            GATE,
             len(found),
             0,
             "; ".join(found)
@@ -55,7 +55,7 @@ def targets_valid(
             TIP,
         )
     n = sum(len(t) for t in targets_by_split.values())
-    return passed("targets", 0, 0, f"all {n} targets fit task '{task.name}'", TIP)
+    return passed(GATE, 0, 0, f"all {n} targets fit task '{task.name}'", TIP)
 
 
 GATE = Gate(

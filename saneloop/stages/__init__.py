@@ -1,5 +1,6 @@
-"""The stages of a run, in the order the recipe climbs them. `saneloop.runner.pipeline` calls each in turn."""
+"""The stages of a run, in the order the recipe climbs them. `saneloop.runner.pipeline` calls each in turn;
+each stage module's `NAME` is one of these (the gates' declarations name their stage from the same list)."""
 
-NAMES = ("setup", "sanity", "baselines", "overfit", "capacity", "train", "evaluate")
+from ..checks.base.gate import STAGES as NAMES
 
 __all__ = ["NAMES"]

@@ -32,7 +32,7 @@ def _label_noise(ctx: RunContext, built: Built, settings) -> Verdict:
     each predicts the other (out of sample)."""
     labels = built.train_summary.targets
     if labels.dim() > 1 and labels[0].numel() > 1 or (labels.is_floating_point() and len(labels.unique()) > 2):
-        return skipped("label_noise", "not a classification target: no labels to rank")
+        return skipped(LABEL_NOISE, "not a classification target: no labels to rank")
     loaders, n = built.loaders, len(built.train_set)  # type: ignore[arg-type]
     order = torch.randperm(n, generator=generator(ctx.seed, Stream.LABEL_NOISE_FOLDS))[: settings.max_items]
     half = len(order) // 2
@@ -50,7 +50,7 @@ def _label_noise(ctx: RunContext, built: Built, settings) -> Verdict:
     optimizer, loss_fn = ctx.builders.optimizer, built.task.loss
     probs = cross_fitted(built.model, folds, loss_fn, optimizer, settings.steps, ctx.device, outputs=ctx.outputs)
     if probs is None:
-        return skipped("label_noise", "the model's outputs are not class logits: no probabilities to rank")
+        return skipped(LABEL_NOISE, "the model's outputs are not class logits: no probabilities to rank")
     positions = torch.cat(halves)
     kept = labels[positions] >= 0  # ignored targets (-100) carry no label to doubt
     verdict = likely_mislabelled(probs[kept], labels[positions][kept], positions[kept])

@@ -21,11 +21,11 @@ def run(ctx: RunContext, built: Built) -> None:
 
 def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
     if not settings.wider:
-        return skipped("capacity", "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
+        return skipped(CAPACITY, "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
     absent = [key for key in settings.wider if not ctx.builders.has(key)]
     if absent:
         return skipped(
-            "capacity",
+            CAPACITY,
             f"this config has no {absent} to widen; name the model's width argument, e.g. "
             f"++gates.capacity.wider={{model.channels: 32}} <gates.capacity.wider={settings.wider}>",
         )

@@ -21,7 +21,7 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     accelerator, task, report = ctx.accelerator, built.task, ctx.record.report
     evaluate_probes.run(ctx, built)  # trained_batch_independence, trained_causality: the probes on trained weights
     loader = accelerator.prepare(built.loaders.test())
-    with ModeWatch(trained.model, False, "eval_mode") as modes:
+    with ModeWatch(trained.model, False, EVAL_MODE.name) as modes:
         outputs, targets, indices = predict_all(trained.model, loader, accelerator, outputs=ctx.outputs)
     ctx.gates(EVAL_MODE, lambda s: modes.verdict())
     ctx.gates(FULL_EVAL, lambda s: every_example_once(indices, len(built.test_set)))

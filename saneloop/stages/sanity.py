@@ -100,7 +100,5 @@ def _accumulation(ctx: RunContext, built: Built, rtol: float) -> Verdict:
 def _model_loss(ctx: RunContext, built: Built, s) -> Verdict:
     """Only for a run that trains on the model's own loss (model_output.model_loss=true)."""
     if not ctx.settings.model_output.model_loss:
-        return skipped(
-            "model_loss", "the run trains on the task's loss from the logits <model_output.model_loss=false>"
-        )
+        return skipped(MODEL_LOSS, "the run trains on the task's loss from the logits <model_output.model_loss=false>")
     return losses_agree(built.model, built.task.loss, built.loaders.probe(), s, ctx.device, outputs=ctx.outputs)

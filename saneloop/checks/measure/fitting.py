@@ -6,7 +6,6 @@ optimizer it is given, and leaves the caller's model and global random state as 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -117,30 +116,6 @@ def step(
 
 def trainable(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
-
-
-@torch.no_grad()
-def mean_loss(
-    model: nn.Module,
-    loss_fn: LossFn,
-    source: Iterable[Any],
-    limit: Optional[int] = None,
-    device: Optional[torch.device] = None,
-    transform: Callable[[Batch], Batch] = lambda b: b,
-    *,
-    outputs: ModelOutputs = DEFAULT_OUTPUTS,
-) -> tuple[float, int]:
-    """Mean loss per example over (up to `limit`) batches, in the model's current mode; and the count.
-
-    Per example, not per batch: a short last batch must not weigh as much as a full one.
-    """
-    total, count = 0.0, 0
-    for batch in itertools.islice(each(source), limit):
-        batch = transform(batch if device is None else batch.to(device))
-        size = len(batch)
-        total += float(loss_fn(forward(model, batch, outputs), batch.targets)) * size
-        count += size
-    return (total / count if count else float("nan")), count
 
 
 def each(source: Iterable[Any]) -> Iterator[Batch]:
