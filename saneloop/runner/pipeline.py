@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from ..config.builders import Builders
 from ..config.settings import RunSettings, read_settings
-from ..engine import distributed, interrupts, resume
+from ..engine import distributed, interrupts, launcher, resume
 from ..engine.gates import GateRunner
 from ..errors import (
     EXIT_CRASH,
@@ -55,6 +55,9 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
     run_dir = distributed.share_run_dir(accelerator, run_dir)  # main's, on every process
     record = RunRecord(run_dir, settings.recipe, accelerator.is_main_process, settings.output.figures)
     record.report.notes += distributed.notes(accelerator)
+    if (shortfall := launcher.fewer_processes_than_asked()) is not None:
+        record.note(shortfall)
+        record.terminal.print(f"[bold yellow]WARNING[/] {escape(shortfall)}")
     ctx = RunContext(
         settings, Builders(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record), accelerator
     )
