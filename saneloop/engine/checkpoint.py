@@ -5,7 +5,8 @@ the model, optimizer and scheduler states, the step losses so far, the RNG state
 and torch (CPU and CUDA) on every process, the data order (the shuffling generator as it was when
 the current epoch began, and how many batches of that epoch were used), each train hook's state
 (`hooks`, by hook name), the gate verdicts so far and the resolved config. Loading uses
-`torch.load(weights_only=True)`: no code is unpickled.
+`torch.load(weights_only=True)`: no code is unpickled. It also says how far train got in epochs
+and training items, whatever the number of processes (`progress.Progress`).
 
 Not `Accelerator.save_state`: it writes a folder of several files (no single atomic rename), pickles
 the RNG states with NumPy arrays, and keeps the data position only for stateful loaders. The
@@ -29,6 +30,7 @@ from ..errors import InputError, Interrupted
 from ..record.atomic import in_background, leftovers, replacing, wait_for_writes
 from . import interrupts
 from .hooks import TrainHook, hook_states
+from .progress import Progress
 from .rng_state import gather_ranks, global_rng, loader_generators, set_global_rng
 from .state_keys import eager_keys, model_mismatch
 
@@ -130,17 +132,14 @@ class Checkpointer:
         self.last_path: Optional[Path] = None
         self._saved_step: Optional[int] = None
         self._generators = loader_generators(loader)
-        self._epoch, self._epoch_first_step, self._epoch_rng = -1, 0, [g.get_state() for g in self._generators]
+        self.progress = Progress(len(loader))
+        # the epoch `batches` is in (0-based), the step it began at, its shuffling generators' states
+        self.epoch, self._epoch_first_step, self._epoch_rng = -1, 0, [g.get_state() for g in self._generators]
         self._resume_at: Optional[tuple[int, int, list[torch.Tensor]]] = None
         self._guard = interrupts.active()
         if self._guard is not None:
             self._guard.defer(self._on_signal)
         self.hooks = hooks  # the train hooks, whose states are saved and restored by name
-
-    @property
-    def epoch(self) -> int:
-        """The epoch `batches` is in (0-based)."""
-        return self._epoch
 
     def _on_signal(self) -> None:  # runs inside the signal handler: no I/O, just make the next step save
         self.due = 0
@@ -161,6 +160,7 @@ class Checkpointer:
                 hook.load_state_dict(states[hook.name])
         step = int(payload["step"])
         losses.extend(payload["losses"].to(self.accelerator.device).unbind())
+        self.progress.restore(payload)
         rank = payload["rng"][self.accelerator.process_index]
         set_global_rng(rank)
         self._resume_at = (int(payload["epoch"]), int(payload["batch_in_epoch"]), list(rank["loader"]))
@@ -171,22 +171,22 @@ class Checkpointer:
     def batches(self, loader: Any, step: int) -> Iterable[Any]:
         """This epoch's batches: the loader itself, or after a resume the rest of the interrupted epoch."""
         if self._resume_at is not None:
-            self._epoch, offset, states = self._resume_at
+            self.epoch, offset, states = self._resume_at
             self._resume_at = None
             for generator, state in zip(self._generators, states):
                 generator.set_state(state)
             self._epoch_first_step, self._epoch_rng = step - offset, states
-            _set_iteration(loader, self._epoch)
+            _set_iteration(loader, self.epoch)
             if offset:
                 from accelerate import skip_first_batches  # skips at the sampler: no data is loaded
 
-                return skip_first_batches(loader, offset)
-            return loader
-        self._epoch += 1
+                return self.progress.counted(skip_first_batches(loader, offset))
+            return self.progress.counted(loader)
+        self.epoch += 1
         self._epoch_first_step = step
         self._epoch_rng = [g.get_state() for g in self._generators]  # before iter() draws from them
-        _set_iteration(loader, self._epoch)
-        return loader
+        _set_iteration(loader, self.epoch)
+        return self.progress.counted(loader)
 
     def save(self, step: int, losses: list[torch.Tensor]) -> None:
         """Write a checkpoint at `step` (once per step); then, if a signal asked for it, stop.
@@ -214,14 +214,16 @@ class Checkpointer:
         accelerator, plan = self.accelerator, self.plan
         rng = {**global_rng(), "loader": self._epoch_rng}
         every_rank = [rng] if accelerator.num_processes == 1 else gather_ranks(rng)
+        progress = self.progress.record(accelerator, self.epoch, step - self._epoch_first_step)  # every process
         model_state = accelerator.get_state_dict(self.model)  # every process takes part (sharded models)
         if accelerator.is_main_process:
             payload = {
                 "format": FORMAT,
                 "step": step,
                 "total": self.total,
-                "epoch": self._epoch,
+                "epoch": self.epoch,
                 "batch_in_epoch": step - self._epoch_first_step,
+                **progress,
                 "config": plan.config_yaml,
                 "model": model_state,
                 "optimizer": self.optimizer.state_dict(),

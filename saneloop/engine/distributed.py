@@ -172,6 +172,13 @@ def earliest(accelerator: Any, step: Optional[int]) -> Optional[int]:
     return min(steps) if steps else None
 
 
+def summed(accelerator: Any, count: int) -> int:
+    """`count` summed over the processes (a gather: every process calls it at the same point)."""
+    if accelerator.num_processes == 1:
+        return count
+    return int(accelerator.gather(torch.tensor([count], device=accelerator.device)).sum())
+
+
 def share_failure(accelerator: Any, text: str, show_traceback: bool = True) -> str:
     """Tell the other processes what went wrong here; return the error line for the report.
 

@@ -39,11 +39,11 @@ def run(ctx: RunContext, built: Built) -> Trained:
     scheduler = ctx.builders.scheduler(optimizer)
     data = DataPass(ctx, built)  # epoch 1 checks every training item (gate full_pass)
     loader = data.loader(ctx.builders.augmented(built.train_set))
-    total = _total_steps(ctx, len(loader))
-    figures = TrainFigures(ctx.record, built, ctx.device, ctx.settings.train, total, ctx.outputs)  # tips 10 and 11
-    curve = LossCurve(ctx.record, built, ctx.accelerator, ctx.settings.train, total, ctx.outputs)
     start = copy.deepcopy(built.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
     model, optimizer, scheduler, loader = _prepare(ctx, built.model, optimizer, scheduler, loader)
+    total = _total_steps(ctx, len(loader), built.loaders.train_batch_size)
+    figures = TrainFigures(ctx.record, built, ctx.device, ctx.settings.train, total, ctx.outputs)  # tips 10 and 11
+    curve = LossCurve(ctx.record, built, ctx.accelerator, ctx.settings.train, total, ctx.outputs)
     # The checkpoints (and every probe) use `model`; the steps run `stepped`, which shares its
     # parameters (compiled when train.compile): state dict keys never carry `_orig_mod.`.
     stepped = _compiled(ctx, model) if ctx.settings.train.compile else model
@@ -77,10 +77,20 @@ def _loss_decreased(ctx: RunContext, built: Built, start, trained, losses, nonfi
     return loss_decreased(losses, settings, nonfinite_step, lr, before, after)
 
 
-def _total_steps(ctx: RunContext, steps_per_epoch: int) -> int:
-    train = ctx.settings.train
+def _total_steps(ctx: RunContext, steps_per_epoch: int, batch_size: int) -> int:
+    """`train.epochs` passes over the training set (or `train.max_steps`), in steps of the loader the loop
+    iterates: with N processes Accelerate shards it, a batch of `loader.train.batch_size` on each process per
+    step, so an epoch takes about 1/N of one process's steps (the report says so)."""
+    train, processes = ctx.settings.train, ctx.accelerator.num_processes
     total = steps_per_epoch * int(train.epochs)
-    return min(total, int(train.max_steps)) if train.max_steps is not None else total
+    capped = min(total, int(train.max_steps)) if train.max_steps is not None else total
+    if processes > 1:
+        ctx.record.note(
+            f"train: an epoch is {steps_per_epoch} steps, each a batch of {batch_size} on every one of the "
+            f"{processes} processes <loader.train.batch_size is per process>; train.epochs={train.epochs} is "
+            f"{total} steps" + (f", cut to {capped} <train.max_steps>" if capped < total else "")
+        )
+    return capped
 
 
 def _plan(ctx: RunContext) -> CheckpointPlan:

@@ -9,7 +9,7 @@ inspection is switched off. In-memory tensors, checked whole in setup, are not i
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..checks.full_pass import GATE as FULL_PASS
 from ..checks.full_pass import BatchInspector, checked_in_setup, rejected, went_by
 from ..data.inspection import Rejected
-from ..engine.distributed import earliest
+from ..engine.distributed import earliest, summed
 from ..engine.hooks import NEVER, Finding, Findings, TrainHook, found
 from ..errors import InputError
 from .context import Built, RunContext
@@ -95,8 +95,4 @@ class DataPass(TrainHook):
         return [found(FULL_PASS, went_by(seen, self.total, whole_epoch, self.ctx.resumed is not None))]
 
     def _seen_everywhere(self) -> int:
-        accelerator = self.ctx.accelerator
-        if accelerator.num_processes == 1:
-            return self.seen
-        mine: Optional[torch.Tensor] = torch.tensor([self.seen], device=accelerator.device)
-        return int(accelerator.gather(mine).sum())
+        return summed(self.ctx.accelerator, self.seen)
