@@ -21,11 +21,11 @@ from safetensors.torch import load_file
 
 from saneloop.checks.base.verdict import failed, passed
 from saneloop.datasets import digits
-from saneloop.engine import distributed
+from saneloop.engine import checkpoint, distributed, launcher
 from saneloop.errors import EXIT_CRASH, EXIT_HALTED, EXIT_PASSED, InputError
 from saneloop.models import MLP
 from saneloop.tasks import Classify
-from tests.conftest import NOT_APPLICABLE, REPO, assert_every_gate_passed, gate
+from tests.conftest import NOT_APPLICABLE, REPO, assert_every_gate_passed, gate, run_pipeline
 
 SMALL = ["train.epochs=5", "output.progress=false", "gates.overfit.max_steps=100"]
 PROMPT_S = 90  # generous for a 2-core CI box shared with other jobs; a hang would wait 600 s
@@ -106,6 +106,8 @@ def test_torchrun_two_processes_one_run_dir_and_exact_eval(tmp_path):
     alone = _one_process_metrics(run_dir / "model.safetensors")
     assert alone["count"] == report["metrics"]["count"] and alone["accuracy"] == report["metrics"]["accuracy"]
     assert alone["loss"] == pytest.approx(report["metrics"]["loss"], rel=1e-6, abs=1e-7)
+    last = _last_checkpoint(run_dir)  # train.epochs=5 passes over the training set, not 5 per process
+    assert last["epochs"] == 5.0 and 5 * TRAIN_ITEMS <= last["items"] < 5 * (TRAIN_ITEMS + 2 * BATCH)
 
 
 def test_bad_data_on_one_process_halts_both_promptly(tmp_path):
@@ -177,6 +179,80 @@ def test_mixed_precision_and_accumulation_keep_every_gate(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert gate(report, "init_loss")["value"] == pytest.approx(2.3069, abs=1e-4)  # as in full precision
     assert any("bf16" in n for n in report["notes"]) and any("accumulation over 2" in n for n in report["notes"])
+
+
+# Only the step bookkeeping is compared: the gates that train copies of the model are off (they run the same
+# on any number of processes); a scheduler that never changes the rate counts the steps it sees.
+BOOKKEEPING = [
+    "train.epochs=2",
+    "stop_after=train",
+    "output.progress=false",
+    "output.figures=false",
+    "scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:100000}",
+    *(
+        f"gates.{name}.enabled=false"
+        for name in ("determinism", "split_overlap", "target_leak", "input_independent", "overfit", "capacity")
+    ),
+]
+TRAIN_ITEMS, BATCH = 1348, 64  # classify's training split and loader.train.batch_size
+
+
+def _last_checkpoint(run_dir: Path) -> dict:
+    return checkpoint.load(checkpoint.complete(run_dir)[-1])
+
+
+def test_two_processes_train_the_epochs_of_one_and_accelerate_launch_starts_both_on_cpu(tmp_path):
+    """The README's CPU form of `accelerate launch` starts 2 processes, which train `train.epochs` passes over
+    the training set, as one process does: half the steps each (loader.train.batch_size is per process), the
+    same epochs, every item once per epoch, and a scheduler sized in one process's steps sees all of them."""
+    launched = subprocess.run(
+        ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+        + ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+        + ["-m", "saneloop", "+recipe=classify", *BOOKKEEPING, f"hydra.run.dir={tmp_path / 'two'}"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert launched.returncode == EXIT_PASSED, launched.stdout + launched.stderr
+    report = json.loads((tmp_path / "two" / "report.json").read_text())
+    assert any(n.startswith("2 processes") for n in report["notes"]), report["notes"]
+    code, _ = run_pipeline(tmp_path / "one", *BOOKKEEPING)
+    assert code == EXIT_PASSED
+    one, two = _last_checkpoint(tmp_path / "one"), _last_checkpoint(tmp_path / "two")
+    assert one["epochs"] == two["epochs"] == 2.0 and one["epoch"] == two["epoch"] == 1
+    assert (one["step"], two["step"]) == (2 * 22, 2 * 11)  # 22 batches of 64 an epoch, shared by 2 processes
+    assert one["items"] == 2 * TRAIN_ITEMS
+    # Accelerate completes the epoch's last step on the second process with items from the epoch's start
+    assert 2 * TRAIN_ITEMS <= two["items"] < 2 * (TRAIN_ITEMS + 2 * BATCH)
+    assert one["scheduler"]["last_epoch"] == two["scheduler"]["last_epoch"] == one["step"]
+
+
+def test_accelerate_launch_asked_for_two_processes_that_starts_one_says_so(monkeypatch):
+    """`accelerate launch --cpu --num_processes 2` runs one process (its plain launcher); the trace it leaves
+    (MASTER_ADDR/PORT, set only when asked for several, beside ACCELERATE_USE_CPU, no WORLD_SIZE) is read,
+    and the count asked for from the launcher's command line."""
+    for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
+    assert launcher.fewer_processes_than_asked() is None  # `accelerate launch --cpu`: one process asked for
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--num_processes", "2"])
+    cmdline, deadline = Path(f"/proc/{parent.pid}/cmdline"), time.monotonic() + 10
+    while b"--num_processes" not in cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the child has exec'd (a fork shows its parent's command line)
+    try:
+        monkeypatch.setattr(launcher.os, "getppid", lambda: parent.pid)
+        said = launcher.fewer_processes_than_asked()
+    finally:
+        parent.kill()
+        parent.wait()
+    assert said is not None and said.startswith("accelerate launch was asked for 2 processes and started this one")
+    assert "accelerate launch --multi_gpu --num_processes 2" in said and "torchrun --nproc_per_node 2" in said
+    monkeypatch.setenv("WORLD_SIZE", "2")  # every process started (torchrun, accelerate launch --multi_gpu)
+    assert launcher.fewer_processes_than_asked() is None
 
 
 class _OneProcess:
