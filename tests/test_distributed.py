@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -227,6 +228,38 @@ def test_two_processes_train_the_epochs_of_one_and_accelerate_launch_starts_both
     # Accelerate completes the epoch's last step on the second process with items from the epoch's start
     assert 2 * TRAIN_ITEMS <= two["items"] < 2 * (TRAIN_ITEMS + 2 * BATCH)
     assert one["scheduler"]["last_epoch"] == two["scheduler"]["last_epoch"] == one["step"]
+
+
+@pytest.mark.slow
+def test_a_two_process_run_resumed_mid_epoch_ends_as_the_uninterrupted_one(tmp_path):
+    """Checkpoint steps, epochs and items are the sharded loader's: a 2-process run resumed from step 15 (of
+    11 an epoch, with gradient accumulation, dropout and a scheduler) ends with the uninterrupted weights."""
+    overrides = [
+        *(o for o in BOOKKEEPING if not o.startswith("scheduler=")),
+        "checkpoint.every=5",
+        "checkpoint.keep=10",
+        "model.dropout=0.1",
+        "accelerator.gradient_accumulation_steps=2",
+        "scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:3,gamma:0.9}",
+    ]
+
+    def torchrun(*args: str) -> None:
+        command = ["torchrun", "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "saneloop", *args]
+        result = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+        assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    torchrun("+recipe=classify", *overrides, f"hydra.run.dir={full}")
+    shutil.copytree(full, cut)
+    for later in checkpoint.complete(cut)[3:]:  # keep steps 5, 10, 15: resume in epoch 1, batch 4
+        later.unlink()
+    torchrun(f"resume={cut}", f"hydra.run.dir={cut}")
+    uninterrupted, resumed = _last_checkpoint(full), _last_checkpoint(cut)
+    for key in ("step", "epochs", "items"):
+        assert resumed[key] == uninterrupted[key], key
+    assert uninterrupted["epochs"] == 2.0 and uninterrupted["step"] == 22
+    assert resumed["scheduler"]["last_epoch"] == uninterrupted["scheduler"]["last_epoch"]
+    assert all(torch.equal(resumed["model"][k], v) for k, v in uninterrupted["model"].items())
 
 
 def test_accelerate_launch_asked_for_two_processes_that_starts_one_says_so(monkeypatch):
