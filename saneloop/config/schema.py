@@ -56,7 +56,9 @@ class LoaderConfig:
 @dataclass
 class TrainConfig:
     epochs: int = bounded(30, low=1)
-    max_steps: Optional[int] = bounded(None, low=1)  # stop after this many optimizer steps (null: run all epochs)
+    # Stop after this many steps (null: run all epochs). A step is a batch on every process (N processes: about
+    # 1/N of an epoch's steps each); with gradient accumulation K, K steps make one optimizer step.
+    max_steps: Optional[int] = bounded(None, low=1)
     log_every: int = bounded(10, low=1)  # steps between TensorBoard points (each costs one host sync)
     # Steps between predictions on a fixed test batch (tip 11: prediction dynamics); null: 10 over the run.
     eval_every: Optional[int] = bounded(None, low=1)
