@@ -18,10 +18,12 @@ from .views import BatchView, PredictionView
 
 @dataclass(frozen=True)
 class TargetProblem:
-    """Sample indices whose targets break the task's contract, and why."""
+    """Sample indices whose targets break the task's contract, and why; `fix`, when the task knows it
+    (e.g. a config key to set), replaces the targets gate's generic list of likely causes."""
 
     why: str
     indices: list[int]
+    fix: str = ""
 
 
 @runtime_checkable
