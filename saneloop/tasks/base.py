@@ -104,3 +104,12 @@ class HasPerExampleLoss(Protocol):
     alone) and otherwise call `loss` on each sample by itself."""
 
     def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class HasPerOutputLoss(Protocol):
+    """Optional, beside `Task`: the loss of each sample and output, [B, k], whose mean over outputs is
+    `per_example_loss` (several regression targets per item). `input_independent` then wants every output
+    to learn from the inputs: one output shuffled apart from its inputs hides in the mean of the others."""
+
+    def per_output_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from saneloop.checks import targets_valid
 from saneloop.tasks import Regress
@@ -99,3 +100,21 @@ def test_one_output_keeps_its_names_and_numbers():
     assert set(task.metrics(y + 1, y)) == {"loss", "rmse", "mae", "r2", "r2_se", "count"}
     assert task.expected_init_loss(y)[1] == "variance of the training targets"
     assert math.isclose(task.metrics(y + 1, y)["rmse"], 1.0)
+
+
+def test_target_leak_judges_each_output_and_names_the_one_a_feature_copies():
+    from saneloop.checks.target_leak import TargetLeakSettings, leaking_features
+    from tests.checks.test_split_overlap import sample
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(400, 6, generator=gen), _targets(400)
+    y[:, :2] += torch.stack([x[:, 0] * 0.3, x[:, 1] * 20], 1)  # predictive, far from a copy
+
+    def split(x, y):
+        return sample(TensorDataset(x[:300], y[:300]), "train"), sample(TensorDataset(x[300:], y[300:]), "test")
+
+    clean = leaking_features(*split(x, y), TargetLeakSettings())
+    assert clean.passed and clean.status == "passed", clean.message
+    x[:, 4] = (y[:, 2] - 10_000) / 2000  # output 2, in other units, kept among the inputs
+    leak = leaking_features(*split(x, y), TargetLeakSettings())
+    assert not leak.passed and leak.details["leaks"] == [4] and "output 2" in leak.message
