@@ -118,3 +118,17 @@ def test_target_leak_judges_each_output_and_names_the_one_a_feature_copies():
     x[:, 4] = (y[:, 2] - 10_000) / 2000  # output 2, in other units, kept among the inputs
     leak = leaking_features(*split(x, y), TargetLeakSettings())
     assert not leak.passed and leak.details["leaks"] == [4] and "output 2" in leak.message
+
+
+def test_init_loss_of_a_bias_free_head_names_no_cross_entropy_for_three_outputs():
+    from torch import nn
+
+    from saneloop.checks import loss_at_init
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 10, generator=gen), torch.randn(64, 3, generator=gen)
+    model = nn.Linear(10, 3, bias=False)
+    with torch.no_grad():
+        model.weight.mul_(0.01)
+    verdict = loss_at_init(model, Regress(outputs=3), [(x, y)], bias_set=False)
+    assert verdict.passed and "zero output" in verdict.message and "log 3" not in verdict.message, verdict.message
