@@ -12,6 +12,8 @@ import torch
 
 from .paired import Lead, lead
 
+SCALES = 1e4  # outputs whose losses (squared errors) lie this far apart: spreads 100x apart
+
 
 @dataclass(frozen=True)
 class OutputLeads:
@@ -32,12 +34,25 @@ class OutputLeads:
         """The message of a failure: the lagging outputs, their leads, the likely causes, the keys."""
         shown = "; ".join(f"output {j}: lead {self.leads[j].shown()}" for j in self.lagging)
         return (
+            f"{self._scales()}"
             f"after {steps} steps the outputs together learn from the inputs, but {len(self.lagging)} of "
             f"{len(self.leads)} do not ({shown}): no more than from their absence, and neither copy still improves "
-            "on them. Likely causes: that output's targets shuffled apart from the inputs (a column permuted on its "
-            "own, misaligned after a join), an output no input predicts, a head that never reads its features. All "
+            f"on them. Likely causes: {self._scales()}that output's targets shuffled apart from the inputs (a "
+            "column permuted on its own, misaligned after a join), an output no input predicts, a head that never "
+            "reads its features. All "
             f"outputs: {together} <gates.input_independent.z={settings.z}, gates.input_independent.min_gain="
             f"{settings.min_gain}, gates.input_independent.min_steps={settings.min_steps}>"
+        )
+
+    def _scales(self) -> str:
+        """A cause to name first when the outputs' losses lie SCALES apart: training serves the widest."""
+        bases = [abs(found.base) for found in self.leads]
+        if not min(bases) > 0 or max(bases) / min(bases) <= SCALES:
+            return ""
+        return (
+            f"outputs on scales far apart (held-out losses from {min(bases):.3g} to {max(bases):.3g}), so the mean "
+            "squared error, and the training, is mostly the widest output's: standardise the targets per output in "
+            "the data and declare it with data.target_shift / data.target_scale; "
         )
 
 
