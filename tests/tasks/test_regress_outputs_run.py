@@ -84,3 +84,18 @@ def test_data_of_three_targets_under_task_outputs_1_halts_naming_the_key(tmp_pat
     found = assert_halted_at(code, report, "setup", "targets")
     assert "3 values per item" in found["message"] and "set task.outputs" in found["message"].lower()
     assert "num_classes" not in found["message"]
+
+
+def test_from_python_the_number_of_outputs_comes_from_the_model(tmp_path):
+    from three_scales import three_scales
+
+    import saneloop
+    from saneloop.models import MLP
+
+    data = three_scales(target_shift=[1.0, 150.0, 10_000.0], target_scale=[0.5, 30.0, 2000.0])
+    model = MLP(10, 3, hidden=64, head_scale=0.1)
+    result = saneloop.run(
+        model=model, data=data, task="regress", overrides=[*QUIET, "stop_after=sanity"], run_dir=tmp_path
+    )
+    assert result.status == "stopped", result.verdicts
+    assert "each output's training targets" in result.verdict("init_bias").message
