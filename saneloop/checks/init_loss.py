@@ -101,7 +101,7 @@ def loss_at_init(
     if train_targets is None:
         train_targets = cat_padded([b.targets for b in picked], IGNORE_INDEX)
     measured = measure(model, task, picked, head, outputs)
-    expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, measured)
+    expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, measured, train_targets)
     if picked and outputs.model_loss:
         own, _, _ = own_and_task_losses(model, task.loss, picked, len(picked), outputs=outputs)
         as_measured = InitLossMeasurement(Losses(own, torch.zeros(0)), None, None, None)
@@ -112,11 +112,15 @@ def loss_at_init(
     return judge(measured, *expected, settings)
 
 
-def zero_output_loss(task: Task, measured: InitLossMeasurement) -> tuple[float, str]:
+def zero_output_loss(
+    task: Task, measured: InitLossMeasurement, targets: Optional[torch.Tensor] = None
+) -> tuple[float, str]:
     """The task's loss of an all-zero output on the measured batches: what a model without a final bias
-    starts at when its head's weights are small (log C for cross-entropy, whatever the class prior)."""
+    starts at when its head's weights are small (log C for cross-entropy, whatever the class prior; for
+    real-valued targets, several regression outputs, no log C is named)."""
     size = task.head_size()
-    named = f" = log {size} = {math.log(size):.4f} for cross-entropy over {size} classes" if size > 2 else ""
+    classes = size > 2 and not (targets is not None and targets.is_floating_point())
+    named = f" = log {size} = {math.log(size):.4f} for cross-entropy over {size} classes" if classes else ""
     return measured.with_weights.zero_output, (
         f"no final bias to set: with small head weights the output starts near zero, so the loss starts at a "
         f"zero output's{named}"

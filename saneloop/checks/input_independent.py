@@ -32,6 +32,7 @@ from .measure.copy_pair import CopyPair, PairScores
 from .measure.fitting import LossFn, OptimizerFactory, cycled, default_optimizer
 from .measure.paired import HeldOut, Lead, lead
 from .measure.per_example import ExampleLoss, PerExampleFn
+from .measure.per_output import output_leads
 
 TIP = "tip 7: input-independent baseline"
 CHANGE_Z = 2.0  # a copy's held-out loss "still improves" by this many standard errors (and min_gain)
@@ -70,16 +71,21 @@ def learns_from_inputs(
     *,
     zero_copy: Optional[Callable[[nn.Module], Any]] = None,
     outputs: ModelOutputs = DEFAULT_OUTPUTS,
+    per_output: Optional[PerExampleFn] = None,
 ) -> Verdict:
     """Train two copies of `model` from its current weights on the same batches, one fed the real inputs
     and one fed `zero(batch)`, and compare them example by example on held-out data until one of the
     stopping rules decides (module docstring). `per_example`: the task's vectorised per-example loss,
     used while it agrees with `loss_fn`. `zero_copy`: what keeps the zeroed copy from inputs that zeros
     would not hide, applied to it once (token ids: `zero_embedding_output`, with `zero` leaving the batch).
+    `per_output`: the loss per example and output [B, k] (several regression targets): every output must lead.
 
     Usable on its own: `learns_from_inputs(model, train_loader, test_loader, F.cross_entropy).passed`.
     """
-    pair, scorer = CopyPair(model, optimizer, settings.lr, outputs, zero_copy), ExampleLoss(loss_fn, per_example)
+    pair, scorer = (
+        CopyPair(model, optimizer, settings.lr, outputs, zero_copy),
+        ExampleLoss(loss_fn, per_example, per_output),
+    )
     held = HeldOut(held_out_batches, device)
     held.grow(settings.held_out)
     batches = cycled(train_batches, settings.max_steps)
@@ -154,7 +160,7 @@ def judge(
         and (own.clear(settings.z, settings.min_gain) or reordering_told_nothing)
         and not worse_than_at_init
     ):
-        return pass_(ahead, own, pair, settings)
+        return _each_output(pass_(ahead, own, pair, settings), before, now, pair, settings, out_of_budget)
     improving = [
         lead(was, cur[:n]).clear(CHANGE_Z, settings.min_gain)
         for was, cur in ((before.real, now.real), (before.zeroed, now.zeroed))
@@ -165,6 +171,15 @@ def judge(
     if pair.steps >= settings.min_steps and not any(improving):
         return fail(ahead, pair, settings, "stopped", curve)
     return None
+
+
+def _each_output(verdict: Verdict, before: PairScores, now: PairScores, pair: CopyPair, settings, out_of_budget: bool):
+    """With several outputs, a pass needs each to lead on its own (None: train on while a lagging one improves)."""
+    found = output_leads(before.columns, now.columns, settings, CHANGE_Z) if before.columns is not None else None
+    if found is None or not found.decided(pair.steps, settings, out_of_budget):
+        return verdict if found is None else None  # every output leads; or train on while a lagging one improves
+    worst, message = found.worst, found.failure(pair.steps, verdict.message, settings)
+    return failed(GATE, _ratio(worst), _shown(settings), message, TIP, margin=_margin(worst, pair, settings), z=worst.z)
 
 
 def _blew_up(losses: list[float], start: float) -> bool:

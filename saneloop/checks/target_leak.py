@@ -6,7 +6,8 @@ leak, every gate passes, and it fails on real data. For classes, a label-like fe
 the classes distinct values) is scored by its values alone (each training value predicts its
 majority class, fitted on training, scored on test) as a share of the gain over the input-free
 baseline, 1 perfect, and also on singling out one class ("is it c?"), as a one-hot column would.
-For a regression target, a feature that is an affine copy of the target (held-out R^2 ~ 1). A
+For a regression target, a feature that is an affine copy of the target (held-out R^2 ~ 1; with
+several targets per item, of any one of them). A
 feature that is merely very predictive (iris' petal width, an area from its radius) is not a
 leak; the bar is a copy. (deepchecks' FeatureLabelCorrelation scores a feature with a tree.) For
 sequence targets (one per position), a position's input token is scored against its target.
@@ -50,6 +51,8 @@ def leaking_features(train: SplitSample, test: SplitSample, settings: TargetLeak
     if ya.dim() == 2 and xa.dim() == 2 and ya.shape[1] == xa.shape[1] and train.categorical:
         xa, xb, ya, yb = xa.reshape(-1, 1), xb.reshape(-1, 1), ya.reshape(-1), yb.reshape(-1)  # token t -> target t
         xa, ya, xb, yb = (_thinned(t) for t in (xa, ya, xb, yb))  # a million positions say no more than 100k
+    elif ya.dim() == 2 and ya.shape[1] > 1 and ya.is_floating_point() and len(torch.cat([ya, yb]).unique()) > 2:
+        return _per_output(xa, xb, ya, yb, settings)  # several regression targets per item: each judged
     elif ya.dim() > 1 and ya[0].numel() > 1:
         return skipped(GATE, f"targets of shape {list(ya.shape[1:])} per item: no scalar target to predict", TIP)
     ya, yb = ya.reshape(len(ya)), yb.reshape(len(yb))
@@ -143,6 +146,16 @@ def _affine_r2(xa: torch.Tensor, xb: torch.Tensor, ya: torch.Tensor, yb: torch.T
         / max(float(((y - ya.mean()) ** 2).mean()), 1e-300)
     )
     return torch.minimum(r2(xb, yb), r2(xa, ya))
+
+
+def _per_output(xa: torch.Tensor, xb: torch.Tensor, ya: torch.Tensor, yb: torch.Tensor, settings) -> Verdict:
+    """Regression targets [n, k]: each output against each feature (an affine copy of any one output is a
+    leak); judged on the output that one feature predicts best."""
+    scores = torch.stack(
+        [_affine_r2(xa.double(), xb.double(), ya[:, j].double(), yb[:, j].double()) for j in range(ya.shape[1])]
+    )
+    worst = int(scores.nan_to_num(nan=-torch.inf).amax(1).argmax())
+    return _judge(scores[worst], settings.max_r2, f"R^2 of an affine fit to output {worst}", xa.shape[1])
 
 
 def _judge(score: torch.Tensor, limit: float, kind: str, features: int) -> Verdict:

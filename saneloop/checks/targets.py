@@ -34,7 +34,7 @@ def targets_valid(
     `pairs_by_split`: per split, the dataset indices of a few samples and their stacked inputs and
     targets; only a `ChecksPairs` task is shown them.
     """
-    found = []
+    found, fixes = [], []
     for split, targets in targets_by_split.items():
         problems = list(task.target_problems(targets))
         if isinstance(task, ChecksPairs) and pairs_by_split and split in pairs_by_split:
@@ -45,17 +45,18 @@ def targets_valid(
         for problem in problems:
             where = f" at {split} indices {problem.indices}" if problem.indices else ""
             found.append(f"{split}: {problem.why}{where}")
+            fixes.append(problem.fix)
     if found:
-        return failed(
-            GATE,
-            len(found),
-            0,
-            "; ".join(found)
-            + ". Likely causes: labels off by one, a wrong num_classes, or targets of the wrong dtype.",
-            TIP,
-        )
+        return failed(GATE, len(found), 0, "; ".join(found) + ". " + _causes(fixes), TIP)
     n = sum(len(t) for t in targets_by_split.values())
     return passed(GATE, 0, 0, f"all {n} targets fit task '{task.name}'", TIP)
+
+
+def _causes(fixes: list[str]) -> str:
+    """The tasks' own fixes when each problem came with one (once each), else the usual causes."""
+    if all(fixes):
+        return " ".join(dict.fromkeys(fixes))
+    return "Likely causes: labels off by one, a wrong num_classes, or targets of the wrong dtype."
 
 
 GATE = Gate(

@@ -17,7 +17,7 @@ from ..checks.base.registry import GATES
 from ..checks.base.settings import bounded
 
 # Keys of the data config that describe the data rather than being arguments of its `_target_`.
-DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys", "mask_key")
+DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys", "mask_key", "outputs")
 MIXED_PRECISION = ("no", "fp16", "bf16", "fp8")
 
 

@@ -71,12 +71,12 @@ def _pair(data: Any) -> tuple[Any, Any]:
 
 
 def _data_meta(cfg: DictConfig, model: Optional[nn.Module], data: tuple[Any, Any]) -> dict[str, Any]:
-    """num_classes / vocab_size for a task that reads them from the data config: the model's output
-    size (what its head was built for), else the recipe's own value."""
-    meta = {k: cfg.data[k] for k in ("num_classes", "vocab_size", "target_keys") if k in cfg.data}
+    """num_classes / vocab_size / outputs (regress) for a task that reads them from the data config: the
+    model's output size (what its head was built for), else the recipe's own value."""
+    meta = {k: cfg.data[k] for k in ("num_classes", "vocab_size", "target_keys", "outputs") if k in cfg.data}
     size = _output_size(model if model is not None else None, data[0])
     if size is not None:
-        meta.update(num_classes=size, vocab_size=size)
+        meta.update(num_classes=size, vocab_size=size, outputs=size)
     return meta
 
 

@@ -12,7 +12,7 @@ from torch import nn
 from ..checks import learns_from_inputs
 from ..checks.input_independent import GATE as INPUT_INDEPENDENT
 from ..checks.input_independent import zero_inputs
-from ..checks.measure.per_example import per_example_of
+from ..checks.measure.per_example import per_example_of, per_output_of
 from ..checks.measure.probing import input_embedding, zero_embedding_output
 from ..data.batch import Batch
 from ..data.seeding import seed_everything
@@ -43,6 +43,7 @@ def run(ctx: RunContext, built: Built) -> None:
             per_example=per_example_of(built.task),
             zero_copy=zero_copy,
             outputs=ctx.outputs,
+            per_output=per_output_of(built.task),
         ),
     )
     baselines_labels.run(ctx, built, verdict)  # too_good (from the verdict above), label_noise

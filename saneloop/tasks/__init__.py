@@ -1,6 +1,14 @@
 """Tasks: what 'classify', 'regress', 'binary' and 'charlm' mean to the recipe."""
 
-from .base import ChecksPairs, HasOverfitFloor, HasPerExampleLoss, PredictsRight, TargetProblem, Task
+from .base import (
+    ChecksPairs,
+    HasOverfitFloor,
+    HasPerExampleLoss,
+    HasPerOutputLoss,
+    PredictsRight,
+    TargetProblem,
+    Task,
+)
 from .binary import Binary
 from .charlm import CharLM
 from .classify import Classify
@@ -16,6 +24,7 @@ __all__ = [
     "Classify",
     "HasOverfitFloor",
     "HasPerExampleLoss",
+    "HasPerOutputLoss",
     "ImageView",
     "PredictionView",
     "PredictsRight",

@@ -18,10 +18,12 @@ from .views import BatchView, PredictionView
 
 @dataclass(frozen=True)
 class TargetProblem:
-    """Sample indices whose targets break the task's contract, and why."""
+    """Sample indices whose targets break the task's contract, and why; `fix`, when the task knows it
+    (e.g. a config key to set), replaces the targets gate's generic list of likely causes."""
 
     why: str
     indices: list[int]
+    fix: str = ""
 
 
 @runtime_checkable
@@ -102,3 +104,12 @@ class HasPerExampleLoss(Protocol):
     alone) and otherwise call `loss` on each sample by itself."""
 
     def per_example_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class HasPerOutputLoss(Protocol):
+    """Optional, beside `Task`: the loss of each sample and output, [B, k], whose mean over outputs is
+    `per_example_loss` (several regression targets per item). `input_independent` then wants every output
+    to learn from the inputs: one output shuffled apart from its inputs hides in the mean of the others."""
+
+    def per_output_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...

@@ -28,6 +28,8 @@ class PairScores:
     # The real-input copy's outputs scored against the targets of other held-out examples: what its
     # predictions are worth when they have nothing to do with the example (its overall rate, its scale).
     unpaired: torch.Tensor
+    # Per held-out example and output [n, k], real and zeroed copies: for a task of several outputs.
+    columns: Optional[tuple[torch.Tensor, torch.Tensor]] = None
 
 
 class CopyPair:
@@ -66,17 +68,25 @@ class CopyPair:
     def score(self, held_out: list[Batch], per_example: ExampleLoss, zero) -> PairScores:
         self.real.eval()
         self.zeroed.eval()
-        real, unpaired = [], []
+        real, unpaired, columns = [], [], []
         for k, b in enumerate(held_out):
             output = forward(self.real, b, self.outputs)
             real.append(per_example(output, b.targets, len(b)))
+            columns.append(per_example.columns(output, b.targets))
             orders = [
                 torch.randperm(len(b), generator=torch.Generator().manual_seed(k * 97 + j)) for j in range(ORDERS)
             ]
             scores = [per_example(output, _reordered(b.targets, order), len(b)) for order in orders]
             unpaired.append(torch.stack(scores).mean(0))  # several orders: less noise from which example it met
-        zeroed = [per_example(forward(self.zeroed, zero(b), self.outputs), b.targets, len(b)) for b in held_out]
-        return PairScores(torch.cat(real), torch.cat(zeroed), torch.cat(unpaired))
+        zeroed, zeroed_columns = [], []
+        for b in held_out:
+            output = forward(self.zeroed, zero(b), self.outputs)
+            zeroed.append(per_example(output, b.targets, len(b)))
+            zeroed_columns.append(per_example.columns(output, b.targets))
+        both = None
+        if columns and all(c is not None for c in columns + zeroed_columns):
+            both = (torch.cat(columns), torch.cat(zeroed_columns))  # type: ignore[arg-type]
+        return PairScores(torch.cat(real), torch.cat(zeroed), torch.cat(unpaired), both)
 
 
 def _reordered(targets: Any, order: torch.Tensor) -> Any:

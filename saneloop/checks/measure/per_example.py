@@ -17,7 +17,7 @@ from typing import Any, Optional
 import torch
 
 from ...data.padding import IGNORE_INDEX
-from ...tasks.base import HasPerExampleLoss, Task
+from ...tasks.base import HasPerExampleLoss, HasPerOutputLoss, Task
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 PerExampleFn = Callable[[Any, Any], torch.Tensor]
@@ -45,9 +45,23 @@ class ExampleLoss:
     Decides once, on the first batch, whether `per_example` agrees with `loss_fn` (their means equal
     within RTOL); if not, or if none is given, it loops over the examples with `loss_fn`."""
 
-    def __init__(self, loss_fn: LossFn, per_example: Optional[PerExampleFn] = None) -> None:
-        self.loss_fn, self.per_example = loss_fn, per_example
+    def __init__(
+        self, loss_fn: LossFn, per_example: Optional[PerExampleFn] = None, per_output: Optional[PerExampleFn] = None
+    ) -> None:
+        self.loss_fn, self.per_example, self.per_output = loss_fn, per_example, per_output
         self.agrees: Optional[bool] = None if per_example is not None else False
+
+    @torch.no_grad()
+    def columns(self, output: Any, target: Any) -> Optional[torch.Tensor]:
+        """Each example's loss per output [n, k] (a task of several outputs, `HasPerOutputLoss`), once the
+        per-example loss was found to agree with `loss_fn`; None otherwise."""
+        if self.per_output is None or not self.agrees:
+            return None
+        try:
+            columns = self.per_output(output, target).detach().double().cpu()
+        except Exception:  # noqa: BLE001 - an output it does not fit: judged as a whole only
+            return None
+        return columns if columns.dim() == 2 and columns.shape[1] > 1 else None
 
     @torch.no_grad()
     def __call__(self, output: Any, target: Any, n: int) -> torch.Tensor:
@@ -89,6 +103,11 @@ def _counted(target: Any, n: int) -> Optional[torch.Tensor]:
 def per_example_of(task: Any) -> Optional[PerExampleFn]:
     """The task's vectorised per-example loss, if it declares one (`HasPerExampleLoss`)."""
     return task.per_example_loss if isinstance(task, HasPerExampleLoss) else None
+
+
+def per_output_of(task: Any) -> Optional[PerExampleFn]:
+    """The task's loss per example and output, [B, k], if it declares one (`HasPerOutputLoss`)."""
+    return task.per_output_loss if isinstance(task, HasPerOutputLoss) else None
 
 
 def example_loss(task: Task) -> ExampleLoss:
