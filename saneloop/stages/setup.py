@@ -51,6 +51,7 @@ def run(ctx: RunContext) -> Built:
     traits = traits_of(task)  # read and checked once, before any gate: a trait of the wrong type stops here
     train_set, test_set = ctx.builders.datasets()
     loaders = ctx.builders.loaders(train_set, test_set, ctx.seed)
+    ctx.builders.check_optimizer()  # a bad value under optim.* or scheduler.* is refused before the first gate
     summaries = _check_data(ctx, task, traits, loaders)
     setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     built = Built(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))

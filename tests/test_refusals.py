@@ -1,0 +1,36 @@
+"""Issue 23, item 4: every bad value is refused before training (exit 2), naming the key or the item, the value
+and the fix; held-out sets too small for the gates' statistics are named as the cause."""
+
+from __future__ import annotations
+
+import pytest
+
+from saneloop.errors import EXIT_INPUT_ERROR
+from tests.conftest import FAST, run_pipeline
+
+STEP_LR = ("+scheduler._target_=torch.optim.lr_scheduler.StepLR", "+scheduler._partial_=true")
+
+
+def _refused_before_any_gate(run_dir, *overrides: str) -> str:
+    code, report = run_pipeline(run_dir, *overrides, *FAST, "stop_after=setup")
+    assert code == EXIT_INPUT_ERROR and report["status"] == "error", report
+    assert not [g for s in report["stages"] for g in s["gates"]], "a gate ran before the refusal"
+    assert "Traceback" not in report["error"]
+    return report["error"]
+
+
+@pytest.mark.parametrize(
+    "overrides, said",
+    [
+        (("optim.lr=abc",), ["optim.lr=abc", "a number", "torch.optim.AdamW"]),
+        (("optim.lr=-1",), ["optim.lr=-1", "Invalid learning rate: -1", "torch.optim.AdamW"]),
+        (("optim=sgd", "optim.momentum=-0.5"), ["optim.momentum=-0.5", "Invalid momentum value: -0.5"]),
+        (("+optim.lrr=0.1",), ["optim.lrr", "takes no argument 'lrr'", "lr"]),
+        ((*STEP_LR, "+scheduler.step_size=abc"), ["scheduler.step_size=abc", "a number", "StepLR"]),
+        ((*STEP_LR, "+scheduler.step_size=10", "+scheduler.gamma=0.5", "+scheduler.bogus=1"), ["scheduler.bogus"]),
+    ],
+    ids=["lr not a number", "lr negative", "momentum negative", "misspelled key", "scheduler str", "scheduler key"],
+)
+def test_bad_optimizer_and_scheduler_values_are_refused_naming_the_key(tmp_path, overrides, said):
+    error = _refused_before_any_gate(tmp_path, *overrides)
+    assert all(part in error for part in said), error
