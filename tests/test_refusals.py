@@ -4,7 +4,9 @@ and the fix; held-out sets too small for the gates' statistics are named as the 
 from __future__ import annotations
 
 import pytest
+import torch
 
+import saneloop
 from saneloop.errors import EXIT_INPUT_ERROR
 from tests.conftest import FAST, run_pipeline
 
@@ -34,3 +36,36 @@ def _refused_before_any_gate(run_dir, *overrides: str) -> str:
 def test_bad_optimizer_and_scheduler_values_are_refused_naming_the_key(tmp_path, overrides, said):
     error = _refused_before_any_gate(tmp_path, *overrides)
     assert all(part in error for part in said), error
+
+
+class _Items(torch.utils.data.Dataset):
+    """Items made by `make(i)`: what a user's own __getitem__ returns."""
+
+    def __init__(self, count: int, make) -> None:
+        self.count, self.make = count, make
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int):
+        return self.make(index)
+
+
+@pytest.mark.parametrize(
+    "make, said",
+    [
+        (lambda i: (f"text {i}", i % 10), "train item 0: input 0 is a str ('text 0'), not a tensor"),
+        (lambda i: (torch.zeros(1, 8, 8), ["cat", "dog"][i % 2]), "train item 0: the target is a str ('cat')"),
+        (
+            lambda i: {"x": torch.zeros(64), "text": "a caption", "labels": i % 10},
+            "train item 0: input 'text' is a str ('a caption')",
+        ),
+    ],
+    ids=["str input", "str target", "str among dict inputs"],
+)
+def test_items_that_are_not_tensors_are_refused_naming_the_item_and_the_field(tmp_path, make, said):
+    data = (_Items(200, make), _Items(50, make))
+    result = saneloop.run("classify", [*FAST, "stop_after=setup"], data=data, run_dir=tmp_path / "run")
+    assert result.exit_code == EXIT_INPUT_ERROR and result.status == "error", result.error
+    assert said in result.error and "collate" in result.error, result.error
+    assert not result.verdicts  # refused as the items are first read, before any gate
