@@ -7,14 +7,21 @@ import pytest
 import torch
 
 import saneloop
-from saneloop.errors import EXIT_INPUT_ERROR
-from tests.conftest import FAST, run_pipeline
+from saneloop.config.settings import read_settings
+from saneloop.errors import EXIT_INPUT_ERROR, InputError
+from saneloop.stages.setup_contract import HELD_OUT_GATES, MIN_HELD_OUT, gates_to_run, refuse_too_few_held_out
+from tests.conftest import FAST, compose_cfg, run_pipeline
+
+
+def compose_settings(*overrides: str):
+    return read_settings(compose_cfg(*overrides))
+
 
 STEP_LR = ("+scheduler._target_=torch.optim.lr_scheduler.StepLR", "+scheduler._partial_=true")
 
 
 def _refused_before_any_gate(run_dir, *overrides: str) -> str:
-    code, report = run_pipeline(run_dir, *overrides, *FAST, "stop_after=setup")
+    code, report = run_pipeline(run_dir, *FAST, "stop_after=setup", *overrides)
     assert code == EXIT_INPUT_ERROR and report["status"] == "error", report
     assert not [g for s in report["stages"] for g in s["gates"]], "a gate ran before the refusal"
     assert "Traceback" not in report["error"]
@@ -69,3 +76,19 @@ def test_items_that_are_not_tensors_are_refused_naming_the_item_and_the_field(tm
     assert result.exit_code == EXIT_INPUT_ERROR and result.status == "error", result.error
     assert said in result.error and "collate" in result.error, result.error
     assert not result.verdicts  # refused as the items are first read, before any gate
+
+
+def test_a_test_set_too_small_for_the_held_out_comparisons_is_named_as_the_cause(tmp_path):
+    error = _refused_before_any_gate(tmp_path, "data.test_size=1", "stop_after=evaluate")
+    assert error.startswith("1 test example: the held-out comparisons of input_independent, beats_baselines"), error
+    assert f"need at least {MIN_HELD_OUT}" in error and "gates.input_independent.enabled=false" in error
+
+
+def test_the_size_check_counts_only_the_gates_that_will_run():
+    settings = compose_settings("stop_after=baselines", "gates.beats_baselines.waive='a demo'")
+    assert gates_to_run(settings, HELD_OUT_GATES) == ["input_independent"]
+    assert gates_to_run(compose_settings("stop_after=setup"), HELD_OUT_GATES) == []
+    refuse_too_few_held_out(5, "validation", [])  # no gate needs it: nothing to refuse
+    refuse_too_few_held_out(MIN_HELD_OUT, "validation", ["input_independent"])
+    with pytest.raises(InputError, match="^29 validation examples: .* need at least 30"):
+        refuse_too_few_held_out(29, "validation", ["input_independent"])
