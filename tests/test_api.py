@@ -100,3 +100,24 @@ def test_a_users_config_dir_and_a_resume_from_the_cli(tmp_path, monkeypatch):
     )
     assert resumed.returncode == EXIT_PASSED, resumed.stdout + resumed.stderr
     assert "resumed from" in json.loads((run_dir / "report.json").read_text())["notes"][0]
+
+
+FIRST_RUN = """
+import random, sys
+import saneloop
+before = random.getstate()
+result = saneloop.run("classify", ["stop_after=setup", "output.progress=false"], run_dir=sys.argv[1])
+assert result.status == "stopped", result.error
+print("unchanged" if random.getstate() == before else "changed")
+"""
+
+
+def test_the_first_run_in_a_process_leaves_pythons_random_stream_as_it_was(tmp_path):
+    """A fresh process: the libraries a first run imports (rich draws an id from `random` as it loads) must not
+    move the user's stream, or a notebook's own random numbers differ with and without a run before them."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN, str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "unchanged"

@@ -47,17 +47,43 @@ def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
             TIP,
             unseen=missing,
         )
+    ignored = _ignored(task, train_targets)
     if missing:
+        causes = "a filtered or truncated dataset, a wrong num_classes, or a split that is not stratified"
+        if ignored:
+            index = traits_of(task).ignore_index
+            causes = (
+                f"{_ignored_text(task, ignored, train_targets)}: likely the labels of {_listed(missing)}, sent there "
+                f"by a label map (a missing entry, a dict .get(label, {index})); fix the map. Other causes: {causes}"
+            )
+        else:
+            causes = f"Likely causes: {causes}"
         return failed(
             GATE,
             missing,
             [],
-            f"classes {_listed(missing)} never occur in the training set: "
-            "the model cannot learn them. Likely causes: a filtered or truncated dataset, a wrong "
-            "num_classes, or a split that is not stratified.",
+            f"classes {_listed(missing)} never occur in the training set: the model cannot learn them. {causes}.",
             TIP,
+            ignored=ignored,
         )
-    return passed(GATE, [], [], "every class occurs in the training set", TIP)
+    counted = f"; {_ignored_text(task, ignored, train_targets)}" if ignored else ""
+    return passed(GATE, [], [], f"every class occurs in the training set{counted}", TIP, ignored=ignored)
+
+
+def _ignored(task: Task, targets: torch.Tensor) -> int:
+    """How many training targets equal the task's ignore index (the loss skips them)."""
+    index = traits_of(task).ignore_index
+    if index is None or targets.is_floating_point():
+        return 0
+    return int((targets == index).sum())
+
+
+def _ignored_text(task: Task, ignored: int, targets: torch.Tensor) -> str:
+    many = ignored > 1
+    return (
+        f"{ignored} training target{'s' * many} ({ignored / targets.numel():.1%}) equal{'s' * (not many)} the "
+        f"ignore index {traits_of(task).ignore_index}, which the loss skips"
+    )
 
 
 GATE = Gate(

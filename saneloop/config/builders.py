@@ -8,12 +8,14 @@ never look at the config themselves.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
@@ -116,6 +118,24 @@ class Builders:
         node = self.cfg.get("scheduler")
         return None if node is None else build(node, "scheduler")(optimizer)
 
+    def check_optimizer(self) -> None:
+        """Build the optimizer and the scheduler on a throwaway parameter and take two steps, so that a bad
+        value under optim.* or scheduler.* is refused by name before any gate trains, not met as a traceback
+        from inside torch in the middle of a gate."""
+        nodes = {"optim": self.cfg.optim, "scheduler": self.cfg.get("scheduler")}
+        for key, node in nodes.items():
+            if isinstance(node, DictConfig):
+                _refuse_unknown_or_non_numbers(node, key)
+        weight = nn.Parameter(torch.zeros(2))
+        with torch.random.fork_rng(devices=[]):  # a user's optimizer may draw: the run's stream stays as it was
+            optimizer = _tried(nodes["optim"], "optim", lambda: self.optimizer([weight]))
+            scheduler = _tried(nodes["scheduler"], "scheduler", lambda: self.scheduler(optimizer))
+            weight.grad = torch.ones_like(weight)
+            for _ in range(2):
+                _tried(nodes["optim"], "optim", optimizer.step)
+                if scheduler is not None:
+                    _tried(nodes["scheduler"], "scheduler", scheduler.step)
+
     def augmented(self, dataset: Dataset) -> Dataset:
         """The training set the train stage iterates: wrapped in the `augment` transform when one is chosen."""
         node = self.cfg.get("augment")
@@ -132,6 +152,62 @@ class Builders:
             self.batch_format(),
             seed,
         )
+
+
+def _arguments(node: DictConfig) -> dict[str, Any]:
+    return {str(k): node[k] for k in node if not str(k).startswith("_")}
+
+
+def _refuse_unknown_or_non_numbers(node: DictConfig, key: str) -> None:
+    """An argument the target does not take, or a string where it takes a number (`optim.lr=abc`)."""
+    try:
+        params = inspect.signature(get_object(str(node._target_))).parameters
+    except Exception:  # noqa: BLE001 - a target that does not import is named when it is built
+        return
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    names = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD][1:]  # [0]: the params
+    for name, value in _arguments(node).items():
+        if name not in params and not takes_any:
+            raise InputError(
+                f"{node._target_} takes no argument '{name}' (it takes {', '.join(names)}): remove {key}.{name} "
+                "or fix its spelling"
+            )
+        param = params.get(name)
+        if isinstance(value, str) and param is not None and _takes_number(param):
+            default = "" if param.default is inspect.Parameter.empty else f", e.g. {key}.{name}={param.default}"
+            raise InputError(f"{key}.{name}={value} is not a number; {node._target_} takes a number there{default}")
+
+
+def _takes_number(param: inspect.Parameter) -> bool:
+    if isinstance(param.default, (int, float)) and not isinstance(param.default, bool):
+        return True
+    return param.annotation in (int, float, "int", "float")
+
+
+def _tried(node: Any, key: str, make: Callable[[], Any]) -> Any:
+    """`make()`, with an exception from the user's optimizer or scheduler refused naming the key it came from."""
+    try:
+        return make()
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever the optimizer raises on its arguments, named
+        raise InputError(_refusal(node, key, err)) from err
+
+
+def _refusal(node: DictConfig, key: str, err: Exception) -> str:
+    """Name the argument the error is about (its name or its value in the message), else every argument."""
+    said = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    args = _arguments(node)
+    named = [k for k, v in args.items() if _mentions(said, k) or _mentions(said, str(v))]
+    if len(named) == 1:
+        name = named[0]
+        return f"{key}.{name}={args[name]} is refused by {node._target_} ({said}); set {key}.{name} to one it accepts"
+    shown = ", ".join(f"{key}.{k}={v}" for k, v in args.items())
+    return f"{key} ({node._target_}: {shown}) fails on a test parameter ({said}); check the values under {key}.*"
+
+
+def _mentions(text: str, word: str) -> bool:
+    return bool(re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.])", text))
 
 
 def _is_dataset(obj: Any) -> bool:

@@ -7,7 +7,7 @@ Both are DataLoader collates, picklable for the loader's workers, read like ever
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -40,6 +40,7 @@ class Digest:
         try:
             for i, item in pairs:
                 args, kwargs, target = self.fmt.split_item(item, f"{self.split} item {i}")
+                refuse_non_tensors(args, kwargs, target, f"{self.split} item {i}")
                 inputs = [torch.as_tensor(v) for v in (*args, *kwargs.values()) if _tensor_like(v)]
                 target = torch.as_tensor(target)
                 digest.indices.append(int(i))
@@ -96,6 +97,44 @@ class CollatedDigest:
             digest.shapes.add(tuple(batch.first_input.shape[1:]))
         digest.targets = batch.targets
         return digest
+
+
+def refuse_non_tensors(args: tuple[Any, ...], kwargs: dict[str, Any], target: Any, where: str) -> None:
+    """An item's inputs and target must be tensors (or numbers, arrays, lists of them): a string or an image
+    object passes the default collate as a list and breaks every check after it, far from its cause."""
+    collate = (
+        "or give loader.train.collate_fn, a collate that makes tensors of the items (the test loader uses it "
+        "too unless loader.test.collate_fn is set)"
+    )
+    fields = [(f"input {k}", v) for k, v in enumerate(args)] + [(f"input {k!r}", v) for k, v in kwargs.items()]
+    for field, value in fields:
+        if not _numeric(value):
+            raise InputError(
+                f"{where}: {field} is a {type(value).__name__} ({_shown(value)}), not a tensor: the model and "
+                f"saneloop's checks read tensors. Make one in the dataset (a transform: tokenize text, ToTensor "
+                f"for images), {collate}"
+            )
+    if not _numeric(target):
+        raise InputError(
+            f"{where}: the target is a {type(target).__name__} ({_shown(target)}), not a number or a tensor. Map "
+            f"it to one in the dataset (class names to class indices: a target_transform), {collate}"
+        )
+
+
+def _numeric(value: Any, depth: int = 0) -> bool:
+    """A tensor, a number, an array, or a (short look into a) list or dict of them."""
+    if _tensor_like(value):
+        return True
+    if isinstance(value, (list, tuple)) and depth < 3:
+        return all(_numeric(v, depth + 1) for v in value[:16])
+    if isinstance(value, Mapping) and depth < 3:
+        return all(_numeric(v, depth + 1) for v in list(value.values())[:16])
+    return False
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _tensor_like(value: Any) -> bool:

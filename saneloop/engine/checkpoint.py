@@ -27,7 +27,7 @@ from typing import Any, Optional
 import torch
 
 from ..errors import InputError, Interrupted
-from ..record.atomic import in_background, leftovers, replacing, wait_for_writes
+from ..record.atomic import DiskFull, in_background, leftovers, no_space, replacing, wait_for_writes
 from . import interrupts
 from .hooks import TrainHook, hook_states
 from .progress import Progress
@@ -243,14 +243,15 @@ class Checkpointer:
         accelerator.wait_for_everyone()
 
     def _store(self, path: Path, payload: dict[str, Any]) -> None:
+        fix = f"write fewer or keep fewer checkpoints <checkpoint.every={self.every}, checkpoint.keep={self.keep}>"
         try:
             with replacing(path) as handle:
                 _dump(payload, handle)
+        except DiskFull as err:  # named with the checkpoint a resume starts from, the newest complete one
+            done, then = complete(self.plan.run_dir), f"resume from it (resume={self.plan.run_dir})"
+            raise no_space(f"checkpoint {path.name}", err.why, done[-1] if done else None, then, fix) from err.__cause__
         except OSError as err:
-            raise OSError(
-                f"could not write checkpoint {path}: {err}. Free some space, or write fewer "
-                "checkpoints <checkpoint.every, checkpoint.keep>"
-            ) from err
+            raise OSError(f"could not write checkpoint {path}: {err}. Free some space, or {fix}") from err
         self._prune()
 
     def _prune(self) -> None:

@@ -6,6 +6,7 @@ the rename, the bytes live in a hidden `.NAME.*.tmp` file that nothing takes for
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -13,9 +14,47 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Optional
 
 TMP_SUFFIX = ".tmp"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFull(OSError):
+    """A write that ran out of space, named as such whoever raised it: torch.save turns "No space left on
+    device" into `RuntimeError: [enforce fail at inline_container.cc] unexpected pos`, the cause only in
+    the traceback above it."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.errno, self.why = errno.ENOSPC, why  # why: what said the disk is full
+
+
+def no_space(what: str, why: str, kept: Optional[Path], then: str, fix: str) -> DiskFull:
+    """A full disk named for the user: what could not be written, the newest whole file that survives, the fix."""
+    survivor = (
+        f"the newest complete one, {kept}, is intact: free some space, then {then}"
+        if kept is not None
+        else "no earlier one was written: free some space and start again"
+    )
+    return DiskFull(f"the disk is full: {what} could not be written ({why}); {survivor}. Or {fix}", why)
+
+
+def disk_full(err: BaseException) -> Optional[str]:
+    """What says a failed write ran out of space (an ENOSPC anywhere in the chain of causes, or torch's
+    short-write message), or None."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+            return f"{os.strerror(current.errno)}, errno {errno.errorcode[current.errno]}"
+        if "No space left on device" in str(current):
+            return "No space left on device"
+        current = current.__cause__ or current.__context__
+    if "unexpected pos" in str(err):  # torch's writer stopped short without saying why: a full disk, nearly always
+        return "torch: a write stopped short (unexpected pos), most often on a full disk"
+    return None
 
 
 @contextmanager
@@ -35,8 +74,13 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        why = disk_full(err) if isinstance(err, Exception) and not isinstance(err, DiskFull) else None
+        if why is not None:
+            raise DiskFull(
+                f"no space left on the device to write {path} ({why}); {path.name} is as it was", why
+            ) from err
         raise
     _fsync_dir(path.parent)
 
@@ -58,6 +102,13 @@ def staged_dir(dest: Path) -> Iterator[Path]:
                     os.fsync(handle.fileno())
                 os.replace(item, dest / item.name)
         _fsync_dir(dest)
+    except Exception as err:
+        why = None if isinstance(err, DiskFull) else disk_full(err)
+        if why is not None:
+            raise DiskFull(
+                f"no space left on the device to write into {dest} ({why}); its files are as they were", why
+            ) from err
+        raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

@@ -1,10 +1,16 @@
-"""What the terminal shows: one line per gate as it is decided, and a verdict table at the end."""
+"""What the terminal shows: one line per gate as it is decided, and a verdict table at the end.
+
+In a notebook, rich shows each print as an output of its own (a run made 39 of them): there a run's
+lines go to one output instead, updated in place as each gate is decided.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from typing import Any, Optional
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.jupyter import JUPYTER_HTML_FORMAT, JupyterRenderable
 from rich.table import Table
 
 from ..checks.base.verdict import LABEL, Verdict
@@ -17,9 +23,14 @@ class Terminal:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.console = Console(highlight=False, soft_wrap=True)
+        self.cell = NotebookOutput(self.console.width) if self.console.is_jupyter else None
 
-    def print(self, text: str) -> None:
-        if self.enabled:
+    def print(self, text: RenderableType) -> None:
+        if not self.enabled:
+            return
+        if self.cell is not None:
+            self.cell.show(text)
+        else:
             self.console.print(text)
 
     def verdict(self, stage: str, verdict: Verdict) -> None:
@@ -44,7 +55,35 @@ class Terminal:
                     _escape(_short(g["expected"])),
                     margin_text(g.get("margin")),
                 )
-        self.console.print(table)
+        self.print(table)
+
+
+class NotebookOutput:
+    """One notebook output for a whole run: what is printed is recorded, and the output shows it all."""
+
+    def __init__(self, width: int) -> None:
+        self.console = Console(
+            record=True,
+            file=io.StringIO(),  # the record is what is shown; nothing is written anywhere else
+            width=width,
+            highlight=False,
+            soft_wrap=True,
+            force_jupyter=False,
+            force_terminal=True,
+            color_system="truecolor",
+        )
+        self.handle: Optional[Any] = None
+
+    def show(self, renderable: RenderableType) -> None:
+        self.console.print(renderable)
+        html = self.console.export_html(clear=False, inline_styles=True, code_format=JUPYTER_HTML_FORMAT)
+        view = JupyterRenderable(html, self.console.export_text(clear=False))
+        if self.handle is not None:
+            self.handle.update(view)
+            return
+        from IPython.display import display  # there is a notebook, so there is IPython
+
+        self.handle = display(view, display_id=True)
 
 
 def _short(value: Any) -> str:

@@ -38,7 +38,7 @@ from ..tasks.base import ChecksPairs, Task
 from ..tasks.traits import TaskTraits, traits_of
 from . import setup_splits
 from .context import Built, RunContext
-from .setup_contract import refuse_unfit_batch
+from .setup_contract import HELD_OUT_GATES, gates_to_run, refuse_too_few_held_out, refuse_unfit_batch, sized
 
 NAME = "setup"
 
@@ -51,6 +51,8 @@ def run(ctx: RunContext) -> Built:
     traits = traits_of(task)  # read and checked once, before any gate: a trait of the wrong type stops here
     train_set, test_set = ctx.builders.datasets()
     loaders = ctx.builders.loaders(train_set, test_set, ctx.seed)
+    ctx.builders.check_optimizer()  # a bad value under optim.* or scheduler.* is refused before the first gate
+    refuse_too_few_held_out(sized(test_set), "test", gates_to_run(ctx.settings, HELD_OUT_GATES))
     summaries = _check_data(ctx, task, traits, loaders)
     setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     built = Built(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))

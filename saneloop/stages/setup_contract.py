@@ -1,16 +1,54 @@
 """Refusals before training: a batch whose keys the model does not take, a model output the task cannot
-read. Each message names the key and the fix (exit status 2), before any gate trains anything."""
+read, a held-out set too small for the gates' statistics. Each message names the key and the fix (exit
+status 2), before any gate trains anything."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import torch
 from torch import nn
 
+from ..checks.base.gate import STAGES, Gate
+from ..checks.beats_baselines import GATE as BEATS_BASELINES
+from ..checks.input_independent import GATE as INPUT_INDEPENDENT
+from ..checks.input_independent import MIN_HELD_OUT
+from ..config.settings import RunSettings
 from ..data.batch import Batch
 from ..errors import InputError
+
+# The gates that compare means with their standard errors on held-out examples (each needs MIN_HELD_OUT).
+HELD_OUT_GATES = (INPUT_INDEPENDENT, BEATS_BASELINES)
+
+
+def gates_to_run(settings: RunSettings, gates: Sequence[Gate]) -> list[str]:
+    """The names of `gates` this run will judge: enabled, not waived, in a stage before `stop_after`'s end."""
+    last = STAGES.index(settings.stop_after) if settings.stop_after else len(STAGES)
+    chosen = [(gate, getattr(settings.gates, gate.name)) for gate in gates]
+    return [g.name for g, s in chosen if s.enabled and not s.waive and STAGES.index(g.stage) <= last]
+
+
+def refuse_too_few_held_out(length: Optional[int], split: str, gates: Sequence[str]) -> None:
+    """A held-out split of `length` examples (None: not known yet) too small for the statistics of `gates`,
+    named as the cause before any gate runs (one test example made input_independent blame shuffled labels)."""
+    if not gates or not length or length >= MIN_HELD_OUT:
+        return
+    off = " ".join(f"gates.{name}.enabled=false" for name in gates)
+    raise InputError(
+        f"{length} {split} example{'' if length == 1 else 's'}: the held-out comparisons of {', '.join(gates)} "
+        f"(a mean difference and its standard error) need at least {MIN_HELD_OUT}. Give the {split} split more "
+        f"examples, or run without those gates ({off})"
+    )
+
+
+def sized(dataset: Any) -> Optional[int]:
+    """len(dataset), or None where it has none (refused with its own message when the data is read)."""
+    try:
+        return len(dataset)
+    except TypeError:
+        return None
 
 
 def refuse_unfit_batch(model: nn.Module, batch: Batch, model_target: str, model_loss: bool = False) -> None:

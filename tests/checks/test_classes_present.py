@@ -45,3 +45,16 @@ def test_missing_class_halts_at_setup(tmp_path):
 
 def test_clean_run_passes(default_run):
     assert gate(default_run[1], "classes_present")["status"] == "passed"
+
+
+def test_unit_a_class_whose_labels_are_all_the_ignore_index_is_named_as_ignored():
+    """A label map that sends class 2 to -100 (a dict .get(name, -100)): the loss skips those items silently."""
+    verdict = all_classes_present(Classify(4), torch.tensor([0, 1, -100, -100, -100, 3]))
+    assert not verdict.passed and verdict.value == [2]
+    assert "3 training targets (50.0%) equal the ignore index -100" in verdict.message
+    assert verdict.details["ignored"] == 3
+
+
+def test_unit_ignored_labels_are_counted_when_every_class_occurs():
+    verdict = all_classes_present(Classify(3), torch.tensor([0, 1, 2, -100]))
+    assert verdict.passed and "1 training target (25.0%) equals the ignore index -100" in verdict.message

@@ -1,3 +1,5 @@
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -141,3 +143,19 @@ def test_clean_run_passes_early_with_its_margin(default_run):
     found = gate(default_run[1], "input_independent")
     assert found["status"] == "passed" and found["value"] < 0.9 and found["margin"] > 0.2
     assert "after 10 steps" in found["message"]
+
+
+def test_unit_a_failure_on_too_few_held_out_examples_names_them_first():
+    from types import SimpleNamespace
+
+    from saneloop.checks.input_independent import MIN_HELD_OUT, InputIndependentSettings, fail
+    from saneloop.checks.measure import curves
+    from saneloop.checks.measure.paired import Lead
+
+    weight = torch.nn.Parameter(torch.zeros(1))
+    pair = SimpleNamespace(steps=320, opt_real=torch.optim.SGD([weight], lr=0.1), losses=[1.8, 0.07])
+    verdict = fail(Lead(2.30, math.inf, 2.305, 1), pair, InputIndependentSettings(), curves.FLAT, None)
+    causes = verdict.message.split("Likely causes: ")[1]
+    assert causes.startswith(
+        f"too few held-out examples (1 held-out example: the comparison needs at least {MIN_HELD_OUT})"
+    )

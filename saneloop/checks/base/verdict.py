@@ -9,9 +9,10 @@ from typing import Any, Literal, Optional, Protocol, Union
 Status = Literal["passed", "failed", "waived", "skipped"]
 LABEL = {"passed": "PASS", "failed": "FAIL", "waived": "WAIVED", "skipped": "skip"}  # how people see a status
 NEAR_MISS = 0.2  # a pass whose margin is below this (within 20% of failing) is shown as a near miss
+_SHOWN, _LONG_TEXT = 8, 300  # a repr shows sequences up to 8 items in full, texts up to 300 characters
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Verdict:
     """Outcome of one gate.
 
@@ -44,6 +45,15 @@ class Verdict:
         if self.status == "passed" and not self.passed:
             object.__setattr__(self, "status", "failed")
 
+    def __repr__(self) -> str:
+        """Short however much a gate measured (a notebook prints it): long lists and tensors summarised
+        (count, min, max, the first few); `details` itself keeps every value."""
+        return (
+            f"Verdict(gate={self.gate!r}, status={self.status!r}, value={_summary(self.value)}, "
+            f"expected={_summary(self.expected)}, margin={self.margin!r}, message={self.message!r}, "
+            f"details={_summary(self.details, keys=len(self.details))})"
+        )
+
     def waived(self, reason: str) -> Verdict:
         """The same finding, recorded as waived by the user with a reason."""
         return replace(self, status="waived", message=f"{self.message} [WAIVED: {reason}]")
@@ -62,6 +72,32 @@ class Verdict:
             "near_miss": self.near_miss,
             "details": self.details,
         }
+
+
+def _summary(value: Any, keys: int = _SHOWN) -> str:
+    """A value's repr, or for a long sequence or tensor: its first few items, length and range (dicts: the
+    first `keys` entries, each summarised)."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype"):  # a tensor or an array, without importing either
+        if len(shape) == 0 or math.prod(shape) <= _SHOWN:
+            return repr(value.tolist())
+        return f"<tensor {list(shape)} {value.dtype}{_range(value.reshape(-1).tolist())}>"
+    if isinstance(value, (list, tuple)) and len(value) > _SHOWN:
+        first = ", ".join(_summary(v) for v in value[:3])
+        return f"[{first}, ... ({len(value)} items{_range(value)})]"
+    if isinstance(value, (list, tuple)):
+        shown = [_summary(v) for v in value]
+        return f"[{', '.join(shown)}]" if isinstance(value, list) else f"({', '.join(shown)}{',' * (len(value) == 1)})"
+    if isinstance(value, dict):
+        shown = ", ".join(f"{k!r}: {_summary(v)}" for k, v in list(value.items())[:keys])
+        return f"{{{shown}{f', ... ({len(value)} keys)' if len(value) > keys else ''}}}"
+    text = repr(value)
+    return text if len(text) <= _LONG_TEXT else text[: _LONG_TEXT - 4] + "...'"
+
+
+def _range(values: Any) -> str:
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return f", min {min(numbers):.4g}, max {max(numbers):.4g}" if numbers else ""
 
 
 class Named(Protocol):
