@@ -30,15 +30,12 @@ from .base.verdict import Verdict, failed, passed
 from .measure import curves
 from .measure.copy_pair import CopyPair, PairScores
 from .measure.fitting import LossFn, OptimizerFactory, cycled, default_optimizer
-from .measure.paired import HeldOut, Lead, lead
+from .measure.paired import HeldOut, Lead, lead, too_few
 from .measure.per_example import ExampleLoss, PerExampleFn
 from .measure.per_output import output_leads
 
 TIP = "tip 7: input-independent baseline"
 CHANGE_Z = 2.0  # a copy's held-out loss "still improves" by this many standard errors (and min_gain)
-# Held-out examples the comparison needs: below 30 a standard error is itself too uncertain for a z threshold
-# (a t distribution with fewer than 29 degrees of freedom puts over twice the normal's probability beyond 3).
-MIN_HELD_OUT = 30
 SMOOTH, BLOWUP_HELD = 5, 10.0  # diverged: the training loss, over 5 steps, 10x the held-out loss at init
 
 
@@ -269,9 +266,7 @@ def fail(
 ) -> Verdict:
     real = ahead.base - ahead.mean
     what, why = _what_happened(kind, curve, pair, settings)
-    if ahead.count < MIN_HELD_OUT:  # before any other cause: no standard error to judge by
-        few = f"{ahead.count} held-out example{'' if ahead.count == 1 else 's'}"
-        why = f"too few held-out examples ({few}: the comparison needs at least {MIN_HELD_OUT}); else {why}"
+    why = too_few(ahead.count, why)  # before any other cause: no standard error to judge by
     key = (
         f"<gates.input_independent.max_steps={settings.max_steps}, gates.input_independent.z={settings.z}, "
         f"gates.input_independent.min_gain={settings.min_gain}>"

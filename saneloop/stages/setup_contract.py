@@ -14,7 +14,7 @@ from torch import nn
 from ..checks.base.gate import STAGES, Gate
 from ..checks.beats_baselines import GATE as BEATS_BASELINES
 from ..checks.input_independent import GATE as INPUT_INDEPENDENT
-from ..checks.input_independent import MIN_HELD_OUT
+from ..checks.measure.paired import MIN_HELD_OUT
 from ..config.settings import RunSettings
 from ..data.batch import Batch
 from ..errors import InputError

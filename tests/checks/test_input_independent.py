@@ -148,9 +148,9 @@ def test_clean_run_passes_early_with_its_margin(default_run):
 def test_unit_a_failure_on_too_few_held_out_examples_names_them_first():
     from types import SimpleNamespace
 
-    from saneloop.checks.input_independent import MIN_HELD_OUT, InputIndependentSettings, fail
+    from saneloop.checks.input_independent import InputIndependentSettings, fail
     from saneloop.checks.measure import curves
-    from saneloop.checks.measure.paired import Lead
+    from saneloop.checks.measure.paired import MIN_HELD_OUT, Lead
 
     weight = torch.nn.Parameter(torch.zeros(1))
     pair = SimpleNamespace(steps=320, opt_real=torch.optim.SGD([weight], lr=0.1), losses=[1.8, 0.07])

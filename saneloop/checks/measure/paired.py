@@ -17,6 +17,18 @@ import torch
 from ...data.batch import Batch
 from .fitting import each
 
+# Held-out examples a comparison needs: below 30 a standard error is itself too uncertain for a z threshold
+# (a t distribution with fewer than 29 degrees of freedom puts over twice the normal's probability beyond 3).
+MIN_HELD_OUT = 30
+
+
+def too_few(count: int, why: str) -> str:
+    """`why`, led by "too few held-out examples" when `count` is below MIN_HELD_OUT."""
+    if count >= MIN_HELD_OUT:
+        return why
+    few = f"{count} held-out example{'' if count == 1 else 's'}"
+    return f"too few held-out examples ({few}: the comparison needs at least {MIN_HELD_OUT}); else {why}"
+
 
 @dataclass(frozen=True)
 class Lead:
