@@ -112,6 +112,8 @@ class OutputConfig:
     save_weights: bool = True
     progress: bool = True  # show a progress bar during train
     figures: bool = True  # draw the figures (PNG in the run dir, TensorBoard images)
+    # A run dir that holds an earlier run is refused; true: its files move to <dir>/previous-<time>/ first.
+    overwrite: bool = False
 
 
 @dataclass
