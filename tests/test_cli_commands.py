@@ -101,3 +101,12 @@ def test_commands_that_run_nothing_answer_without_importing_torch(tmp_path, args
     )
     assert result.stderr.strip().splitlines()[-1] == f"HEAVY [] CODE {EXIT_PASSED if args else EXIT_INPUT_ERROR}"
     assert "classify" in result.stdout + result.stderr  # each answer names the recipes
+
+
+def test_a_run_uses_one_torch_thread_unless_asked():
+    """Tiny models on a busy machine: one thread per process by default (README, "Performance")."""
+    from saneloop.config import read_settings
+    from tests.conftest import compose_cfg
+
+    assert read_settings(compose_cfg()).threads == 1
+    assert read_settings(compose_cfg("threads=null")).threads is None  # torch's own default, one per core
