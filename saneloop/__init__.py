@@ -4,13 +4,13 @@
     result = saneloop.run("classify")                                      # a built-in recipe
     result = saneloop.run(model=net, data=(train, test), task="classify")  # your own objects
 
-`saneloop.run` and `saneloop.RunResult` load Hydra and Accelerate on first use, so importing
-`saneloop.checks` for a unit test stays light.
+`saneloop.run`, `saneloop.RunResult` and `saneloop.Verdict` are loaded on first use (PEP 562), so
+`import saneloop` imports no torch: `saneloop --help` answers at once, and importing
+`saneloop.checks` for a unit test loads only the checks.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .checks.base.verdict import Verdict
 from .errors import (
     EXIT_CRASH,
     EXIT_HALTED,
@@ -37,10 +37,18 @@ __all__ = [
 ]
 __version__ = "0.2.0"
 
+if TYPE_CHECKING:
+    from .checks.base.verdict import Verdict
+    from .runner import RunResult, run
+
 
 def __getattr__(name: str) -> Any:
     if name in ("run", "RunResult"):
         from . import runner
 
         return getattr(runner, name)
+    if name == "Verdict":
+        from .checks.base.verdict import Verdict
+
+        return Verdict
     raise AttributeError(f"module 'saneloop' has no attribute {name!r}")

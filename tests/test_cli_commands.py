@@ -84,3 +84,29 @@ def test_a_refused_config_leaves_no_run_dir_without_its_report(tmp_path, bad):
     for run_dir in run_dirs:
         report = json.loads((run_dir / "report.json").read_text())
         assert report["status"] == "error" and report["stages"] == [], report
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ls"], []], ids=["help", "ls", "no-recipe"])
+def test_commands_that_run_nothing_answer_without_importing_torch(tmp_path, args):
+    """`saneloop --help` and `saneloop ls` answer at once (torch alone takes seconds to import)."""
+    probe = (
+        "import sys, runpy; sys.argv = ['saneloop', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('saneloop', run_name='__main__')\n"
+        "except SystemExit as done:\n    code = done.code\n"
+        "heavy = sorted(m for m in ('torch', 'hydra', 'accelerate') if m in sys.modules)\n"
+        "print('HEAVY', heavy, 'CODE', code, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120
+    )
+    assert result.stderr.strip().splitlines()[-1] == f"HEAVY [] CODE {EXIT_PASSED if args else EXIT_INPUT_ERROR}"
+    assert "classify" in result.stdout + result.stderr  # each answer names the recipes
+
+
+def test_a_run_uses_one_torch_thread_unless_asked():
+    """Tiny models on a busy machine: one thread per process by default (README, "Performance")."""
+    from saneloop.config import read_settings
+    from tests.conftest import compose_cfg
+
+    assert read_settings(compose_cfg()).threads == 1
+    assert read_settings(compose_cfg("threads=null")).threads is None  # torch's own default, one per core

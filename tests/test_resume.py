@@ -3,6 +3,7 @@ while it writes a checkpoint resumes to exactly the weights and metrics of a run
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,7 +23,8 @@ from saneloop.engine import checkpoint
 from saneloop.engine.resume import NOT_RUN_AGAIN
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, InputError
 from saneloop.record.atomic import leftovers, replacing
-from tests.conftest import REPO, gate, run_cli, run_pipeline
+from saneloop.runner import run_config
+from tests.conftest import REPO, compose_cfg, gate, run_cli, run_pipeline
 
 # Small, but crossing epochs (22 batches each) with checkpoints mid-epoch, with dropout (global RNG)
 # and a scheduler, so every piece of restored state matters.
@@ -137,12 +139,51 @@ def test_sigkill_while_writing_a_checkpoint_resumes_from_the_last_complete_one(r
 
 def test_resume_with_another_config_is_refused_naming_the_keys(reference, tmp_path):
     run_dir = _copy(reference, tmp_path)
-    code, report = run_pipeline(run_dir, *SMALL, "optim.lr=0.01", "checkpoint.every=7", f"resume={run_dir}")
-    assert code == EXIT_INPUT_ERROR and report["status"] == "error"
-    assert "optim.lr is 0.001 there, 0.01 now" in report["error"] and "checkpoint.every" not in report["error"]
-    assert [s["name"] for s in report["stages"]][-1] == "evaluate"  # the earlier attempt's table is kept
-    assert report["checkpoint"]["resume_command"] == f"python -m saneloop resume={run_dir}"
+    before = (run_dir / "report.json").read_text()
+    result = run_config(compose_cfg(*SMALL, "optim.lr=0.01", "checkpoint.every=7", f"resume={run_dir}"), run_dir)
+    assert result.exit_code == EXIT_INPUT_ERROR and result.status == "error"
+    assert "optim.lr is 0.001 there, 0.01 now" in result.error and "checkpoint.every" not in result.error
+    assert (run_dir / "report.json").read_text() == before  # the run it refused keeps its report
     assert [p.name for p in checkpoint.complete(run_dir)] == ["step-00000050.pt", "step-00000060.pt"]
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (hidden ones too) -> its content's hash."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_a_refused_resume_changes_nothing_in_the_run_it_refused(reference, tmp_path):
+    """An interrupted run's report stays `interrupted`; no TensorBoard file, no log, nothing new in its dir."""
+    run_dir = _copy(reference, tmp_path)
+    report = json.loads((run_dir / "report.json").read_text())
+    (run_dir / "report.json").write_text(json.dumps({**report, "status": "interrupted", "exit_code": 4}))
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in ["+recipe=classify", *SMALL]))
+    before = _tree(run_dir)
+    refused = run_cli(run_dir, f"resume={run_dir}", "optim.lr=0.01")
+    assert refused.returncode == EXIT_INPUT_ERROR, refused.stdout + refused.stderr
+    assert "optim.lr is 0.001 there, 0.01 now" in " ".join(refused.stderr.split())  # (wrapped to the terminal)
+    assert _tree(run_dir) == before
+
+
+def test_settings_that_change_only_speed_may_change_on_resume(reference, tmp_path):
+    """`resume=RUN threads=1`, workers, progress, figures: accepted, and the run ends as it would have."""
+    from saneloop.engine.resume import config_differences
+
+    saved = {"threads": None, "loader": {"train": {"num_workers": 0, "batch_size": 64}}, "output": {"figures": True}}
+    faster = {"threads": 1, "loader": {"train": {"num_workers": 4, "batch_size": 64}}, "output": {"figures": False}}
+    assert config_differences(saved, faster) == []
+    assert config_differences(saved, {**faster, "loader": {"train": {"num_workers": 4, "batch_size": 32}}}) == [
+        "loader.train.batch_size is 64 there, 32 now"
+    ]
+    run_dir = _copy(reference, tmp_path)
+    (run_dir / "model.safetensors").unlink()
+    speed = ["threads=2", "loader.test.num_workers=1", "output.figures=false"]
+    code, report = run_pipeline(run_dir, *SMALL, *speed, f"resume={run_dir}")
+    assert code == EXIT_PASSED, report
+    assert report["metrics"] == reference[0]["metrics"]
 
 
 def test_resume_from_the_final_checkpoint_reruns_only_what_came_after_train(reference, tmp_path):
@@ -195,6 +236,7 @@ def test_resume_argv_reuses_the_runs_overrides_and_config_dir(tmp_path):
         f"hydra:\n  runtime:\n    cwd: {REPO}\n    config_sources:\n"
         f"    - {{path: {tmp_path}/conf, schema: file, provider: command-line}}\n"
     )
+    (tmp_path / "run" / "main.log").touch()  # a run started from the command line: its log is appended to
     argv = resume_argv(["+recipe=classify", "train.epochs=5", f"resume={tmp_path}/run"])
     assert argv == [
         "--config-dir",
@@ -207,6 +249,8 @@ def test_resume_argv_reuses_the_runs_overrides_and_config_dir(tmp_path):
         "hydra.output_subdir=null",
     ]
     assert resume_argv(["+recipe=classify"]) == ["+recipe=classify"]
+    (tmp_path / "run" / "main.log").unlink()  # a run started from Python has no log file, and gets none
+    assert resume_argv([f"resume={tmp_path}/run"])[-1] == "hydra/job_logging=stdout"
     with pytest.raises(InputError, match="continues that run in its own dir; drop hydra.run.dir=/elsewhere"):
         resume_argv([f"resume={tmp_path}/run", "hydra.run.dir=/elsewhere"])
     with pytest.raises(InputError, match="has no .hydra/overrides.yaml, so it is not a saneloop run dir"):

@@ -24,6 +24,8 @@ Recipes: {recipes}
   saneloop +recipe=NAME --config-dir DIR model=M data=D your own model and data, from DIR/model, DIR/data
   saneloop -m +recipe=NAME seed=0,1,2                   a sweep (Hydra multirun), summary.md at its root
   saneloop resume=RUN_DIR                               continue an interrupted run from its checkpoint
+  saneloop +recipe=NAME hydra.run.dir=DIR               a run dir of your own; a finished run there is refused
+                                                        unless output.overwrite=true (moved to DIR/previous-*)
   saneloop +recipe=NAME stop_after=STAGE                run up to STAGE, then stop (setup: check the data only)
   saneloop cp RECIPE [DIR]                              copy a built-in recipe into DIR (default conf) to edit;
                                                         GROUP/NAME (e.g. model/mlp) copies any config

@@ -1,36 +1,16 @@
 """`saneloop +recipe=NAME [overrides]` (or `python -m saneloop ...`): a thin layer over the Python API.
 
 Hydra composes the config (and runs sweeps, launchers and its own flags); each job is handed to
-`saneloop.runner.run_config`, the same function `saneloop.run()` calls. Commands that run nothing
-(`--help`, `ls`, `cp`, no recipe) are answered before Hydra starts.
+`saneloop.runner.run_config`, the same function `saneloop.run()` calls (`job.py`). Commands that run
+nothing (`--help`, `ls`, `cp`, no recipe) are answered before Hydra, torch or any gate is imported.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Optional
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
-
-from ..config.store import PRIMARY, SEARCH_PATH, register_configs
-from ..engine import distributed
-from ..runner import run_config
-from . import commands, startup, sweep
-from .argv import options_first
-
-_exit_codes: list[int] = []
-
-
-@hydra.main(version_base="1.3", config_path=SEARCH_PATH, config_name=PRIMARY)
-def _hydra_main(cfg: DictConfig) -> Optional[float]:
-    """One job; returns what a sweeper optimises (the test headline metric; None unless passed)."""
-    startup.started()
-    result = run_config(cfg, Path(HydraConfig.get().runtime.output_dir))
-    _exit_codes.append(result.exit_code)
-    return sweep.objective_of(result)
+from . import commands
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -38,11 +18,6 @@ def main(argv: Optional[list[str]] = None) -> None:
     answered = commands.answered(argv)
     if answered is not None:
         sys.exit(answered)
-    register_configs()
-    argv = options_first(argv)
-    argv += distributed.quiet_hydra_overrides(argv)  # processes other than the main one
-    _exit_codes.clear()
-    sweep.exit_codes.clear()
-    refused = startup.launch(_hydra_main, argv)  # resume=, config errors, run dir
-    # The worst job's status: jobs run here, and jobs a launcher ran elsewhere (from their reports).
-    sys.exit(refused if refused is not None else max(_exit_codes + sweep.exit_codes, default=0))
+    from . import job  # Hydra, torch and the pipeline: only for a command that runs something
+
+    sys.exit(job.run(argv))

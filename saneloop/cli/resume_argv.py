@@ -61,7 +61,15 @@ def resume_argv(argv: list[str]) -> list[str]:
         + before
         + now
         + [f"resume={quoted(str(run_dir))}", f"hydra.run.dir={quoted(str(run_dir))}", "hydra.output_subdir=null"]
+        + _no_new_log(run_dir, argv)
     )
+
+
+def _no_new_log(run_dir: Path, argv: list[str]) -> list[str]:
+    """A run started without Hydra's log file (from Python) gets none on resume: the dir gains no file
+    the run did not have (Hydra's log goes to the terminal instead); a CLI run's log is appended to."""
+    chosen = any(a.lstrip("+~").startswith("hydra/job_logging=") for a in argv)
+    return [] if chosen or any(run_dir.glob("*.log")) else ["hydra/job_logging=stdout"]
 
 
 def _config_dir_flag(run_dir: Path, flags: list[str]) -> list[str]:

@@ -25,6 +25,8 @@ from ..config.explain import describe, run_dir_failed
 from ..config.store import conf_dir
 from ..errors import EXIT_INPUT_ERROR, InputError
 from ..record.report import Report
+from ..record.run_dir import RunDirTaken, holds_run
+from .claim import ClaimRefused
 from .resume_argv import override_key, override_value, resume_argv
 
 _NOT_A_RUN = {
@@ -56,6 +58,8 @@ def launch(hydra_main: Callable[[], Any], argv: list[str]) -> Optional[int]:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting
     try:
         hydra_main()
+    except ClaimRefused as refused:  # before Hydra wrote anything into the run dir
+        return _refuse(refused.error, argv)
     except Exception as err:
         if _state["started"]:
             raise
@@ -77,6 +81,9 @@ def started() -> None:
 def _refuse(err: Exception, argv: list[str]) -> int:
     if _state["env"] == "1":  # the user asked for full tracebacks
         traceback.print_exception(err)
+    if isinstance(err, RunDirTaken):  # the dir is another run's: nothing is written into it
+        print(f"saneloop: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     message = describe(err)
     print(f"saneloop: {message}", file=sys.stderr)
     if not run_dir_failed(err) and not any(a.split("=")[0] in _NOT_A_RUN for a in argv):
@@ -88,6 +95,8 @@ def _write_report(argv: list[str], message: str) -> None:
     overrides = {override_key(a): override_value(a) for a in argv if override_key(a)}
     recipe = overrides.get("recipe") or "unknown"
     run_dir = Path(overrides.get("hydra.run.dir") or _default_run_dir(recipe))
+    if holds_run(run_dir):  # an earlier run's report stays as it was; the message went to stderr
+        return
     report = Report(run_dir, recipe)
     report.status, report.error, report.exit_code = "error", message, EXIT_INPUT_ERROR
     try:

@@ -114,15 +114,19 @@ class OutputConfig:
     save_weights: bool = True
     progress: bool = True  # show a progress bar during train
     figures: bool = True  # draw the figures (PNG in the run dir, TensorBoard images)
+    # A run dir that holds an earlier run is refused; true: its files move to <dir>/previous-<time>/ first.
+    overwrite: bool = False
 
 
 @dataclass
 class SaneloopConfig:
     recipe: str = MISSING  # set by +recipe=NAME
     seed: int = 0
-    # torch CPU threads per process; null: torch's default (one per core). Tiny models on a few
-    # cores run fastest on 1 (README, "Performance").
-    threads: Optional[int] = bounded(None, low=1)
+    # torch CPU threads per process. 1 by default: saneloop's recipes (and most models trained on a CPU)
+    # are tiny, and on a busy machine one more thread than there are free cores makes a run several
+    # times slower (README, "Performance": charlm 2.9x slower on 2 threads than on 1). A large model
+    # on many idle cores: threads=N; null: torch's default (one per core). Only speed: resume may change it.
+    threads: Optional[int] = bounded(1, low=1)
     deterministic: bool = True  # torch.use_deterministic_algorithms (and cuBLAS workspace) on
     data: Any = MISSING
     model: Any = MISSING

@@ -10,11 +10,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
-
-from .schema import SaneloopConfig
-
 CONF_PACKAGE = "saneloop.conf"
 SEARCH_PATH = f"pkg://{CONF_PACKAGE}"
 PRIMARY = "saneloop"  # saneloop/conf/saneloop.yaml: the schema, the defaults, the run-dir layout
@@ -22,7 +17,13 @@ GROUPS = ("recipe", "data", "model", "optim", "task", "augment", "hparams_search
 
 
 def register_configs() -> None:
-    """Store the typed schema that saneloop.yaml builds on, and the resolvers its configs use (idempotent)."""
+    """Store the typed schema that saneloop.yaml builds on, and the resolvers its configs use (idempotent).
+    Imported here, not above: `--help` and `ls` read where the YAML lives without the schema's gates."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from .schema import SaneloopConfig
+
     ConfigStore.instance().store(name="saneloop_schema", node=SaneloopConfig)
     if not OmegaConf.has_resolver("saneloop.direction"):
         OmegaConf.register_new_resolver("saneloop.direction", direction_of)

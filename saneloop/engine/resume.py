@@ -23,11 +23,26 @@ from ..record.report import Report
 from . import checkpoint
 from .checkpoint import Resumed
 
+# DataLoader arguments that change how fast batches come, not which (the order comes from the seeded
+# sampler); a dataset that draws random augmentations per item draws them per worker, so for it the
+# number of workers is one more reason a resume matches only up to that randomness (README).
+SPEED_ONLY_LOADER_KEYS = ("num_workers", "pin_memory", "persistent_workers", "prefetch_factor")
+
 # Keys that may differ between a checkpoint's config and the resumed run's: they change neither
-# the numbers nor the data order (train.compile changes how a step runs, not what it computes, up to
-# float rounding: a compiled run resumes eagerly and back); stop_after only says where the run ends
-# (a run stopped after train resumes to evaluate with stop_after=null).
-MAY_DIFFER = ("resume", "output.progress", "output.save_weights", "checkpoint.", "train.compile", "stop_after")
+# the numbers nor the data order, only how fast or how visibly the run goes (threads and workers,
+# the progress bar, figures, what is saved and where; train.compile changes how a step runs, not what
+# it computes, up to float rounding: a compiled run resumes eagerly and back, and so may a run on
+# another number of threads); stop_after only says where the run ends (a run stopped after train
+# resumes to evaluate with stop_after=null).
+MAY_DIFFER = (
+    "resume",
+    "threads",
+    "output.",
+    "checkpoint.",
+    "train.compile",
+    "stop_after",
+    *(f"loader.{split}.{key}" for split in ("train", "test") for key in SPEED_ONLY_LOADER_KEYS),
+)
 RESUME_COMMAND = "python -m saneloop resume={run_dir}"
 NOT_RUN_AGAIN = "[passed before resume; not run again]"
 _PLAIN = re.compile(r"^[\w./:@%+~-]+$")
@@ -39,11 +54,13 @@ def quoted(value: str) -> str:
 
 
 def load_resumed(
-    resume: Optional[str], config: DictConfig, run_dir: Path, processes: int, report: Report
-) -> Optional[Resumed]:
-    """For `resume=RUN_DIR`: the checkpoint to continue from, or a refusal (InputError) saying why."""
+    resume: Optional[str], config: DictConfig, run_dir: Path, processes: int
+) -> tuple[Optional[Resumed], list[str]]:
+    """For `resume=RUN_DIR`: the checkpoint to continue from and what the report should note, or a
+    refusal (InputError) saying why. It reads the run dir and writes nothing: a refused resume leaves
+    the run it refused as it was."""
     if resume is None:
-        return None
+        return None, []
     asked = Path(str(resume)).expanduser()
     if asked.resolve() != run_dir.resolve():
         raise InputError(
@@ -52,36 +69,29 @@ def load_resumed(
         )
     path, payload, passed_over = checkpoint.latest(asked)
     if payload is None:
-        raise _refusal(
-            report,
-            run_dir,
+        raise InputError(
             f"{asked} has no checkpoint to resume from{_why_none(asked, passed_over)}. "
-            "Nothing to continue: start a new run (without resume=)",
+            "Nothing to continue: start a new run (without resume=)"
         )
     differences = config_differences(
         OmegaConf.to_container(OmegaConf.create(payload["config"])), OmegaConf.to_container(config, resolve=True)
     )
     if differences:
-        raise _refusal(
-            report,
-            run_dir,
+        raise InputError(
             f"cannot resume {asked}: its checkpoint {path.name} was written with another "
             f"config: {'; '.join(differences)}. `{RESUME_COMMAND.format(run_dir=asked)}` "
-            "resumes with the original overrides; to change these, start a new run",
+            "resumes with the original overrides; to change these, start a new run"
         )
     if len(payload["rng"]) != processes:
-        raise _refusal(
-            report,
-            run_dir,
+        raise InputError(
             f"cannot resume {asked}: its checkpoint was written by "
-            f"{len(payload['rng'])} process(es), this run has {processes}; launch it the same way",
+            f"{len(payload['rng'])} process(es), this run has {processes}; launch it the same way"
         )
-    report.checkpoint = {"resumed_from": {"path": str(path), "step": int(payload["step"])}}
-    report.notes += [
+    notes = [
         f"resumed from {path} at train step {payload['step']} of {payload['total']}; "
         "gates passed before were recorded, not run again"
-    ] + passed_over
-    return Resumed(path, payload)
+    ]
+    return Resumed(path, payload), notes + passed_over
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
@@ -130,19 +140,6 @@ def describe(report: Report, run_dir: Path) -> None:
     if report.status in ("interrupted", "error"):
         info["resume_command"] = RESUME_COMMAND.format(run_dir=quoted(str(run_dir)))
     report.checkpoint = info
-
-
-def _refusal(report: Report, run_dir: Path, message: str) -> InputError:
-    """A refused resume keeps what the earlier report showed (its stages, gates, checkpoint)."""
-    earlier = _earlier_report(run_dir)
-    if earlier:
-        report.stages = earlier.get("stages") or []
-        report.metrics, report.checkpoint = earlier.get("metrics") or {}, earlier.get("checkpoint")
-        report.notes.append(
-            f"the stages above are from the earlier attempt (status '{earlier.get('status')}'); "
-            "this resume was refused before anything ran"
-        )
-    return InputError(message)
 
 
 def _why_none(run_dir: Path, passed_over: list[str]) -> str:

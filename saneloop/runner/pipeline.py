@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from accelerate import Accelerator
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from rich.markup import escape
 
 from ..config.builders import Builders
@@ -36,33 +36,73 @@ from ..errors import (
     InputError,
     Interrupted,
 )
+from ..record import run_dir as run_dirs
 from ..record.atomic import wait_for_writes
 from ..record.report import Report, write_atomic
+from ..record.run_dir import RunDirTaken
 from ..record.run_record import RunRecord
 from ..stages import baselines, capacity, evaluate, overfit, sanity, setup, train
 from ..stages.context import RunContext
 from .result import RunResult
 
+HYDRA_FILES = (".hydra", "*.log")  # written for this run (by Hydra, or the API) before the pipeline claims its dir
+
 
 def run(cfg: DictConfig, run_dir: Path) -> RunResult:
-    """Run every stage; write report.json/report.md whatever happens; return the outcome."""
+    """Run every stage; write report.json/report.md whatever happens; return the outcome. The run dir is
+    this run's alone while it runs (the main process holds its lock); another run's is left untouched."""
     logging.getLogger("accelerate").setLevel(logging.WARNING)  # its per-save INFO lines are noise here
+    main = distributed.launched_rank() == 0
+    try:
+        notes = _claim(cfg, run_dir) if main else []
+    except RunDirTaken as err:
+        return _refused(cfg, run_dir, err, write=False)
+    try:
+        return _run(cfg, run_dir, notes)
+    finally:
+        if main:
+            run_dirs.release(run_dir)
+
+
+def _claim(cfg: DictConfig, run_dir: Path) -> list[str]:
+    """The run dir's lock; a finished run there refused (or, asked, moved aside: all but the files Hydra
+    or the API has just written for this run)."""
+    overwrite = bool(OmegaConf.select(cfg, "output.overwrite", default=False))
+    return run_dirs.claim(run_dir, overwrite, cfg.get("resume") is not None, keep=HYDRA_FILES)
+
+
+def _run(cfg: DictConfig, run_dir: Path, notes: list[str]) -> RunResult:
     try:
         settings = read_settings(cfg)  # every value checked before the first gate runs
-    except InputError as err:
-        return _refused(cfg, run_dir, err)
+    except InputError as err:  # a resumed run's dir keeps the report of the run it continues
+        return _refused(cfg, run_dir, err, write=cfg.get("resume") is None)
     accelerator = make_accelerator(settings)
     run_dir = distributed.share_run_dir(accelerator, run_dir)  # main's, on every process
+    try:  # a refused resume changes nothing in the run it refused
+        resumed, resume_notes = resume.load_resumed(
+            settings.resume, settings.config, run_dir, accelerator.num_processes
+        )
+    except InputError as err:
+        return _refused(cfg, run_dir, err, write=False)
     record = RunRecord(run_dir, settings.recipe, accelerator.is_main_process, settings.output.figures)
-    record.report.notes += distributed.notes(accelerator)
+    record.report.notes += distributed.notes(accelerator) + resume_notes + notes
     if (shortfall := launcher.fewer_processes_than_asked()) is not None:
         record.note(shortfall)
         record.terminal.print(f"[bold yellow]WARNING[/] {escape(shortfall)}")
     ctx = RunContext(
         settings, Builders(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record), accelerator
     )
-    if record.main and settings.resume is None:  # a resumed run keeps the config.yaml it started with
+    if resumed is not None:  # gates passed before the interruption are recorded, not run again
+        ctx.resumed, ctx.gates.passed_before = resumed, resume.passed_gates(resumed.payload)
+        record.report.checkpoint = {"resumed_from": {"path": str(resumed.path), "step": resumed.step}}
+    elif record.main:  # a resumed run keeps the config.yaml it started with
         write_atomic(run_dir / "config.yaml", settings.config_yaml)
+    return _guarded(ctx)
+
+
+def _guarded(ctx: RunContext) -> RunResult:
+    """The climb, with every way it can end turned into a status, a report and an exit code."""
+    record, accelerator = ctx.record, ctx.accelerator
     code = EXIT_CRASH
     try:
         with interrupts.SignalGuard():  # SIGINT/SIGTERM: checkpoint (in train), report, EXIT_INTERRUPTED
@@ -93,11 +133,6 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
 
 def _climb(ctx: RunContext) -> int:
     """The recipe, stage by stage; each stage runs its own gates."""
-    ctx.resumed = resume.load_resumed(
-        ctx.settings.resume, ctx.settings.config, ctx.run_dir, ctx.accelerator.num_processes, ctx.record.report
-    )
-    if ctx.resumed is not None:  # gates passed before the interruption are recorded, not run again
-        ctx.gates.passed_before = resume.passed_gates(ctx.resumed.payload)
     with _stage(ctx, setup.NAME):
         built = setup.run(ctx)
     with _stage(ctx, sanity.NAME):
@@ -171,18 +206,21 @@ def result_of(report: Report, code: int) -> RunResult:
     )
 
 
-def _refused(cfg: DictConfig, run_dir: Path, err: InputError) -> RunResult:
-    """A config refused before anything ran: the report says why (main process only), exit status 2."""
+def _refused(cfg: DictConfig, run_dir: Path, err: InputError, write: bool = True) -> RunResult:
+    """A run refused before anything ran, exit status 2: the report says why (main process only), unless
+    the run dir is another run's (`write=False`: the message goes to stderr and the dir stays as it was)."""
     report = Report(run_dir, str(cfg.get("recipe", "unknown")))
     report.status, report.error, report.exit_code = "error", str(err), EXIT_INPUT_ERROR
     if distributed.launched_rank() != 0:  # the main process's run dir holds the report; this one goes
         _remove_if_empty(run_dir)
     else:
-        report.write()
+        if write:
+            report.write()
         from rich.console import Console
 
+        kept = "" if write else " (left as it was)"
         Console(stderr=True, highlight=False).print(
-            f"[bold red]ERROR[/] {escape(str(err))}\nrun dir: {run_dir}  exit status {EXIT_INPUT_ERROR}"
+            f"[bold red]ERROR[/] {escape(str(err))}\nrun dir: {run_dir}{kept}  exit status {EXIT_INPUT_ERROR}"
         )
     return result_of(report, EXIT_INPUT_ERROR)
 
