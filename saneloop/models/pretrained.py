@@ -222,11 +222,14 @@ def _refuse_bad_match(model_state: State, state: State, loaded: Loaded, min_load
 
 
 def _renamed(model_state: State, state: State, loaded: Loaded) -> list[tuple[str, str]]:
-    """(checkpoint key, model key) pairs where a missing key's shape is an unused key's: a layer renamed."""
+    """(checkpoint key, model key) pairs where a missing key's shape is an unused key's: a layer renamed
+    (keys that differ by a prefix only are the prefix's, not a rename)."""
+    prefixed = {key for _, _, missing, unused in _prefixed(loaded) for key in (missing, unused)}
+    unused = [u for u in loaded.unexpected if u not in prefixed]
     pairs = []
-    for name in loaded.missing:
-        twins = [u for u in loaded.unexpected if state[u].shape == model_state[name].shape]
-        if twins and _prefix_of(twins[0], name) is None:
+    for name in (m for m in loaded.missing if m not in prefixed):
+        twins = [u for u in unused if state[u].shape == model_state[name].shape]
+        if twins:
             pairs.append((twins[0], name))
     return pairs
 
@@ -254,22 +257,27 @@ def _cause(loaded: Loaded, renamed: list[tuple[str, str]], enough: bool, key: st
 
 def _common_prefix(loaded: Loaded) -> tuple[str, str] | None:
     """('checkpoint' | 'model', prefix) when most missing keys are unused keys with a prefix added or removed."""
-    found: Counter[tuple[str, str]] = Counter()
-    sides = (("checkpoint", loaded.unexpected, set(loaded.missing)), ("model", loaded.missing, set(loaded.unexpected)))
-    for side, keys, targets in sides:
-        for name in keys:
-            for i, char in enumerate(name):
-                if char == "." and name[i + 1 :] in targets:
-                    found[(side, name[: i + 1])] += 1
+    found = Counter((side, prefix) for side, prefix, _, _ in _prefixed(loaded))
     if not found:
         return None
     best, count = found.most_common(1)[0]
     return best if count >= max(1, len(loaded.missing) // 2) else None
 
 
-def _prefix_of(longer: str, name: str) -> str | None:
-    """`p.` when `longer` is `p.` + `name`."""
-    return longer[: -len(name)] if longer.endswith("." + name) else None
+def _prefixed(loaded: Loaded) -> list[tuple[str, str, str, str]]:
+    """(side, prefix, missing key, unused key) for each unused key that is a missing key with a prefix added
+    (side 'checkpoint'), or the other way round (side 'model')."""
+    found = []
+    missing, unused = set(loaded.missing), set(loaded.unexpected)
+    for name in loaded.unexpected:
+        found += [("checkpoint", name[: i + 1], name[i + 1 :], name) for i in _dots(name) if name[i + 1 :] in missing]
+    for name in loaded.missing:
+        found += [("model", name[: i + 1], name, name[i + 1 :]) for i in _dots(name) if name[i + 1 :] in unused]
+    return found
+
+
+def _dots(name: str) -> list[int]:
+    return [i for i, char in enumerate(name) if char == "."]
 
 
 def _names(keys: Sequence[str]) -> str:
