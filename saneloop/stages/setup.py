@@ -119,7 +119,7 @@ def start_from(ctx: RunContext, model: nn.Module) -> Loaded | None:
         return None
     loaded = load_pretrained(model, settings.path, settings.new, settings.min_loaded)
     ctx.record.note(loaded.summary())
-    ctx.record.terminal.print(f"  init_from: {escape(loaded.summary())}")
+    ctx.record.terminal.print(f"  {escape(loaded.summary())}")
     return loaded
 
 
