@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 import torch
 import yaml
 
 import saneloop
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
 from saneloop.models import MLP
+from saneloop.runner import compose_config, run_config
 from saneloop.stages.setup import start_from
-from tests.conftest import gate, run_pipeline
+from tests.conftest import REPO, gate, run_pipeline
 
 QUICK = ["stop_after=setup", "output.progress=false", "output.figures=false", "output.save_weights=false"]
 
@@ -74,3 +76,23 @@ def test_a_resumed_run_whose_init_from_is_gone_goes_on_from_its_checkpoint(tmp_p
     )
     assert start_from(ctx, MLP(64, 10, hidden=8)) is None
     assert notes == [f"init_from.path={tmp_path / 'gone.pt'} is gone: the resumed run continues from its checkpoint"]
+
+
+@pytest.mark.slow  # ~10 s (transformers, the example's data); tests/models/test_pretrained.py covers the load itself
+def test_the_hf_gpt2_example_starts_from_a_save_pretrained_folder(tmp_path, monkeypatch):
+    """README's command: `cd examples/hf_gpt2 && python -m saneloop +recipe=hf_gpt2 --config-dir conf
+    init_from.path=my_gpt2`, the folder written by save_pretrained from the example's own model config."""
+    pytest.importorskip("transformers")
+    from saneloop.models.hf import from_config
+
+    example = REPO / "examples" / "hf_gpt2"
+    model = yaml.safe_load((example / "conf" / "model" / "tiny_gpt2.yaml").read_text())
+    model.pop("_target_")
+    model["vocab_size"] = yaml.safe_load((example / "conf" / "data" / "play_lines.yaml").read_text())["vocab_size"]
+    from_config(**model).save_pretrained(tmp_path / "my_gpt2")
+    monkeypatch.syspath_prepend(str(example))
+    cfg, _ = compose_config("hf_gpt2", [*QUICK, f"init_from.path={tmp_path / 'my_gpt2'}"], example / "conf")
+    result = run_config(cfg, tmp_path / "run")
+    assert result.exit_code == EXIT_PASSED, result.report
+    note = next(n for n in result.report["notes"] if n.startswith("init_from"))
+    assert "(GPT2LMHeadModel.from_pretrained, offline): 29 keys loaded (100.0%" in note and "missing" not in note
