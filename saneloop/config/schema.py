@@ -105,6 +105,22 @@ class ModelOutputConfig:
 
 
 @dataclass
+class InitFromConfig:
+    """Start from pretrained weights (README, "Start from pretrained weights"): read after setup builds and
+    seeds the model, before any gate; nothing is downloaded. Keys that did not load are named, and a load
+    that leaves most of the model at its random init, or whose shapes disagree, is refused (exit 2)."""
+
+    # A saneloop run dir (its model.safetensors), a `save_pretrained` folder, a .safetensors file, or a torch
+    # state dict (.pt/.pth/.bin, read with weights_only=True); null: train from the seeded init.
+    path: Optional[str] = None
+    # Globs of the model's keys left at their init on purpose (a new head for a new task: [head.*]): expected
+    # missing, and not loaded even when the checkpoint holds them.
+    new: list[str] = field(default_factory=list)
+    # The least share of the model's parameter elements (outside `new`) that must load.
+    min_loaded: float = bounded(0.5, low=0.0, high=1.0, above=True)
+
+
+@dataclass
 class BaselinesConfig:
     human: Optional[float] = None  # a human's score on the headline metric, if known
 
@@ -134,6 +150,7 @@ class SaneloopConfig:
     # bias of the task's output size.
     model_head: Optional[str] = None
     model_output: ModelOutputConfig = field(default_factory=ModelOutputConfig)
+    init_from: InitFromConfig = field(default_factory=InitFromConfig)
     task: Any = MISSING
     optim: Any = MISSING
     scheduler: Any = None

@@ -23,13 +23,14 @@ from .schema import (
     BaselinesConfig,
     CheckpointConfig,
     GatesConfig,
+    InitFromConfig,
     ModelOutputConfig,
     OutputConfig,
     SaneloopConfig,
     TrainConfig,
 )
 
-TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint", "model_output")
+TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint", "model_output", "init_from")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class RunSettings:
     checkpoint: CheckpointConfig
     model_output: ModelOutputConfig
     config: DictConfig  # the whole composed config: the user's `_target_` nodes, config.yaml, checkpoints
+    init_from: InitFromConfig = dataclasses.field(default_factory=InitFromConfig)  # pretrained weights to start from
 
     @cached_property
     def config_yaml(self) -> str:

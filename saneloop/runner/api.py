@@ -40,11 +40,13 @@ def run(
     data: Optional[tuple[Any, Any]] = None,
     task: Any = None,
     run_dir: Optional[str | Path] = None,
+    init_from: Optional[str | Path] = None,
 ) -> RunResult:
     """Run a recipe (built-in, or from `config_dir`, a folder like the CLI's `--config-dir`) with Hydra
     `overrides`; or the recipe of `task` ("classify", "regress", "binary", "charlm") on Python objects:
     `model` (an nn.Module, copied at its initial weights whenever the run builds it), `data`
     (`(train_dataset, test_dataset)`) and `task` (a name, or a Task instance with `recipe=` given).
+    `init_from` (the override `init_from.path=`) names pretrained weights the model starts from.
 
     Returns the outcome; a config that cannot be composed raises InputError naming the fix.
     The run dir defaults to `outputs/<recipe>/<date_time>` under the current folder, as the CLI's.
@@ -55,6 +57,8 @@ def run(
             f"choose a recipe: saneloop.run('classify', ...) or task='classify' (recipes: "
             f"{', '.join(recipe_names())}; or one of your config_dir's recipe/ files)"
         )
+    if init_from is not None:  # an override like any other, so .hydra/overrides.yaml records it for resume
+        overrides = [*overrides, f"init_from.path={_quoted(Path(init_from).expanduser().resolve())}"]
     cfg, default_dir = compose_config(recipe, overrides, config_dir)
     target = _fresh(Path(run_dir) if run_dir is not None else default_dir)
     with holding(cfg, model, data, task if not isinstance(task, str) else None) as cfg:
@@ -90,6 +94,11 @@ def compose_config(
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg, run_dir
+
+
+def _quoted(path: Path) -> str:
+    """`path` as a quoted Hydra override value: spaces, commas, brackets and `=` stay part of it."""
+    return "'" + str(path).replace("'", "\\'") + "'"
 
 
 def _fresh(path: Path) -> Path:

@@ -18,6 +18,7 @@ from ..data.summary import DatasetSummary
 from ..engine.checkpoint import Resumed
 from ..engine.gates import GateRunner
 from ..models.forward import ModelOutputs
+from ..models.pretrained import Loaded
 from ..record.run_record import RunRecord
 from ..tasks.base import Task
 
@@ -62,6 +63,7 @@ class Built:
     loaders: Loaders
     model: nn.Module
     head: Optional[str] = None
+    loaded: Optional[Loaded] = None  # init_from: which of the model's keys are pretrained (None: all from the seed)
 
 
 @dataclass

@@ -8,9 +8,11 @@ checked whole, vectorised.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
 import torch
+from rich.markup import escape
 from torch import nn
 
 from ..checks import BatchInspector, all_classes_present, items_repeat, reproducible, targets_valid
@@ -34,6 +36,7 @@ from ..data.seeding import seed_everything
 from ..data.summary import DatasetSummary
 from ..errors import InputError
 from ..models.forward import forward
+from ..models.pretrained import Loaded, load_pretrained
 from ..tasks.base import ChecksPairs, Task
 from ..tasks.traits import TaskTraits, traits_of
 from . import setup_splits
@@ -56,6 +59,7 @@ def run(ctx: RunContext) -> Built:
     summaries = _check_data(ctx, task, traits, loaders)
     setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     built = Built(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
+    built.loaded = start_from(ctx, built.model)  # init_from: pretrained weights, before any gate reads the model
     _refuse_wrong_output_shape(ctx, built)
     ctx.gates(LAST_BATCH, lambda s: _last_batch(ctx, built))  # before the first training step anywhere
     ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, built, s.steps)))
@@ -104,9 +108,26 @@ def seeded_model(ctx: RunContext, builders: Builders | None = None) -> nn.Module
     return (builders or ctx.builders).model().to(ctx.device)
 
 
+def start_from(ctx: RunContext, model: nn.Module) -> Loaded | None:
+    """Load `init_from.path` into the seeded model, in place, and say which keys loaded (report and console).
+    A resumed run loads it too, so its start is the original run's; train then restores the checkpoint."""
+    settings = ctx.settings.init_from
+    if settings.path is None:
+        return None
+    if ctx.resumed is not None and not os.path.exists(os.path.expanduser(settings.path)):
+        ctx.record.note(f"init_from.path={settings.path} is gone: the resumed run continues from its checkpoint")
+        return None
+    loaded = load_pretrained(model, settings.path, settings.new, settings.min_loaded)
+    ctx.record.note(loaded.summary())
+    ctx.record.terminal.print(f"  {escape(loaded.summary())}")
+    return loaded
+
+
 def _short_run(ctx: RunContext, built: Built, steps: int) -> list[float]:
-    """A few training steps from scratch, seeded exactly as the real run is."""
+    """A few training steps from scratch (or from init_from's weights), seeded exactly as the real run is."""
     model = seeded_model(ctx)
+    if built.loaded is not None:
+        model.load_state_dict(built.model.state_dict())  # the weights the run starts from: nothing has trained yet
     optimizer = ctx.builders.optimizer(list(model.parameters()))
     return train_steps(
         model, optimizer, built.task.loss, built.loaders.gate_train(), steps, ctx.device, outputs=ctx.outputs
