@@ -27,9 +27,10 @@ from .schema import (
     OutputConfig,
     SaneloopConfig,
     TrainConfig,
+    ValidationConfig,
 )
 
-TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint", "model_output")
+TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint", "model_output", "validation")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class RunSettings:
     output: OutputConfig
     checkpoint: CheckpointConfig
     model_output: ModelOutputConfig
+    validation: ValidationConfig
     config: DictConfig  # the whole composed config: the user's `_target_` nodes, config.yaml, checkpoints
 
     @cached_property
