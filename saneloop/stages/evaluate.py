@@ -50,10 +50,19 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     report.val_baselines = _baselines(ctx, built, built.val_summary)
     report.baselines = _baselines(ctx, built, built.test_summary)
     ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report.val_baselines, val, s.min_se))
-    for split, metrics in (("val", val), ("test", test)):
-        for name, value in metrics.items():
-            ctx.record.scalar(f"{split}/{name}", float(value), 0)
+    _log(ctx, val, test, len(trained.losses))
     _save_weights(ctx, trained)
+
+
+def _log(ctx: RunContext, val: dict[str, Any], test: dict[str, Any], step: int) -> None:
+    """TensorBoard: `val/*` at the last step, beside the loss curve's `val/loss` (whose last point is this
+    model's: not written twice), and `test/*`."""
+    curve = ctx.settings.train.full_evals > 0
+    for name, value in val.items():
+        if not (curve and name == "loss"):
+            ctx.record.scalar(f"val/{name}", float(value), step)
+    for name, value in test.items():
+        ctx.record.scalar(f"test/{name}", float(value), 0)
 
 
 def _predict(ctx: RunContext, built: Built, trained: Trained, split: str) -> Predictions:

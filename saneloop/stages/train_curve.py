@@ -58,6 +58,8 @@ class LossCurve(TrainHook):
     def _evaluate(self, model: torch.nn.Module, step: int) -> None:
         outputs, targets, _ = predict_all(model, self.loader, self.accelerator, outputs=self.outputs)
         model.train()  # predict_all evaluates in eval mode; the next step trains again
+        if len(targets) == 0:  # a loader that dropped every batch (drop_last): full_eval names it at the end
+            return
         mean, se = mean_and_se(self.per_example(outputs, targets, len(targets)))
         self.points.append((step, mean, se))
         self.record.scalar("val/loss", mean, step)
