@@ -38,23 +38,11 @@ def windows(tokens: torch.Tensor, block_size: int) -> TensorDataset:
 
 
 def tiny_shakespeare(
-    block_size: int = 64, test_fraction: float = 0.1, vocab: str = VOCAB, val_fraction: float = 0.0
-) -> tuple[TensorDataset, ...]:
-    """Train on the start of the text, test on its last `test_fraction` (no window crosses a cut).
-
-    With `val_fraction` > 0, the span of that share of the text just before the test span is the
-    validation set, returned as (train, val, test): windows drawn at random from the training text
-    would sit between training windows of the same scene, and judge the model on text it has all but
-    seen. With 0, (train, test): saneloop carves the validation set from the training windows."""
-    if not 0 < test_fraction < 1 or not 0 <= val_fraction < 1 - test_fraction:
-        raise ValueError(
-            f"data.test_fraction ({test_fraction}) must be in (0, 1) and data.val_fraction ({val_fraction}) "
-            "in [0, 1 - test_fraction)"
-        )
+    block_size: int = 64, test_fraction: float = 0.1, vocab: str = VOCAB
+) -> tuple[TensorDataset, TensorDataset]:
+    """Train on the first 90% of the text, test on the last 10% (no window crosses the cut)."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
     tokens = encode(read_text(), vocab)
     cut = int(len(tokens) * (1 - test_fraction))
-    test = windows(tokens[cut:], block_size)
-    if val_fraction == 0:
-        return windows(tokens[:cut], block_size), test
-    start = int(len(tokens) * (1 - test_fraction - val_fraction))
-    return windows(tokens[:start], block_size), windows(tokens[start:cut], block_size), test
+    return windows(tokens[:cut], block_size), windows(tokens[cut:], block_size)
