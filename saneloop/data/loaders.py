@@ -143,6 +143,10 @@ class Loaders:
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
 
+    def carved(self, train_set: Dataset, val_set: Dataset) -> None:
+        """Train on `train_set` and decide on `val_set` from now on (setup's carving); nothing read before kept."""
+        self.train_set, self.val_set, self._kept = train_set, val_set, {}
+
     def dataset(self, split: str) -> Dataset:
         """The dataset of `split`: "train", "val" or "test"."""
         found = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]

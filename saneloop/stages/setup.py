@@ -49,10 +49,12 @@ def run(ctx: RunContext) -> Built:
     seed_everything(ctx.seed, ctx.settings.deterministic)
     task = ctx.builders.task()
     traits = traits_of(task)  # read and checked once, before any gate: a trait of the wrong type stops here
-    train_set, val_set, test_set = ctx.builders.datasets()  # val_set None: carved from train_set by _check_data
+    train_set, val_set, test_set = ctx.builders.datasets()  # val_set None: carved from train_set below
     loaders = ctx.builders.loaders(train_set, test_set, ctx.seed, val_set)
-    summaries = _check_data(ctx, task, traits, loaders)
+    summaries = _check_data(ctx, task, traits, loaders)  # on the data as given: its item numbers in messages
     setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
+    summaries = setup_validation.carved(ctx, loaders, summaries)  # the validation set, if the data has none
+    loaders.inspect_train = _inspection(ctx, summaries["train"])
     sets = (loaders.train_set, loaders.dataset("val"), loaders.test_set)
     built = Built(task, *sets, summaries["train"], summaries["val"], summaries["test"], loaders, seeded_model(ctx))
     _refuse_wrong_output_shape(ctx, built)
@@ -73,7 +75,7 @@ def _last_batch(ctx: RunContext, built: Built) -> Verdict:
 def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loaders) -> dict[str, DatasetSummary]:
     """Every target first (the first verdicts), then a random sample of the inputs, then repeat reads."""
     sample, pad = ctx.settings.gates.inputs_finite.sample, _pad_value(traits)
-    summaries = setup_validation.first_looks(ctx, loaders, sample, pad)  # the validation set carved if not given
+    summaries = setup_validation.first_looks(ctx, loaders, sample, pad)
     _refuse_unbatchable_inputs(summaries, loaders)
     _refuse_settings_the_data_cannot_meet(ctx, summaries["train"].length)
     _note_targets(ctx, summaries)
@@ -142,7 +144,7 @@ def _pairs_to_check(task: Task, loaders: Loaders, count: int):
     if not isinstance(task, ChecksPairs):
         return None
     pairs = {}
-    for split in ("train", "val", "test"):
+    for split in ("train", "test") if loaders.val_set is None else ("train", "val", "test"):
         dataset = loaders.dataset(split)
         picks = torch.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().long().unique().tolist()
         batch = loaders.items(dataset, picks, test=split != "train")

@@ -123,7 +123,7 @@ def test_a_training_set_too_small_to_carve_is_refused_before_training(tmp_path):
     code, report = run_pipeline(
         tmp_path, f"data._target_={__name__}.watched_digits", "+data.own_val=false", "+data.train_size=40"
     )
-    assert code == EXIT_INPUT_ERROR and report["stages"][0]["gates"] == []
+    assert code == EXIT_INPUT_ERROR and [s["name"] for s in report["stages"]] == ["setup"]  # after the data gates
     assert "validation.fraction=0.1 of the 40 training items carves 4 validation items" in report["error"]
 
 
