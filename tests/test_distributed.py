@@ -175,7 +175,7 @@ def test_mixed_precision_and_accumulation_keep_every_gate(tmp_path):
     )
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
-    assert gate(report, "init_loss")["value"] == pytest.approx(2.3087, abs=1e-4)  # as in full precision (1,213 training digits)
+    assert gate(report, "init_loss")["value"] == pytest.approx(2.3087, abs=1e-4)  # as in full precision (1,213 digits)
     assert any("bf16" in n for n in report["notes"]) and any("accumulation over 2" in n for n in report["notes"])
 
 
