@@ -62,7 +62,8 @@ def saneloop_train_context(
     gates.stage = "train"
     ctx = RunContext(settings, builders, run_dir, record, gates, accelerator)
     summary = summarize(data, "train")  # what setup hands train: every item checked (in-memory tensors)
-    built = Built(Classify(10), data, data, summary, summary, builders.loaders(data, data, seed), model)
+    loaders = builders.loaders(data, data, seed, data)
+    built = Built(Classify(10), data, data, data, summary, summary, summary, loaders, model)
     return ctx, built
 
 

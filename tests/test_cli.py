@@ -11,7 +11,9 @@ from saneloop.errors import EXIT_HALTED, EXIT_PASSED
 from tests.conftest import REPO, assert_every_gate_passed, run_cli
 
 
-def test_default_recipe_passes_every_gate_and_reaches_97_percent(tmp_path):
+def test_default_recipe_passes_every_gate_and_reaches_96_percent(tmp_path):
+    """96%, not 97% since validation is carved from training (1,213 training digits, not 1,348): seeds 0-4
+    measured test accuracy 0.964-0.969, validation 0.956-0.970 (issue 23)."""
     result = run_cli(tmp_path, "+recipe=classify")
     assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
@@ -27,8 +29,10 @@ def test_default_recipe_passes_every_gate_and_reaches_97_percent(tmp_path):
     ]
     # every gate passed, except the two that do not apply to an MLP classifier
     assert_every_gate_passed(report)
-    assert report["metrics"]["accuracy"] >= 0.97 and 0 < report["metrics"]["accuracy_se"] < 0.02
-    assert "PASSED test accuracy" in result.stdout and "loss_decreases" in result.stdout  # verdict table
+    assert report["metrics"]["accuracy"] >= 0.96 and 0 < report["metrics"]["accuracy_se"] < 0.02
+    assert report["val_metrics"]["accuracy"] >= 0.95 and report["val_metrics"]["count"] == 135
+    assert "PASSED validation accuracy" in result.stdout and "; test accuracy" in result.stdout  # both splits named
+    assert "loss_decreases" in result.stdout  # verdict table
     for name in ("report.md", "config.yaml", "model.safetensors", ".hydra/config.yaml"):
         assert (tmp_path / name).is_file(), name
     events = EventAccumulator(str(tmp_path / "tensorboard")).Reload()

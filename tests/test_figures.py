@@ -89,10 +89,12 @@ def test_a_figure_that_fails_is_a_note_not_a_crash(tmp_path):
     assert report.figures == {}
 
 
-def test_loss_curve_has_the_test_loss_at_init_and_at_each_evaluation(default_run):
-    """figures/loss.png's points: the full-set test loss at step 0 and at 4 steps spread over the run."""
+def test_loss_curve_has_the_validation_loss_at_init_and_at_each_evaluation(default_run):
+    """figures/loss.png's points: the full validation loss (never the test set's: issue 23) at step 0 and
+    at 4 steps spread over the run."""
     events = EventAccumulator(str(default_run[2] / "tensorboard")).Reload()
-    points = events.Scalars("eval/loss")
+    assert "eval/loss" not in events.Tags()["scalars"]
+    points = events.Scalars("val/loss")
     steps = [p.step for p in points]
     total = len(events.Scalars("train/loss")) * 10  # train/loss is logged every 10 steps
     assert steps[0] == 0 and len(steps) == 5 and steps[-1] == total

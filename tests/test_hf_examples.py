@@ -47,7 +47,8 @@ def test_bert_speaker_classifier_passes_every_gate(tmp_path, monkeypatch):
     assert_every_gate_passed(report, SPEAKERS_NA)
     assert "classifier.bias" in gate(report, "init_bias")["message"]
     assert "token embedding" in gate(report, "padding_ignored")["message"]
-    # seed 0: 0.594 +- 0.034 on 207 test items (majority 0.304; bag-of-words logistic regression 0.667)
+    # seed 0: 0.643 +- 0.033 on 207 test items, 0.631 on 206 validation items carved from training
+    # (majority 0.304; bag-of-words logistic regression 0.667)
     assert report["metrics"]["accuracy"] > 0.5 and report["metrics"]["count"] == 207
 
 

@@ -25,7 +25,7 @@ def test_every_recipe_builds_and_its_model_fits_its_task(recipe):
     cfg = compose_cfg(recipe=recipe)
     assert cfg.recipe == recipe
     built = Builders(cfg)
-    task, (train, _), model = built.task(), built.datasets(), built.model()
+    task, (train, _, _), model = built.task(), built.datasets(), built.model()
     inputs, targets = default_collate([train[i] for i in range(4)])
     with torch.no_grad():
         assert task.output_problem(model(inputs), 4) is None

@@ -80,8 +80,18 @@ def test_items_that_are_not_tensors_are_refused_naming_the_item_and_the_field(tm
 
 def test_a_test_set_too_small_for_the_held_out_comparisons_is_named_as_the_cause(tmp_path):
     error = _refused_before_any_gate(tmp_path, "data.test_size=1", "stop_after=evaluate")
-    assert error.startswith("1 test example: the held-out comparisons of input_independent, beats_baselines"), error
-    assert f"need at least {MIN_HELD_OUT}" in error and "gates.input_independent.enabled=false" in error
+    assert error.startswith("1 test example: the held-out comparisons of beats_baselines"), error
+    assert f"need at least {MIN_HELD_OUT}" in error and "data.test_size" in error, error
+    assert "gates.beats_baselines.enabled=false" in error
+
+
+def test_a_validation_split_too_small_for_the_decisions_is_named_as_the_cause(tmp_path):
+    code, report = run_pipeline(tmp_path / "v", *FAST, "validation.fraction=0.01", "stop_after=baselines")
+    assert code == EXIT_INPUT_ERROR and report["status"] == "error", report
+    assert [s["name"] for s in report["stages"] if s["gates"]] in ([], ["setup"]), "refused in setup, before training"
+    error = report["error"]
+    assert error.startswith("13 validation examples: the held-out comparisons of input_independent"), error
+    assert "validation.fraction" in error and "gates.input_independent.enabled=false" in error, error
 
 
 def test_the_size_check_counts_only_the_gates_that_will_run():

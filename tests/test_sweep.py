@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import yaml
 from hydra import compose, initialize_config_module
 
 from saneloop.cli.sweep import objective, summarize, to_markdown
@@ -52,17 +53,28 @@ def test_multirun_records_halted_and_crashed_jobs_and_goes_on(tmp_path):
     assert rows[1]["halted_at"] == "sanity/init_loss" and rows[2]["error"].startswith("RuntimeError: planted crash")
     assert float(rows[0]["metric.accuracy"]) > 0.5 and rows[0]["metric.count"] == "449"
     assert rows[0]["headline"] == "accuracy" and rows[1]["metric.accuracy"] == ""
+    # what the sweep optimised: the validation headline, named with its direction (issue 23)
+    assert rows[0]["direction"] == "maximize" and float(rows[0]["val.accuracy"]) > 0.5 and rows[0]["val.count"] == "135"
     assert [r["run_dir"] for r in rows] == ["0", "1", "2"]
     markdown = (sweep_dir / "summary.md").read_text()
     assert "| model._target_=bench.plants.ScaledInitMLP | halted | sanity/init_loss |" in markdown
     assert "Every job: `+recipe=classify train.epochs=3" in markdown
+    assert (
+        "Objective (what each job returns to the sweeper): validation accuracy (`val.accuracy`), maximized" in markdown
+    )
     assert "sweep summary: 3 jobs, 1 passed, 1 halted, 1 error" in result.stdout
 
 
-def test_objective_is_the_headline_metric_of_passed_runs_only(tmp_path):
-    report = {"status": "passed", "headline": "accuracy", "metrics": {"accuracy": 0.97, "count": 449}}
+def test_objective_is_the_validation_headline_of_passed_runs_only(tmp_path):
+    """Never the test metric: a search that picked on it would report a number it had tuned on."""
+    report = {
+        "status": "passed",
+        "headline": "accuracy",
+        "val_metrics": {"accuracy": 0.95, "count": 135},
+        "metrics": {"accuracy": 0.97, "count": 449},
+    }
     (tmp_path / "report.json").write_text(json.dumps(report))
-    assert objective(tmp_path) == 0.97
+    assert objective(tmp_path) == 0.95
     (tmp_path / "report.json").write_text(json.dumps({**report, "status": "halted"}))
     assert objective(tmp_path) is None  # Optuna records a non-float return as a failed trial
     assert objective(tmp_path / "missing") is None
@@ -99,6 +111,26 @@ def test_the_optuna_search_takes_its_direction_from_the_task():
     """charlm's headline is bits per character: a search that maximised it would look for the worst model."""
     directions = {r: _compose_with_hydra("+hparams_search=optuna", recipe=r).hydra.sweeper.direction for r in RECIPES}
     assert directions == {"classify": "maximize", "binary": "maximize", "regress": "maximize", "charlm": "minimize"}
+
+
+def test_charlm_search_minimises_validation_bits_per_char(tmp_path):
+    """The direction from the task, the value from the validation split, both named in the summary."""
+    assert _compose_with_hydra("+hparams_search=optuna", recipe="charlm").hydra.sweeper.direction == "minimize"
+    job = tmp_path / "0"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- optim.lr=0.003\n")
+    report = {
+        "status": "passed",
+        "headline": "bits_per_char",
+        "direction": "minimize",
+        "val_metrics": {"bits_per_char": 2.61},
+        "metrics": {"bits_per_char": 2.57},
+    }
+    (job / "report.json").write_text(json.dumps(report))
+    assert objective(job) == 2.61
+    rows = summarize(tmp_path, {})
+    assert rows[0]["val.bits_per_char"] == 2.61 and rows[0]["metric.bits_per_char"] == 2.57
+    assert "validation bits_per_char (`val.bits_per_char`), minimized" in to_markdown(rows, tmp_path)
 
 
 def test_slurm_example_composes_with_the_submitit_launcher():
@@ -153,6 +185,8 @@ def test_optuna_study_of_three_trials_records_the_halted_ones_as_failed(tmp_path
     assert (result.stdout + result.stderr).count("Return value must be float-castable") == len(halted)
     best = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
     assert "saneloop.models.MLP" in best and "ScaledInitMLP" not in best
+    found = yaml.safe_load(best)["best_value"]  # the validation headline, never the test metric
+    assert found == max(float(r["val.accuracy"]) for r in rows if r["status"] == "passed")
 
 
 def test_submitit_launcher_runs_two_jobs_locally_and_the_cli_reports_their_status(tmp_path):

@@ -43,7 +43,7 @@ GATE = Gate(
     stage="evaluate",
     settings=FullEvalSettings,
     tip=TIP,
-    what="every test example is evaluated exactly once, across processes",
+    what="every validation and test example is evaluated exactly once, across processes",
     checks=(every_example_once,),
     after=("eval_mode",),
 )

@@ -22,7 +22,7 @@ _exit_codes: list[int] = []
 
 @hydra.main(version_base="1.3", config_path=SEARCH_PATH, config_name=PRIMARY)
 def _hydra_main(cfg: DictConfig) -> Optional[float]:
-    """One job; returns what a sweeper optimises (the test headline metric; None unless passed)."""
+    """One job; returns what a sweeper optimises (the validation headline; None unless passed)."""
     startup.started()
     result = run_config(cfg, Path(HydraConfig.get().runtime.output_dir))
     _exit_codes.append(result.exit_code)

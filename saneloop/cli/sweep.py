@@ -5,7 +5,8 @@
 Each job runs the whole pipeline; a job that halts or crashes is recorded in its own report.json
 and the sweep goes on (the CLI exits with the worst job's status at the end). `SweepSummary` is a
 Hydra callback (registered in conf/saneloop.yaml) that writes `summary.md` and `summary.csv` at
-the sweep root: one row per job with its overrides, status, halting gate, metrics and run dir.
+the sweep root: one row per job with its overrides, status, halting gate, validation metrics (`val.*`,
+what a sweeper optimises), test metrics (`metric.*`) and run dir.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..engine.distributed import launched_rank
 from ..errors import EXIT_CRASH, EXIT_HALTED, EXIT_INTERRUPTED, EXIT_PASSED
 from ..record.report import write_atomic
 
-FIXED_COLUMNS = ("job", "overrides", "status", "halted_at", "headline")
+FIXED_COLUMNS = ("job", "overrides", "status", "halted_at", "headline", "direction")
 # A job's exit status from its report (jobs a launcher ran in other processes tell the CLI nothing else).
 STATUS_EXIT = {
     "passed": EXIT_PASSED,
@@ -40,21 +41,25 @@ TAIL_COLUMNS = ("error", "run_dir")
 
 
 def objective_of(result: Any) -> Optional[float]:
-    """What a sweeper optimises, from a run's result: its headline test metric, None unless it passed."""
-    value = result.metrics.get(result.headline) if result.status == "passed" and result.headline else None
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+    """What a sweeper optimises, from a run's result: its validation headline, None unless it passed. Never
+    the test metric: a search that picked on it would report a number it had tuned on."""
+    return _objective(result.report)
 
 
 def objective(run_dir: Path) -> Optional[float]:
-    """What a sweeper optimises: the job's headline test metric (e.g. accuracy).
+    """What a sweeper optimises: the job's validation headline (e.g. accuracy, bits per character),
+    in the direction the task says it improves (conf/hparams_search/optuna.yaml).
 
     None for a job that did not pass: Hydra's Optuna sweeper records a non-float return as a
     failed trial and goes on, so a halted job never counts as a result.
     """
-    report = _read_report(run_dir)
+    return _objective(_read_report(run_dir))
+
+
+def _objective(report: Optional[dict[str, Any]]) -> Optional[float]:
     if report is None or report.get("status") != "passed" or report.get("headline") is None:
         return None
-    value = report["metrics"].get(report["headline"])
+    value = (report.get("val_metrics") or {}).get(report["headline"])
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
@@ -110,6 +115,7 @@ def to_markdown(rows: list[dict[str, Any]], root: Path) -> str:
         f"# saneloop sweep: {root}",
         "",
         f"{len(rows)} jobs; run dirs relative to this folder.",
+        objective_line(rows),
         f"Every job: `{' '.join(shared)}`" if shared else "",
         "",
         "| " + " | ".join(columns) + " |",
@@ -148,6 +154,8 @@ def _row(run_dir: Path, job: dict[str, Any], root: Path) -> dict[str, Any]:
         halted_at=f"{halted['stage']}/{halted['gate']}" if halted else None,
         exit_code=report.get("exit_code", STATUS_EXIT.get(report["status"], EXIT_CRASH)),
     )
+    row["direction"] = report.get("direction")
+    row.update({f"val.{k}": v for k, v in (report.get("val_metrics") or {}).items()})
     row.update({f"metric.{k}": v for k, v in report.get("metrics", {}).items()})
     return row
 
@@ -164,8 +172,23 @@ def _shared_overrides(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The fixed columns, the validation metrics (`val.*`, what the sweep optimised), the test metrics
+    (`metric.*`, measured once per job), then the error and the run dir."""
+    val = list(dict.fromkeys(k for r in rows for k in r if k.startswith("val.")))
     metrics = list(dict.fromkeys(k for r in rows for k in r if k.startswith("metric.")))
-    return [*FIXED_COLUMNS, *metrics, *TAIL_COLUMNS]
+    return [*FIXED_COLUMNS, *val, *metrics, *TAIL_COLUMNS]
+
+
+def objective_line(rows: list[dict[str, Any]]) -> str:
+    """What the sweep optimised, named: the validation headline and its direction (from the jobs' reports)."""
+    known = next((r for r in rows if r.get("headline") and r.get("direction")), None)
+    if known is None:
+        return "Objective: the validation headline (no job passed to name it)."
+    return (
+        f"Objective (what each job returns to the sweeper): validation {known['headline']} "
+        f"(`val.{known['headline']}`), {known['direction']}d; the test metrics (`metric.*`) are measured "
+        "once per job and never optimised."
+    )
 
 
 def _read_report(run_dir: Path) -> Optional[dict[str, Any]]:

@@ -68,16 +68,20 @@ class Builders:
     def model_target(self) -> str:
         return str(self.cfg.model.get("_target_"))
 
-    def datasets(self) -> tuple[Dataset, Dataset]:
+    def datasets(self) -> tuple[Dataset, Optional[Dataset], Dataset]:
+        """(train, val, test) from `data._target_`: it returns (train, test), and setup carves the validation
+        set from train (`validation.*`), or (train, val, test) with a validation set of its own (val: None)."""
         data = self.cfg.data
         node = OmegaConf.masked_copy(data, [k for k in data if k not in DATA_META_KEYS])
         result = build(node, "data")
-        if not (isinstance(result, (tuple, list)) and len(result) == 2 and all(_is_dataset(d) for d in result)):
+        if not (isinstance(result, (tuple, list)) and len(result) in (2, 3) and all(_is_dataset(d) for d in result)):
+            got = f"{len(result)} items" if isinstance(result, (tuple, list)) else type(result).__name__
             raise InputError(
-                f"data._target_={data._target_} returned {type(result).__name__}; it must return "
-                "(train_dataset, test_dataset), two torch Datasets of (input, target) pairs or dicts"
+                f"data._target_={data._target_} returned {got}; it must return (train_dataset, test_dataset), "
+                "or (train_dataset, val_dataset, test_dataset) with a validation set of its own: torch "
+                "Datasets of (input, target) pairs or dicts"
             )
-        return result[0], result[1]
+        return (result[0], None, result[1]) if len(result) == 2 else (result[0], result[1], result[2])
 
     def batch_format(self) -> BatchFormat:
         """How items split (data.target_keys, data.mask_key); how outputs are read is `RunContext.outputs`."""
@@ -143,7 +147,8 @@ class Builders:
             return dataset
         return Augmented(dataset, build(node, "augment"))
 
-    def loaders(self, train_set: Dataset, test_set: Dataset, seed: int) -> Loaders:
+    def loaders(self, train_set: Dataset, test_set: Dataset, seed: int, val_set: Optional[Dataset] = None) -> Loaders:
+        """The run's loaders; `loader.test` serves both evaluation splits (validation and test)."""
         return Loaders(
             train_set,
             test_set,
@@ -151,6 +156,7 @@ class Builders:
             build(self.cfg.loader.test, "loader.test"),
             self.batch_format(),
             seed,
+            val_set,
         )
 
 

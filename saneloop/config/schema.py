@@ -54,15 +54,28 @@ class LoaderConfig:
 
 
 @dataclass
+class ValidationConfig:
+    """The validation split: what every decision reads (the gates' held-out comparisons, the loss curve
+    during training, a sweep's objective); the test set is evaluated once, at the end. Carved from the
+    training set unless `data._target_` returns (train, val, test), three datasets."""
+
+    # The share of the training set carved out (stratified by class when the targets are class labels).
+    fraction: float = bounded(0.1, low=0.0, high=0.9, above=True)
+    # Seeds the carving; not the run's seed (as the data's split_seed): every run of a sweep, whatever its
+    # seed, decides on the same validation items.
+    seed: int = 0
+
+
+@dataclass
 class TrainConfig:
     epochs: int = bounded(30, low=1)
     # Stop after this many steps (null: run all epochs). A step is a batch on every process (N processes: about
     # 1/N of an epoch's steps each); with gradient accumulation K, K steps make one optimizer step.
     max_steps: Optional[int] = bounded(None, low=1)
     log_every: int = bounded(10, low=1)  # steps between TensorBoard points (each costs one host sync)
-    # Steps between predictions on a fixed test batch (tip 11: prediction dynamics); null: 10 over the run.
+    # Steps between predictions on a fixed validation batch (tip 11: prediction dynamics); null: 10 over the run.
     eval_every: Optional[int] = bounded(None, low=1)
-    # Full-set test-loss evaluations during train, evenly spaced, the last at the final step (the loss
+    # Full validation-loss evaluations during train, evenly spaced, the last at the final step (the loss
     # curve's points with error bars, figures/loss.png); 0: none.
     full_evals: int = bounded(4, low=0)
     # torch.compile the model for the train and evaluate steps (gates and probes run it eagerly).
@@ -145,6 +158,7 @@ class SaneloopConfig:
     threads: Optional[int] = bounded(1, low=1)
     deterministic: bool = True  # torch.use_deterministic_algorithms (and cuBLAS workspace) on
     data: Any = MISSING
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     model: Any = MISSING
     # Dotted name of the final layer whose bias is set from the data; null: the last module with a
     # bias of the task's output size.

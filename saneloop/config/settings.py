@@ -28,9 +28,20 @@ from .schema import (
     OutputConfig,
     SaneloopConfig,
     TrainConfig,
+    ValidationConfig,
 )
 
-TYPED = ("train", "accelerator", "gates", "baselines", "output", "checkpoint", "model_output", "init_from")
+TYPED = (
+    "train",
+    "accelerator",
+    "gates",
+    "baselines",
+    "output",
+    "checkpoint",
+    "model_output",
+    "validation",
+    "init_from",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class RunSettings:
     output: OutputConfig
     checkpoint: CheckpointConfig
     model_output: ModelOutputConfig
+    validation: ValidationConfig
     config: DictConfig  # the whole composed config: the user's `_target_` nodes, config.yaml, checkpoints
     init_from: InitFromConfig = dataclasses.field(default_factory=InitFromConfig)  # pretrained weights to start from
 

@@ -91,8 +91,10 @@ class Loaders:
         test_factory: LoaderFactory,
         fmt: BatchFormat,
         seed: int,
+        val_set: Optional[Dataset] = None,
     ) -> None:
         self.train_set, self.test_set, self.fmt, self.seed = train_set, test_set, fmt, seed
+        self.val_set = val_set  # what every decision reads; setup carves it from the training set if not given
         self._train, self._test = _without_collate(train_factory), _without_collate(test_factory)
         self.train_collate = _collate_of(train_factory)
         self.test_collate = _collate_of(test_factory) or self.train_collate  # a padding collator serves both
@@ -128,12 +130,29 @@ class Loaders:
     def test(self) -> DataLoader:
         """The test loader over (index, item): batches carry their dataset indices. Its own generator: an
         evaluation in the middle of training draws nothing from the training stream."""
+        return self.evaluation("test")
+
+    def evaluation(self, split: str) -> DataLoader:
+        """The loader of `split` ("val" or "test") over (index, item), as `loader.test` configures it (an
+        evaluation loader), with the split's own generator."""
+        stream = Stream.VAL_LOADER if split == "val" else Stream.TEST_LOADER
         return self._test(
-            self._batched(self.test_set, True, self.test_collate),
-            generator=generator(self.seed, Stream.TEST_LOADER),
+            self._batched(self.dataset(split), True, self.test_collate),
+            generator=generator(self.seed, stream),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),
         )
+
+    def carved(self, train_set: Dataset, val_set: Dataset) -> None:
+        """Train on `train_set` and decide on `val_set` from now on (setup's carving); nothing read before kept."""
+        self.train_set, self.val_set, self._kept = train_set, val_set, {}
+
+    def dataset(self, split: str) -> Dataset:
+        """The dataset of `split`: "train", "val" or "test"."""
+        found = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        if found is None:
+            raise ValueError(f"no {split} set yet: setup carves the validation set from the training set")
+        return found
 
     def probe(self, batch_size: Optional[int] = None) -> Iterable[Batch]:
         """Shuffled training batches for the gates, from their own generator (a DataLoader; inspected
@@ -227,9 +246,10 @@ class Loaders:
         """`loader.test.num_workers` (test) or `loader.train.num_workers`."""
         return int((self._test if test else self._train).keywords.get("num_workers") or 0)
 
-    def test_items(self, count: int) -> Batch:
-        """The first `count` test examples (a fixed test batch)."""
-        return self.items(self.test_set, range(min(count, len(self.test_set))), test=True)  # type: ignore[arg-type]
+    def first_items(self, split: str, count: int) -> Batch:
+        """The first `count` examples of an evaluation split ("val" or "test"): a fixed batch."""
+        dataset = self.dataset(split)
+        return self.items(dataset, range(min(count, len(dataset))), test=True)  # type: ignore[arg-type]
 
     def uninterrupted_order(self, epoch: int, offset: int, count: int) -> list[list[int]]:
         """The dataset indices of batches `offset`..`offset + count - 1` of `epoch` that `train()` yields

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from .loaders import Loaders
 from .streams import Stream, generator
 
+_STREAMS = {"train": Stream.SPLIT_SAMPLE_TRAIN, "val": Stream.SPLIT_SAMPLE_VAL, "test": Stream.SPLIT_SAMPLE_TEST}
 ELEMENTS = 20_000_000  # at most this many input values per split (160 MB as float64): fewer items of wide inputs
 
 
@@ -43,18 +44,18 @@ class SplitSample:
 
 
 def read_split(loaders: Loaders, split: str, max_items: Optional[int], seed: int) -> SplitSample:
-    """Up to `max_items` items of `split` ("train" or "test"), in dataset order; fewer where the inputs are
-    wide (at most `ELEMENTS` values, and at least 256 items)."""
-    dataset: Dataset = loaders.train_set if split == "train" else loaders.test_set
+    """Up to `max_items` items of `split` ("train", "val" or "test"), in dataset order; fewer where the inputs
+    are wide (at most `ELEMENTS` values, and at least 256 items)."""
+    dataset: Dataset = loaders.dataset(split)
     length = len(dataset)  # type: ignore[arg-type]
     picks = torch.arange(length)
     width = max(1, _flat([t for _, t in loaders.items(dataset, [0]).named_inputs()], 1).shape[1])
     max_items = min(max_items or length, max(256, ELEMENTS // width))
     if length > max_items:
-        gen = generator(seed, Stream.SPLIT_SAMPLE_TEST if split == "test" else Stream.SPLIT_SAMPLE_TRAIN)
+        gen = generator(seed, _STREAMS[split])
         picks = torch.randperm(length, generator=gen)[:max_items].sort().values
     parts, targets, shape = [], [], ()
-    for batch in loaders.item_batches(dataset, picks.tolist(), test=split == "test"):
+    for batch in loaders.item_batches(dataset, picks.tolist(), test=split != "train"):
         tensors = _unpadded(batch)
         if tensors:
             shape = tuple(tensors[0].shape[1:])

@@ -10,6 +10,9 @@ augmentation. The train stage seeds them with `seed + process index` (Accelerate
 process k >= 1 shares a seed with stream k here: the same numbers feed unrelated consumers (an index
 order, Dropout masks), which correlates nothing a gate or the run compares.
 
+One stream is seeded apart from the run: VAL_SPLIT takes `validation.seed` (like the data's own
+`split_seed`), so every run of a sweep, whatever its seed, decides on the same validation items.
+
 Add a purpose with a new value (never reuse one: results tuned on a value move with it).
 """
 
@@ -27,12 +30,15 @@ class Stream(IntEnum):
     TRAIN_ORDER = 0  # the training loader: train's data order and worker seeds (determinism, label_noise's folds too)
     PROBE = 1  # Loaders.probe: the gates' shuffled training batches (sanity, input_independent, loss_decreases)
     FIXED_BATCH = 2  # Loaders.fixed_batch: the training examples the overfit gate memorises
-    HELD_OUT = 3  # baselines: the order input_independent (and too_good) reads the test set in
+    HELD_OUT = 3  # baselines: the order input_independent (and too_good) reads the validation set in
     LABEL_NOISE_FOLDS = 4  # label_noise: which training items fall in which of the two folds
     SURVEY_SAMPLE = 5  # setup's sample of items per split: inputs_finite's checks, stored targets' spot checks
     TEST_LOADER = 6  # Loaders.test: the test loader's worker seeds (and its order, if loader.test shuffles)
     SPLIT_SAMPLE_TRAIN = 7  # the training items the split gates read, where there are too many to read all
     SPLIT_SAMPLE_TEST = 8  # the test items the split gates read, likewise
+    VAL_SPLIT = 9  # which training items become the validation set (seeded by validation.seed, see below)
+    VAL_LOADER = 10  # Loaders.val: the validation loader's worker seeds (and its order, if loader.test shuffles)
+    SPLIT_SAMPLE_VAL = 11  # the validation items the split gates read, where there are too many to read all
 
 
 def generator(seed: int, stream: Stream) -> torch.Generator:

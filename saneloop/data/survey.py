@@ -101,7 +101,8 @@ def sample_indices(length: int, count: int, seed: int) -> list[int]:
 
 
 def _dataset(loaders: Loaders, split: str) -> tuple[Dataset, bool]:
-    return (loaders.test_set, True) if split == "test" else (loaders.train_set, False)
+    """The split's dataset, and whether it is read as an evaluation split (val, test) is."""
+    return loaders.dataset(split), split != "train"
 
 
 def _disagreeing(stored: torch.Tensor, digests: list[ChunkDigest]) -> list[int]:

@@ -20,19 +20,29 @@ def load_diabetes_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 
 def diabetes(
-    test_size: int = 111, split_seed: int = 0, target_shift: float = 0.0, target_scale: float = 1.0
-) -> tuple[TensorDataset, TensorDataset]:
-    """Train and test sets of (features [10], target []) pairs.
+    test_size: int = 111,
+    split_seed: int = 0,
+    target_shift: float = 0.0,
+    target_scale: float = 1.0,
+    val_size: int = 0,
+) -> tuple[TensorDataset, ...]:
+    """Train and test sets of (features [10], target []) pairs; with `val_size` > 0, (train, val, test).
 
     Features are standardised with the training split's mean and standard deviation. Targets
     become `(y - target_shift) / target_scale`: a fixed change of units, the same for every split,
-    which the regress task undoes to report RMSE and MAE in the original units.
+    which the regress task undoes to report RMSE and MAE in the original units. The validation rows
+    come from the training side of the split, by the same `split_seed`.
     """
     if target_scale <= 0:
         raise ValueError(f"data.target_scale must be > 0, got {target_scale}")
     features, targets = load_diabetes_arrays()
     train_idx, test_idx = seeded_split(len(targets), test_size, split_seed)
+    if not 0 <= val_size < len(train_idx):
+        raise ValueError(f"data.val_size must be in [0, {len(train_idx)}), got {val_size}")
+    order = np.random.default_rng(split_seed).permutation(train_idx)
+    val_idx, train_idx = (np.sort(order[:val_size]), np.sort(order[val_size:])) if val_size else (None, train_idx)
     mean, std = features[train_idx].mean(0), features[train_idx].std(0)
     x = torch.from_numpy((features - mean) / std).float()
     y = torch.from_numpy((targets - target_shift) / target_scale).float()
-    return TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[test_idx], y[test_idx])
+    parts = [idx for idx in (train_idx, val_idx, test_idx) if idx is not None]
+    return tuple(TensorDataset(x[idx], y[idx]) for idx in parts)

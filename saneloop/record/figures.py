@@ -1,5 +1,5 @@
 """Pictures for people: the exact batch entering the net (tip 10), the overfit batch and the
-prediction dynamics on a fixed test batch (tips 8 and 11), the dependency map of the backprop
+prediction dynamics on a fixed validation batch (tips 8 and 11), the dependency map of the backprop
 checks (tip 12).
 
 Drawing works on the plain views of `tasks.views` and on matrices, never on a task, so every task
@@ -178,14 +178,14 @@ def predictions_figure(view: PredictionView, title: str) -> Any:
 
 
 def dynamics_figure(steps: Sequence[int], views: Sequence[PredictionView]) -> Any:
-    """Predictions for the same fixed test batch at every evaluation during training."""
+    """Predictions for the same fixed validation batch at every evaluation during training."""
     kind = views[0].kind if views else "values"
     if kind == "classes":
         return _class_dynamics(steps, views)
     if kind == "text":
         lines = [f"step {s:>6}: {v.predictions[0]!r}" for s, v in zip(steps, views) if v.predictions]
         return _text_batch(
-            lines, f"prediction dynamics: sample 0 of the fixed test batch (target {views[0].targets[0]!r:.60})"
+            lines, f"prediction dynamics: sample 0 of the fixed validation batch (target {views[0].targets[0]!r:.60})"
         )
     fig = _figure(9, 4)
     ax = fig.add_subplot()
@@ -195,7 +195,7 @@ def dynamics_figure(steps: Sequence[int], views: Sequence[PredictionView]) -> An
         ax.axhline(float(views[0].targets[k]), color=line.get_color(), linestyle="--", linewidth=0.8)
     ax.set_xlabel("step")
     ax.set_ylabel("prediction (dashed: target)")
-    ax.set_title(f"prediction dynamics: {n} samples of the fixed test batch", fontsize=9)
+    ax.set_title(f"prediction dynamics: {n} samples of the fixed validation batch", fontsize=9)
     return fig
 
 
@@ -212,9 +212,9 @@ def _class_dynamics(steps: Sequence[int], views: Sequence[PredictionView]) -> An
             ax.text(c, r, name(p), ha="center", va="center", fontsize=7)
     ax.set_yticks(range(len(views)), [f"step {s}" for s in steps], fontsize=7)
     ax.set_xticks(range(n), [f"{name(t)}" for t in views[0].targets[:n]], fontsize=7)
-    ax.set_xlabel("target of each sample in the fixed test batch")
+    ax.set_xlabel("target of each sample in the fixed validation batch")
     ax.set_title(
-        "prediction dynamics on a fixed test batch (cell: predicted class; green right, red wrong)", fontsize=9
+        "prediction dynamics on a fixed validation batch (cell: predicted class; green right, red wrong)", fontsize=9
     )
     return fig
 
@@ -259,7 +259,7 @@ def _box(col: int, row: int) -> Any:
 
 
 def loss_curve_figure(steps: Sequence[int], train: Sequence[float], evals: Sequence[tuple[int, float, float]]) -> Any:
-    """Training loss per step (and its running mean), and the full-set test loss at each evaluation
+    """Training loss per step (and its running mean), and the full validation loss at each evaluation
     with a bar of two standard errors; a log scale when the loss falls by more than 10x."""
     fig = _figure(9, 4)
     ax = fig.add_subplot()
@@ -278,7 +278,7 @@ def loss_curve_figure(steps: Sequence[int], train: Sequence[float], evals: Seque
             fmt="o-",
             color="tab:red",
             capsize=3,
-            label="test loss, full set (± 2 se)",
+            label="validation loss, full set (± 2 se)",
         )
     finite = values[np.isfinite(values) & (values > 0)]
     if finite.size and finite.max() > 10 * finite.min():
@@ -286,5 +286,5 @@ def loss_curve_figure(steps: Sequence[int], train: Sequence[float], evals: Seque
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend(fontsize=7)
-    ax.set_title("loss curves: training at every step, the whole test set at each evaluation", fontsize=9)
+    ax.set_title("loss curves: training at every step, the whole validation set at each evaluation", fontsize=9)
     return fig

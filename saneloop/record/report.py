@@ -54,9 +54,12 @@ class Report:
         self.halted_at: Optional[dict[str, str]] = None
         self.error: Optional[str] = None
         self.stages: list[dict[str, Any]] = []
-        self.metrics: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}  # the test set's, measured once, at the end
+        self.val_metrics: dict[str, Any] = {}  # the validation set's: what decides (gates, a sweep's objective)
         self.headline: Optional[str] = None  # the metric that says whether the run is any good
-        self.baselines: dict[str, Any] = {}
+        self.direction: Optional[str] = None  # "maximize" or "minimize": which way the headline improves
+        self.baselines: dict[str, Any] = {}  # scored on the test set, beside `metrics`
+        self.val_baselines: dict[str, Any] = {}  # scored on the validation set (what beats_baselines compares)
         self.notes: list[str] = []
         self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
         self.checkpoint: Optional[dict[str, Any]] = None  # latest checkpoint, how to resume, resumed from
@@ -109,10 +112,13 @@ class Report:
                 ],
                 "waivers": self.waivers,
                 "metrics": self.metrics,
+                "val_metrics": self.val_metrics,
                 "baselines": self.baselines,
+                "val_baselines": self.val_baselines,
                 "notes": self.notes,
                 "figures": self.figures,
                 "headline": self.headline,
+                "direction": self.direction,
                 "checkpoint": self.checkpoint,
             }
         )
@@ -151,12 +157,10 @@ class Report:
             ]
         lines += ["", "## Stage times", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {s['name']} | {s['seconds']} |" for s in self.stages]
-        if self.metrics:
-            lines += ["", "## Test metrics", "", "| metric | value |", "|---|---|"]
-            lines += [f"| {k} | {v} |" for k, v in self.metrics.items()]
-        if self.baselines:
-            lines += ["", "## Baselines", "", "| baseline | value |", "|---|---|"]
-            lines += [f"| {k} | {v} |" for k, v in self.baselines.items()]
+        lines += _by_split("Metrics", "metric", self.val_metrics, self.metrics)
+        if self.val_metrics or self.metrics:
+            lines += ["", "Validation decided (the gates, a sweep's objective); the test set was evaluated once."]
+        lines += _by_split("Baselines", "baseline", self.val_baselines, self.baselines)
         if self.figures:
             lines += ["", "## Figures", ""]
             lines += [f"- {gate}: ![{p}]({p})" for gate, paths in self.figures.items() for p in paths]
@@ -165,3 +169,11 @@ class Report:
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
+
+
+def _by_split(title: str, what: str, val: dict[str, Any], test: dict[str, Any]) -> list[str]:
+    """A table of `what` by split: validation (what decided) beside test (measured once, at the end)."""
+    if not val and not test:
+        return []
+    lines = ["", f"## {title}", "", f"| {what} | validation | test |", "|---|---|---|"]
+    return lines + [f"| {k} | {val.get(k, '')} | {test.get(k, '')} |" for k in dict.fromkeys([*val, *test])]

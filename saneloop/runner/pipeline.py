@@ -149,7 +149,8 @@ def _climb(ctx: RunContext) -> int:
         evaluate.run(ctx, built, trained)
     wait_for_writes()  # the end-of-train checkpoint, written while evaluate ran
     ctx.record.report.status = "passed"
-    ctx.record.tracker.hparams(_hparams(ctx.settings), {k: float(v) for k, v in ctx.record.report.metrics.items()})
+    report = ctx.record.report  # the hparams view compares runs: on validation, as the sweeps do
+    ctx.record.tracker.hparams(_hparams(ctx.settings), {f"val/{k}": float(v) for k, v in report.val_metrics.items()})
     return EXIT_PASSED
 
 
@@ -203,6 +204,7 @@ def result_of(report: Report, code: int) -> RunResult:
         report.headline,
         report.error,
         report.to_json(),
+        dict(report.val_metrics),
     )
 
 
@@ -267,11 +269,9 @@ def _hparams(settings: RunSettings) -> dict[str, Any]:
 def _final_words(record: RunRecord, run_dir: Path, code: int) -> None:
     report, terminal = record.report, record.terminal
     if report.status == "passed":
-        value, se = report.metrics.get(report.headline), report.metrics.get(f"{report.headline}_se")
-        shown = f"{value:.4f}" + (f" ± {se:.4f}" if se is not None else "")
-        terminal.print(
-            f"[bold green]PASSED[/] test {report.headline} {shown} on {report.metrics.get('count')} examples"
-        )
+        splits = (("validation", report.val_metrics), ("test", report.metrics))
+        shown = [f"{split} {_headline(report.headline, metrics)}" for split, metrics in splits]
+        terminal.print(f"[bold green]PASSED[/] {'; '.join(shown)}")
     elif report.status == "halted":
         terminal.print(f"[bold red]HALTED[/] at {report.halted_at['stage']}/{report.halted_at['gate']}")
     elif report.status == "stopped":
@@ -285,3 +285,9 @@ def _final_words(record: RunRecord, run_dir: Path, code: int) -> None:
             + (f"\nresume with: {how}" if how else "\nno checkpoint yet: start the run again")
         )
     terminal.print(f"run dir: {run_dir}  (report.md, TensorBoard: tensorboard --logdir {run_dir})  exit status {code}")
+
+
+def _headline(name: Any, metrics: dict[str, Any]) -> str:
+    """`accuracy 0.9822 ± 0.0062 on 449 examples`: a split's headline, its standard error and its size."""
+    value, se = metrics.get(name), metrics.get(f"{name}_se")
+    return f"{name} {value:.4f}" + (f" ± {se:.4f}" if se is not None else "") + f" on {metrics.get('count')} examples"

@@ -12,7 +12,8 @@ from ..checks.base.verdict import Verdict
 @dataclass(frozen=True)
 class RunResult:
     """The outcome of one run: its status and exit code, where it halted, every gate's verdict, the test
-    metrics, and the run dir holding report.json, report.md, figures and weights."""
+    metrics (measured once, at the end) and the validation metrics (what decided), and the run dir
+    holding report.json, report.md, figures and weights."""
 
     status: str  # "passed", "halted", "stopped" (stop_after=STAGE), "error" or "interrupted"
     exit_code: int  # the CLI's exit status (README, "Exit status")
@@ -23,6 +24,7 @@ class RunResult:
     headline: Optional[str] = None  # the metric that says whether the run is any good
     error: Optional[str] = None
     report: dict[str, Any] = field(default_factory=dict)  # report.json's content
+    val_metrics: dict[str, Any] = field(default_factory=dict)  # the validation set's (`metrics`: the test set's)
 
     @property
     def passed(self) -> bool:

@@ -25,8 +25,8 @@ NAME = "baselines"
 
 def run(ctx: RunContext, built: Built) -> None:
     """Two copies of the run's initialised model (bias set), trained on the same batches, one fed zeros,
-    until their per-example losses on test examples tell them apart (or clearly cannot): held out, and
-    no gate tunes anything on them."""
+    until their per-example losses on validation examples tell them apart (or clearly cannot): held out
+    from training, and never the test set, which only `evaluate` reads."""
     zero, zero_copy = absent_inputs(built)
     seed_everything(ctx.seed, ctx.settings.deterministic)  # the copies' Dropout draws, whatever ran before
     verdict = ctx.gates(
@@ -66,7 +66,7 @@ def _unchanged(batch: Batch) -> Batch:
 
 
 def held_out(built: Built, seed: int) -> Iterator[Batch]:
-    """Test examples in a fixed random order, collated as the run collates them and read only as far as
-    the gate asks: a test set sorted by class must not hand the gate its first class only."""
-    order = torch.randperm(len(built.test_set), generator=generator(seed, Stream.HELD_OUT)).tolist()  # type: ignore[arg-type]
-    yield from built.loaders.item_batches(built.test_set, order, test=True)  # one loader's workers, read lazily
+    """Validation examples in a fixed random order, collated as the run collates them and read only as far
+    as the gate asks: a validation set sorted by class must not hand the gate its first class only."""
+    order = torch.randperm(len(built.val_set), generator=generator(seed, Stream.HELD_OUT)).tolist()  # type: ignore[arg-type]
+    yield from built.loaders.item_batches(built.val_set, order, test=True)  # one loader's workers, read lazily

@@ -53,12 +53,15 @@ class RunContext:
 @dataclass
 class Built:
     """What `setup` builds and every later stage works on. `model` is the run's model (unwrapped), its
-    final bias set from the data by `sanity`; `head` names that final layer once it is found."""
+    final bias set from the data by `sanity`; `head` names that final layer once it is found.
+    Every decision reads `val_set`; `test_set` is read once, by `evaluate`."""
 
     task: Task
     train_set: Dataset
+    val_set: Dataset
     test_set: Dataset
     train_summary: DatasetSummary
+    val_summary: DatasetSummary
     test_summary: DatasetSummary
     loaders: Loaders
     model: nn.Module

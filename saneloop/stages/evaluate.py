@@ -1,13 +1,22 @@
-"""Stage `evaluate`: the whole test set, every example exactly once, metrics with error bars."""
+"""Stage `evaluate`: the validation set (what decides: the gates here, a sweep's objective), then the test
+set, once, at the end: every example of each exactly once, metrics with error bars, each named for its
+split (report.json `val_metrics` and `metrics`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import torch
+
 from ..checks import above_baselines, every_example_once
+from ..checks.base.verdict import Verdict
 from ..checks.beats_baselines import GATE as BEATS_BASELINES
 from ..checks.eval_repeatable import GATE as EVAL_REPEATABLE
 from ..checks.eval_repeatable import repeatable_eval
 from ..checks.full_eval import GATE as FULL_EVAL
 from ..checks.modes import EVAL_MODE, ModeWatch
+from ..data.summary import DatasetSummary
 from ..engine.loop import predict_all
 from ..record.atomic import staged_dir
 from ..tasks.traits import traits_of
@@ -15,46 +24,98 @@ from . import evaluate_probes
 from .context import Built, RunContext, Trained
 
 NAME = "evaluate"
+SPLITS = {"val": "validation", "test": "test"}  # the order they are evaluated in, and their names in messages
+
+
+class Predictions(NamedTuple):
+    """One evaluation split's full pass: the prepared loader, and outputs, targets, indices by dataset index."""
+
+    loader: Any
+    outputs: torch.Tensor
+    targets: torch.Tensor
+    indices: torch.Tensor
 
 
 def run(ctx: RunContext, built: Built, trained: Trained) -> None:
-    accelerator, task, report = ctx.accelerator, built.task, ctx.record.report
+    task, report = built.task, ctx.record.report
     evaluate_probes.run(ctx, built)  # trained_batch_independence, trained_causality: the probes on trained weights
-    loader = accelerator.prepare(built.loaders.test())
     with ModeWatch(trained.model, False, EVAL_MODE.name) as modes:
-        outputs, targets, indices = predict_all(trained.model, loader, accelerator, outputs=ctx.outputs)
+        found = {split: _predict(ctx, built, trained, split) for split in SPLITS}
     ctx.gates(EVAL_MODE, lambda s: modes.verdict())
-    ctx.gates(FULL_EVAL, lambda s: every_example_once(indices, len(built.test_set)))
-    metrics = task.metrics(outputs, targets)
-    ctx.gates(EVAL_REPEATABLE, lambda s: _again(ctx, built, trained, loader, outputs, metrics))
-    report.metrics, report.headline = metrics, task.headline()
-    report.baselines = _baselines(ctx, built)
-    ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report, metrics, s.min_se))
-    for name, value in metrics.items():
-        ctx.record.scalar(f"test/{name}", float(value), 0)
+    ctx.gates(FULL_EVAL, lambda s: _every_example_once(built, found))
+    val, test = (task.metrics(found[split].outputs, found[split].targets) for split in SPLITS)
+    ctx.gates(EVAL_REPEATABLE, lambda s: _again(ctx, built, trained, found["val"], val))
+    report.val_metrics, report.metrics, report.headline = val, test, task.headline()
+    report.direction = "maximize" if traits_of(task).higher_is_better else "minimize"
+    report.val_baselines = _baselines(ctx, built, built.val_summary)
+    report.baselines = _baselines(ctx, built, built.test_summary)
+    ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report, s.min_se))
+    _log(ctx, val, test, len(trained.losses))
     _save_weights(ctx, trained)
 
 
-def _baselines(ctx: RunContext, built: Built) -> dict[str, float]:
-    baselines = built.task.baselines(built.train_summary.targets, built.test_summary.targets)
+def _log(ctx: RunContext, val: dict[str, Any], test: dict[str, Any], step: int) -> None:
+    """TensorBoard: `val/*` at the last step, beside the loss curve's `val/loss` (whose last point is this
+    model's: not written twice), and `test/*`."""
+    curve = ctx.settings.train.full_evals > 0
+    for name, value in val.items():
+        if not (curve and name == "loss"):
+            ctx.record.scalar(f"val/{name}", float(value), step)
+    for name, value in test.items():
+        ctx.record.scalar(f"test/{name}", float(value), 0)
+
+
+def _predict(ctx: RunContext, built: Built, trained: Trained, split: str) -> Predictions:
+    loader = ctx.accelerator.prepare(built.loaders.evaluation(split))
+    return Predictions(loader, *predict_all(trained.model, loader, ctx.accelerator, outputs=ctx.outputs))
+
+
+def _every_example_once(built: Built, found: dict[str, Predictions]) -> Verdict:
+    """Both splits, each example once: the first split that fails, or one pass naming both (the value and
+    expected count are the test set's)."""
+    sizes = {"val": len(built.val_set), "test": len(built.test_set)}  # type: ignore[arg-type]
+    verdicts = {split: every_example_once(found[split].indices, sizes[split]) for split in ("test", "val")}
+    for split, verdict in verdicts.items():
+        if not verdict.passed:
+            return replace(verdict, message=verdict.message.replace(" test ", f" {SPLITS[split]} "))
+    both = " and ".join(f"{sizes[s]:,} {SPLITS[s]}" for s in SPLITS)
+    return replace(verdicts["test"], message=f"all {both} examples, once each", details={"val": sizes["val"]})
+
+
+def _baselines(ctx: RunContext, built: Built, split: DatasetSummary) -> dict[str, float]:
+    """The task's baselines scored on `split` (rules fitted on the training targets), and a human's figure."""
+    baselines = built.task.baselines(built.train_summary.targets, split.targets)
     if ctx.settings.baselines.human is not None:
         baselines["human"] = float(ctx.settings.baselines.human)
     return baselines
 
 
-def _again(ctx: RunContext, built: Built, trained: Trained, loader, outputs, metrics):
-    """The same weights, the same loader, a second full pass: the metrics must not move."""
-    again, targets, _ = predict_all(trained.model, loader, ctx.accelerator, outputs=ctx.outputs)
-    return repeatable_eval(outputs, again, metrics, built.task.metrics(again, targets))
+def _again(ctx: RunContext, built: Built, trained: Trained, first: Predictions, metrics: dict[str, Any]) -> Verdict:
+    """The same weights, the same validation loader, a second full pass: the metrics must not move."""
+    again, targets, _ = predict_all(trained.model, first.loader, ctx.accelerator, outputs=ctx.outputs)
+    return repeatable_eval(first.outputs, again, metrics, built.task.metrics(again, targets))
 
 
-def _beats(built: Built, report, metrics: dict, min_se: float):
+def _beats(built: Built, report: Any, min_se: float) -> Verdict:
+    """The validation headline against the baselines on the validation set (the judgement); then the test
+    headline against the test set's, which chooses nothing: a test set no better than a rule that ignores
+    the inputs, while validation is, is a broken test split (labels out of step with the inputs)."""
+    judged = _above(built, "validation", report.val_metrics, report.val_baselines, min_se)
+    if not judged.passed:
+        return judged
+    test = _above(built, "test", report.metrics, report.baselines, min_se)
+    if test.passed:
+        return judged
+    return replace(test, message=f"{test.message} Validation passed: look at the test split itself.")
+
+
+def _above(built: Built, split: str, metrics: dict[str, Any], baselines: dict[str, float], min_se: float) -> Verdict:
     headline = built.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
     return above_baselines(
-        headline,
+        f"{split} {headline}",
         float(metrics[headline]),
-        comparable(report.baselines, headline),
+        comparable(baselines, headline),
         metrics.get(f"{headline}_se"),
         traits_of(built.task).higher_is_better,
         min_se,

@@ -39,9 +39,16 @@ from ..models.forward import forward
 from ..models.pretrained import Loaded, load_pretrained
 from ..tasks.base import ChecksPairs, Task
 from ..tasks.traits import TaskTraits, traits_of
-from . import setup_splits
+from . import setup_splits, setup_validation
 from .context import Built, RunContext
-from .setup_contract import HELD_OUT_GATES, gates_to_run, refuse_too_few_held_out, refuse_unfit_batch, sized
+from .setup_contract import (
+    HELD_OUT_GATES,
+    TEST_GATES,
+    gates_to_run,
+    refuse_too_few_held_out,
+    refuse_unfit_batch,
+    sized,
+)
 
 NAME = "setup"
 
@@ -52,13 +59,17 @@ def run(ctx: RunContext) -> Built:
     seed_everything(ctx.seed, ctx.settings.deterministic)
     task = ctx.builders.task()
     traits = traits_of(task)  # read and checked once, before any gate: a trait of the wrong type stops here
-    train_set, test_set = ctx.builders.datasets()
-    loaders = ctx.builders.loaders(train_set, test_set, ctx.seed)
+    train_set, val_set, test_set = ctx.builders.datasets()  # val_set None: carved from train_set below
+    loaders = ctx.builders.loaders(train_set, test_set, ctx.seed, val_set)
     ctx.builders.check_optimizer()  # a bad value under optim.* or scheduler.* is refused before the first gate
-    refuse_too_few_held_out(sized(test_set), "test", gates_to_run(ctx.settings, HELD_OUT_GATES))
-    summaries = _check_data(ctx, task, traits, loaders)
+    refuse_too_few_held_out(sized(test_set), "test", gates_to_run(ctx.settings, TEST_GATES))
+    summaries = _check_data(ctx, task, traits, loaders)  # on the data as given: its item numbers in messages
     setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
-    built = Built(task, train_set, test_set, summaries["train"], summaries["test"], loaders, seeded_model(ctx))
+    summaries = setup_validation.carved(ctx, loaders, summaries)  # the validation set, if the data has none
+    refuse_too_few_held_out(summaries["val"].length, "validation", gates_to_run(ctx.settings, HELD_OUT_GATES))
+    loaders.inspect_train = _inspection(ctx, summaries["train"])
+    sets = (loaders.train_set, loaders.dataset("val"), loaders.test_set)
+    built = Built(task, *sets, summaries["train"], summaries["val"], summaries["test"], loaders, seeded_model(ctx))
     built.loaded = start_from(ctx, built.model)  # init_from: pretrained weights, before any gate reads the model
     _refuse_wrong_output_shape(ctx, built)
     ctx.gates(LAST_BATCH, lambda s: _last_batch(ctx, built))  # before the first training step anywhere
@@ -78,7 +89,7 @@ def _last_batch(ctx: RunContext, built: Built) -> Verdict:
 def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loaders) -> dict[str, DatasetSummary]:
     """Every target first (the first verdicts), then a random sample of the inputs, then repeat reads."""
     sample, pad = ctx.settings.gates.inputs_finite.sample, _pad_value(traits)
-    summaries = {split: survey.first_look(loaders, split, sample, ctx.seed, pad) for split in ("train", "test")}
+    summaries = setup_validation.first_looks(ctx, loaders, sample, pad)
     _refuse_unbatchable_inputs(summaries, loaders)
     _refuse_settings_the_data_cannot_meet(ctx, summaries["train"].length)
     _note_targets(ctx, summaries)
@@ -92,7 +103,7 @@ def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loader
     _refuse_unbatchable_inputs(summaries, loaders)
     loaders.inspect_train = _inspection(ctx, summaries["train"])
     ctx.gates(INPUTS_FINITE, lambda s: _finite(summaries))
-    datasets = {"train": loaders.train_set, "test": loaders.test_set}
+    datasets = {split: loaders.dataset(split) for split in summaries}
     ctx.gates(AUGMENTATION_OFF, lambda s: items_repeat(datasets, s.items, partial(_items, loaders)))
     return summaries
 
@@ -136,7 +147,7 @@ def _short_run(ctx: RunContext, built: Built, steps: int) -> list[float]:
 
 def _items(loaders: Loaders, split: str, dataset, indices) -> list:
     """The items at `indices`, read as the run reads them (through the split's loader workers)."""
-    return [item for chunk in loaders.read(dataset, indices, list, split == "test") for _, item in chunk]
+    return [item for chunk in loaders.read(dataset, indices, list, split != "train") for _, item in chunk]
 
 
 def _finite(summaries: dict[str, DatasetSummary]):
@@ -164,9 +175,10 @@ def _pairs_to_check(task: Task, loaders: Loaders, count: int):
     if not isinstance(task, ChecksPairs):
         return None
     pairs = {}
-    for split, dataset, test in (("train", loaders.train_set, False), ("test", loaders.test_set, True)):
+    for split in ("train", "test") if loaders.val_set is None else ("train", "val", "test"):
+        dataset = loaders.dataset(split)
         picks = torch.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().long().unique().tolist()
-        batch = loaders.items(dataset, picks, test=test)
+        batch = loaders.items(dataset, picks, test=split != "train")
         pairs[split] = (picks, batch.first_input, batch.targets)
     return pairs
 

@@ -19,8 +19,14 @@ from ..config.settings import RunSettings
 from ..data.batch import Batch
 from ..errors import InputError
 
-# The gates that compare means with their standard errors on held-out examples (each needs MIN_HELD_OUT).
+# The gates that compare means with their standard errors on held-out examples (each needs MIN_HELD_OUT):
+# on the validation split both decide; on the test split, read once at the end, beats_baselines judges.
 HELD_OUT_GATES = (INPUT_INDEPENDENT, BEATS_BASELINES)
+TEST_GATES = (BEATS_BASELINES,)
+MORE = {
+    "validation": "raise validation.fraction or give the data its own validation set",
+    "test": "raise data.test_size",
+}
 
 
 def gates_to_run(settings: RunSettings, gates: Sequence[Gate]) -> list[str]:
@@ -39,7 +45,7 @@ def refuse_too_few_held_out(length: Optional[int], split: str, gates: Sequence[s
     raise InputError(
         f"{length} {split} example{'' if length == 1 else 's'}: the held-out comparisons of {', '.join(gates)} "
         f"(a mean difference and its standard error) need at least {MIN_HELD_OUT}. Give the {split} split more "
-        f"examples, or run without those gates ({off})"
+        f"examples ({MORE.get(split, 'a larger split')}), or run without those gates ({off})"
     )
 
 

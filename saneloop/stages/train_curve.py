@@ -1,9 +1,9 @@
-"""The loss curve a person reads first: the training loss at every step, and the full-set test loss
+"""The loss curve a person reads first: the training loss at every step, and the full validation loss
 at a few evaluations during training, each with its error bar (figures/loss.png, beside the train
-stage's gate in report.md; `eval/loss` in TensorBoard).
+stage's gate in report.md; `val/loss` in TensorBoard). The test set is not read: only `evaluate` does.
 
-The evaluations run on every process (the test set is split and gathered back, as in `evaluate`)
-at the same steps, so they stay in step; they draw nothing from the training stream.
+The evaluations run on every process (the validation set is split and gathered back, as in
+`evaluate`) at the same steps, so they stay in step; they draw nothing from the training stream.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .context import Built
 
 
 class LossCurve(TrainHook):
-    """The training loss of every step and the full-set test loss at `train.full_evals` steps, in one figure."""
+    """The training loss of every step and the full validation loss at `train.full_evals` steps, in one figure."""
 
     def __init__(
         self, record: RunRecord, built: Built, accelerator: Any, train: TrainConfig, total: int, outputs: ModelOutputs
@@ -33,11 +33,11 @@ class LossCurve(TrainHook):
         self.record, self.accelerator, self.outputs = record, accelerator, outputs
         self.per_example = example_loss(built.task)  # checked against the task's loss on the first evaluation
         self.steps = sorted(eval_steps(train.full_evals, total))
-        self.points: list[tuple[int, float, float]] = []  # (step, mean test loss, its standard error)
-        self.loader = accelerator.prepare(built.loaders.test()) if self.steps else None
+        self.points: list[tuple[int, float, float]] = []  # (step, mean validation loss, its standard error)
+        self.loader = accelerator.prepare(built.loaders.evaluation("val")) if self.steps else None
 
     def on_fit_start(self, model: torch.nn.Module, step: int) -> Findings:
-        """Step 0: the test loss at init (after a resume: at the resumed step, if it is an evaluation step)."""
+        """Step 0: the validation loss at init (after a resume: at the resumed step, if it is an evaluation step)."""
         if step in self.steps:
             self._evaluate(model, step)
         self.due = next_after(self.steps, step)
@@ -58,9 +58,11 @@ class LossCurve(TrainHook):
     def _evaluate(self, model: torch.nn.Module, step: int) -> None:
         outputs, targets, _ = predict_all(model, self.loader, self.accelerator, outputs=self.outputs)
         model.train()  # predict_all evaluates in eval mode; the next step trains again
+        if len(targets) == 0:  # a loader that dropped every batch (drop_last): full_eval names it at the end
+            return
         mean, se = mean_and_se(self.per_example(outputs, targets, len(targets)))
         self.points.append((step, mean, se))
-        self.record.scalar("eval/loss", mean, step)
+        self.record.scalar("val/loss", mean, step)
 
 
 def eval_steps(count: int, total: int) -> set[int]:

@@ -1,5 +1,5 @@
 """What the train stage shows a person: the exact first batch entering the net (tip 10), and the
-predictions on a fixed test batch at every evaluation during training (tip 11).
+predictions on a fixed validation batch at every evaluation during training (tip 11).
 
 The first batch is the one the loop hands the model, after collate, augmentation and device
 placement: what is drawn is what the net got. Main process only; a train hook called at step 1 and
@@ -25,11 +25,11 @@ from ..record.run_record import RunRecord
 from ..tasks.views import PredictionView
 from .context import Built
 
-FIXED_BATCH = 16  # test examples whose predictions are followed through training
+FIXED_BATCH = 16  # validation examples whose predictions are followed through training
 
 
 class TrainFigures(TrainHook):
-    """The figures of tips 10 and 11: the first batch the net gets, its predictions on a fixed test batch."""
+    """The figures of tips 10 and 11: the first batch the net gets, its predictions on a fixed validation batch."""
 
     def __init__(
         self,
@@ -47,7 +47,7 @@ class TrainFigures(TrainHook):
         self.first: Optional[tuple[Any, Any]] = None
         self.snapshots: list[tuple[int, PredictionView]] = []
         if self.enabled:
-            self.fixed = built.loaders.test_items(FIXED_BATCH)
+            self.fixed = built.loaders.first_items("val", FIXED_BATCH)
             self._snapshot(0)
 
     def on_fit_start(self, model: torch.nn.Module, step: int) -> Findings:
@@ -81,7 +81,7 @@ class TrainFigures(TrainHook):
         self.record.scalar("fixed_batch/loss", loss, step)
         view = self.built.task.view_predictions(outputs.float().cpu(), self.fixed.targets)
         self.snapshots.append((step, view))
-        title = f"fixed test batch, step {step}"
+        title = f"fixed validation batch, step {step}"
         self.record.image("fixed_batch/predictions", partial(predictions_figure, view, title), step)
 
     def _publish_first(self) -> None:
