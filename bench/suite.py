@@ -346,10 +346,10 @@ def unplanted_gates() -> list[Case]:
         Case(
             "cls_batchnorm_last_batch_of_one",
             c,
-            [*_model("bench.plants.BatchNormDropoutMLP"), "loader.train.batch_size=449"],
+            [*_model("bench.plants.BatchNormDropoutMLP"), "loader.train.batch_size=404"],
             "last_batch",
             "BatchNorm meets a last batch of one (drop_last=False)",
-            "1348 training digits in batches of 449: every epoch ends on one item, BatchNorm raises there",
+            "1213 training digits (after validation) in batches of 404: every epoch ends on one item, BatchNorm raises",
         ),
         Case(
             "cls_wider_model_narrower",

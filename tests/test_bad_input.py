@@ -12,7 +12,8 @@ import pytest
 
 from saneloop.errors import EXIT_HALTED, EXIT_INPUT_ERROR
 from saneloop.record.atomic import leftovers
-from tests.conftest import FAST, run_cli, run_pipeline
+from saneloop.runner import run_config
+from tests.conftest import FAST, compose_cfg, run_cli, run_pipeline
 
 
 @dataclass
@@ -143,13 +144,13 @@ def test_bad_input_is_refused_clearly(case: Case, tmp_path: Path):
 def test_resume_dir_without_a_checkpoint_is_refused_and_keeps_the_earlier_report(tmp_path):
     code, halted = run_pipeline(tmp_path, *FAST, "gates.overfit.max_steps=2")
     assert code == EXIT_HALTED
-    code, report = run_pipeline(tmp_path, *FAST, "gates.overfit.max_steps=2", f"resume={tmp_path}")
-    assert code == EXIT_INPUT_ERROR and report["status"] == "error"
+    result = run_config(compose_cfg(*FAST, "gates.overfit.max_steps=2", f"resume={tmp_path}"), tmp_path)
+    assert result.exit_code == EXIT_INPUT_ERROR and result.status == "error"
     assert (
         f"{tmp_path} has no checkpoint to resume from: that run halted at overfit/overfit, before train "
-        "wrote one" in report["error"]
+        "wrote one" in result.error
     )
-    assert report["stages"] == halted["stages"]  # what the earlier run found is still there
+    assert _report(tmp_path) == halted  # a refused resume changes nothing: the earlier report stays whole
     assert not leftovers(tmp_path)
 
 

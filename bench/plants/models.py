@@ -156,7 +156,7 @@ class RowPoolNet(nn.Module):
     ) -> None:
         super().__init__()
         self.transposed = transposed
-        self.score = nn.Linear(8, 1)
+        self.score = nn.Linear(8, 1, bias=False)  # a bias would be dead: softmax over rows ignores a shift
         self.body = nn.Sequential(nn.Linear(8, hidden), nn.ReLU())
         self.head = nn.Linear(hidden, out_features)
 

@@ -65,10 +65,14 @@ def synthetic_images(
     nan_at: Sequence[int] = (),
     stored_targets: bool = True,
     split_seed: int = 0,
-) -> tuple[SyntheticImages, SyntheticImages]:
-    """(train, test): `n` and `test_size` items, distinct (the test set starts where train ends).
-    `split_seed` is accepted so the classify recipe's data arguments pass through; it changes nothing."""
-    return (
-        SyntheticImages(n, cost_ms, 0, nan_at, stored_targets),
-        SyntheticImages(test_size, cost_ms, n, (), stored_targets),
-    )
+    val_size: int = 0,
+) -> tuple[SyntheticImages, ...]:
+    """(train, test): `n` and `test_size` items, distinct (the test set starts where train ends); with
+    `val_size`, (train, val, test), the validation set after the test set, so the training set is the data's
+    own, numbered as given (nothing carved from it). `split_seed` is accepted so the classify recipe's data
+    arguments pass through; it changes nothing."""
+    train = SyntheticImages(n, cost_ms, 0, nan_at, stored_targets)
+    test = SyntheticImages(test_size, cost_ms, n, (), stored_targets)
+    if not val_size:
+        return train, test
+    return train, SyntheticImages(val_size, cost_ms, n + test_size, (), stored_targets), test

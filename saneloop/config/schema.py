@@ -61,6 +61,9 @@ class ValidationConfig:
 
     # The share of the training set carved out (stratified by class when the targets are class labels).
     fraction: float = bounded(0.1, low=0.0, high=0.9, above=True)
+    # ...but at least this many items (up to 30% of the training set): the held-out comparisons need
+    # examples, not a share. 10% of 110 rows is 11, too few to tell a model from one fed zeros.
+    min_items: int = bounded(100, low=0)
     # Seeds the carving; not the run's seed (as the data's split_seed): every run of a sweep, whatever its
     # seed, decides on the same validation items.
     seed: int = 0

@@ -23,6 +23,7 @@ from .summary import DatasetSummary
 # Fewer validation items than this cannot decide anything: a held-out comparison or a metric's standard
 # error on a handful of examples is noise.
 MIN_ITEMS = 8
+MAX_SHARE = 0.3  # validation.min_items carves up to this share of a small training set, never more
 OWN_SET = "give your own validation set (data._target_ returning (train, val, test))"
 
 
@@ -38,11 +39,12 @@ def class_labels(targets: torch.Tensor) -> Optional[torch.Tensor]:
     return values.unique(return_inverse=True)[1]
 
 
-def carve(targets: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def carve(targets: torch.Tensor, fraction: float, seed: int, min_items: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Sorted indices (training, validation) of a training set with `targets`: `round(fraction * n)` items
-    for validation, each class giving its share to within one item when the targets are class labels."""
+    for validation, or `min_items` where that is more (up to MAX_SHARE of n), each class giving its share
+    to within one item when the targets are class labels."""
     n = len(targets)
-    count = round(fraction * n)
+    count = max(round(fraction * n), min(min_items, round(MAX_SHARE * n)))
     refuse_too_few(count, f"validation.fraction={fraction} of the {n:,} training items carves", n)
     gen = generator(seed, Stream.VAL_SPLIT)
     order = torch.randperm(n, generator=gen)

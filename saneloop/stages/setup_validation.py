@@ -37,14 +37,15 @@ def carved(ctx: RunContext, loaders: Loaders, summaries: dict[str, DatasetSummar
     if "val" in summaries:
         return summaries
     train, settings = summaries["train"], ctx.settings.validation
-    kept, held = carve(train.targets, settings.fraction, settings.seed)
+    kept, held = carve(train.targets, settings.fraction, settings.seed, settings.min_items)
     loaders.carved(part(loaders.train_set, kept), part(loaders.train_set, held))
     if ctx.record.main:
         write_atomic(ctx.run_dir / SPLIT_FILE, json.dumps({"train": kept.tolist(), "val": held.tolist()}) + "\n")
     how = "stratified by class" if class_labels(train.targets) is not None else "at random"
     ctx.record.note(
         f"validation: {len(held):,} of the {train.length:,} training items, {how} <validation.fraction="
-        f"{settings.fraction} validation.seed={settings.seed}>; from the baselines stage on, training and "
-        f"validation items are numbered within their part ({SPLIT_FILE} maps them to your training set's)"
+        f"{settings.fraction} validation.min_items={settings.min_items} validation.seed={settings.seed}>; "
+        f"from the baselines stage on, training and validation items are numbered within their part "
+        f"({SPLIT_FILE} maps them to your training set's)"
     )
     return {"train": part_summary(train, kept), "val": part_summary(train, held), "test": summaries["test"]}

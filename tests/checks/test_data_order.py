@@ -18,7 +18,7 @@ def test_default_loader_gives_a_new_order_every_epoch(default_run):
 
 
 def _resumed(run_dir, *overrides):
-    """Run to step 60 (epochs of 22 batches), keep the step-50 checkpoint (epoch 2, batch 6), resume."""
+    """Run to step 60 (epochs of 19 batches), keep the step-50 checkpoint (epoch 2, batch 12), resume."""
     code, _ = run_pipeline(run_dir, *RESUMABLE, *overrides)
     checkpoint.path_for(run_dir, 60).unlink()
     return run_pipeline(run_dir, *RESUMABLE, *overrides, f"resume={run_dir}")
@@ -28,7 +28,7 @@ def test_a_resume_continues_the_uninterrupted_order(tmp_path):
     code, report = _resumed(tmp_path)
     assert code == 0, report
     found = gate(report, "resume_order")
-    assert found["status"] == "passed" and "epoch 2, batches 6..7" in found["message"]
+    assert found["status"] == "passed" and "epoch 2, batches 12..13" in found["message"]
 
 
 def test_a_resume_that_replays_epoch_0s_order_halts(tmp_path):

@@ -52,7 +52,7 @@ def test_pipeline_halts_in_train_when_a_validate_step_leaves_eval_on(tmp_path):
         stop_after("train_mode"),
     )
     found = assert_halted_at(code, report, "train", "train_mode")
-    assert "from training step 31 of 66" in found["message"]  # switched inside step 30
+    assert "from training step 31 of 57" in found["message"]  # switched inside step 30
 
 
 def test_pipeline_halts_in_evaluate_on_batchnorm_adapted_to_test_batches(tmp_path):

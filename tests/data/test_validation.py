@@ -32,6 +32,12 @@ def test_carving_is_seeded_stratified_disjoint_and_sized():
     assert torch.equal(again, val) and not torch.equal(other, val)  # validation.seed, not the run's seed
 
 
+def test_a_small_training_set_gives_validation_min_items_up_to_thirty_percent():
+    labels = torch.arange(110) % 2  # 10% would be 11 items: too few to tell a model from one fed zeros
+    assert [len(carve(labels, 0.1, seed=0, min_items=m)[1]) for m in (0, 20, 100)] == [11, 20, 33]
+    assert len(carve(torch.arange(1348) % 10, 0.1, seed=0, min_items=100)[1]) == 135  # 10% is more: 10%
+
+
 def test_regression_targets_are_carved_at_random():
     targets = torch.randn(200)
     assert class_labels(targets) is None and class_labels(torch.tensor([0.0, 1.0, 1.0])) is not None

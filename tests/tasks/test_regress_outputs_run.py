@@ -42,7 +42,7 @@ def shuffled_output(column: int = 0, **kwargs):
 
 
 def test_three_outputs_on_three_scales_pass_every_gate_with_r2_per_output(tmp_path):
-    code, report = run(tmp_path, "train.epochs=10")  # the recipe trains 30 (test R^2 0.84)
+    code, report = run(tmp_path, "train.epochs=15")  # 10 epochs on the carved 540 rows: output 0 at R^2 0.59
     assert code == EXIT_PASSED, report
     assert_every_gate_passed(report, not_applicable("regress"))
     metrics, baselines = report["metrics"], report["baselines"]
