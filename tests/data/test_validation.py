@@ -126,11 +126,15 @@ def test_no_gate_nor_the_loss_curve_reads_the_test_set_before_evaluate_which_rea
 
 
 def test_a_training_set_too_small_to_carve_is_refused_before_training(tmp_path):
-    code, report = run_pipeline(
-        tmp_path, f"data._target_={__name__}.watched_digits", "+data.own_val=false", "+data.train_size=40"
-    )
+    data = [f"data._target_={__name__}.watched_digits", "+data.own_val=false", "+data.train_size=40"]
+    code, report = run_pipeline(tmp_path / "a", *data, "validation.min_items=0")
     assert code == EXIT_INPUT_ERROR and [s["name"] for s in report["stages"]] == ["setup"]  # after the data gates
     assert "validation.fraction=0.1 of the 40 training items carves 4 validation items" in report["error"]
+    code, report = run_pipeline(tmp_path / "b", *data)  # min_items carves 30% (12): too few to compare on
+    assert code == EXIT_INPUT_ERROR and [s["name"] for s in report["stages"]] == ["setup"]
+    assert report["error"].startswith("12 validation examples: the held-out comparisons") and (
+        "raise validation.fraction" in report["error"]
+    )
 
 
 def test_report_carries_both_splits_each_named(default_run):
