@@ -86,7 +86,9 @@ def test_a_test_set_too_small_for_the_held_out_comparisons_is_named_as_the_cause
 
 
 def test_a_validation_split_too_small_for_the_decisions_is_named_as_the_cause(tmp_path):
-    code, report = run_pipeline(tmp_path / "v", *FAST, "validation.fraction=0.01", "stop_after=baselines")
+    code, report = run_pipeline(
+        tmp_path / "v", *FAST, "validation.fraction=0.01", "validation.min_items=0", "stop_after=baselines"
+    )
     assert code == EXIT_INPUT_ERROR and report["status"] == "error", report
     assert [s["name"] for s in report["stages"] if s["gates"]] in ([], ["setup"]), "refused in setup, before training"
     error = report["error"]
