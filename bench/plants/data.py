@@ -47,6 +47,9 @@ def planted_digits(
 
 
 def _source(source: str, **kwargs):
+    """The source's (train, test): the plants change one of the two. A validation set of the source's own
+    (`val_size`, diabetes) is left out, so the run carves one from the planted training set."""
+    kwargs.pop("val_size", None)
     return get_method(source)(**kwargs)
 
 

@@ -60,8 +60,11 @@ def test_scaled(source: str, scale: float = 16.0, **kwargs):
     return train, TensorDataset(xt * scale, yt)
 
 
-def raw_test_units(test_size: int = 111, split_seed: int = 0, target_shift: float = 0.0, target_scale: float = 1.0):
-    """Bug: diabetes with the training split standardised and the test split left in clinical units."""
+def raw_test_units(
+    test_size: int = 111, split_seed: int = 0, target_shift: float = 0.0, target_scale: float = 1.0, val_size: int = 0
+):
+    """Bug: diabetes with the training split standardised and the test split left in clinical units. The
+    data config's `val_size` is taken and left out: the run carves validation from this training split."""
     features, targets = load_diabetes_arrays()
     train_idx, test_idx = seeded_split(len(targets), test_size, split_seed)
     x = torch.from_numpy(features).float()
