@@ -35,6 +35,18 @@ def run_pipeline(run_dir: Path, *overrides: str, recipe: str = "classify") -> tu
     return result.exit_code, json.loads((run_dir / "report.json").read_text())
 
 
+def start_cli(run_dir: Path, *args: str, code: str = "from saneloop.cli import main; main()") -> subprocess.Popen:
+    """The CLI started in the background (`code` may plant a delay first), from the repo root; output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "+recipe=classify", *args, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def run_cli(run_dir: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """`python -m saneloop ARGS hydra.run.dir=run_dir` from the repo root, as a user runs it."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}

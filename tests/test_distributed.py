@@ -42,6 +42,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _launched(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """A launcher (torchrun, accelerate launch) run as a user runs it; it must exit 0."""
+    result = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    return result
+
+
 def _two_processes(run_dir: Path, *overrides: str, timeout: int = 300) -> tuple[list[int], list[str], float]:
     """Start ranks 0 and 1 as torchrun would; return their exit statuses, outputs and wall time."""
     port, start = str(_free_port()), time.perf_counter()
@@ -85,15 +92,7 @@ def _one_process_metrics(weights: Path) -> dict:
 
 def test_torchrun_two_processes_one_run_dir_and_exact_eval(tmp_path):
     """The issue's CI case: torchrun, 2 processes, test set of 449 (odd), no hydra.run.dir given."""
-    result = subprocess.run(
-        ["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+    result = _launched(["torchrun", "--nproc_per_node", "2", "-m", "saneloop", "+recipe=classify", *SMALL], tmp_path)
     run_dirs = list((tmp_path / "outputs" / "classify").iterdir())
     assert len(run_dirs) == 1, run_dirs  # Hydra's ${now:...} may differ per process; one dir stays
     run_dir = run_dirs[0]
@@ -158,7 +157,7 @@ def test_replicas_that_drift_apart_halt_naming_parameters_and_processes(tmp_path
 def test_mixed_precision_and_accumulation_keep_every_gate(tmp_path):
     """bf16 autocast and gradient accumulation through Accelerate's settings (on CPU here); the gates
     before train measure the model in full precision, so their expectations hold unchanged."""
-    result = subprocess.run(
+    _launched(
         [
             sys.executable,
             "-m",
@@ -170,13 +169,8 @@ def test_mixed_precision_and_accumulation_keep_every_gate(tmp_path):
             *SMALL,
             f"hydra.run.dir={tmp_path}",
         ],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+        REPO,
     )
-    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert gate(report, "init_loss")["value"] == pytest.approx(2.3087, abs=1e-4)  # as in full precision (1,213 digits)
     assert any("bf16" in n for n in report["notes"]) and any("accumulation over 2" in n for n in report["notes"])
@@ -206,17 +200,12 @@ def test_two_processes_train_the_epochs_of_one_and_accelerate_launch_starts_both
     """The README's CPU form of `accelerate launch` starts 2 processes, which train `train.epochs` passes over
     the training set, as one process does: half the steps each (loader.train.batch_size is per process), the
     same epochs, every item once per epoch, and a scheduler sized in one process's steps sees all of them."""
-    launched = subprocess.run(
+    _launched(
         ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
         + ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
         + ["-m", "saneloop", "+recipe=classify", *BOOKKEEPING, f"hydra.run.dir={tmp_path / 'two'}"],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+        tmp_path,
     )
-    assert launched.returncode == EXIT_PASSED, launched.stdout + launched.stderr
     report = json.loads((tmp_path / "two" / "report.json").read_text())
     assert any(n.startswith("2 processes") for n in report["notes"]), report["notes"]
     code, _ = run_pipeline(tmp_path / "one", *BOOKKEEPING)
@@ -247,9 +236,9 @@ def test_a_two_process_run_resumed_mid_epoch_ends_as_the_uninterrupted_one(tmp_p
     ]
 
     def torchrun(*args: str) -> None:
-        command = ["torchrun", "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "saneloop", *args]
-        result = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
-        assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
+        _launched(
+            ["torchrun", "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "saneloop", *args], tmp_path
+        )
 
     full, cut = tmp_path / "full", tmp_path / "cut"
     torchrun("+recipe=classify", *overrides, f"hydra.run.dir={full}")
@@ -410,7 +399,7 @@ def test_two_machines_on_localhost_match_one_machine_with_two_processes(tmp_path
     outputs = [p.communicate(timeout=300)[0] for p in launchers]
     assert [p.returncode for p in launchers] == [EXIT_PASSED, EXIT_PASSED], outputs
     assert "PASSED validation accuracy" in outputs[0] and "PASSED" not in outputs[1]
-    result = subprocess.run(
+    _launched(
         [
             "torchrun",
             "--nproc_per_node",
@@ -421,13 +410,8 @@ def test_two_machines_on_localhost_match_one_machine_with_two_processes(tmp_path
             *SMALL,
             f"hydra.run.dir={runs['torchrun']}",
         ],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+        tmp_path,
     )
-    assert result.returncode == EXIT_PASSED, result.stdout + result.stderr
     reports = {name: json.loads((path / "report.json").read_text()) for name, path in runs.items()}
     assert reports["machines"]["metrics"] == reports["torchrun"]["metrics"]
     assert reports["machines"]["metrics"]["count"] == 449

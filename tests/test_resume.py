@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from saneloop.engine.resume import NOT_RUN_AGAIN
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASSED, InputError
 from saneloop.record.atomic import leftovers, replacing
 from saneloop.runner import run_config
-from tests.conftest import REPO, compose_cfg, gate, run_cli, run_pipeline
+from tests.conftest import REPO, compose_cfg, gate, run_cli, run_pipeline, start_cli
 
 # Small, but crossing epochs (22 batches each) with checkpoints mid-epoch, with dropout (global RNG)
 # and a scheduler, so every piece of restored state matters.
@@ -52,17 +50,6 @@ def _copy(reference: tuple[dict, dict, Path], tmp_path: Path) -> Path:
     return run_dir
 
 
-def _start(run_dir: Path, *args: str, code: str = "from saneloop.cli import main; main()") -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", code, "+recipe=classify", *args, f"hydra.run.dir={run_dir}"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while not path.exists():
@@ -88,7 +75,7 @@ def _assert_same_as(reference: tuple[dict, dict, Path], run_dir: Path) -> dict:
 
 @pytest.mark.slow
 def test_sigterm_during_train_checkpoints_and_resume_matches_uninterrupted_run(reference, tmp_path):
-    proc = _start(tmp_path, *SMALL, "model._target_=bench.plants.SlowMLP", "+model.delay=0.02")
+    proc = start_cli(tmp_path, *SMALL, "model._target_=bench.plants.SlowMLP", "+model.delay=0.02")
     _wait_for(checkpoint.path_for(tmp_path, 25), proc)  # train is under way
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)
@@ -122,7 +109,7 @@ def test_sigkill_while_writing_a_checkpoint_resumes_from_the_last_complete_one(r
         f"import bench.plants as p; p.die_halfway_through_checkpoint(after=2, marker={str(marker)!r}); "
         "from saneloop.cli import main; main()"
     )
-    proc = _start(tmp_path, *SMALL, "checkpoint.every=10", code=plant)
+    proc = start_cli(tmp_path, *SMALL, "checkpoint.every=10", code=plant)
     _wait_for(marker, proc)  # half of the step-30 checkpoint is on disk
     proc.kill()
     proc.communicate(timeout=60)

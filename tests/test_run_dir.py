@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
 from saneloop.record import run_dir
 from saneloop.record.run_dir import HOLDER, RunDirTaken
-from tests.conftest import REPO, run_cli, run_pipeline
+from tests.conftest import run_cli, run_pipeline, start_cli
 
 QUICK = ["stop_after=setup", "output.progress=false"]
 
@@ -43,14 +41,7 @@ def test_two_runs_started_together_into_one_dir_the_second_is_refused_naming_the
         "s.run = held\nfrom saneloop.cli import main; main()"
     )
     run = tmp_path / "run"
-    first = subprocess.Popen(
-        [sys.executable, "-c", hold_in_setup, "+recipe=classify", *QUICK, f"hydra.run.dir={run}"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    first = start_cli(run, *QUICK, code=hold_in_setup)
     try:
         end = time.monotonic() + 120
         while not (run / "config.yaml").exists():
