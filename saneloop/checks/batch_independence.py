@@ -56,8 +56,14 @@ def independent_samples(
     matrix, where, note = dependency_rows(model, inputs, rows, outputs)
     if matrix is None:
         return skipped(GATE, f"{where}; no differentiable tensor to probe{note}", TIP)
-    details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
+    details = {"dependency": matrix.tolist(), "rows": rows, "where": where, "skipped": _padded(inputs)}
     return _judge(matrix, rows, where, note, tolerance, details)
+
+
+def _padded(batch) -> int:
+    """How many positions of the probe batch are padding: neither outputs nor dependencies (not read)."""
+    mask = batch.padding_mask
+    return 0 if mask is None else int((~mask.bool()).sum())
 
 
 def dependency_rows(
@@ -102,6 +108,8 @@ def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, toleran
     leaks = [(i, (other[k] > limit[k]).nonzero().flatten().tolist()) for k, i in enumerate(rows)]
     leaks = [(i, js) for i, js in leaks if js]
     value = sum(len(js) for _, js in leaks)
+    padded = details.get("skipped", 0)
+    where += f"; {padded} padded positions skipped" if padded else ""  # neither outputs nor dependencies
     shown = f"{len(rows)} samples of a batch of {matrix.shape[1]}"
     if not leaks:
         return passed(

@@ -14,6 +14,8 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..data.batch import Batch
+from ..data.padding import attended_positions
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
 from .base.gate import Gate
 from .base.settings import GateSettings, bounded
@@ -50,11 +52,14 @@ def causal_dependencies(
     if main is None or main.dim() < 2:
         shape = list(main.shape) if main is not None else None
         return skipped(GATE, f"inputs have shape {shape}: no time axis (dim 1) to probe", TIP)
+    rows = probed_positions(inputs, positions)
+    if not rows:
+        return skipped(GATE, "every position of the probe batch is padding: nothing to probe", TIP)
     matrix, where, note = time_dependencies(model, inputs, positions, outputs)
     if matrix is None:
         return skipped(GATE, f"{where}{note}", TIP)
-    rows = spread(main.shape[1], positions)
-    details = {"dependency": matrix.tolist(), "rows": rows, "where": where}
+    skipped_positions = main.shape[1] - len(attended_positions(inputs.padding_mask, main.shape[1]))
+    details = {"dependency": matrix.tolist(), "rows": rows, "where": where, "skipped": skipped_positions}
     verdict = _judge(matrix, rows, where, note, tolerance, details)
     return _attention_sees_itself(model, inputs, positions, verdict, outputs) if verdict.passed else verdict
 
@@ -83,6 +88,16 @@ def _attention_sees_itself(
     )
 
 
+def probed_positions(batch: Batch, positions: int = 0) -> list[int]:
+    """The output positions t the probe backpropagates from: `positions` of them spread evenly over the
+    positions where some item of the batch is real (first and last included). A position that is padding in
+    every item (`padding="max_length"` pads every line past its end) has no real output and no real input
+    to see, so it is not judged; the messages say how many were skipped."""
+    length = batch.first_input.shape[1]
+    attended = attended_positions(batch.padding_mask, length)
+    return [attended[k] for k in spread(len(attended), positions)]
+
+
 def time_dependencies(
     model: nn.Module, inputs: Any, positions: int = 0, outputs: ModelOutputs = DEFAULT_OUTPUTS
 ) -> tuple[Optional[torch.Tensor], str, str]:
@@ -98,7 +113,7 @@ def time_dependencies(
     weights = projection([o[:, 0] for o in outputs])  # one weight per feature, the same at every t
     leaves = [x for x in probed.leaves if x.dim() >= 2 and x.shape[1] == length]
     found = []
-    for t in spread(length, positions):  # outputs at t of the samples real there; gradient at real positions
+    for t in probed_positions(inputs, positions):  # outputs at t of the items real there; gradient at real positions
         scalar = sum(_at(probed, o, t, w) for o, w in zip(outputs, weights))
         grads = [probed.masked(g).abs().transpose(0, 1).reshape(length, -1).sum(1) for g in grads_of(scalar, leaves)]
         found.append(sum(grads).float().cpu())
@@ -123,7 +138,9 @@ def _judge(matrix: torch.Tensor, rows: list[int], where: str, note: str, toleran
             future.append((t, ahead.tolist()))
         if float(matrix[k, t]) == 0.0:
             blind.append(t)
+    skipped = details.get("skipped", 0)
     shown = f"{len(rows)} positions of {matrix.shape[1]}"
+    shown += f", {skipped} padding in every item skipped" if skipped else ""
     if not future and not blind:
         return passed(
             GATE,

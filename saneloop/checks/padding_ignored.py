@@ -76,7 +76,7 @@ def padding_ignored(
 
 def _judge(reach: torch.Tensor, mask: torch.Tensor, where: str, tolerance: float) -> Verdict:
     """`reach` [B, T]: |d outputs at real positions / d input at (b, t)|; `mask` True at real positions."""
-    details = {"padded": int((~mask).sum()), "real": int(mask.sum())}
+    details = {"padded": int((~mask).sum()), "real": int(mask.sum()), "skipped": int((~mask).all(0).sum())}
     if not bool(torch.isfinite(reach[mask]).all()):
         return failed(
             GATE,
@@ -91,6 +91,8 @@ def _judge(reach: torch.Tensor, mask: torch.Tensor, where: str, tolerance: float
     leaking = (~mask) & (torch.nan_to_num(reach, nan=1.0) > limit)
     blind = mask & (reach == 0)
     shown = f"{len(mask)} sequences, {details['padded']} padded and {details['real']} real positions"
+    if details["skipped"]:  # no output to read there; their content must still reach no real output
+        shown += f"; {details['skipped']} of {mask.shape[1]} positions padding in every item"
     if not bool(leaking.any()) and not bool(blind.any()):
         return passed(
             GATE,

@@ -8,6 +8,7 @@ ignore index (they count nowhere), outputs with zeros (their targets are ignored
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -37,3 +38,12 @@ def pad_to(tensor: torch.Tensor, sizes: Sequence[int], value: float = 0) -> torc
 def stack_padded(items: Sequence[torch.Tensor], value: float) -> torch.Tensor:
     """torch.stack of 1-D (or same-rank) tensors of different lengths, padded at the end with `value`."""
     return cat_padded([t.unsqueeze(0) for t in items], value)
+
+
+def attended_positions(mask: Optional[torch.Tensor], length: int) -> list[int]:
+    """The positions of a batch [B, T] where at least one item is real (`mask` True, attention mask 1): a
+    position that is padding in every item holds nothing for a probe to read. All T without a mask, or with
+    a mask of another length."""
+    if mask is None or mask.dim() != 2 or mask.shape[1] != length:
+        return list(range(length))
+    return mask.bool().any(0).nonzero().flatten().tolist()

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...data.batch import Batch
+from ...data.padding import attended_positions
 from ...models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .probing import grad_of, probe_copy, projection, spread
 
@@ -30,7 +31,8 @@ def blind_positions(
     model: nn.Module, batch: Batch, positions: int = 0, outputs: ModelOutputs = DEFAULT_OUTPUTS
 ) -> dict[str, list[int]]:
     """For each innermost attention layer: the tested positions t whose output has no gradient on the
-    layer's own input at t (empty lists: every layer sees itself)."""
+    layer's own input at t (empty lists: every layer sees itself). Only positions where some item is real
+    are tested: at a position that is padding in every item, attention rightly looks at no key there."""
     probe, _ = probe_copy(model)
     found = [(n, m) for n, m in probe.named_modules() if is_attention(m) and m is not probe]
     layers = [(n, m) for n, m in found if not any(o is not m and is_attention(o) for o in m.modules())]
@@ -47,7 +49,8 @@ def blind_positions(
         if out is None or out.dim() < 3 or out.shape[:2] != leaf.shape[:2]:
             continue
         (weights,) = projection([out[:, 0]])
-        rows = spread(leaf.shape[1], positions)
+        attended = attended_positions(batch.padding_mask, leaf.shape[1])
+        rows = [attended[k] for k in spread(len(attended), positions)]
         blind[name] = [t for t in rows if float(grad_of((out[:, t] * weights).sum(), leaf)[:, t].abs().sum()) == 0.0]
     return blind
 
