@@ -10,6 +10,7 @@ bias, the loss at init and the baselines stay finite, also for a test token unse
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -33,8 +34,13 @@ def _listed(values: list) -> str:
     return f"[{shown}{', ...' if len(values) > _LISTED else ''}]"
 
 
-def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
+def all_classes_present(
+    task: Task, train_targets: torch.Tensor, held_out: Optional[dict[str, torch.Tensor]] = None
+) -> Verdict:
+    """`held_out`: the targets of the other splits (test, a validation set the data brings), to say how many
+    items of the missing classes they hold: a class the model is judged on and never trained on."""
     missing = task.missing_targets(train_targets)
+    unseen = _held_out_counts(missing, held_out or {})
     if missing and traits_of(task).token_vocabulary:
         size = task.head_size()
         return passed(
@@ -43,31 +49,50 @@ def all_classes_present(task: Task, train_targets: torch.Tensor) -> Verdict:
             "a note",
             f"{len(missing)} of the {size} token ids never occur as a training target (e.g. {_listed(missing)}): "
             "a vocabulary holds symbols a corpus does not use, which is no bug. Their prior gets half a count, so "
-            "their bias and every loss stay finite; the model will give them little probability.",
+            f"their bias and every loss stay finite; the model will give them little probability{unseen}.",
             TIP,
             unseen=missing,
         )
     ignored = _ignored(task, train_targets)
     if missing:
         causes = "a filtered or truncated dataset, a wrong num_classes, or a split that is not stratified"
+        sorted_split = "data sorted by label and split without shuffling (shuffle before splitting)"
         if ignored:
             index = traits_of(task).ignore_index
             causes = (
                 f"{_ignored_text(task, ignored, train_targets)}: likely the labels of {_listed(missing)}, sent there "
                 f"by a label map (a missing entry, a dict .get(label, {index})); fix the map. Other causes: {causes}"
             )
+        elif unseen:  # the classes exist, in the held-out data: the split put them all there
+            causes = f"Likely cause: {sorted_split}; else {causes}"
         else:
             causes = f"Likely causes: {causes}"
         return failed(
             GATE,
             missing,
             [],
-            f"classes {_listed(missing)} never occur in the training set: the model cannot learn them. {causes}.",
+            f"classes {_listed(missing)} never occur in the training set{unseen}: the model cannot learn them. "
+            f"{causes}.",
             TIP,
             ignored=ignored,
         )
     counted = f"; {_ignored_text(task, ignored, train_targets)}" if ignored else ""
     return passed(GATE, [], [], f"every class occurs in the training set{counted}", TIP, ignored=ignored)
+
+
+def _held_out_counts(missing: list, held_out: dict[str, torch.Tensor]) -> str:
+    """ ", yet test holds 143 items of them (8: 37, 9: 106)" for each held-out split that holds missing classes."""
+    said = []
+    for split, targets in held_out.items():
+        if targets.is_floating_point() or not missing:
+            continue
+        counts = {c: int((targets == c).sum()) for c in missing}
+        counts = {c: n for c, n in counts.items() if n}
+        if counts:
+            listed = ", ".join(f"{c}: {n}" for c, n in list(counts.items())[:_LISTED])
+            said.append(f"{split} holds {sum(counts.values())} items of them ({listed})")
+        # a split may hold none: a vocabulary's unused ids, a wrong num_classes
+    return f", yet {' and '.join(said)}" if said else ""
 
 
 def _ignored(task: Task, targets: torch.Tensor) -> int:

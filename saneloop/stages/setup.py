@@ -27,6 +27,8 @@ from ..checks.labels_masked import padding_labels_ignored
 from ..checks.last_batch import GATE as LAST_BATCH
 from ..checks.last_batch import last_batch_trains
 from ..checks.measure.fitting import train_steps
+from ..checks.target_range import GATE as TARGET_RANGE
+from ..checks.target_range import targets_in_range
 from ..checks.targets import GATE as TARGETS
 from ..config.builders import Builders
 from ..data import survey
@@ -95,9 +97,11 @@ def _check_data(ctx: RunContext, task: Task, traits: TaskTraits, loaders: Loader
     _note_targets(ctx, summaries)
     targets = {split: summary.targets for split, summary in summaries.items()}
     ctx.gates(TARGETS, lambda s: targets_valid(task, targets, _pairs_to_check(task, loaders, s.pairs)))
-    present = ctx.gates(CLASSES_PRESENT, lambda s: all_classes_present(task, targets["train"]))
+    held_out = {split: t for split, t in targets.items() if split != "train"}
+    present = ctx.gates(CLASSES_PRESENT, lambda s: all_classes_present(task, targets["train"], held_out))
     if present.details.get("unseen"):
         ctx.record.note(f"classes_present: {present.message}")
+    ctx.gates(TARGET_RANGE, lambda s: targets_in_range(targets, s))  # every split against training's range
     ctx.gates(LABELS_MASKED, lambda s: padding_labels_ignored(task, loaders.probe(s.batch_size), s.batches))
     summaries = {split: survey.sampled(loaders, split, s, sample, ctx.seed) for split, s in summaries.items()}
     _refuse_unbatchable_inputs(summaries, loaders)
