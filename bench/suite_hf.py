@@ -35,6 +35,22 @@ def hf_bugs(Case: Any) -> list:  # noqa: N803 - the Case class, passed in to kee
             "the data shifts the labels and GPT-2 shifts them again",
         ),
         Case(
+            "hf_label_written_as_a_token",
+            "hf_speakers",
+            ["data._target_=bench.plants.hf.label_token"],
+            "hidden_leak",
+            "the label written as one token at the end of each text",
+            "at a different position in every padded item: target_leak scores fixed positions",
+        ),
+        Case(
+            "hf_label_token_setup_probe_off",
+            "hf_speakers",
+            ["data._target_=bench.plants.hf.label_token", "gates.hidden_leak.enabled=false"],
+            "ceiling_explained",
+            "the label token, with setup's probe turned off",
+            "test accuracy at its ceiling, explained by one token",
+        ),
+        Case(
             "hf_attention_mask_ignored",
             "hf_speakers",
             [bert + "MaskIgnoredBert"],

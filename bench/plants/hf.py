@@ -74,3 +74,16 @@ class MisroutedBert(BertForSequenceClassification):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
         return super().forward(input_ids, token_type_ids, attention_mask, labels=labels, **kwargs)
+
+
+def label_token(words: int = 1024, **kwargs):
+    """Bug: the speaker written into each text as one word at its end (a tag left in the data), so at a
+    different position in every padded item: `target_leak`, which scores fixed positions, cannot see it.
+    The words are the vocabulary's rarest (ids words - 1 - label); wraps examples/hf_speakers' data."""
+    from speakers import Lines, speaker_lines  # the example's module (its folder is on sys.path)
+
+    def tagged(item: dict) -> dict:
+        extra = {"input_ids": words - 1 - item["labels"], "token_type_ids": 0, "attention_mask": 1}
+        return {**item, **{key: [*item[key], value] for key, value in extra.items() if key in item}}
+
+    return tuple(Lines([tagged(item) for item in split.items]) for split in speaker_lines(words=words, **kwargs))

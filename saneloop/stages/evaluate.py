@@ -12,10 +12,13 @@ import torch
 from ..checks import above_baselines, every_example_once
 from ..checks.base.verdict import Verdict
 from ..checks.beats_baselines import GATE as BEATS_BASELINES
+from ..checks.ceiling_explained import GATE as CEILING_EXPLAINED
+from ..checks.ceiling_explained import ceiling_search
 from ..checks.eval_repeatable import GATE as EVAL_REPEATABLE
 from ..checks.eval_repeatable import repeatable_eval
 from ..checks.full_eval import GATE as FULL_EVAL
 from ..checks.modes import EVAL_MODE, ModeWatch
+from ..data.sample import read_split
 from ..data.summary import DatasetSummary
 from ..engine.loop import predict_all
 from ..record.atomic import staged_dir
@@ -50,8 +53,17 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     report.val_baselines = _baselines(ctx, built, built.val_summary)
     report.baselines = _baselines(ctx, built, built.test_summary)
     ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report, s.min_se))
+    ctx.gates(
+        CEILING_EXPLAINED, lambda s: ceiling_search(report.headline, test.get(report.headline), _samples(ctx, built), s)
+    )
     _log(ctx, val, test, len(trained.losses))
     _save_weights(ctx, trained)
+
+
+def _samples(ctx: RunContext, built: Built):
+    """The training and test samples setup's split gates read (the same bound and seed), read when asked."""
+    limit = ctx.settings.gates.split_overlap.max_items
+    return lambda: tuple(read_split(built.loaders, split, limit, ctx.seed) for split in ("train", "test"))
 
 
 def _log(ctx: RunContext, val: dict[str, Any], test: dict[str, Any], step: int) -> None:

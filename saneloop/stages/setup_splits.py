@@ -1,4 +1,4 @@
-"""Setup's gates that compare the two splits (split_overlap, split_shift, target_leak): one bounded
+"""Setup's gates that compare the two splits (split_overlap, split_shift, target_leak, hidden_leak): one bounded
 sample of each split, read through `Loaders` as the run reads it, shared by the three."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from functools import cache
 
 import torch
 
+from ..checks.hidden_leak import GATE as HIDDEN_LEAK
+from ..checks.hidden_leak import hidden_leaks
 from ..checks.split_overlap import GATE as SPLIT_OVERLAP
 from ..checks.split_overlap import overlapping_items
 from ..checks.split_shift import GATE as SPLIT_SHIFT
@@ -35,6 +37,7 @@ def run(ctx: RunContext, task: Task, loaders: Loaders) -> None:
     ctx.gates(SPLIT_OVERLAP, overlap)
     ctx.gates(SPLIT_SHIFT, lambda s: shifted_features(sample("train"), sample("test"), s))
     ctx.gates(TARGET_LEAK, lambda s: leaking_features(sample("train"), sample("test"), s))
+    ctx.gates(HIDDEN_LEAK, lambda s: hidden_leaks(sample("train"), sample("test"), s))
 
 
 def _draw_pairs(ctx: RunContext, task: Task, loaders: Loaders, worst: list) -> None:
