@@ -68,6 +68,7 @@ from .splits import (
     raw_test_units,
     resplit,
     resplit_windows,
+    sorted_split,
     sum_leak,
     test_scaled,
 )
@@ -89,6 +90,7 @@ from .training import (
 __all__ = [
     "resplit",
     "resplit_windows",
+    "sorted_split",
     "near_copies",
     "test_scaled",
     "raw_test_units",
