@@ -109,3 +109,38 @@ def test_items_common_in_the_data_are_reported_not_counted():
         torch.utils.data.TensorDataset(xt2, torch.cat([yt, y[:1].expand(6)])),
     )
     assert verdict.passed and "6 test items repeat a common item" in verdict.message
+
+
+def _pad_lines(items: list[dict]) -> dict:
+    """A padding collator: input ids padded with 0 to the batch's longest line, labels with -100."""
+    width = max(len(item["input_ids"]) for item in items)
+    ids = torch.zeros(len(items), width, dtype=torch.long)
+    mask = torch.zeros(len(items), width, dtype=torch.long)
+    for k, item in enumerate(items):
+        ids[k, : len(item["input_ids"])] = torch.tensor(item["input_ids"])
+        mask[k, : len(item["input_ids"])] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
+
+
+def test_the_figure_draws_pairs_of_lines_of_different_lengths():
+    """Text lines of any length (a user's line dataset, padded per batch): the pairs drawn side by side are
+    padded to the longest, as the collator pads a batch (the figure raised 'Sizes of tensors must match')."""
+    from functools import partial
+
+    from torch.utils.data import DataLoader
+
+    from saneloop.data.batch import BatchFormat
+    from saneloop.data.loaders import Loaders
+    from saneloop.stages.setup_splits import pairs_figure
+    from saneloop.tasks import CharLM
+
+    vocab = "·\n abcdefghijklmnopqrstuvwxyz"
+    encode = lambda line: {"input_ids": [vocab.index(c) for c in line]}
+    train = [encode(line) for line in ("\nto be or not\n", "\nay\n", "\nwhat light through yonder\n")]
+    test = [encode(line) for line in ("\nay\n", "\nwhat light through yonder\n", "\nhello\n")]
+    loader = partial(DataLoader, batch_size=2, collate_fn=_pad_lines)
+    loaders = Loaders(train, test, loader, loader, BatchFormat(), 0)
+    task = CharLM(len(vocab), vocab=vocab, shift_labels=True)
+    figure = pairs_figure(task, loaders, [("train", 1, 0), ("train", 2, 1), ("test", 0, 2)])
+    text = "\n".join(t.get_text() for ax in figure.axes for t in ax.texts)
+    assert text.count("=>") == 6 and "what light through yonder" in text and "hello" in text
