@@ -12,6 +12,8 @@ import torch
 from ..checks import above_baselines, every_example_once
 from ..checks.base.verdict import Verdict
 from ..checks.beats_baselines import GATE as BEATS_BASELINES
+from ..checks.contamination import GATE as CONTAMINATION
+from ..checks.contamination import copies_inflate, copy_metrics
 from ..checks.eval_repeatable import GATE as EVAL_REPEATABLE
 from ..checks.eval_repeatable import repeatable_eval
 from ..checks.full_eval import GATE as FULL_EVAL
@@ -50,8 +52,16 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     report.val_baselines = _baselines(ctx, built, built.val_summary)
     report.baselines = _baselines(ctx, built, built.test_summary)
     ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report, s.min_se))
+    ctx.gates(CONTAMINATION, lambda s: _copies(built, found["test"], report, s))
     _log(ctx, val, test, len(trained.losses))
     _save_weights(ctx, trained)
+
+
+def _copies(built: Built, test: Predictions, report: Any, settings: Any) -> Verdict:
+    """The test items with a training copy against the rest; both metrics go in the report, halt or not."""
+    verdict = copies_inflate(built.task, test.outputs, test.targets, test.indices, list(built.copied or ()), settings)
+    report.contamination = copy_metrics(verdict)
+    return verdict
 
 
 def _log(ctx: RunContext, val: dict[str, Any], test: dict[str, Any], step: int) -> None:

@@ -4,7 +4,7 @@ sample of each split, read through `Loaders` as the run reads it, shared by the 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -22,7 +22,9 @@ from ..tasks.base import Task
 from .context import RunContext
 
 
-def run(ctx: RunContext, task: Task, loaders: Loaders) -> None:
+def run(ctx: RunContext, task: Task, loaders: Loaders) -> Optional[tuple[int, ...]]:
+    """The three gates; what split_overlap found for evaluate: the test items with a training copy (None:
+    it did not run)."""
     limit = ctx.settings.gates.split_overlap.max_items
 
     @cache
@@ -34,9 +36,10 @@ def run(ctx: RunContext, task: Task, loaders: Loaders) -> None:
         _draw_pairs(ctx, task, loaders, verdict.details.get("worst") or [])
         return verdict
 
-    ctx.gates(SPLIT_OVERLAP, overlap)
+    copied = ctx.gates(SPLIT_OVERLAP, overlap).details.get("copied")
     ctx.gates(SPLIT_SHIFT, lambda s: shifted_features(sample("train"), sample("test"), s))
     ctx.gates(TARGET_LEAK, lambda s: leaking_features(sample("train"), sample("test"), s))
+    return None if copied is None else tuple(copied)
 
 
 def _draw_pairs(ctx: RunContext, task: Task, loaders: Loaders, worst: list) -> None:
