@@ -46,9 +46,14 @@ def test_copies_a_model_scores_like_any_other_item_pass_on_every_seed():
 
 
 def test_a_handful_of_remembered_copies_cannot_halt_on_luck():
-    """3 copies answered perfectly (loss ~0) on a task whose clean items lose 1.3 ± 1.1: 1.9 standard errors."""
+    """3 copies answered perfectly: the easiest items of a test set may be copies by nature; reported, not judged."""
     verdict = judge([5, 50, 51], remembered=True)
-    assert verdict.passed and verdict.value < 3 and copy_metrics(verdict).copies == 1.0
+    assert (
+        verdict.passed
+        and verdict.value is None
+        and "too few copies" in verdict.message
+        and copy_metrics(verdict).copies == 1.0
+    )
 
 
 def test_without_copies_nothing_is_computed():
