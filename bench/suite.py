@@ -456,7 +456,15 @@ def split_mode_order_bugs() -> list[Case]:
             _data(c, "near_copies"),
             "split_overlap",
             "near-duplicates in test",
-            "10% of test items are training items plus 1% noise",
+            "half the test items are training items plus 1% noise",
+        ),
+        Case(
+            "cls_remembered_copies",
+            c,
+            [*_data(c, "remembered_copies"), "model._target_=bench.plants.models.MemorisingMLP"],
+            "contamination",
+            "13% of test items copied from training, answered from memory",
+            "under split_overlap's bar; a per-item logit table remembers them (random labels only memory gives)",
         ),
         Case("cls_test_unscaled", c, _data(c, "test_scaled"), "split_shift", "test skipped the /16 scaling"),
         Case(

@@ -1,13 +1,26 @@
-"""Gate `split_overlap`: no test item is a copy, or a near copy, of a training item or of another
-test item.
+"""Gate `split_overlap`: few test items are copies, or near copies, of training items.
 
 A test set that shares examples with the training set measures memory, not generalisation: a split
 made twice with different seeds, data scraped twice, augmented copies of training items in the test
-file. On CIFAR-10/100, 3.3% and 10% of test images have near-duplicates in training (ciFAIR).
-Exact copies are found by sorting the decoded inputs; near copies are pairs closer than
+file. Exact copies are found by sorting the decoded inputs; near copies are pairs closer than
 `near_ratio` x the typical distance from a training item to its nearest other one (scale-free: the
 data's own spacing, as cleanlab's near_duplicate), found by hashing in O(n log n), never by
 comparing all pairs.
+
+Real data carries copies too, so the share alone halts only where a split bug puts it (`max_fraction`,
+chosen from data below); under it the copies are judged by their effect at `evaluate` (the
+`contamination` gate: the metric on the copies against the metric on the rest). Copies within the
+test set never halt: a duplicate weighs one example twice, it does not measure memory; the verdict
+gives the number of distinct test items.
+
+Shares of test items with a training copy, measured (issue 22; near_ratio 0.25, common items apart):
+split bugs: digits split twice 78%, diabetes split twice 68% (each split standardised on its own, so
+copies are near, not exact: 13% at the old near_ratio 0.13), Tiny Shakespeare windows split twice
+89%, half the test set drawn from training 50%. Real data: the zoo's clean sets and the bundled
+digits, diabetes and Shakespeare windows 0%; the play's lines (hf_gpt2, /work/shared's corpus) 0.5%,
+cut to 16 characters 1.9%, to 8 characters 13.5%; random 16- and 32-character windows split at
+random 2.0% and 1.9%; CIFAR-10's test images 3.3%, CIFAR-100's 10% (ciFAIR). The bar, 20%, is 2.5x
+under the least a split bug made and 2x over the most real data carried.
 """
 
 from __future__ import annotations
@@ -33,12 +46,14 @@ class SplitOverlapSettings(GateSettings):
     # sample of the largest of their max_items); a larger split is sampled uniformly. null: all.
     max_items: Optional[int] = bounded(20000, low=2)
     # A near copy is closer than this times the median distance from a training item to its nearest
-    # other one (cleanlab's near_duplicate threshold; the closest clean pairs of digits, diabetes: >= 0.45).
-    near_ratio: float = bounded(0.13, low=0, high=1)
-    # Largest share of test items allowed a copy (in training or elsewhere in test): 1%. Natural text has
-    # repeats (the play's short lines: 0.6% of test lines after the common ones); a split made twice gives
-    # ~75%, CIFAR-10's test set 3.3%.
-    max_fraction: float = bounded(0.01, low=0, high=1)
+    # other one. The closest clean pairs: digits 0.45, diabetes 0.53, the zoo's sets none under 0.3;
+    # diabetes split twice (each split standardised on its own) puts its copies at 0.10-0.27.
+    near_ratio: float = bounded(0.25, low=0, high=1)
+    # Largest share of test items with a copy in the training set before setup halts: 20%. Split bugs
+    # made 50-89%, real data 0-13.5% (CIFAR-100: 10%): see the module's docstring. Under it, copies are
+    # judged by what they do to the metric (`contamination`, at evaluate). Copies within the test set
+    # are reported, never counted.
+    max_fraction: float = bounded(0.2, low=0, high=1)
     queries: int = bounded(128, low=1)  # training items whose nearest neighbour sets the typical distance
     # An exact item that occurs more than this many times in train and test together is a common one (a
     # speaker's name on its own line, a stock phrase): its repeats are reported, not counted. A split made
@@ -82,13 +97,10 @@ class _Found:
     radius: float
     common: int = 0  # test items equal to an item that occurs more than max_repeats times
 
-    def test_items(self) -> set[int]:
-        return {j for _, j in self.exact + self.near} | {k for p in self.exact_test + self.near_test for k in p}
-
 
 def _judge(found: _Found, train: SplitSample, test: SplitSample, settings: SplitOverlapSettings) -> Verdict:
-    count, m = len(found.test_items()), len(test.rows)
-    in_train = len({j for _, j in found.exact + found.near})
+    m = len(test.rows)
+    copied = sorted({j for _, j in found.exact + found.near})
     named = lambda pairs, s1, s2: [(int(s1.indices[i]), int(s2.indices[j])) for i, j in pairs[:_LISTED]]
     details = {
         "exact": named(found.exact, train, test),
@@ -97,37 +109,58 @@ def _judge(found: _Found, train: SplitSample, test: SplitSample, settings: Split
         "typical_distance": found.typical,
         "radius": found.radius,
         "worst": _worst(found, train, test),
+        "copied": [int(test.indices[j]) for j in copied],  # every test item with a training copy, for evaluate
+        "distinct": m - len({j for _, j in found.exact_test + found.near_test}),
     }
-    seen = _seen(train, test)
-    what = (
-        f"{in_train} of {m} test items have a copy in the training set ({len(found.exact)} exact, "
+    what = _described(found, len(copied), m, details["distinct"], settings) + _seen(train, test)
+    bar = settings.max_fraction * m
+    if len(copied) <= bar:
+        later = " (judged by their effect on the metric at evaluate: contamination)" if copied else ""
+        return passed(
+            GATE,
+            len(copied),
+            f"<= {settings.max_fraction:g} x {m}",
+            what + later,
+            TIP,
+            margin=relative_margin(len(copied), bar),
+            **details,
+        )
+    inner = f"; (test, test) pairs {details['within_test']}" if details["within_test"] else ""
+    return failed(
+        GATE,
+        len(copied),
+        f"<= {settings.max_fraction:g} x {m}",
+        f"{what}: {len(copied) / m:.0%} of the test set, a share real data does not carry (a split bug's; real "
+        f"data: up to ~10%). (train, test) index pairs {details['exact'] or details['near']}{inner}. Likely "
+        "causes: the split made twice (two random splits with different seeds, or split before de-duplicating), "
+        "the same data scraped or downloaded twice, augmented or re-encoded copies of training items in the "
+        "test set, a test file drawn from the training file. The test metric then measures memory. "
+        "De-duplicate, then split once. "
+        f"<gates.split_overlap.near_ratio={settings.near_ratio}, gates.split_overlap.max_fraction="
+        f"{settings.max_fraction}>",
+        TIP,
+        **details,
+    )
+
+
+def _described(found: _Found, copied: int, m: int, distinct: int, settings: SplitOverlapSettings) -> str:
+    within = len(found.exact_test) + len(found.near_test)
+    return (
+        f"{copied} of {m} test items have a copy in the training set ({len(found.exact)} exact, "
         f"{len(found.near)} near pairs: closer than {settings.near_ratio} x {found.typical:.4g}, the median "
-        f"distance from a training item to its nearest other one); "
-        f"{len(found.exact_test) + len(found.near_test)} pairs within the test set{seen}"
+        "distance from a training item to its nearest other one)"
+        + (
+            f"; {within} pairs within the test set: {distinct} distinct test items of {m} (a duplicate weighs "
+            "its item twice; it does not halt)"
+            if within
+            else ""
+        )
         + (
             f"; {found.common} test items repeat a common item (more than {settings.max_repeats} times in the "
             "data), not counted <gates.split_overlap.max_repeats>"
             if found.common
             else ""
         )
-    )
-    if count <= settings.max_fraction * m:
-        margin = relative_margin(count, settings.max_fraction * m)
-        return passed(GATE, count, f"<= {settings.max_fraction:g} x {m}", what, TIP, margin=margin, **details)
-    pairs = f"(train, test) index pairs {details['exact'] or details['near']}" if in_train else ""
-    inner = f"; (test, test) pairs {details['within_test']}" if details["within_test"] else ""
-    return failed(
-        GATE,
-        count,
-        f"<= {settings.max_fraction:g} x {m}",
-        f"{what}. {pairs}{inner}. Likely causes: the split made twice (two random splits with different "
-        "seeds, or split before de-duplicating), the same data scraped or downloaded twice, augmented or "
-        "re-encoded copies of training items in the test set, a test file drawn from the training file. "
-        "The test metric then measures memory. De-duplicate, then split once. "
-        f"<gates.split_overlap.near_ratio={settings.near_ratio}, gates.split_overlap.max_fraction="
-        f"{settings.max_fraction}>",
-        TIP,
-        **details,
     )
 
 
@@ -192,7 +225,7 @@ GATE = Gate(
     stage="setup",
     settings=SplitOverlapSettings,
     tip=TIP,
-    what="few test items are exact or near copies of training items (or of each other)",
+    what="few test items are exact or near copies of training items (copies within the test set are reported)",
     checks=(overlapping_items,),
     figures=("split_overlap",),
     after=("inputs_finite",),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..checks.base.verdict import LABEL, NEAR_MISS, Verdict
+from ..checks.contamination import CopyMetrics
 from .atomic import replacing
 
 
@@ -60,6 +61,7 @@ class Report:
         self.direction: Optional[str] = None  # "maximize" or "minimize": which way the headline improves
         self.baselines: dict[str, Any] = {}  # scored on the test set, beside `metrics`
         self.val_baselines: dict[str, Any] = {}  # scored on the validation set (what beats_baselines compares)
+        self.contamination: Optional[CopyMetrics] = None  # the test metric without the training copies (if any)
         self.notes: list[str] = []
         self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
         self.checkpoint: Optional[dict[str, Any]] = None  # latest checkpoint, how to resume, resumed from
@@ -120,6 +122,7 @@ class Report:
                 "headline": self.headline,
                 "direction": self.direction,
                 "checkpoint": self.checkpoint,
+                "contamination": self.contamination.to_json() if self.contamination else None,
             }
         )
 
@@ -161,6 +164,7 @@ class Report:
         if self.val_metrics or self.metrics:
             lines += ["", "Validation decided (the gates, a sweep's objective); the test set was evaluated once."]
         lines += _by_split("Baselines", "baseline", self.val_baselines, self.baselines)
+        lines += _copies(self.contamination)
         if self.figures:
             lines += ["", "## Figures", ""]
             lines += [f"- {gate}: ![{p}]({p})" for gate, paths in self.figures.items() for p in paths]
@@ -177,3 +181,13 @@ def _by_split(title: str, what: str, val: dict[str, Any], test: dict[str, Any]) 
         return []
     lines = ["", f"## {title}", "", f"| {what} | validation | test |", "|---|---|---|"]
     return lines + [f"| {k} | {val.get(k, '')} | {test.get(k, '')} |" for k in dict.fromkeys([*val, *test])]
+
+
+def _copies(found: Optional[CopyMetrics]) -> list[str]:
+    """The test headline with and without the test items that have a copy in the training set."""
+    if found is None:
+        return []
+    rows = [("all", found.items, found.all), ("without a training copy", found.clean_items, found.clean)]
+    rows.append(("with a training copy", found.copied_items, found.copies))
+    lines = ["", "## Test items with a training copy (contamination)", "", f"| test items | count | {found.headline} |"]
+    return lines + ["|---|---|---|"] + [f"| {name} | {n} | {value:.4f} |" for name, n, value in rows]

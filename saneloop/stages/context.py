@@ -67,6 +67,7 @@ class Built:
     model: nn.Module
     head: Optional[str] = None
     loaded: Optional[Loaded] = None  # init_from: which of the model's keys are pretrained (None: all from the seed)
+    copied: Optional[tuple[int, ...]] = None  # test items with a training copy (split_overlap; None: not run)
 
 
 @dataclass

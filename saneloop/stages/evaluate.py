@@ -14,6 +14,8 @@ from ..checks.base.verdict import Verdict
 from ..checks.beats_baselines import GATE as BEATS_BASELINES
 from ..checks.ceiling_explained import GATE as CEILING_EXPLAINED
 from ..checks.ceiling_explained import ceiling_search
+from ..checks.contamination import GATE as CONTAMINATION
+from ..checks.contamination import copies_inflate, copy_metrics
 from ..checks.eval_repeatable import GATE as EVAL_REPEATABLE
 from ..checks.eval_repeatable import repeatable_eval
 from ..checks.full_eval import GATE as FULL_EVAL
@@ -56,6 +58,7 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     ctx.gates(
         CEILING_EXPLAINED, lambda s: ceiling_search(report.headline, test.get(report.headline), _samples(ctx, built), s)
     )
+    ctx.gates(CONTAMINATION, lambda s: _copies(built, found["test"], report, s))
     _log(ctx, val, test, len(trained.losses))
     _save_weights(ctx, trained)
 
@@ -64,6 +67,13 @@ def _samples(ctx: RunContext, built: Built):
     """The training and test samples setup's split gates read (the same bound and seed), read when asked."""
     limit = ctx.settings.gates.split_overlap.max_items
     return lambda: tuple(read_split(built.loaders, split, limit, ctx.seed) for split in ("train", "test"))
+
+
+def _copies(built: Built, test: Predictions, report: Any, settings: Any) -> Verdict:
+    """The test items with a training copy against the rest; both metrics go in the report, halt or not."""
+    verdict = copies_inflate(built.task, test.outputs, test.targets, test.indices, list(built.copied or ()), settings)
+    report.contamination = copy_metrics(verdict)
+    return verdict
 
 
 def _log(ctx: RunContext, val: dict[str, Any], test: dict[str, Any], step: int) -> None:

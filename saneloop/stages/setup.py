@@ -66,12 +66,13 @@ def run(ctx: RunContext) -> Built:
     ctx.builders.check_optimizer()  # a bad value under optim.* or scheduler.* is refused before the first gate
     refuse_too_few_held_out(sized(test_set), "test", gates_to_run(ctx.settings, TEST_GATES))
     summaries = _check_data(ctx, task, traits, loaders)  # on the data as given: its item numbers in messages
-    setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
+    copied = setup_splits.run(ctx, task, loaders)  # split_overlap, split_shift, target_leak
     summaries = setup_validation.carved(ctx, loaders, summaries)  # the validation set, if the data has none
     refuse_too_few_held_out(summaries["val"].length, "validation", gates_to_run(ctx.settings, HELD_OUT_GATES))
     loaders.inspect_train = _inspection(ctx, summaries["train"])
     sets = (loaders.train_set, loaders.dataset("val"), loaders.test_set)
     built = Built(task, *sets, summaries["train"], summaries["val"], summaries["test"], loaders, seeded_model(ctx))
+    built.copied = copied  # test items with a training copy: their effect on the metric is judged at evaluate
     built.loaded = start_from(ctx, built.model)  # init_from: pretrained weights, before any gate reads the model
     _refuse_wrong_output_shape(ctx, built)
     ctx.gates(LAST_BATCH, lambda s: _last_batch(ctx, built))  # before the first training step anywhere
