@@ -159,10 +159,11 @@ def diabetes_mlp(hidden: int = 64, skip: int = 150, steps: int = 300, lr: float 
 
 
 def char_transformer(
-    dim: int = 32, layers: int = 2, block_size: int = 32, skip_chars: int = 200_000, steps: int = 400, vocab=VOCAB
+    dim: int = 32, layers: int = 2, block_size: int = 32, skip_chars: int = 200_000, steps: int = 400, reverse=False
 ):
-    """A CharTransformer pretrained on the first `skip_chars` characters of the play, encoded with `vocab`
-    (the run's is VOCAB: another string is another vocabulary), to be trained on the text after them."""
+    """A CharTransformer pretrained on the first `skip_chars` characters of the play, to be trained on the text
+    after them; `reverse`: pretrained on the text encoded with VOCAB reversed (another vocabulary)."""
+    vocab = VOCAB[::-1] if reverse else VOCAB
     spec = {"kind": "char_transformer", "dim": dim, "layers": layers, "block": block_size, "skip": skip_chars}
     spec |= {"steps": steps, "lr": 3e-3, "vocab": vocab}
 
@@ -177,12 +178,11 @@ def char_transformer(
     return model
 
 
-def checkpoint_digits_mlp(name: str, prefix: str = "", rename: dict | None = None, hidden: int = 128, skip=400):
-    """Write the pretrained digits MLP's weights to weights_path(name) (keys with `prefix`, and `rename`d
-    prefixes, as another training script saved them) and return the fresh architecture for init_from."""
+def checkpoint_digits_mlp(name: str, prefix: str = "", head_name: str = "head", hidden: int = 128, skip: int = 400):
+    """Write the pretrained digits MLP's weights to weights_path(name) (keys with `prefix`, the head saved as
+    `head_name`, as another training script saved them) and return the fresh architecture for init_from."""
     state = digits_mlp(hidden=hidden, skip=skip).state_dict()
-    for old, new in (rename or {}).items():
-        state = {(new + k[len(old) :] if k.startswith(old) else k): v for k, v in state.items()}
+    state = {(head_name + k[4:] if k.startswith("head.") else k): v for k, v in state.items()}
     path = Path(weights_path(name))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{id(state)}.tmp")
