@@ -336,7 +336,15 @@ def bugs() -> list[Case]:
         *split_mode_order_bugs(),
         *hard_bugs(),
         *unplanted_gates(),
+        *issue22_and_finetune_bugs(),
     ]
+
+
+def issue22_and_finetune_bugs() -> list[Case]:
+    """Issue 22's missed halts and issue 20's fine-tuning bugs (bench/suite_finetune.py)."""
+    from .suite_finetune import finetune_bugs, issue22_bugs
+
+    return [*issue22_bugs(Case), *finetune_bugs(Case)]
 
 
 def unplanted_gates() -> list[Case]:

@@ -87,3 +87,25 @@ def label_token(words: int = 1024, **kwargs):
         return {**item, **{key: [*item[key], value] for key, value in extra.items() if key in item}}
 
     return tuple(Lines([tagged(item) for item in split.items]) for split in speaker_lines(words=words, **kwargs))
+
+
+class NextTokenLeakGPT2(GPT2LMHeadModel):
+    """Bug: a causal leak: each position's input embedding also holds the next token's (a shift written the
+    wrong way round when building the inputs), so the model reads the token it is asked to predict."""
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs):
+        wte = self.transformer.wte
+        ahead = torch.roll(input_ids, shifts=-1, dims=1)
+        embeds = wte(input_ids) + wte(ahead)
+        return super().forward(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+
+
+def lines_ending_in_eos(max_chars: int = 64, test_fraction: float = 0.1, vocab: str = ""):
+    """Bug (transformers#23530, trl#976): every line ends in the end-of-sequence token, and the tokenizer's
+    pad token is that same token (examples/hf_gpt2: eos_token_id = pad_token_id = 0), so the language-model
+    collator sets every real EOS label to -100 along with the padding: the model never learns to stop."""
+    from lm_lines import CHARS, Lines, play_lines  # examples/hf_gpt2, on the path as the bench runs it
+
+    eos = 0
+    train, test = play_lines(max_chars=max_chars - 1, test_fraction=test_fraction, vocab=vocab or CHARS)
+    return tuple(Lines([{"input_ids": [*item["input_ids"], eos]} for item in s.items]) for s in (train, test))

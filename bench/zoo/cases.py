@@ -89,9 +89,12 @@ def zoo(seeds=SEEDS) -> list[ZooCase]:
     """Every zoo setup on every seed (0-4), each expected to pass."""
     from .setups import binary, charlm, regress
     from .setups_classify import classify
+    from .setups_finetune import finetune
+    from .setups_issue22 import issue22
 
+    rows = [*regress(), *binary(), *classify(), *charlm(), *issue22(), *finetune()]
     return [
         ZooCase(name, recipe, overrides, budget=budget, note=note, seed=s)
-        for name, recipe, overrides, budget, note in [*regress(), *binary(), *classify(), *charlm()]
+        for name, recipe, overrides, budget, note in rows
         for s in seeds
     ]
