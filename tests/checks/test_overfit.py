@@ -88,10 +88,16 @@ def test_dropout_model_still_overfits(tmp_path):
 
 def test_batch_size_and_budget_come_from_config(tmp_path):
     code, report = run_pipeline(
-        tmp_path, "gates.overfit.batch_size=4", "gates.overfit.max_steps=3", *FAST, stop_after("overfit")
+        tmp_path,
+        "gates.overfit.batch_size=4",
+        "gates.overfit.max_steps=3",
+        "gates.overfit.ceiling=3",  # no steps past the budget either
+        *FAST,
+        stop_after("overfit"),
     )
     found = assert_halted_at(code, report, "overfit", "overfit")
     assert "4 examples" in found["message"] and "in 3 steps" in found["message"]
+    assert "gates.overfit.ceiling=3" in found["message"]
     assert "still falling" in found["message"]
 
 
