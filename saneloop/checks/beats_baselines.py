@@ -66,18 +66,7 @@ def above_baselines(
         )
     room = _room(value, required.values(), higher_is_better)
     if power > 0 and se and margin > power * room and all(sign * (value - v) > se for v in required.values()):
-        return passed(
-            GATE,
-            gap,
-            expected,
-            f"inconclusive: {shown} leads {against} by more than 1 standard error but not {min_se}: the held-out "
-            f"set is too small to decide ({min_se} standard errors span {margin / room:.0%} of the room between the "
-            f"best baseline and a perfect score). A note, not a halt; a larger validation set decides "
-            f"<validation.fraction, validation.min_items, gates.beats_baselines.power={power}>{human}",
-            TIP,
-            margin=0.0,
-            inconclusive=True,
-        )
+        return _inconclusive(gap, expected, f"{shown} leads {against}", min_se, margin / room, power, human)
     return failed(
         GATE,
         gap,
@@ -89,6 +78,22 @@ def above_baselines(
         f"<gates.beats_baselines.min_se={min_se}>",
         TIP,
         margin=to_bar,
+    )
+
+
+def _inconclusive(gap, expected, leads: str, min_se: float, bar: float, power: float, human: str) -> Verdict:
+    """Ahead of every baseline, on a held-out set too small to confirm it: a note, not a halt."""
+    return passed(
+        GATE,
+        gap,
+        expected,
+        f"inconclusive: {leads} by more than 1 standard error but not {min_se}: the held-out set is too small "
+        f"to decide ({min_se} standard errors span {bar:.0%} of the room between the best baseline and a perfect "
+        f"score). A note, not a halt; a larger validation set decides <validation.fraction, "
+        f"validation.min_items, gates.beats_baselines.power={power}>{human}",
+        TIP,
+        margin=0.0,
+        inconclusive=True,
     )
 
 
