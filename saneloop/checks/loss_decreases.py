@@ -112,7 +112,7 @@ def loss_decreased(
         return passed(GATE, round(ratio, 4), shown, said, TIP, margin=margin if math.isfinite(margin) else None)
     kind = curves.shape(losses.tolist()).kind
     what = kind if kind in (curves.FLAT, curves.DIVERGED, curves.OSCILLATING) else curves.PLATEAUED  # fell too little
-    said_what = {curves.PLATEAUED: "it fell too little"}.get(what, f"the curve {_WORDS[what]}")
+    said_what = "it fell too little" if what == curves.PLATEAUED else f"the curve {_WORDS[what]}"
     return failed(
         GATE,
         round(ratio, 4),

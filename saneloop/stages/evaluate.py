@@ -54,7 +54,7 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     report.direction = "maximize" if traits_of(task).higher_is_better else "minimize"
     report.val_baselines = _baselines(ctx, built, built.val_summary)
     report.baselines = _baselines(ctx, built, built.test_summary)
-    ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report, s.min_se))
+    ctx.gates(BEATS_BASELINES, lambda s: _beats(built, report, s.min_se, s.power))
     ctx.gates(
         CEILING_EXPLAINED, lambda s: ceiling_search(report.headline, test.get(report.headline), _samples(ctx, built), s)
     )
@@ -118,20 +118,22 @@ def _again(ctx: RunContext, built: Built, trained: Trained, first: Predictions, 
     return repeatable_eval(first.outputs, again, metrics, built.task.metrics(again, targets))
 
 
-def _beats(built: Built, report: Any, min_se: float) -> Verdict:
+def _beats(built: Built, report: Any, min_se: float, power: float = 0.0) -> Verdict:
     """The validation headline against the baselines on the validation set (the judgement); then the test
     headline against the test set's, which chooses nothing: a test set no better than a rule that ignores
     the inputs, while validation is, is a broken test split (labels out of step with the inputs)."""
-    judged = _above(built, "validation", report.val_metrics, report.val_baselines, min_se)
+    judged = _above(built, "validation", report.val_metrics, report.val_baselines, min_se, power)
     if not judged.passed:
         return judged
-    test = _above(built, "test", report.metrics, report.baselines, min_se)
+    test = _above(built, "test", report.metrics, report.baselines, min_se, power)
     if test.passed:
         return judged
     return replace(test, message=f"{test.message} Validation passed: look at the test split itself.")
 
 
-def _above(built: Built, split: str, metrics: dict[str, Any], baselines: dict[str, float], min_se: float) -> Verdict:
+def _above(
+    built: Built, split: str, metrics: dict[str, Any], baselines: dict[str, float], min_se: float, power: float
+) -> Verdict:
     headline = built.task.headline()
     # A task whose headline metric is an error (lower is better) says so with `higher_is_better = False`.
     return above_baselines(
@@ -141,6 +143,7 @@ def _above(built: Built, split: str, metrics: dict[str, Any], baselines: dict[st
         metrics.get(f"{headline}_se"),
         traits_of(built.task).higher_is_better,
         min_se,
+        power,
     )
 
 

@@ -43,3 +43,18 @@ def test_misaligned_test_labels_halt_at_evaluate(tmp_path):
 def test_clean_run_passes(default_run):
     found = gate(default_run[1], "beats_baselines")
     assert found["status"] == "passed" and "chance 0.1000" in found["message"] and found["value"] > 0.8
+
+
+def test_unit_a_lead_a_small_held_out_set_cannot_confirm_is_inconclusive_not_a_halt():
+    """zoo reg_diabetes_raw_mlp seed 0: validation R^2 0.24 +- 0.12 on 99 rows, 2 standard errors a bar of a
+    quarter of the room to R^2 = 1. Ahead by 1 standard error: a note, not a halt; at or below: a halt."""
+    small = above_baselines("r2", 0.2447, {"mean_r2": -0.0001}, se=0.1245, power=0.2)
+    assert small.passed and small.message.startswith("inconclusive") and small.details["inconclusive"]
+    assert not above_baselines("r2", 0.2447, {"mean_r2": -0.0001}, se=0.1245).passed  # power off: as before
+    assert not above_baselines("r2", 0.10, {"mean_r2": 0.0}, se=0.1245, power=0.2).passed  # within 1 se
+    assert not above_baselines("r2", -0.54, {"mean_r2": 0.0}, se=0.18, power=0.2).passed  # targets off by one
+
+
+def test_unit_a_held_out_set_with_power_still_needs_two_standard_errors():
+    """135 digits: accuracy's standard error is small beside the room above chance: 1.9 se is a halt."""
+    assert not above_baselines("accuracy", 0.15, BASE, se=0.021, power=0.2).passed

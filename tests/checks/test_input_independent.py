@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -162,3 +163,41 @@ def test_unit_a_failure_on_too_few_held_out_examples_names_them_first():
     assert causes.startswith(
         f"too few held-out examples (1 held-out example: the comparison needs at least {MIN_HELD_OUT})"
     )
+
+
+def _scores(n, real, zeroed, unpaired, seed=0):
+    """Per-example held-out losses of n examples around the given means (noise sd 1, paired)."""
+    from saneloop.checks.measure.copy_pair import PairScores
+
+    noise = torch.randn(n, generator=torch.Generator().manual_seed(seed)).abs()
+    own = 0.06 * torch.randn(n, generator=torch.Generator().manual_seed(seed + 1))  # the real copy's own noise
+    return PairScores(real + noise * real + own, zeroed + noise * zeroed, unpaired + noise * unpaired)
+
+
+def _failed_verdict():
+    from saneloop.checks.base.verdict import failed
+
+    return failed("input_independent", 0.6, "lead", "after 320 steps ... no more than from their absence", "tip")
+
+
+@pytest.mark.parametrize("n", [40, 400])
+def test_unit_a_weak_lead_on_a_small_held_out_set_is_inconclusive_and_on_a_large_one_a_halt(n):
+    """zoo reg_wine_hue_raw: 40 rows, the real copy's best lead +37% at 1.8 standard errors, its outputs
+    matching their own targets by 4.8: no power to decide, a note. The same means on 400 rows decide."""
+    from saneloop.checks.measure import power
+    from saneloop.checks.measure.paired import HeldOut
+
+    now = _scores(n, real=0.022, zeroed=0.035, unpaired=0.045)
+    best = power.best_point(None, now, 80)
+    verdict = power.judged(_failed_verdict(), best, HeldOut([]), Settings())
+    assert verdict.passed == (n == 40) and ("inconclusive" in verdict.message) == (n == 40)
+
+
+def test_unit_no_match_with_its_own_targets_stays_a_halt_on_a_small_set():
+    """Shuffled labels: the real copy's outputs score no better against their own targets than others'."""
+    from saneloop.checks.measure import power
+    from saneloop.checks.measure.paired import HeldOut
+
+    now = _scores(40, real=0.022, zeroed=0.035, unpaired=0.022)
+    verdict = power.judged(_failed_verdict(), power.best_point(None, now, 80), HeldOut([]), Settings())
+    assert not verdict.passed

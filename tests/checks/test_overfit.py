@@ -88,10 +88,16 @@ def test_dropout_model_still_overfits(tmp_path):
 
 def test_batch_size_and_budget_come_from_config(tmp_path):
     code, report = run_pipeline(
-        tmp_path, "gates.overfit.batch_size=4", "gates.overfit.max_steps=3", *FAST, stop_after("overfit")
+        tmp_path,
+        "gates.overfit.batch_size=4",
+        "gates.overfit.max_steps=3",
+        "gates.overfit.ceiling=3",  # no steps past the budget either
+        *FAST,
+        stop_after("overfit"),
     )
     found = assert_halted_at(code, report, "overfit", "overfit")
     assert "4 examples" in found["message"] and "in 3 steps" in found["message"]
+    assert "gates.overfit.ceiling=3" in found["message"]
     assert "still falling" in found["message"]
 
 
@@ -112,3 +118,49 @@ def test_waiver_is_recorded_and_run_goes_on(tmp_path):
 def test_clean_run_passes(default_run):
     found = gate(default_run[1], "overfit")
     assert found["status"] == "passed" and "every example right" in found["message"]
+
+
+def _raw_scale_regression(seed=1):
+    """8 diabetes rows on their raw scale (mean ~150, variance ~5,000), the head's bias at their mean."""
+    from sklearn.datasets import load_diabetes
+
+    from saneloop.models.mlp import MLP
+
+    x, y = (torch.tensor(a[:200], dtype=torch.float32) for a in load_diabetes(return_X_y=True))
+    torch.manual_seed(seed)
+    rows = torch.randperm(200)[:8]
+    model = MLP(10, 1, hidden=32)
+    with torch.no_grad():
+        model.head.bias.fill_(float(y.mean()))
+    return model, ((x - x.mean(0)) / x.std(0))[rows], y[rows]
+
+
+def test_unit_a_raw_scale_regressor_at_a_small_lr_trains_past_the_budget_and_memorises():
+    """It halted at 500 steps "still falling ... the goal about 192 more steps away"; it memorises at ~700."""
+    model, x, y = _raw_scale_regression()
+    task = Regress()
+    verdict = overfit_batch(model, task.loss, x, y, _adam(5e-4), Settings(), 0.0, task.predicted_right)
+    assert verdict.passed and "memorised" in verdict.message
+    assert Settings().max_steps < verdict.details["steps"] <= Settings().ceiling
+
+
+@pytest.mark.parametrize("broken", ["inputs zeroed", "lr 0"])
+def test_unit_a_regressor_that_cannot_memorise_still_flattens_above_the_goal(broken):
+    model, x, y = _raw_scale_regression()
+    task = Regress()
+    x, lr = (0 * x, 1e-2) if broken == "inputs zeroed" else (x, 0.0)
+    sgd = lambda params: torch.optim.SGD(params, lr=lr) if lr == 0 else torch.optim.Adam(params, lr=lr)
+    verdict = overfit_batch(model, task.loss, x, y, sgd, Settings(), 0.0, task.predicted_right)
+    assert not verdict.passed and "flattened above the goal" in verdict.message
+    assert verdict.details["steps"] <= Settings().max_steps  # no steps past the budget for a flat curve
+
+
+def test_unit_the_ceiling_reached_while_still_falling_passes_with_a_note_unless_the_goal_is_far_beyond():
+    model, x, y = _raw_scale_regression()
+    task = Regress()
+    near = Settings(max_steps=100, ceiling=150, reach=50.0)
+    verdict = overfit_batch(model, task.loss, x, y, _adam(5e-4), near, 0.0, task.predicted_right)
+    assert verdict.passed and "not yet memorised at the ceiling of 150 steps" in verdict.message
+    far = Settings(max_steps=100, ceiling=150, reach=1.5)
+    verdict = overfit_batch(model, task.loss, x, y, _adam(5e-4), far, 0.0, task.predicted_right)
+    assert not verdict.passed and "still falling" in verdict.message and "beyond 1.5 x the ceiling" in verdict.message

@@ -87,3 +87,35 @@ def learning_rate(optimizer: object) -> Optional[float]:
     groups = getattr(optimizer, "param_groups", None) or [{}]
     lr = groups[0].get("lr")
     return float(lr) if isinstance(lr, (int, float)) else None
+
+
+def running_min(losses: Sequence[float]) -> list[float]:
+    """The best loss so far at each step: a noisy curve's progress, not its step-to-step noise."""
+    out, best = [], math.inf
+    for x in losses:
+        best = min(best, x)
+        out.append(best)
+    return out
+
+
+def slowing(losses: Sequence[float]) -> bool:
+    """The best loss fell less over the last quarter of the steps than over the quarter before."""
+    best, at = running_min(losses), len(losses) - 1
+    half, three_quarters, now = best[at // 2], best[(3 * at) // 4], best[at]
+    return three_quarters - now < half - three_quarters
+
+
+def steps_to(losses: Sequence[float], goal: float) -> float:
+    """At the best loss's rate over the last quarter of the steps, how many more steps to `goal` (inf: none)."""
+    best, at = running_min(losses), len(losses) - 1
+    rate = (best[(3 * at) // 4] - best[at]) / max(at - (3 * at) // 4, 1)
+    return max(best[at] - goal, 0.0) / rate if rate > 0 else math.inf
+
+
+def blew_up(losses: Sequence[float], start: float, smooth: int = 5, factor: float = 10.0) -> bool:
+    """The training loss became NaN/Inf, or its running mean over `smooth` steps rose to `factor` times the
+    held-out loss before any step (`start`): a spike, not the batch-to-batch noise of rare classes."""
+    if not all(math.isfinite(x) for x in losses):
+        return True
+    window = [sum(losses[i : i + smooth]) / len(losses[i : i + smooth]) for i in range(0, len(losses), smooth)]
+    return bool(window) and max(window) > factor * abs(start)

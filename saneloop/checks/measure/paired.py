@@ -55,6 +55,11 @@ class Lead:
         """Ahead by `z` standard errors and by `min_gain` of the loss: a difference, not noise or a hair."""
         return math.isfinite(self.mean) and self.z >= z and self.gain >= min_gain
 
+    def unconfirmable(self, z: float) -> float:
+        """The least lead, as a fraction of the worse model's loss, that `z` standard errors could confirm on
+        these examples: above a sizeable fraction, the comparison has no power (too few held-out examples)."""
+        return z * self.se / abs(self.base) if self.base else math.inf
+
     def shown(self) -> str:
         return f"{self.mean:+.4g} ± {self.se:.2g} ({self.z:.1f} standard errors, {self.gain:+.1%} of {self.base:.4g})"
 
@@ -75,6 +80,10 @@ class HeldOut:
         self.source, self.device = each(source), device
         self.batches: list[Batch] = []
         self.count, self.pending = 0, None
+
+    def exhausted(self) -> bool:
+        """Every example of the source has been read: no more can be scored (reads one more if there is)."""
+        return not self.grow(self.count + 1)
 
     def grow(self, count: int) -> bool:
         """Read on to `count` examples (the last batch cut to size); False when none were added."""
