@@ -4,12 +4,21 @@ gate that can run and lists every failure at once; a gate a failure made meaning
 
 from __future__ import annotations
 
+from saneloop.cli.commands import as_run
 from saneloop.errors import EXIT_HALTED, EXIT_INPUT_ERROR
 from tests.conftest import gate, run_cli, run_pipeline
 
 QUIET = ["output.progress=false", "output.save_weights=false"]
 # Text whose windows were split twice (split_overlap halts) read by a transformer with no causal mask.
 LEAKY_ON_COPIED_TEXT = ["data._target_=bench.plants.resplit_windows", "+model.mask_diagonal=64", *QUIET]
+DIGITS = "saneloop.datasets.digits"
+# Digits split twice (split_overlap fails) read by an MLP that normalises over the batch (batch_independence).
+COPIED_DIGITS_BATCH_NORMED = [
+    "data._target_=bench.plants.resplit",
+    f"+data.source={DIGITS}",
+    "model._target_=bench.plants.BatchStandardizedMLP",
+    *QUIET,
+]
 
 
 def _failed(report: dict) -> list[str]:
@@ -35,26 +44,24 @@ def test_a_data_halt_still_reports_the_models_causal_leak_as_a_finding(tmp_path,
 
 
 def test_on_fail_continue_runs_every_gate_and_lists_every_failure(tmp_path):
-    code, report = run_pipeline(
-        tmp_path, *LEAKY_ON_COPIED_TEXT, "gates.on_fail=continue", "stop_after=sanity", recipe="charlm"
-    )
+    code, report = run_pipeline(tmp_path, *COPIED_DIGITS_BATCH_NORMED, "gates.on_fail=continue", "stop_after=sanity")
     assert code == EXIT_HALTED and report["status"] == "halted"
     assert report["halted_at"] == {"stage": "setup", "gate": "split_overlap"}
-    assert {"setup/split_overlap", "sanity/causality"} <= set(_failed(report)), report["failures"]
+    assert _failed(report) == ["setup/split_overlap", "sanity/batch_independence"], report["failures"]
     for later in ("split_shift", "determinism", "init_loss"):  # halt-on-first never met these
-        assert gate(report, later)["status"] in ("passed", "failed"), gate(report, later)
-    assert not any(f["finding"] for s in report["stages"] for f in s["gates"])
+        assert gate(report, later)["status"] == "passed", gate(report, later)
+    assert not any(g["finding"] for s in report["stages"] for g in s["gates"])
 
 
 def test_a_gate_whose_inputs_a_failure_spoiled_is_skipped_naming_the_failure(tmp_path):
-    code, report = run_pipeline(
-        tmp_path, "data._target_=bench.plants.unshifted_shakespeare", "gates.on_fail=continue", "stop_after=sanity",
-        *QUIET, recipe="charlm",
-    )  # fmt: skip
+    labels_1_to_10 = ["data._target_=bench.plants.shifted_targets", f"+data.source={DIGITS}"]
+    code, report = run_pipeline(tmp_path, *labels_1_to_10, "gates.on_fail=continue", "stop_after=sanity", *QUIET)
     assert code == EXIT_HALTED and _failed(report)[0] == "setup/targets"
-    for later in ("determinism", "init_loss", "causality"):
+    assert gate(report, "inputs_finite")["status"] == "passed"  # a data gate: it reads no loss
+    for later in ("last_batch", "determinism"):
         entry = gate(report, later)
         assert entry["status"] == "skipped" and "setup/targets failed" in entry["message"], entry
+    assert [s["name"] for s in report["stages"]] == ["setup"]  # every later gate runs the model: none can run
 
 
 def test_on_fail_takes_halt_or_continue_only(tmp_path):
@@ -62,8 +69,21 @@ def test_on_fail_takes_halt_or_continue_only(tmp_path):
     assert code == EXIT_INPUT_ERROR and "gates.on_fail=carry_on must be one of ['halt', 'continue']" in report["error"]
 
 
-def test_saneloop_check_is_a_continuing_run_that_stops_before_train(tmp_path):
-    done = run_cli(tmp_path, "check", "+recipe=charlm", *LEAKY_ON_COPIED_TEXT, "stop_after=sanity")
+def test_check_adds_continue_and_a_stop_before_train_unless_given():
+    assert as_run(["check", "+recipe=classify", "seed=1"]) == [
+        "+recipe=classify",
+        "seed=1",
+        "gates.on_fail=continue",
+        "stop_after=capacity",
+    ]
+    own_stop = as_run(["check", "+recipe=classify", "stop_after=setup"])
+    assert own_stop == ["+recipe=classify", "stop_after=setup", "gates.on_fail=continue"]
+    assert as_run(["+recipe=classify", "seed=1"]) == ["+recipe=classify", "seed=1"]
+
+
+def test_saneloop_check_lists_every_failure_and_exits_3(tmp_path):
+    done = run_cli(tmp_path, "check", "+recipe=classify", *COPIED_DIGITS_BATCH_NORMED, "stop_after=sanity")
     assert done.returncode == EXIT_HALTED, done.stdout + done.stderr
     assert "on_fail: continue" in (tmp_path / "config.yaml").read_text()
-    assert "sanity/causality" in done.stdout.split("HALTED")[-1] and "setup/split_overlap" in done.stdout
+    listed = done.stdout.split("HALTED")[-1]
+    assert "2 gates failed" in listed and "setup/split_overlap" in listed and "sanity/batch_independence" in listed
