@@ -87,3 +87,80 @@ def test_saneloop_check_lists_every_failure_and_exits_3(tmp_path):
     assert "on_fail: continue" in (tmp_path / "config.yaml").read_text()
     listed = done.stdout.split("HALTED")[-1]
     assert "2 gates failed" in listed and "setup/split_overlap" in listed and "sanity/batch_independence" in listed
+
+
+def _runner(tmp_path, on_fail: str, stop_after: str | None = None):
+    from types import SimpleNamespace
+
+    from saneloop.checks import GATES
+    from saneloop.config.schema import GatesConfig
+    from saneloop.engine.gates import GateRunner
+    from saneloop.record.run_record import RunRecord
+
+    record = RunRecord(tmp_path, "unit", main=False)
+    settings = GatesConfig(on_fail=on_fail)
+    runner = GateRunner(settings, SimpleNamespace(num_processes=1), record, stop_after=stop_after)
+    return runner, record, {g.name: g for g in GATES}
+
+
+def _stage(runner, record, name: str) -> None:
+    runner.stage = name
+    record.report.start_stage(name)
+
+
+def test_unit_continue_records_failures_and_halts_at_the_first_once_the_last_stage_ends(tmp_path):
+    from saneloop.checks.base.verdict import failed, passed
+    from saneloop.errors import GateHalt
+
+    runner, record, gates = _runner(tmp_path, "continue")
+    _stage(runner, record, "setup")
+    assert runner(gates["split_shift"], lambda s: failed(gates["split_shift"], 1, 0, "shifted")).status == "failed"
+    runner.end_stage("setup", last=False)  # nothing raised: the run goes on
+    _stage(runner, record, "sanity")
+    assert runner(gates["modes"], lambda s: passed(gates["modes"], 0, 0, "fine")).status == "passed"
+    boom = runner(gates["causality"], lambda s: 1 / 0)  # raised after a failure: skipped, saying which
+    assert boom.status == "skipped" and "after setup/split_shift failed: ZeroDivisionError" in boom.message
+    try:
+        runner.end_stage("sanity", last=True)
+        raise AssertionError("the run must halt at its first failure")
+    except GateHalt as halt:
+        assert (halt.stage, halt.verdict.gate) == ("setup", "split_shift")
+    assert [f["gate"] for f in record.report.failures] == ["split_shift"]
+
+
+def test_unit_a_failure_in_train_halts_even_when_continuing_and_a_crash_before_any_failure_is_a_crash(tmp_path):
+    import pytest
+
+    from saneloop.checks.base.verdict import failed
+    from saneloop.errors import GateHalt
+
+    runner, record, gates = _runner(tmp_path, "continue")
+    _stage(runner, record, "sanity")
+    with pytest.raises(ZeroDivisionError):
+        runner(gates["modes"], lambda s: 1 / 0)
+    _stage(runner, record, "train")
+    with pytest.raises(GateHalt):
+        runner(gates["full_pass"], lambda s: failed(gates["full_pass"], 1, 0, "a NaN batch, about to be stepped on"))
+
+
+def test_unit_halt_mode_after_a_data_failure_runs_only_the_probes_unless_stop_after_ends_before_them(tmp_path):
+    import pytest
+
+    from saneloop.checks.base.verdict import failed, passed
+    from saneloop.errors import GateHalt
+
+    runner, record, gates = _runner(tmp_path, "halt")
+    _stage(runner, record, "setup")
+    runner(gates["split_overlap"], lambda s: failed(gates["split_overlap"], 9, 0, "copies"))
+    ran = []
+    assert runner(gates["determinism"], lambda s: ran.append("determinism")).status == "skipped"
+    runner.end_stage("setup", last=False)
+    _stage(runner, record, "sanity")
+    runner(gates["params_learn"], lambda s: ran.append("params_learn") or passed(gates["params_learn"], 0, 0, "ok"))
+    assert ran == ["params_learn"] and record.report.stages[-1]["gates"][0]["finding"]
+    with pytest.raises(GateHalt):
+        runner.end_stage("sanity", last=False)
+    runner, record, gates = _runner(tmp_path, "halt", stop_after="setup")
+    _stage(runner, record, "setup")
+    with pytest.raises(GateHalt):  # stop_after=setup: the probes' stage is never reached, the halt is at once
+        runner(gates["split_overlap"], lambda s: failed(gates["split_overlap"], 9, 0, "copies"))

@@ -39,8 +39,9 @@ SPOILS: dict[str, tuple[tuple[str, ...], str]] = {
     "full_eval": (("eval_repeatable", "beats_baselines"), "the metrics did not read every example exactly once"),
 }
 
-# A failure that halts whatever `on_fail` says: the training loop is about to step on the bad batch it found.
-ALWAYS_HALTS = ("full_pass",)
+# A failure in this stage halts whatever `on_fail` says: the training loop's guards stop the steps they judge
+# (full_pass has found a batch it is about to step on).
+ALWAYS_HALTS_IN = "train"
 
 
 def runs_model(gate: Gate) -> bool:
@@ -99,7 +100,7 @@ class GateRunner:
 
     def _failed(self, gate: Gate, verdict: Verdict) -> None:
         self.failures.append((self.stage, verdict))
-        if (self.go_on or self.pending) and gate.name not in ALWAYS_HALTS:
+        if (self.go_on or self.pending) and gate.stage != ALWAYS_HALTS_IN:
             return
         data_only = not runs_model(gate) and SPOILS.get(gate.name, ((),))[0] != EVERY_MODEL_GATE
         probes_reached = self.stop_after is None or STAGES.index(self.stop_after) >= STAGES.index(PROBES_END)
