@@ -4,7 +4,9 @@
 
 The config is read once, into typed settings, before anything runs. A gate that fails (and is not
 waived) raises GateHalt: nothing of later stages runs, the report is written, and the run's exit
-status is EXIT_HALTED. `stop_after=STAGE` ends the climb after that stage on purpose: status "stopped",
+status is EXIT_HALTED (after a data gate's failure the model probes of `sanity` run first, as findings;
+with `gates.on_fail=continue` the halt comes after the last stage, listing every failure: engine/gates.py).
+`stop_after=STAGE` ends the climb after that stage on purpose: status "stopped",
 EXIT_PASSED (no gate it ran halted). Both the CLI and the Python API run this.
 """
 

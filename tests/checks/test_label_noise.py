@@ -62,4 +62,5 @@ def test_planted_label_noise_is_ranked_first_and_drawn(tmp_path):
     worst = [int(i) for i in re.findall(r"(\d+) \(labelled", found["message"])]
     assert found["status"] == "passed" and code == 0  # a report, never a halt
     assert len(worst) == 10 and sum(i < 30 for i in worst) >= 9, found["message"]
-    assert found["value"] >= 25 and (tmp_path / "figures" / "label_noise.png").is_file()
+    # 24 flagged: the 4 more flagged before issue 22.8b were rows the model believes (argmax == label), none planted
+    assert found["value"] >= 22 and (tmp_path / "figures" / "label_noise.png").is_file()
