@@ -4,7 +4,10 @@ noise is in every real data set, and the person decides what to fix.
 Confident learning (Northcutt et al. 2021, as cleanlab's `find_label_issues` with
 `filter_by="confident_learning"`): from out-of-sample predicted probabilities, a class's threshold is
 the mean probability the model gives that class on examples labelled with it; an example is a likely
-label issue when some other class clears its own threshold and is the most probable such class.
+label issue when some other class clears its own threshold and is the most probable such class, and
+the model's most probable class is not the given label (cleanlab drops those too: a class with a low
+threshold, e.g. a weak model's view of one class, would otherwise list examples the model believes,
+read as "labelled 1, looks 1").
 Issues are ranked by self-confidence (the probability of the given label), lowest first. The
 probabilities are out of sample by cross-fitting: copies of the initialised model train on one
 half of the training set and predict the other half. (cleanlab itself is not a dependency: these
@@ -78,7 +81,8 @@ def cross_fitted(
 
 
 def label_issues(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Positions of likely label issues, ranked by self-confidence (lowest first)."""
+    """Positions of likely label issues, ranked by self-confidence (lowest first); never one whose most
+    probable class is its label."""
     n, classes = probs.shape
     labels = labels.long().reshape(-1)
     given = probs[torch.arange(n), labels]
@@ -86,7 +90,7 @@ def label_issues(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     thresholds = torch.zeros(classes).scatter_add_(0, labels, given.float()) / counts
     above = probs >= thresholds[None, :]
     confident = torch.where(above, probs, torch.full_like(probs, -1.0)).argmax(1)
-    issue = above.any(1) & (confident != labels)
+    issue = above.any(1) & (confident != labels) & (probs.argmax(1) != labels)
     found = issue.nonzero().flatten()
     return found[given[found].argsort()]
 

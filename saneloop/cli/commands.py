@@ -1,5 +1,5 @@
-"""The command line's own commands, answered before Hydra runs: `--help`, `ls`, `cp`, and the hint
-printed when no recipe is given."""
+"""The command line's own commands, answered before Hydra runs: `--help`, `ls`, `cp`, the hint
+printed when no recipe is given, and `check` (a run, with the overrides that make it a diagnosis)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ Recipes: {recipes}
   saneloop +recipe=NAME hydra.run.dir=DIR               a run dir of your own; a finished run there is refused
                                                         unless output.overwrite=true (moved to DIR/previous-*)
   saneloop +recipe=NAME stop_after=STAGE                run up to STAGE, then stop (setup: check the data only)
+  saneloop check +recipe=NAME [KEY=VALUE ...]           every gate before train, every failure listed at once
+                                                        (gates.on_fail=continue stop_after=capacity; exit 3 if any)
   saneloop cp RECIPE [DIR]                              copy a built-in recipe into DIR (default conf) to edit;
                                                         GROUP/NAME (e.g. model/mlp) copies any config
   saneloop ls                                           every config group and its options
@@ -35,9 +37,24 @@ Recipes: {recipes}
 
 Config groups: {groups}
 Gate settings: gates.<gate>.<key>=VALUE, e.g. gates.overfit.max_steps=500; gates.<gate>.waive="why"
+A failed gate halts the run (gates.on_fail=halt); gates.on_fail=continue runs on and lists every failure
 Exit status: 0 passed (or stopped by stop_after), 1 crash, 2 bad config or input, 3 halted at a gate, 4 interrupted
 Hydra's own flags (--multirun, --config-dir, --cfg, --info, ...): saneloop --hydra-help
 Python: import saneloop; saneloop.run("classify", overrides=["train.epochs=10"])"""
+
+
+# What `saneloop check` adds to a run's overrides, unless the user set the key: every gate that can run does,
+# and the run stops before train (the expensive stage, and one no gate before it needs).
+CHECK = {"gates.on_fail": "continue", "stop_after": "capacity"}
+
+
+def as_run(argv: list[str]) -> list[str]:
+    """`check ARGS` is the run of ARGS with `CHECK`'s overrides (each unless ARGS sets that key; Hydra
+    refuses a key given twice); any other command line as it is."""
+    if argv[:1] != ["check"]:
+        return argv
+    given = {a.lstrip("+").split("=")[0] for a in argv[1:] if "=" in a}
+    return [*argv[1:], *(f"{key}={value}" for key, value in CHECK.items() if key not in given)]
 
 
 def answered(argv: list[str]) -> Optional[int]:

@@ -14,7 +14,7 @@ from . import commands
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = commands.as_run(list(sys.argv[1:] if argv is None else argv))  # `check ...`: a diagnosing run
     answered = commands.answered(argv)
     if answered is not None:
         sys.exit(answered)

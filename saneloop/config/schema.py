@@ -19,12 +19,17 @@ from ..checks.base.settings import bounded
 # Keys of the data config that describe the data rather than being arguments of its `_target_`.
 DATA_META_KEYS = ("num_classes", "vocab_size", "target_keys", "mask_key", "outputs")
 MIXED_PRECISION = ("no", "fp16", "bf16", "fp8")
+ON_FAIL = ("halt", "continue")
 
 
 def _gates_config() -> type:
     """One field per registered gate, typed by its settings class, in the order a run meets them: a
     misspelled gate or setting is refused by name, like every other key."""
-    fields = [(gate.name, gate.settings, field(default_factory=gate.settings)) for gate in GATES]
+    fields: list = [(gate.name, gate.settings, field(default_factory=gate.settings)) for gate in GATES]
+    # What a failed gate does: `halt` the run at once (the default), or `continue`: record it, run every gate
+    # that can still run (one whose inputs the failure spoiled is skipped, saying why), list every failure
+    # at the end and exit 3. `saneloop check` is a run with `continue` that stops before train.
+    fields.append(("on_fail", str, bounded("halt", choices=ON_FAIL)))
     config = make_dataclass("GatesConfig", fields, namespace={"__module__": __name__})
     config.__doc__ = "One entry per gate (derived from the gates' declarations, `saneloop.checks.base.registry`)."
     return config

@@ -101,3 +101,22 @@ def _stacked(targets: list[Any]) -> Optional[torch.Tensor]:
         return torch.cat([t.detach().cpu() for t in targets])
     except RuntimeError:  # per-item target shapes differ between chunks (padded sequences)
         return None
+
+
+def covering_every_class(order: torch.Tensor, labels: Optional[torch.Tensor], size: int) -> Optional[list[int]]:
+    """`size` items of a seeded random `order` with every class of `labels` (class ids, one per item) among
+    them: the first item of each class in that order, then the earliest others, kept in that order. None
+    when the first `size` already hold every class, or there are more classes than `size` (or no labels):
+    then the first `size` are the draw. A binary 1:9 set's draw of 8 holds no positive 43% of the time
+    (0.9^8), and a model that predicts the majority "memorises" such a batch."""
+    if labels is None or len(labels) != len(order):
+        return None
+    drawn, classes = order[:size], labels.unique()
+    if len(classes) > size or len(labels[drawn].unique()) == len(classes):
+        return None
+    ranked = labels[order]
+    first = torch.zeros(len(order), dtype=torch.bool)
+    first[[int((ranked == c).nonzero()[0]) for c in classes]] = True
+    others = (~first).nonzero().flatten()[: size - len(classes)]
+    positions = torch.cat([first.nonzero().flatten(), others]).sort().values
+    return order[positions].tolist()

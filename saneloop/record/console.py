@@ -33,10 +33,22 @@ class Terminal:
         else:
             self.console.print(text)
 
-    def verdict(self, stage: str, verdict: Verdict) -> None:
+    def verdict(self, stage: str, verdict: Verdict, finding: bool = False) -> None:
         style = "yellow" if verdict.near_miss else STYLE[verdict.status]
         near = f" [yellow](near miss: {margin_text(verdict.margin)} from its threshold)[/]" if verdict.near_miss else ""
-        self.print(f"[{style}]{LABEL[verdict.status]:>6}[/] {stage}/{verdict.gate}: {_escape(verdict.message)}{near}")
+        aside = " [dim](finding: a model probe run after the data halt; it does not halt)[/]" if finding else ""
+        self.print(
+            f"[{style}]{LABEL[verdict.status]:>6}[/] {stage}/{verdict.gate}: {_escape(verdict.message)}{near}{aside}"
+        )
+
+    def failures(self, failures: list[dict[str, Any]]) -> None:
+        """Every failure at once, below the halt line: the data's and the model's, or all a `continue` run met."""
+        if len(failures) < 2:
+            return
+        self.print(f"[bold red]{len(failures)} gates failed[/] (report.md, Failures):")
+        for f in failures:
+            kind = "halted" if f["halted"] else "finding" if f["finding"] else "failed"
+            self.print(f"  [bold red]FAIL[/] {f['stage']}/{f['gate']} ({kind}): {_escape(_short(f['message'], 160))}")
 
     def summary(self, report: dict[str, Any]) -> None:
         if not self.enabled:
@@ -86,9 +98,9 @@ class NotebookOutput:
         self.handle = display(view, display_id=True)
 
 
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _short(value: Any, width: int = 40) -> str:
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _escape(text: str) -> str:

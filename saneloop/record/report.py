@@ -33,8 +33,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def verdict_label(gate: dict[str, Any]) -> str:
-    """PASS, FAIL, ...; a pass within 20% of failing reads "PASS (near miss)"."""
-    return f"{LABEL[gate['status']]} (near miss)" if gate.get("near_miss") else LABEL[gate["status"]]
+    """PASS, FAIL, ...; a pass within 20% of failing reads "PASS (near miss)"; a model probe run after a data
+    gate halted the run, "FAIL (finding)"."""
+    label = f"{LABEL[gate['status']]} (near miss)" if gate.get("near_miss") else LABEL[gate["status"]]
+    return f"{label} (finding)" if gate.get("finding") else label
 
 
 def margin_text(margin: Any) -> str:
@@ -83,13 +85,32 @@ class Report:
             if not self.figures[gate]:
                 del self.figures[gate]
 
-    def record(self, verdict: Verdict, seconds: Optional[float] = None) -> None:
-        """Add a gate's verdict to the current stage, with what it cost (seconds, figures included)."""
+    def record(self, verdict: Verdict, seconds: Optional[float] = None, finding: bool = False) -> None:
+        """Add a gate's verdict to the current stage, with what it cost (seconds, figures included).
+        `finding`: a model probe run after a data gate halted the run (reported, never halting)."""
         self.verdicts.append(verdict)
         entry = verdict.to_json()
+        entry["finding"] = finding
         if seconds is not None:
             entry["seconds"] = round(seconds, 3)
         self.stages[-1]["gates"].append(entry)
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        """Every failed gate, in the order the run met them; `halted`: the one the run halted at."""
+        where = self.halted_at or {}
+        return [
+            {
+                "stage": s["name"],
+                "gate": g["name"],
+                "message": g["message"],
+                "halted": (s["name"], g["name"]) == (where.get("stage"), where.get("gate")),
+                "finding": bool(g.get("finding")),
+            }
+            for s in self.stages
+            for g in s["gates"]
+            if g["status"] == "failed"
+        ]
 
     @property
     def waivers(self) -> list[dict[str, str]]:
@@ -112,6 +133,7 @@ class Report:
                     {**s, "gates": [{k: v for k, v in g.items() if k != "details"} for g in s["gates"]]}
                     for s in self.stages
                 ],
+                "failures": self.failures,
                 "waivers": self.waivers,
                 "metrics": self.metrics,
                 "val_metrics": self.val_metrics,
@@ -138,6 +160,7 @@ class Report:
             lines.append(f"Error: {self.error}")
         if self.checkpoint and self.checkpoint.get("resume_command"):
             lines.append(f"Resume with `{self.checkpoint['resume_command']}` (checkpoint {self.checkpoint['path']}).")
+        lines += _failures(self.failures)
         lines += [
             "",
             "| stage | gate | verdict | value | expected | margin | message |",
@@ -173,6 +196,18 @@ class Report:
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
+
+
+def _failures(failures: list[dict[str, Any]]) -> list[str]:
+    """Every failure at once, first the one the run halted at; a finding is a model probe that ran after a
+    data gate halted the run (it did not halt it)."""
+    if len(failures) < 2 and not any(f["finding"] for f in failures):
+        return []  # one failure: the halt line and the table say it all
+    lines = ["", "## Failures", "", f"{len(failures)} gates failed:", ""]
+    for f in failures:
+        kind = "halted the run" if f["halted"] else "a finding beside the halt" if f["finding"] else "failed"
+        lines.append(f"- `{f['stage']}/{f['gate']}` ({kind}): {str(f['message']).replace(chr(10), ' ')}")
+    return lines
 
 
 def _by_split(title: str, what: str, val: dict[str, Any], test: dict[str, Any]) -> list[str]:

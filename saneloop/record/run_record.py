@@ -34,11 +34,12 @@ class RunRecord:
         self._pending: dict[int, tuple[Optional[str], str, str, int]] = {}  # key -> (gate, name, tag, step)
         self._scratch: Optional[Path] = None  # where TensorBoard-only images are drawn to, then read back
 
-    def verdict(self, stage: str, verdict: Verdict, seconds: Optional[float] = None) -> None:
-        """One gate's verdict: into the report, TensorBoard and the terminal."""
-        self.report.record(verdict, seconds)
+    def verdict(self, stage: str, verdict: Verdict, seconds: Optional[float] = None, finding: bool = False) -> None:
+        """One gate's verdict: into the report, TensorBoard and the terminal. `finding`: a model probe run
+        after a data gate halted the run, reported beside the halt (its failure does not halt)."""
+        self.report.record(verdict, seconds, finding)
         self.tracker.gate(verdict)
-        self.terminal.verdict(stage, verdict)
+        self.terminal.verdict(stage, verdict, finding)
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.tracker.scalar(tag, value, step)

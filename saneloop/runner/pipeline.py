@@ -4,7 +4,9 @@
 
 The config is read once, into typed settings, before anything runs. A gate that fails (and is not
 waived) raises GateHalt: nothing of later stages runs, the report is written, and the run's exit
-status is EXIT_HALTED. `stop_after=STAGE` ends the climb after that stage on purpose: status "stopped",
+status is EXIT_HALTED (after a data gate's failure the model probes of `sanity` run first, as findings;
+with `gates.on_fail=continue` the halt comes after the last stage, listing every failure: engine/gates.py).
+`stop_after=STAGE` ends the climb after that stage on purpose: status "stopped",
 EXIT_PASSED (no gate it ran halted). Both the CLI and the Python API run this.
 """
 
@@ -22,6 +24,7 @@ from accelerate import Accelerator
 from omegaconf import DictConfig, OmegaConf
 from rich.markup import escape
 
+from ..checks.base.gate import STAGES
 from ..config.builders import Builders
 from ..config.settings import RunSettings, read_settings
 from ..engine import distributed, interrupts, launcher, resume
@@ -89,9 +92,8 @@ def _run(cfg: DictConfig, run_dir: Path, notes: list[str]) -> RunResult:
     if (shortfall := launcher.fewer_processes_than_asked()) is not None:
         record.note(shortfall)
         record.terminal.print(f"[bold yellow]WARNING[/] {escape(shortfall)}")
-    ctx = RunContext(
-        settings, Builders(cfg), run_dir, record, GateRunner(settings.gates, accelerator, record), accelerator
-    )
+    gates = GateRunner(settings.gates, accelerator, record, stop_after=settings.stop_after)
+    ctx = RunContext(settings, Builders(cfg), run_dir, record, gates, accelerator)
     if resumed is not None:  # gates passed before the interruption are recorded, not run again
         ctx.resumed, ctx.gates.passed_before = resumed, resume.passed_gates(resumed.payload)
         record.report.checkpoint = {"resumed_from": {"path": str(resumed.path), "step": resumed.step}}
@@ -177,9 +179,11 @@ def _stage(ctx: RunContext, name: str) -> Iterator[None]:
         yield
     except Exception as error:  # raised outside a gate: the verdict of the gate that stands for it, if any
         ctx.gates.explained(error, f"stage {name}")
+        ctx.gates.cut_short(error, f"stage {name}")  # after a failure the run went on from: halt at it
         raise
     finally:
         ctx.record.report.end_stage(time.perf_counter() - start)
+    ctx.gates.end_stage(name, last=name in (ctx.settings.stop_after, STAGES[-1]))  # failures left pending
     if name == ctx.settings.stop_after:
         raise _StoppedAfter(name)
 
@@ -274,6 +278,7 @@ def _final_words(record: RunRecord, run_dir: Path, code: int) -> None:
         terminal.print(f"[bold green]PASSED[/] {'; '.join(shown)}")
     elif report.status == "halted":
         terminal.print(f"[bold red]HALTED[/] at {report.halted_at['stage']}/{report.halted_at['gate']}")
+        terminal.failures(report.failures)
     elif report.status == "stopped":
         terminal.print(f"[bold green]STOPPED[/] {_stopped(report.stages[-1]['name'])}")
     elif report.status == "error":
