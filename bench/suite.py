@@ -456,8 +456,6 @@ def split_mode_order_bugs() -> list[Case]:
             "split_overlap",
             "#5 windows shuffled and split twice",
         ),
-        Case("cls_sorted_split", c, _data(c, "sorted_split"), "classes_present", "sorted by label, split unshuffled"),
-        Case("reg_sorted_split", r, _data(r, "sorted_split"), "target_range", "sorted by target, split unshuffled"),
         Case(
             "cls_near_copies",
             c,

@@ -69,7 +69,6 @@ from .splits import (
     remembered_copies,
     resplit,
     resplit_windows,
-    sorted_split,
     sum_leak,
     test_scaled,
 )
@@ -91,7 +90,6 @@ from .training import (
 __all__ = [
     "resplit",
     "resplit_windows",
-    "sorted_split",
     "near_copies",
     "remembered_copies",
     "test_scaled",

@@ -28,17 +28,6 @@ def resplit(source: str, **kwargs):
     return train, test
 
 
-def sorted_split(source: str, **kwargs):
-    """Bug: the data sorted by target, then split without shuffling: the test set holds the largest
-    targets (for classes: the last classes, never seen in training)."""
-    train, test = _source(source, **kwargs)
-    x = torch.cat([train.tensors[0], test.tensors[0]])
-    y = torch.cat([train.tensors[1], test.tensors[1]])
-    order = torch.sort(y.reshape(len(y), -1)[:, 0], stable=True).indices
-    cut = len(train)
-    return TensorDataset(x[order[:cut]], y[order[:cut]]), TensorDataset(x[order[cut:]], y[order[cut:]])
-
-
 def resplit_windows(block_size: int = 64, test_fraction: float = 0.1, vocab: str = VOCAB):
     """Bug #5 for text: windows shuffled and split twice (two seeds): test windows are training windows."""
     tokens = encode(read_text(), vocab)
