@@ -8,6 +8,7 @@ from ..checks.base.verdict import Verdict, skipped
 from ..checks.capacity import GATE as CAPACITY
 from ..checks.capacity import CapacitySettings
 from ..data.seeding import seed_everything
+from ..models.adapters import is_adapted, with_rank
 from ..models.head import find_head
 from .context import Built, RunContext
 from .setup import seeded_model
@@ -22,6 +23,8 @@ def run(ctx: RunContext, built: Built) -> None:
 def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
     if not settings.wider:
         return skipped(CAPACITY, "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
+    if is_adapted(built.model):  # +peft=lora: more trainable capacity is a higher rank on the same base
+        return _higher_rank(ctx, built, settings)
     absent = [key for key in settings.wider if not ctx.builders.has(key)]
     if absent:
         return skipped(
@@ -45,3 +48,28 @@ def _wider_model(ctx: RunContext, built: Built, settings: CapacitySettings):
     if head is not None:
         built.task.init_bias(head.bias, built.train_summary.targets)
     return model
+
+
+def _higher_rank(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
+    """The adapted model against the same base with fresh adapters of rank `peft.r` from `gates.capacity.wider`
+    (other keys there widen the base, which a pretrained base cannot be)."""
+    rank = settings.wider.get("peft.r")
+    if rank is None:
+        return skipped(
+            CAPACITY,
+            "an adapted model's trainable capacity is its rank, and no higher rank is configured; set e.g. "
+            f"++gates.capacity.wider={{peft.r: 16}} <gates.capacity.wider={settings.wider}>",
+        )
+    wider = with_rank(built.model, int(rank)).to(ctx.device)
+    seed_everything(ctx.seed, ctx.settings.deterministic)
+    return wider_no_worse(
+        built.model,
+        wider,
+        built.loaders.probe(),
+        built.task.loss,
+        ctx.builders.optimizer,
+        settings,
+        f"peft.r={rank}",
+        ctx.device,
+        outputs=ctx.outputs,
+    )
