@@ -113,7 +113,7 @@ def test_a_lora_run_saves_the_merged_model_and_resumes_with_its_adapters(tmp_pat
     """Uninterrupted: the merged weights (bare keys) load as init_from. Resumed from its step-10 checkpoint:
     the adapters reload (not re-initialised) and the final weights are the uninterrupted run's, bit for bit."""
     weights = _pretrained(tmp_path / "pretrained.pt")
-    steps = [*QUIET, *LORA, f"init_from.path={weights}", "train.max_steps=20", "checkpoint.every=10"]
+    steps = [*QUIET, *LORA, f"init_from.path={weights}", "train.max_steps=20", "checkpoint.every=10", "optim.lr=1e-2"]
     code, report = run_pipeline(tmp_path / "whole", *steps)
     assert code == EXIT_PASSED, report
     saved = load_file(tmp_path / "whole" / "model.safetensors")
