@@ -70,6 +70,8 @@ def test_a_pretrained_digit_body_under_a_fresh_head_frozen_and_not(tmp_path, mon
     code, report = run_example(tmp_path / "pre", monkeypatch, "classify", "model.hidden=256", "train.epochs=20")
     assert code == EXIT_PASSED, report
     tune = [f"model={model}", "model.hidden=256", "data.positive=8", f"init_from.path={tmp_path / 'pre'}"]
+    if model == "frozen_mlp":  # more trainable capacity on the same pretrained weights: the body unfrozen
+        tune.append("++gates.capacity.wider={model.trainable: [body, head]}")
     code, report = run_example(tmp_path / "tune", monkeypatch, "binary", *tune, "init_from.new=[head.*]")
     assert code == EXIT_PASSED, report
     assert "2 declared new" in _loaded_note(report)

@@ -3,6 +3,8 @@ the training data no worse (tip 9). Runs when `gates.capacity.wider` says how to
 
 from __future__ import annotations
 
+from torch import nn
+
 from ..checks import wider_no_worse
 from ..checks.base.verdict import Verdict, skipped
 from ..checks.capacity import GATE as CAPACITY
@@ -34,6 +36,13 @@ def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verd
         )
     what = ", ".join(f"{k}={v}" for k, v in settings.wider.items())
     wider = _wider_model(ctx, built, settings)
+    if built.loaded is not None and not _same_weights(wider, built.model):
+        return skipped(
+            CAPACITY,
+            f"the model starts from pretrained weights (init_from) and {what} changes their shapes: a fresh wider "
+            "model is no fair comparison. Compare more trainable capacity on the same weights instead, e.g. more "
+            f"unfrozen layers, or a higher rank under +peft=lora <gates.capacity.wider={settings.wider}>",
+        )
     seed_everything(ctx.seed, ctx.settings.deterministic)
     optimizer, loss_fn = ctx.builders.optimizer, built.task.loss
     return wider_no_worse(
@@ -48,6 +57,17 @@ def _wider_model(ctx: RunContext, built: Built, settings: CapacitySettings):
     if head is not None:
         built.task.init_bias(head.bias, built.train_summary.targets)
     return model
+
+
+def _same_weights(wider: nn.Module, model: nn.Module) -> bool:
+    """Load `model`'s weights into `wider` when every shape agrees (a pretrained model with more of it
+    trainable); False, loading nothing, when widening changed a shape."""
+    state = model.state_dict()
+    shapes = {k: v.shape for k, v in wider.state_dict().items()}
+    if shapes != {k: v.shape for k, v in state.items()}:
+        return False
+    wider.load_state_dict(state)
+    return True
 
 
 def _higher_rank(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
