@@ -20,8 +20,13 @@ pytest.importorskip("peft")
 
 FOLDER = REPO / "examples" / "finetune"
 QUIET = ["output.progress=false", "output.figures=false"]
-QUICK = ["data.limit=1500", "train.max_steps=40"]  # a few hundred lines: the pretraining of the quick variant
-LORA = ["data.text=python", "+peft=lora", "peft.r=8", "peft.target_modules=[c_attn]", "optim.lr=1e-2"]
+# The quick variant's pretraining: a few hundred lines, 40 steps; it only makes a checkpoint (too short to beat a
+# bigram at evaluate, which the full pretraining does).
+QUICK = ["data.limit=1500", "train.max_steps=40", "gates.beats_baselines.enabled=false"]
+# LoRA on every linear layer and on the tied embedding / lm head: on c_attn alone (or all-linear, which leaves the
+# head out) the adapted model cannot memorise 8 lines (overfit halts; examples/finetune/README.md has the numbers).
+TARGETS = "peft.target_modules=[c_attn,c_proj,c_fc,lm_head,wte]"
+LORA = ["data.text=python", "+peft=lora", "peft.r=8", TARGETS, "optim.lr=1e-2"]
 
 
 def run_example(run_dir: Path, monkeypatch, recipe: str, *overrides: str) -> tuple[int, dict]:
@@ -41,10 +46,11 @@ def test_lora_on_a_gpt2_pretrained_by_saneloop_passes_through_overfit(tmp_path, 
     assert code == EXIT_PASSED, report
     assert (tmp_path / "pre" / "model.safetensors").exists()
     tune = [*LORA, "data.limit=1500", f"init_from.path={tmp_path / 'pre'}", "stop_after=overfit"]
+    tune.append("gates.init_loss.enabled=false")  # a pretrained start below log V: judged right by issue 20.2
     code, report = run_example(tmp_path / "lora", monkeypatch, "gpt2_text", *tune)
     assert code == EXIT_PASSED, report
     assert "(100.0% of the parameters" in _loaded_note(report)
-    assert any(n.startswith("peft: LoRA r=8, alpha=16 on 2 modules") for n in report["notes"]), report["notes"]
+    assert any(n.startswith("peft: LoRA r=8, alpha=16 on 10 modules") for n in report["notes"]), report["notes"]
     for name in ("params_learn", "causality", "padding_ignored", "model_loss", "input_independent", "overfit"):
         assert gate(report, name)["status"] == "passed", gate(report, name)
 

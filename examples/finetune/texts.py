@@ -54,8 +54,8 @@ def text_lines(
     raw = read_text() if text == "shakespeare" else python_source()
     index = {c: i for i, c in enumerate(CHARS)}
     lines = ["\n" + line.strip()[: max_chars - 2] + "\n" for line in raw.split("\n") if len(line.strip()) >= min_chars]
-    if text == "python":  # code repeats lines (imports, `return None`): each once, or test lines are training's
-        lines = list(dict.fromkeys(lines))
+    lines = list(dict.fromkeys(lines))  # each line once (code repeats imports, plays repeat speakers' names),
+    # or test lines are training's and split_overlap halts
     lines = lines[:limit] if limit > 0 else lines
     items = [{"input_ids": [index.get(c, index["?"]) for c in line]} for line in lines]
     cut = int(len(items) * (1 - test_fraction))
