@@ -48,6 +48,7 @@ def every_param_learns(
     frozen = [name for name, p in named if not p.requires_grad]
     missing = [name for name, p in named if p.requires_grad and p.grad is None]
     zero = [name for name, p in named if p.requires_grad and p.grad is not None and not bool(p.grad.any())]
+    zero = _still_zero_after_a_step(probe, zero, lambda m: loss_fn(forward(m, batch, outputs), batch.targets))
     trainable = len(named) - len(frozen)
     info = f"; frozen (requires_grad=False, not trained by choice): {_names(frozen)}" if frozen else ""
     details = {"frozen": frozen, "no_grad": missing, "zero_grad": zero}
@@ -72,6 +73,22 @@ def every_param_learns(
         TIP,
         **details,
     )
+
+
+def _still_zero_after_a_step(probe: nn.Module, zero: list[str], loss_of: Callable[[nn.Module], Any]) -> list[str]:
+    """Of the parameters with a zero gradient, those still at zero after one small step of the others: a
+    factor that starts at zero (LoRA's B, a zero-initialised residual branch) gives its partner no gradient
+    at init, and one as soon as it moves; a detached or unused parameter stays at zero."""
+    if not zero:
+        return zero
+    with torch.no_grad():
+        for p in probe.parameters():
+            if p.grad is not None:
+                p.add_(p.grad, alpha=-1e-2)
+    probe.zero_grad(set_to_none=True)
+    loss_of(probe).backward()
+    grads = {name: p.grad for name, p in probe.named_parameters()}
+    return [name for name in zero if grads[name] is None or not bool(grads[name].any())]
 
 
 def _names(names: list[str]) -> str:

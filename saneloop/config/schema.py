@@ -142,6 +142,21 @@ class InitFromConfig:
 
 
 @dataclass
+class PeftConfig:
+    """LoRA adapters (`+peft=lora`, saneloop/models/adapters.py): put on the model after init_from loads it and
+    before any gate reads it; the base is frozen, the adapters (and `modules_to_save`) train."""
+
+    r: int = bounded(8, low=1)  # the adapters' rank: more trainable capacity is a higher rank
+    alpha: float = bounded(16.0, low=0.0, above=True)  # the update is scaled by alpha / r
+    dropout: float = bounded(0.0, low=0.0, high=1.0)  # on the adapters' input
+    # Names (or name suffixes) of the Linear/Embedding/Conv modules that get adapters, or "all-linear"
+    # (every Linear layer; on a transformers model, all but the output layer).
+    target_modules: Any = "all-linear"
+    # Modules trained in full beside the adapters (a new head: [head], [classifier]).
+    modules_to_save: list[str] = field(default_factory=list)
+
+
+@dataclass
 class BaselinesConfig:
     human: Optional[float] = None  # a human's score on the headline metric, if known
 
@@ -173,6 +188,7 @@ class SaneloopConfig:
     model_head: Optional[str] = None
     model_output: ModelOutputConfig = field(default_factory=ModelOutputConfig)
     init_from: InitFromConfig = field(default_factory=InitFromConfig)
+    peft: Optional[PeftConfig] = None  # +peft=lora: LoRA adapters on the model (null: train the model as built)
     task: Any = MISSING
     optim: Any = MISSING
     scheduler: Any = None

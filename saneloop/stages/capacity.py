@@ -3,11 +3,14 @@ the training data no worse (tip 9). Runs when `gates.capacity.wider` says how to
 
 from __future__ import annotations
 
+from torch import nn
+
 from ..checks import wider_no_worse
 from ..checks.base.verdict import Verdict, skipped
 from ..checks.capacity import GATE as CAPACITY
 from ..checks.capacity import CapacitySettings
 from ..data.seeding import seed_everything
+from ..models.adapters import is_adapted, with_rank
 from ..models.head import find_head
 from .context import Built, RunContext
 from .setup import seeded_model
@@ -22,6 +25,8 @@ def run(ctx: RunContext, built: Built) -> None:
 def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
     if not settings.wider:
         return skipped(CAPACITY, "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
+    if is_adapted(built.model):  # +peft=lora: more trainable capacity is a higher rank on the same base
+        return _higher_rank(ctx, built, settings)
     absent = [key for key in settings.wider if not ctx.builders.has(key)]
     if absent:
         return skipped(
@@ -31,6 +36,13 @@ def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verd
         )
     what = ", ".join(f"{k}={v}" for k, v in settings.wider.items())
     wider = _wider_model(ctx, built, settings)
+    if built.loaded is not None and not _same_weights(wider, built.model):
+        return skipped(
+            CAPACITY,
+            f"the model starts from pretrained weights (init_from) and {what} changes their shapes: a fresh wider "
+            "model is no fair comparison. Compare more trainable capacity on the same weights instead, e.g. more "
+            f"unfrozen layers, or a higher rank under +peft=lora <gates.capacity.wider={settings.wider}>",
+        )
     seed_everything(ctx.seed, ctx.settings.deterministic)
     optimizer, loss_fn = ctx.builders.optimizer, built.task.loss
     return wider_no_worse(
@@ -45,3 +57,39 @@ def _wider_model(ctx: RunContext, built: Built, settings: CapacitySettings):
     if head is not None:
         built.task.init_bias(head.bias, built.train_summary.targets)
     return model
+
+
+def _same_weights(wider: nn.Module, model: nn.Module) -> bool:
+    """Load `model`'s weights into `wider` when every shape agrees (a pretrained model with more of it
+    trainable); False, loading nothing, when widening changed a shape."""
+    state = model.state_dict()
+    shapes = {k: v.shape for k, v in wider.state_dict().items()}
+    if shapes != {k: v.shape for k, v in state.items()}:
+        return False
+    wider.load_state_dict(state)
+    return True
+
+
+def _higher_rank(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
+    """The adapted model against the same base with fresh adapters of rank `peft.r` from `gates.capacity.wider`
+    (other keys there widen the base, which a pretrained base cannot be)."""
+    rank = settings.wider.get("peft.r")
+    if rank is None:
+        return skipped(
+            CAPACITY,
+            "an adapted model's trainable capacity is its rank, and no higher rank is configured; set e.g. "
+            f"++gates.capacity.wider={{peft.r: 16}} <gates.capacity.wider={settings.wider}>",
+        )
+    wider = with_rank(built.model, int(rank)).to(ctx.device)
+    seed_everything(ctx.seed, ctx.settings.deterministic)
+    return wider_no_worse(
+        built.model,
+        wider,
+        built.loaders.probe(),
+        built.task.loss,
+        ctx.builders.optimizer,
+        settings,
+        f"peft.r={rank}",
+        ctx.device,
+        outputs=ctx.outputs,
+    )

@@ -23,6 +23,7 @@ from ..checks.modes import EVAL_MODE, ModeWatch
 from ..data.sample import read_split
 from ..data.summary import DatasetSummary
 from ..engine.loop import predict_all
+from ..models.adapters import merged
 from ..record.atomic import staged_dir
 from ..tasks.traits import traits_of
 from . import evaluate_probes
@@ -159,4 +160,6 @@ def _save_weights(ctx: RunContext, trained: Trained) -> None:
         ctx.accelerator.wait_for_everyone()
         # model.safetensors, written by the main process only; it appears whole or not at all
         with staged_dir(ctx.run_dir) as stage:
-            ctx.accelerator.save_model(trained.module, stage, safe_serialization=True)
+            # an adapted model (+peft=lora) is saved merged: the bare model's keys, what init_from reads
+            weights = merged(ctx.accelerator.unwrap_model(trained.module))
+            ctx.accelerator.save_model(weights, stage, safe_serialization=True)

@@ -41,7 +41,7 @@ from ..models.forward import forward
 from ..models.pretrained import Loaded, load_pretrained
 from ..tasks.base import ChecksPairs, Task
 from ..tasks.traits import TaskTraits, traits_of
-from . import setup_splits, setup_validation
+from . import setup_adapters, setup_splits, setup_validation
 from .context import Built, RunContext
 from .setup_contract import (
     HELD_OUT_GATES,
@@ -74,6 +74,7 @@ def run(ctx: RunContext) -> Built:
     built = Built(task, *sets, summaries["train"], summaries["val"], summaries["test"], loaders, seeded_model(ctx))
     built.copied = copied  # test items with a training copy: their effect on the metric is judged at evaluate
     built.loaded = start_from(ctx, built.model)  # init_from: pretrained weights, before any gate reads the model
+    built.model = setup_adapters.adapt(ctx, built.model)  # +peft=lora: adapters on the loaded model
     _refuse_wrong_output_shape(ctx, built)
     ctx.gates(LAST_BATCH, lambda s: _last_batch(ctx, built))  # before the first training step anywhere
     ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, built, s.steps)))
@@ -141,8 +142,8 @@ def start_from(ctx: RunContext, model: nn.Module) -> Loaded | None:
 
 def _short_run(ctx: RunContext, built: Built, steps: int) -> list[float]:
     """A few training steps from scratch (or from init_from's weights), seeded exactly as the real run is."""
-    model = seeded_model(ctx)
-    if built.loaded is not None:
+    model = setup_adapters.adapt(ctx, seeded_model(ctx), quiet=True)
+    if built.loaded is not None or setup_adapters.settings(ctx) is not None:
         model.load_state_dict(built.model.state_dict())  # the weights the run starts from: nothing has trained yet
     optimizer = ctx.builders.optimizer(list(model.parameters()))
     return train_steps(

@@ -18,6 +18,7 @@ from ..checks.measure.paired import MIN_HELD_OUT
 from ..config.settings import RunSettings
 from ..data.batch import Batch
 from ..errors import InputError
+from ..models.adapters import base_of
 
 # The gates that compare means with their standard errors on held-out examples (each needs MIN_HELD_OUT):
 # on the validation split both decide; on the test split, read once at the end, beats_baselines judges.
@@ -91,6 +92,7 @@ def refuse_unfit_batch(model: nn.Module, batch: Batch, model_target: str, model_
 
 def _forward_params(model: nn.Module) -> Optional[tuple[set[str], list[str]]]:
     """(every keyword forward takes, its required parameters in order), or None if it takes **kwargs."""
+    model = base_of(model)  # adapters (+peft=lora) hand every input to the base model's forward
     try:
         signature = inspect.signature(model.forward)
     except (TypeError, ValueError):
