@@ -64,8 +64,10 @@ class InitLossSettings(GateSettings):
     # More than this multiple of what the default head adds is an over-scaled head, whatever rtol allows: the
     # clean zoo's heads add at most 8.1x (bin_digits_cnn_groupnorm), a head initialised 20x too large 40-84x.
     head_ratio: float = bounded(20.0, low=1)
-    # A pretrained model's loss at init is at least this fraction below the prior's (plus z standard errors).
-    pretrained_gain: float = bounded(0.05, low=0, high=1)
+    # A pretrained model's loss at init is at least this fraction below the prior's (plus z standard errors);
+    # a model that says nothing of its past is taken as pretrained when it starts `found_gain` below.
+    pretrained_gain: float = bounded(0.02, low=0, high=1)
+    found_gain: float = bounded(0.1, low=0, high=1)
 
 
 @dataclass
@@ -113,9 +115,10 @@ def loss_at_init(
     if train_targets is None:
         train_targets = cat_padded([b.targets for b in picked], IGNORE_INDEX)
     if pretrained is not None:
-        start = _losses(copy.deepcopy(model).train(), picked, example_loss(task), outputs)
         prior, derivation = task.expected_init_loss(train_targets)
-        return judge_pretrained(GATE, start.mean, _se(start.examples), prior, derivation, settings, pretrained)
+        return judge_pretrained(
+            GATE, *start_loss(model, task, picked, outputs), prior, derivation, settings, pretrained
+        )
     measured = measure(model, task, picked, head, outputs)
     expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, measured, train_targets)
     if picked and outputs.model_loss:
@@ -126,6 +129,12 @@ def loss_at_init(
         if not verdict.passed:
             return verdict
     return judge(measured, *expected, settings)
+
+
+def start_loss(model: nn.Module, task: Task, picked: list, outputs: ModelOutputs = DEFAULT_OUTPUTS) -> tuple:
+    """(mean, standard error) of the loss per example of a copy of `model` as it is, in training mode."""
+    start = _losses(copy.deepcopy(model).train(), picked, example_loss(task), outputs)
+    return start.mean, _se(start.examples)
 
 
 def zero_output_loss(

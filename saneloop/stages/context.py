@@ -19,6 +19,7 @@ from ..engine.checkpoint import Resumed
 from ..engine.gates import GateRunner
 from ..models.forward import ModelOutputs
 from ..models.pretrained import Loaded
+from ..models.pretraining import Pretraining
 from ..record.run_record import RunRecord
 from ..tasks.base import Task
 
@@ -67,6 +68,7 @@ class Built:
     model: nn.Module
     head: Optional[str] = None
     loaded: Optional[Loaded] = None  # init_from: which of the model's keys are pretrained (None: all from the seed)
+    pretraining: Optional[Pretraining] = None  # set by sanity: the model starts pretrained, and how that is known
 
 
 @dataclass

@@ -1,0 +1,52 @@
+"""Gates that know a model is pretrained (issue 20, item 2), as a user meets them: a classifier pretrained on
+part of the data and trained on with more, through `saneloop.run(model=..., data=..., task="classify")`.
+Each run stops after sanity, where the model is first judged."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import saneloop
+from saneloop.datasets import digits
+from saneloop.errors import EXIT_PASSED
+from saneloop.models import MLP
+
+QUICK = ["output.progress=false", "output.save_weights=false", "output.figures=false", "stop_after=sanity"]
+
+
+def pretrained_classifier(items: int = 400, steps: int = 150) -> nn.Module:
+    """The recipe's MLP (hidden 32) trained in a plain loop on the first `items` training digits: a model
+    built and trained in a notebook, which says nothing about its past."""
+    train, _ = digits()
+    x, y = train.tensors[0][:items], train.tensors[1][:items]
+    torch.manual_seed(0)
+    model = MLP(64, 10, hidden=32)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        batch = torch.randint(0, items, (64,))
+        optimizer.zero_grad()
+        F.cross_entropy(model(x[batch]), y[batch]).backward()
+        optimizer.step()
+    return model
+
+
+def _verdict(result, name: str) -> dict:
+    return next(g for s in result.report["stages"] for g in s["gates"] if g["name"] == name)
+
+
+def test_a_classifier_trained_on_with_more_data_passes_with_its_heads_bias_untouched(tmp_path, monkeypatch):
+    """Issue 20: halted at sanity/init_loss ("targets leaked"), after init_bias overwrote the trained head."""
+    model = pretrained_classifier()
+    set_biases: list = []
+    monkeypatch.setattr(saneloop.tasks.Classify, "init_bias", lambda self, *a: set_biases.append(a) or "set")
+    result = saneloop.run(model=model, data=digits(), task="classify", overrides=QUICK, run_dir=tmp_path / "run")
+    assert result.exit_code == EXIT_PASSED, result.report
+    assert set_biases == []  # the pretrained head's bias is left as it came
+    init_bias = _verdict(result, "init_bias")
+    assert init_bias["status"] == "skipped" and "head.bias is left as it came" in init_bias["message"]
+    assert "its loss at init" in init_bias["message"]  # the source: the model itself, found from its loss
+    init_loss = _verdict(result, "init_loss")
+    assert init_loss["status"] == "passed" and "clearly below the prior's" in init_loss["message"]
+    assert any(n.startswith("pretrained") for n in result.report["notes"])
