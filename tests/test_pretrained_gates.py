@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 import saneloop
 from saneloop.datasets import digits
-from saneloop.errors import EXIT_PASSED
+from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
 from saneloop.models import MLP
 
 QUICK = ["output.progress=false", "output.save_weights=false", "output.figures=false", "stop_after=sanity"]
@@ -50,3 +50,12 @@ def test_a_classifier_trained_on_with_more_data_passes_with_its_heads_bias_untou
     init_loss = _verdict(result, "init_loss")
     assert init_loss["status"] == "passed" and "clearly below the prior's" in init_loss["message"]
     assert any(n.startswith("pretrained") for n in result.report["notes"])
+
+
+def test_a_model_with_nothing_trainable_is_refused_before_training(tmp_path):
+    model = MLP(64, 10, hidden=8).requires_grad_(False)
+    overrides = [*QUICK[:-1], "stop_after=setup"]
+    result = saneloop.run(model=model, data=digits(), task="classify", overrides=overrides, run_dir=tmp_path / "run")
+    assert result.exit_code == EXIT_INPUT_ERROR, result.report
+    assert "every one of the model's 6 parameter tensors is frozen (requires_grad=False)" in result.report["error"]
+    assert [g["name"] for s in result.report["stages"] for g in s["gates"]][-1] != "determinism"  # before any step
