@@ -30,8 +30,11 @@ from ..checks.model_loss import GATE as MODEL_LOSS
 from ..checks.modes import MODES
 from ..checks.padding_ignored import GATE as PADDING_IGNORED
 from ..checks.params_learn import GATE as PARAMS_LEARN
+from ..checks.pretrained_lr import GATE as PRETRAINED_LR
+from ..checks.pretrained_lr import PretrainedLrSettings, lr_keeps_pretraining
 from ..data.batch import Batch
 from ..data.loaders import KEPT, Loaders
+from ..data.seeding import seed_everything
 from ..models.head import find_head
 from ..models.pretraining import Pretraining, from_a_notebook, from_the_loss, known_pretraining, unsure_hf_head
 from .context import Built, RunContext
@@ -88,6 +91,7 @@ def run(ctx: RunContext, built: Built) -> None:
     ctx.gates(
         PARAMS_LEARN, lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device), outputs=read)
     )
+    ctx.gates(PRETRAINED_LR, lambda s: _pretrained_lr(ctx, built, s))
     ctx.gates(
         INPUTS_USED, lambda s: inputs_reach_output(model, loaders.probe_batch(s.batch_size).to(device), outputs=read)
     )
@@ -147,6 +151,24 @@ def _left_alone(built: Built) -> Optional[Verdict]:
         return None
     head = f"{built.head}.bias" if built.head else "the final bias"
     return skipped(INIT_BIAS, f"{head} is left as it came: the model is pretrained ({source}), its final layer too")
+
+
+def _pretrained_lr(ctx: RunContext, built: Built, settings: PretrainedLrSettings) -> Verdict:
+    """The run's optimizer on a copy, for a few steps: where a pretrained model first trains."""
+    if built.pretraining is None:
+        return skipped(PRETRAINED_LR, "the model is not known to be pretrained (model_pretrained, init_from)")
+    seed_everything(ctx.seed, ctx.settings.deterministic)
+    loaders = built.loaders
+    return lr_keeps_pretraining(
+        built.model,
+        built.task,
+        loaders.probe(),
+        loaders.evaluation("val"),
+        ctx.builders.optimizer,
+        settings,
+        ctx.device,
+        outputs=ctx.outputs,
+    )
 
 
 def _accumulation(ctx: RunContext, built: Built, rtol: float) -> Verdict:
