@@ -46,41 +46,9 @@ NAME = "sanity"
 def run(ctx: RunContext, built: Built) -> None:
     what_was_set = _set_final_bias(ctx, built)
     model, task, loaders, device, read = built.model, built.task, built.loaders, ctx.device, ctx.outputs
-    targets = built.train_summary.targets
     ctx.gates(MODES, lambda s: switches_both_ways(model, loaders.probe_batch().to(device), outputs=read))
-    ctx.gates(
-        INIT_BIAS,
-        lambda s: (
-            _left_alone(built)
-            or bias_reaches_output(
-                model,
-                task,
-                _first(loaders, s.batches),
-                targets,
-                built.head or None,
-                what_was_set,
-                s,
-                device,
-                outputs=read,
-            )
-        ),
-    )
-    bias_set, pretrained = built.head is not None, _pretrained_head(built)
-    ctx.gates(
-        INIT_LOSS,
-        lambda s: loss_at_init(
-            model,
-            task,
-            _first(loaders, s.batches),
-            targets,
-            s,
-            device,
-            bias_set,
-            built.head or None,
-            outputs=read,
-            pretrained=pretrained,
-        ),
-    )
+    ctx.gates(INIT_BIAS, lambda s: _left_alone(built) or _init_bias(ctx, built, what_was_set, s))
+    ctx.gates(INIT_LOSS, lambda s: _init_loss(ctx, built, s))
     ctx.gates(MODEL_LOSS, lambda s: _model_loss(ctx, built, s))
     # padding_ignored before params_learn: a mask that hides every token also starves attention of
     # gradient, and this gate says why
@@ -99,6 +67,31 @@ def run(ctx: RunContext, built: Built) -> None:
     ctx.gates(BATCH_INDEPENDENCE, lambda s: probe_batch_independence(ctx, built, s))
     ctx.gates(CAUSALITY, lambda s: probe_causality(ctx, built, s))
     ctx.gates(LOOPY_REFERENCE, lambda s: model_matches_reference(model, loaders.probe_batch().to(device), s))
+
+
+def _init_bias(ctx: RunContext, built: Built, what_was_set: str, s) -> Verdict:
+    batches, targets = _first(built.loaders, s.batches), built.train_summary.targets
+    head, read = built.head or None, ctx.outputs
+    return bias_reaches_output(
+        built.model, built.task, batches, targets, head, what_was_set, s, ctx.device, outputs=read
+    )
+
+
+def _init_loss(ctx: RunContext, built: Built, s) -> Verdict:
+    """Judged against the prior's loss for a pretrained head (`pretrained`: how that is known)."""
+    batches, targets, bias_set = _first(built.loaders, s.batches), built.train_summary.targets, built.head is not None
+    return loss_at_init(
+        built.model,
+        built.task,
+        batches,
+        targets,
+        s,
+        ctx.device,
+        bias_set,
+        built.head or None,
+        outputs=ctx.outputs,
+        pretrained=_pretrained_head(built),
+    )
 
 
 def _first(loaders: Loaders, count: int) -> Iterable[Batch]:

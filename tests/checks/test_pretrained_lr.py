@@ -61,3 +61,20 @@ def test_a_pretrained_classifier_at_a_learning_rate_for_training_from_scratch_ha
     code, report = run_pipeline(tmp_path, *plant, *FAST, stop_after("pretrained_lr"))
     found = assert_halted_at(code, report, "sanity", "pretrained_lr")
     assert "optim.lr=0.3 destroys what pretraining learned" in found["message"]
+
+
+def test_input_independents_message_never_concludes_against_its_own_figures():
+    """Issue 20: "lead +0.405 ± 0.006 (68 SE) ..., so it learns no more from the inputs than from their absence"."""
+    from saneloop.checks.input_independent import InputIndependentSettings
+    from saneloop.checks.measure.paired import conclude, lead
+
+    zeroed = torch.full((400,), 3.2) + 0.1 * torch.randn(400, generator=torch.Generator().manual_seed(0))
+    clear, none = lead(zeroed, zeroed - 0.405), lead(zeroed, zeroed)
+    settings = InputIndependentSettings()
+    said, why = conclude(clear, settings, False, 3e-2, "labels shuffled")
+    assert "learns no more" not in said and "a clear lead, yet not a pass" in said
+    assert "optim.lr=0.03" in why and "pretrained" in why and "shuffled" not in why
+    assert conclude(none, settings, False, 3e-2, "labels shuffled") == (
+        ", so it learns no more from the inputs than from their absence",
+        "labels shuffled",
+    )
