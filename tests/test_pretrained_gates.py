@@ -59,3 +59,21 @@ def test_a_model_with_nothing_trainable_is_refused_before_training(tmp_path):
     assert result.exit_code == EXIT_INPUT_ERROR, result.report
     assert "every one of the model's 6 parameter tensors is frozen (requires_grad=False)" in result.report["error"]
     assert [g["name"] for s in result.report["stages"] for g in s["gates"]][-1] != "determinism"  # before any step
+
+
+def test_init_from_says_which_head_is_pretrained_and_init_bias_follows(tmp_path):
+    """The same pretrained classifier named by init_from: its head loaded (left alone, judged below the prior),
+    or declared new (init_from.new=[head.*]: its bias set from the data, judged as a fresh head)."""
+    torch.save(pretrained_classifier().state_dict(), tmp_path / "pretrained.pt")
+    config = [*QUICK, "model.hidden=32", f"init_from.path={tmp_path / 'pretrained.pt'}"]
+    loaded = saneloop.run("classify", config, run_dir=tmp_path / "loaded")
+    assert loaded.exit_code == EXIT_PASSED, loaded.report
+    assert "the model is pretrained (init_from loaded 6 keys)" in _verdict(loaded, "init_bias")["message"]
+    assert "clearly below the prior's" in _verdict(loaded, "init_loss")["message"]
+    fresh = saneloop.run("classify", [*config, "init_from.new=[head.*]"], run_dir=tmp_path / "fresh")
+    assert fresh.exit_code == EXIT_PASSED, fresh.report
+    assert (
+        _verdict(fresh, "init_bias")["status"] == "passed"
+        and "set head.bias" in _verdict(fresh, "init_bias")["message"]
+    )
+    assert "its final layer head is new" in " ".join(fresh.report["notes"])
