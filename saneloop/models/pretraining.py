@@ -73,14 +73,16 @@ def from_a_notebook(loss: float, prior: float) -> Pretraining:
     return Pretraining(f"its loss at init, {loss:.4f}, is clearly below the prior's {prior:.4f}", head=True)
 
 
-def unsure_hf_head(model: nn.Module) -> str:
-    """A note for a transformers model loaded with from_pretrained whose head is not tied: it may be new."""
+def hf_body(model: nn.Module) -> Optional[Pretraining]:
+    """A transformers model from from_pretrained whose head is not tied and whose loss at init is not below the
+    prior's: a pretrained body under a head taken as new (as from_pretrained builds for a new task)."""
     origin = hf_origin(model)
     if origin is None:
-        return ""
-    return (
-        f"the model was loaded with from_pretrained({origin!r}) and its loss at init is not below the prior's: "
-        f"its head is taken as new (its bias set from the data); set {DECLARED}=true if the head is pretrained"
+        return None
+    return Pretraining(
+        f"Hugging Face from_pretrained({origin!r}); its loss at init is not below the prior's, so its head is taken "
+        f"as new and its bias set from the data ({DECLARED}=true if the head is pretrained)",
+        head=False,
     )
 
 

@@ -36,7 +36,7 @@ from ..data.batch import Batch
 from ..data.loaders import KEPT, Loaders
 from ..data.seeding import seed_everything
 from ..models.head import find_head
-from ..models.pretraining import Pretraining, from_a_notebook, from_the_loss, known_pretraining, unsure_hf_head
+from ..models.pretraining import Pretraining, from_a_notebook, from_the_loss, hf_body, known_pretraining
 from .context import Built, RunContext
 from .sanity_probes import probe_batch_independence, probe_causality
 
@@ -126,10 +126,7 @@ def _pretraining(ctx: RunContext, built: Built) -> Optional[Pretraining]:
     prior, _ = built.task.expected_init_loss(built.train_summary.targets)
     if from_the_loss(loss, prior, se, s.z, s.found_gain):
         return from_a_notebook(loss, prior)
-    unsure = unsure_hf_head(built.model)
-    if unsure:
-        ctx.record.note(unsure)
-    return None
+    return hf_body(built.model)
 
 
 def _pretrained_head(built: Built) -> Optional[str]:

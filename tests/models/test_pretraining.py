@@ -48,3 +48,19 @@ def test_a_model_with_nothing_trainable_is_refused_naming_the_fix():
         refuse_nothing_trainable(model)
     model.head.requires_grad_(True)
     refuse_nothing_trainable(model)  # a linear probe on a frozen body: fine
+
+
+def test_a_from_pretrained_model_with_an_untied_head_is_a_pretrained_body_unless_its_loss_says_more(tmp_path):
+    """A sequence classifier from from_pretrained may carry a head new for this task (transformers builds one
+    when num_labels differs): without a tied head, the loss at init decides whether the head is pretrained."""
+    from types import SimpleNamespace
+
+    from saneloop.models.pretraining import hf_body, hf_origin
+
+    model = MLP(64, 10, hidden=8)
+    model.config = SimpleNamespace(_name_or_path=str(tmp_path))
+    assert hf_origin(model) == str(tmp_path) and known_pretraining(model, 10, None, None, None) is None
+    body = hf_body(model)
+    assert body is not None and not body.head and f"from_pretrained({str(tmp_path)!r})" in body.source
+    model.config = SimpleNamespace(_name_or_path="")  # built from a config: nothing loaded
+    assert hf_body(model) is None
