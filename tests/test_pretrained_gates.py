@@ -77,3 +77,13 @@ def test_init_from_says_which_head_is_pretrained_and_init_bias_follows(tmp_path)
         and "set head.bias" in _verdict(fresh, "init_bias")["message"]
     )
     assert "its final layer head is new" in " ".join(fresh.report["notes"])
+
+
+def test_weights_that_never_learned_this_task_halt_at_init_loss_at_the_priors(tmp_path):
+    """init_from names weights whose loss at init is the prior's: a pretrained model that knows nothing here."""
+    torch.manual_seed(5)
+    torch.save(MLP(64, 10, hidden=32).state_dict(), tmp_path / "untrained.pt")
+    config = [*QUICK, "model.hidden=32", f"init_from.path={tmp_path / 'untrained.pt'}"]
+    result = saneloop.run("classify", config, run_dir=tmp_path / "run")
+    assert result.report["halted_at"] == {"stage": "sanity", "gate": "init_loss"}, result.report
+    assert "at the prior's, as if it had never been trained" in _verdict(result, "init_loss")["message"]

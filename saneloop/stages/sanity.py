@@ -146,7 +146,8 @@ def _left_alone(built: Built) -> Optional[Verdict]:
 def _pretrained_lr(ctx: RunContext, built: Built, settings: PretrainedLrSettings) -> Verdict:
     """The run's optimizer on a copy, for a few steps: where a pretrained model first trains."""
     if built.pretraining is None:
-        return skipped(PRETRAINED_LR, "the model is not known to be pretrained (model_pretrained, init_from)")
+        why = "the model is not known to be pretrained (model_pretrained, init_from, from_pretrained, loss at init)"
+        return skipped(PRETRAINED_LR, why)
     seed_everything(ctx.seed, ctx.settings.deterministic)
     loaders = built.loaders
     return lr_keeps_pretraining(
