@@ -4,13 +4,14 @@ Each run stops after sanity, where the model is first judged."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 import saneloop
 from saneloop.datasets import digits
-from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED
+from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
 from saneloop.models import MLP
 
 QUICK = ["output.progress=false", "output.save_weights=false", "output.figures=false", "stop_after=sanity"]
@@ -87,3 +88,12 @@ def test_weights_that_never_learned_this_task_halt_at_init_loss_at_the_priors(tm
     result = saneloop.run("classify", config, run_dir=tmp_path / "run")
     assert result.report["halted_at"] == {"stage": "sanity", "gate": "init_loss"}, result.report
     assert "at the prior's, as if it had never been trained" in _verdict(result, "init_loss")["message"]
+
+
+def test_the_declaration_is_read_from_the_config_and_a_bad_value_is_refused_by_its_key(tmp_path):
+    plant = ["model._target_=bench.plants.pretrained.NotebookPretrainedMLP", *QUICK]
+    declared = saneloop.run("classify", [*plant, "model_pretrained=true"], run_dir=tmp_path / "declared")
+    assert declared.exit_code == EXIT_PASSED, declared.report
+    assert "declared: model_pretrained=true" in _verdict(declared, "init_bias")["message"]
+    with pytest.raises(InputError, match="model_pretrained"):
+        saneloop.run("classify", [*plant, "model_pretrained=maybe"], run_dir=tmp_path / "bad")
