@@ -50,7 +50,7 @@ def known_pretraining(
     if declared:
         return Pretraining(f"declared: {DECLARED}=true", head=True)
     origin = hf_origin(model)
-    if origin is not None and _tied_head(model, size):
+    if origin is not None and _tied_head(model):
         return Pretraining(f"Hugging Face from_pretrained({origin!r})", head=True)
     return None
 
@@ -109,7 +109,7 @@ def _head_keys(model: nn.Module, size: int, head: Optional[str]) -> list[str]:
     return [f"{name}.{key}" if name else key for key in module.state_dict()]
 
 
-def _tied_head(model: nn.Module, size: int) -> bool:
+def _tied_head(model: nn.Module) -> bool:
     """A final layer that shares its weight with the input embedding (GPT-2): pretrained with the body."""
     getter = getattr(model, "get_output_embeddings", None)
     head = getter() if callable(getter) else None
