@@ -119,6 +119,13 @@ def bugs() -> list[Case]:
         ),
         Case("cls_detached_body", c, _model("bench.plants.DetachedBodyMLP"), "params_learn", "#35 detach mid-graph"),
         Case(
+            "cls_pretrained_lr_too_high",
+            c,
+            [*_model("bench.plants.pretrained.NotebookPretrainedMLP"), "optim.lr=0.3"],
+            "pretrained_lr",
+            "issue 20: a pretrained model fine-tuned at a learning rate for training from scratch",
+        ),
+        Case(
             "cls_frozen_body",
             c,
             _model("bench.plants.FrozenMLP"),

@@ -1,5 +1,6 @@
 """Gate `capacity`: a wider model, trained for the same short budget, reaches a training loss no
-higher than the model's, within noise.
+higher than the model's, within noise. For a pretrained model: the same model with more of it trained
+(`unfreeze`), or a higher adapter rank (`wider` on `peft.*` keys, with init_from's weights loaded).
 
 More capacity should fit the training data at least as well. When it does not, something in the
 model does not scale: an init that ignores fan-in, a width argument that is ignored or narrows
@@ -9,6 +10,7 @@ another layer, a learning rate only the smaller model tolerates.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -31,6 +33,9 @@ TIP = "tip 9: a bit more capacity lowers the training loss"
 class CapacitySettings(GateSettings):
     # Config overrides that make the model wider, e.g. {model.hidden: 512}; empty: the gate is skipped.
     wider: dict[str, Any] = field(default_factory=dict)
+    # For a pretrained model, more capacity is more of it trained: globs of frozen parameters to unfreeze in
+    # the larger copy, e.g. [body.2.*] (a wider model would start from random init, not from the pretraining).
+    unfreeze: list[str] = field(default_factory=list)
     steps: int = bounded(100, low=2)  # optimizer steps for each model before the first comparison
     # If the wider model is behind after `steps`, both train on (the gap doubling) up to this budget: a
     # wider model can start slower at the same learning rate and still fit better soon after.
@@ -82,6 +87,20 @@ def wider_no_worse(
         target = min(2 * target, settings.max_steps)
 
 
+def more_unfrozen(model: nn.Module, globs: list[str]) -> tuple[nn.Module, list[str]]:
+    """A copy of `model` with its frozen parameters that match `globs` trainable, and their names."""
+    larger = copy.deepcopy(model)
+    opened = [n for n, p in larger.named_parameters() if not p.requires_grad and _matches(n, globs)]
+    for name, param in larger.named_parameters():
+        if name in opened:
+            param.requires_grad_(True)
+    return larger, opened
+
+
+def _matches(name: str, globs: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
+
+
 def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: CapacitySettings) -> Verdict:
     """Compare the final `window` of two per-step training-loss curves taken on the same batches.
 
@@ -95,7 +114,12 @@ def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: Ca
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / max(len(diffs) - 1, 1))
     base_end, wide_end = sum(a) / len(a), sum(b) / len(b)
     allowed = settings.z * sd / math.sqrt(len(diffs)) + settings.rtol * abs(base_end)
-    key = f"<gates.capacity.wider={settings.wider}, gates.capacity.max_steps={settings.max_steps}>"
+    knob = (
+        f"gates.capacity.unfreeze={settings.unfreeze}"
+        if settings.unfreeze
+        else f"gates.capacity.wider={settings.wider}"
+    )
+    key = f"<{knob}, gates.capacity.max_steps={settings.max_steps}>"
     steps = min(len(base), len(wider))
     message = (
         f"over the last {width} of {steps} steps, training loss {wide_end:.4f} for the wider model "
@@ -110,7 +134,8 @@ def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: Ca
         f"<= {allowed:.4f}",
         f"{message}: more capacity made the training loss worse. Likely causes: weights initialised "
         "without scaling by 1/sqrt(fan_in), a learning rate too high for the wider model, a width argument "
-        f"that is ignored or shrinks another layer, a bottleneck elsewhere. {key}",
+        f"that is ignored or shrinks another layer, a bottleneck elsewhere; for more unfrozen layers, a learning "
+        f"rate that destroys their pretrained features. {key}",
         TIP,
         margin=margin,
         base=a,

@@ -10,7 +10,11 @@ of a loss, so raw, standardised and x1000 units get the same verdict):
 - what the random head weights add (or take away: features that already predict the target) on top
   of the prior: at most `head_factor` times what PyTorch's default init of that head adds to the same
   features (measured on fresh draws), or `rtol` of the loss, plus `z` standard errors of the paired
-  difference. A head initialised 10x too large adds 100x that.
+  difference. A head initialised 10x too large adds 100x that. And whatever that tolerance allows, a head
+  that adds more than `head_ratio` times what the default head adds is over-scaled (issue 22: a head 20x
+  too large added 0.40 against 0.0048, and passed the tolerance);
+- a model whose final layer is pretrained (`pretrained`): its loss must be clearly below the prior's
+  (`init_loss_pretrained`).
 
 Without a head to zero (no final bias found), the measured loss is judged against the task's
 derivation with `rtol` and `z` standard errors.
@@ -35,6 +39,7 @@ from ..tasks.base import Task
 from .base.gate import Gate
 from .base.settings import GateSettings, bounded
 from .base.verdict import Verdict, failed, passed
+from .init_loss_judges import judge_pretrained, over_scaled
 from .measure.fitting import each, same_draws
 from .measure.paired import lead
 from .measure.per_example import ExampleLoss, example_loss
@@ -56,6 +61,13 @@ class InitLossSettings(GateSettings):
     # ... or as a multiple of what PyTorch's default init of the same head adds (Xavier or Kaiming
     # heads add ~6x; a head initialised 10x too large adds ~100x).
     head_factor: float = bounded(10.0, low=0)
+    # More than this multiple of what the default head adds is an over-scaled head, whatever rtol allows: the
+    # clean zoo's heads add at most 8.1x (bin_digits_cnn_groupnorm), a head initialised 20x too large 40-84x.
+    head_ratio: float = bounded(20.0, low=1)
+    # A pretrained model's loss at init is at least this fraction below the prior's (plus z standard errors);
+    # a model that says nothing of its past is taken as pretrained when it starts `found_gain` below.
+    pretrained_gain: float = bounded(0.02, low=0, high=1)
+    found_gain: float = bounded(0.1, low=0, high=1)
 
 
 @dataclass
@@ -87,6 +99,7 @@ def loss_at_init(
     head: Optional[str] = None,
     *,
     outputs: ModelOutputs = DEFAULT_OUTPUTS,
+    pretrained: Optional[str] = None,
 ) -> Verdict:
     """Measure, per example on the first `settings.batches` batches, the loss of a copy of `model` as it
     starts (training mode, no step taken), with its head's weights at zero, and with fresh default heads;
@@ -95,11 +108,17 @@ def loss_at_init(
     `bias_set=False`: the model has no final bias (GPT-2's tied head), so with small head weights its
     output starts near zero and the expected loss is that of a zero output (log V for cross-entropy).
     A model trained on its own loss (`outputs.model_loss`, model_output.model_loss) has that loss judged too.
+    `pretrained`: how the model is known to be pretrained, head included: judged by `judge_pretrained`.
     Usable on its own: `loss_at_init(model, Classify(10), train_loader).passed`.
     """
     picked = [b if device is None else b.to(device) for b in itertools.islice(each(batches), settings.batches)]
     if train_targets is None:
         train_targets = cat_padded([b.targets for b in picked], IGNORE_INDEX)
+    if pretrained is not None:
+        prior, derivation = task.expected_init_loss(train_targets)
+        return judge_pretrained(
+            GATE, *start_loss(model, task, picked, outputs), prior, derivation, settings, pretrained
+        )
     measured = measure(model, task, picked, head, outputs)
     expected = task.expected_init_loss(train_targets) if bias_set else zero_output_loss(task, measured, train_targets)
     if picked and outputs.model_loss:
@@ -110,6 +129,12 @@ def loss_at_init(
         if not verdict.passed:
             return verdict
     return judge(measured, *expected, settings)
+
+
+def start_loss(model: nn.Module, task: Task, picked: list, outputs: ModelOutputs = DEFAULT_OUTPUTS) -> tuple:
+    """(mean, standard error) of the loss per example of a copy of `model` as it is, in training mode."""
+    start = _losses(copy.deepcopy(model).train(), picked, example_loss(task), outputs)
+    return start.mean, _se(start.examples)
 
 
 def zero_output_loss(
@@ -202,10 +227,12 @@ def judge(m: InitLossMeasurement, expected: float, derivation: str, settings: In
     added = lead(m.bias_only.examples, m.with_weights.examples)  # what the weights take away (negative: add)
     added_mean = prior - measured  # as training computes the loss
     allowance = max(settings.rtol * abs(prior), settings.head_factor * (m.default_excess or 0.0))
-    allowed = settings.z * (added.se if math.isfinite(added.se) else 0.0) + allowance
+    noise = settings.z * (added.se if math.isfinite(added.se) else 0.0)
     default = f"; a default-initialised {m.head} adds {m.default_excess:.3g}" if m.default_excess is not None else ""
     note = f" ({m.head}'s random weights change the prior's {prior:.4g} by {-added_mean:+.4g}{default})"
-    return _verdict(measured, -added_mean, allowed, expected, derivation, settings, note)
+    if m.default_excess and -added_mean > max(settings.head_ratio * m.default_excess, noise):
+        return over_scaled(GATE, measured, -added_mean, m.default_excess, expected, derivation, settings, note)
+    return _verdict(measured, -added_mean, noise + allowance, expected, derivation, settings, note)
 
 
 def _verdict(

@@ -32,7 +32,7 @@ from .measure import curves
 from .measure import power as inconclusive
 from .measure.copy_pair import CopyPair, PairScores
 from .measure.fitting import LossFn, OptimizerFactory, cycled, default_optimizer
-from .measure.paired import HeldOut, Lead, lead, too_few
+from .measure.paired import HeldOut, Lead, conclude, lead, too_few
 from .measure.per_example import ExampleLoss, PerExampleFn
 from .measure.per_output import output_leads
 
@@ -264,6 +264,7 @@ def fail(
 ) -> Verdict:
     real = ahead.base - ahead.mean
     what, why = _what_happened(kind, curve, pair, settings)
+    conclusion, why = conclude(ahead, settings, kind == curves.DIVERGED, curves.learning_rate(pair.opt_real), why)
     why = too_few(ahead.count, why)  # before any other cause: no standard error to judge by
     key = (
         f"<gates.input_independent.max_steps={settings.max_steps}, gates.input_independent.z={settings.z}, "
@@ -274,8 +275,7 @@ def fail(
         _ratio(ahead),
         _shown(settings),
         f"after {pair.steps} steps, the model fed real inputs reached held-out loss {real:.4g}, the same model fed "
-        f"zeros {ahead.base:.4g}, over {ahead.count} examples: lead {ahead.shown()}"
-        f"{'' if kind == curves.DIVERGED else ', so it learns no more from the inputs than from their absence'}. "
+        f"zeros {ahead.base:.4g}, over {ahead.count} examples: lead {ahead.shown()}{conclusion}. "
         f"{what[0].upper()}{what[1:]}. Likely causes: {why}. {key}",
         TIP,
         margin=_margin(ahead, pair, settings),

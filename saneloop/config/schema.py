@@ -186,6 +186,10 @@ class SaneloopConfig:
     # Dotted name of the final layer whose bias is set from the data; null: the last module with a
     # bias of the task's output size.
     model_head: Optional[str] = None
+    # Whether the model starts pretrained, its final layer included (README, "Fine-tuning"): true judges it as
+    # such (its loss at init must be below the prior's, its head's bias is left alone); false as a model
+    # trained from scratch; null: found from init_from, a from_pretrained config, or its loss at init.
+    model_pretrained: Optional[bool] = None
     model_output: ModelOutputConfig = field(default_factory=ModelOutputConfig)
     init_from: InitFromConfig = field(default_factory=InitFromConfig)
     peft: Optional[PeftConfig] = None  # +peft=lora: LoRA adapters on the model (null: train the model as built)

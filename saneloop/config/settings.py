@@ -63,6 +63,7 @@ class RunSettings:
     validation: ValidationConfig
     config: DictConfig  # the whole composed config: the user's `_target_` nodes, config.yaml, checkpoints
     init_from: InitFromConfig = dataclasses.field(default_factory=InitFromConfig)  # pretrained weights to start from
+    model_pretrained: Optional[bool] = None  # declared pretrained (true), from scratch (false), or found (null)
 
     @cached_property
     def config_yaml(self) -> str:
@@ -83,6 +84,7 @@ def read_settings(cfg: DictConfig) -> RunSettings:
         threads=cfg.threads,
         deterministic=bool(cfg.deterministic),
         model_head=cfg.get("model_head"),
+        model_pretrained=cfg.get("model_pretrained"),
         resume=cfg.get("resume"),
         stop_after=cfg.get("stop_after"),
         config=cfg,

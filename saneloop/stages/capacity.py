@@ -8,14 +8,18 @@ from torch import nn
 from ..checks import wider_no_worse
 from ..checks.base.verdict import Verdict, skipped
 from ..checks.capacity import GATE as CAPACITY
-from ..checks.capacity import CapacitySettings
+from ..checks.capacity import CapacitySettings, more_unfrozen
 from ..data.seeding import seed_everything
 from ..models.adapters import is_adapted, with_rank
 from ..models.head import find_head
+from ..models.pretrained import load_pretrained
 from .context import Built, RunContext
 from .setup import seeded_model
 
 NAME = "capacity"
+# Config keys that add trainable capacity to a pretrained model without changing its pretrained shapes (the
+# peft group's adapter rank): a widened model built with them can load init_from's weights.
+ADAPTER_KEYS = ("peft.",)
 
 
 def run(ctx: RunContext, built: Built) -> None:
@@ -23,6 +27,8 @@ def run(ctx: RunContext, built: Built) -> None:
 
 
 def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
+    if built.pretraining is not None:
+        return _pretrained_capacity(ctx, built, settings)
     if not settings.wider:
         return skipped(CAPACITY, "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
     if is_adapted(built.model):  # +peft=lora: more trainable capacity is a higher rank on the same base
@@ -47,6 +53,40 @@ def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verd
     optimizer, loss_fn = ctx.builders.optimizer, built.task.loss
     return wider_no_worse(
         built.model, wider, built.loaders.probe(), loss_fn, optimizer, settings, what, ctx.device, outputs=ctx.outputs
+    )
+
+
+def _pretrained_capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
+    """More trainable capacity of the same pretrained model: more unfrozen parameters, or a higher adapter
+    rank (`wider` on adapter keys, the wider model loading init_from's weights); else skipped, saying why."""
+    if settings.unfreeze:
+        larger, opened = more_unfrozen(built.model, settings.unfreeze)
+        if not opened:
+            return skipped(CAPACITY, f"no frozen parameter matches <gates.capacity.unfreeze={settings.unfreeze}>")
+        what = f"{len(opened)} more parameter tensors unfrozen: {', '.join(opened[:6])}"
+    elif settings.wider and built.loaded is not None and all(k.startswith(ADAPTER_KEYS) for k in settings.wider):
+        larger, what = _wider_model(ctx, built, settings), ", ".join(f"{k}={v}" for k, v in settings.wider.items())
+        source = ctx.settings.init_from  # the same pretrained weights under the larger adapters
+        load_pretrained(larger, str(source.path), source.new, source.min_loaded)
+    else:
+        return skipped(
+            CAPACITY,
+            f"the model is pretrained ({built.pretraining.source}): a wider model would start from random init, not "
+            "from its pretraining, and say nothing of this one. Compare more trainable capacity instead: more "
+            "unfrozen blocks (gates.capacity.unfreeze=[body.2.*]) or a higher adapter rank "
+            "(gates.capacity.wider={peft.r: 16}, with init_from)",
+        )
+    seed_everything(ctx.seed, ctx.settings.deterministic)
+    return wider_no_worse(
+        built.model,
+        larger,
+        built.loaders.probe(),
+        built.task.loss,
+        ctx.builders.optimizer,
+        settings,
+        what,
+        ctx.device,
+        outputs=ctx.outputs,
     )
 
 

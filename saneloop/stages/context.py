@@ -19,6 +19,7 @@ from ..engine.checkpoint import Resumed
 from ..engine.gates import GateRunner
 from ..models.forward import ModelOutputs
 from ..models.pretrained import Loaded
+from ..models.pretraining import Pretraining
 from ..record.run_record import RunRecord
 from ..tasks.base import Task
 
@@ -68,6 +69,7 @@ class Built:
     head: Optional[str] = None
     loaded: Optional[Loaded] = None  # init_from: which of the model's keys are pretrained (None: all from the seed)
     copied: Optional[tuple[int, ...]] = None  # test items with a training copy (split_overlap; None: not run)
+    pretraining: Optional[Pretraining] = None  # set by sanity: the model starts pretrained, and how that is known
 
 
 @dataclass

@@ -39,6 +39,7 @@ from ..data.summary import DatasetSummary
 from ..errors import InputError
 from ..models.forward import forward
 from ..models.pretrained import Loaded, load_pretrained
+from ..models.pretraining import refuse_nothing_trainable
 from ..tasks.base import ChecksPairs, Task
 from ..tasks.traits import TaskTraits, traits_of
 from . import setup_adapters, setup_splits, setup_validation
@@ -75,6 +76,7 @@ def run(ctx: RunContext) -> Built:
     built.copied = copied  # test items with a training copy: their effect on the metric is judged at evaluate
     built.loaded = start_from(ctx, built.model)  # init_from: pretrained weights, before any gate reads the model
     built.model = setup_adapters.adapt(ctx, built.model)  # +peft=lora: adapters on the loaded model
+    refuse_nothing_trainable(built.model)  # every parameter frozen: no step could change anything
     _refuse_wrong_output_shape(ctx, built)
     ctx.gates(LAST_BATCH, lambda s: _last_batch(ctx, built))  # before the first training step anywhere
     ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, built, s.steps)))

@@ -26,3 +26,53 @@ def test_narrower_model_halts_at_capacity(tmp_path):
 def test_clean_run_passes(default_run):
     found = gate(default_run[1], "capacity")
     assert found["status"] == "passed" and "model.hidden=512" in found["message"]
+
+
+def _pretrained_stage_args(unfreeze=()):
+    """What the capacity stage reads, for a pretrained MLP whose body is frozen (a linear probe)."""
+    from types import SimpleNamespace
+
+    import torch
+    from torch.nn import functional as F
+
+    from saneloop.models import MLP
+    from saneloop.models.forward import DEFAULT_OUTPUTS
+    from saneloop.models.pretraining import Pretraining
+
+    torch.manual_seed(0)
+    model = MLP(64, 10, hidden=16)
+    model.body.requires_grad_(False)
+    x, y = torch.rand(64, 64), torch.randint(0, 10, (64,))
+    ctx = SimpleNamespace(
+        seed=0,
+        settings=SimpleNamespace(deterministic=True),
+        builders=SimpleNamespace(optimizer=lambda params: torch.optim.SGD(params, lr=0.1)),
+        device=None,
+        outputs=DEFAULT_OUTPUTS,
+    )
+    built = SimpleNamespace(
+        model=model,
+        pretraining=Pretraining("declared: model_pretrained=true", head=True),
+        loaders=SimpleNamespace(probe=lambda: [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]),
+        task=SimpleNamespace(loss=F.cross_entropy),
+        loaded=None,
+    )
+    return ctx, built, Settings(unfreeze=list(unfreeze), wider={"model.hidden": 512}, steps=8, max_steps=8)
+
+
+def test_a_pretrained_model_skips_a_wider_model_saying_why():
+    from saneloop.stages.capacity import _capacity
+
+    verdict = _capacity(*_pretrained_stage_args())
+    assert verdict.status == "skipped" and "would start from random init, not from its pretraining" in verdict.message
+    assert "gates.capacity.unfreeze=" in verdict.message
+
+
+def test_a_pretrained_model_is_compared_with_more_of_it_unfrozen():
+    from saneloop.stages.capacity import _capacity
+
+    verdict = _capacity(*_pretrained_stage_args(unfreeze=["body.3.*"]))
+    assert verdict.status == "passed", verdict.message
+    assert "2 more parameter tensors unfrozen: body.3.weight, body.3.bias" in verdict.message
+    none = _capacity(*_pretrained_stage_args(unfreeze=["nowhere.*"]))
+    assert none.status == "skipped" and "no frozen parameter matches" in none.message

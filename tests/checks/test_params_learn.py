@@ -22,6 +22,15 @@ def test_unit_frozen_parameters_are_information_not_failure():
     assert verdict.passed and "frozen" in verdict.message and "body.1.weight" in verdict.message
 
 
+def test_unit_a_frozen_body_is_listed_and_a_trainable_layer_without_gradient_still_halts():
+    """A linear probe on a frozen pretrained body, whose second trainable layer is cut off by a detach."""
+    model = plants.DetachedBodyMLP(64, 10)
+    model.body[1].requires_grad_(False)
+    verdict = every_param_learns(model, F.cross_entropy, X, Y)
+    assert not verdict.passed and verdict.details["frozen"] == ["body.1.weight", "body.1.bias"]
+    assert verdict.details["no_grad"] == ["body.3.weight", "body.3.bias"] and "not trained by choice" in verdict.message
+
+
 def test_unit_zero_gradient_everywhere_counts():
     model = MLP(64, 10)
     with torch.no_grad():

@@ -29,6 +29,7 @@ CONDITIONS = {
     "processes": "several processes whose parameters are replicated (not sharded)",
     "class_labels": "targets that are class labels",
     "wider": "a wider model to compare with (`gates.capacity.wider`)",
+    "pretrained": "a model that starts pretrained (init_from, `model_pretrained`, from_pretrained, its loss at init)",
     "epochs": "more than one epoch over shuffled data",
     "resumed": "a resumed run (`resume=`)",
 }

@@ -30,6 +30,24 @@ def too_few(count: int, why: str) -> str:
     return f"too few held-out examples ({few}: the comparison needs at least {MIN_HELD_OUT}); else {why}"
 
 
+def conclude(ahead: Lead, settings: Any, diverged: bool, lr: Optional[float], why: str) -> tuple[str, str]:
+    """(what a failed comparison concludes, its likely causes): never a conclusion its own figures deny. A clear
+    lead (`settings.z`, `settings.min_gain`) that still failed learns from the inputs, but got worse on held-out
+    data than before any step (issue 20: a pretrained GPT-2 at a learning rate for training from scratch), or
+    leads by its overall rate or scale only."""
+    if diverged:
+        return "", why
+    if not ahead.clear(settings.z, settings.min_gain):
+        return ", so it learns no more from the inputs than from their absence", why
+    rate = "" if lr is None else f" (optim.lr={lr:g})"
+    return (
+        ": a clear lead, yet not a pass: the real-input copy's held-out loss is worse than before any step, or "
+        "its lead is not over its own outputs scored against other examples' targets (an overall rate or scale)",
+        f"a learning rate too high for this model{rate}; for a pretrained model, one that destroys what "
+        "pretraining learned (gate pretrained_lr); or a lead from a better overall rate or scale, not from each input",
+    )
+
+
 @dataclass(frozen=True)
 class Lead:
     """How far `better` is ahead of `worse`: mean(worse - better) over the examples, its standard error,
