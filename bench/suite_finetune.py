@@ -125,7 +125,7 @@ def finetune_bugs(Case: Any) -> list:  # noqa: N803
             "ft_lr_far_too_high",
             c,
             [*FT_DATA, *_ft_model(digits), "optim.lr=0.1"],
-            "finetune_lr",
+            "pretrained_lr",  # written as finetune_lr, before the gate existed; issue 20.2 named it pretrained_lr
             "#36 a from-scratch lr on a pretrained model",
             "AdamW at 0.1 on a model pretrained to test loss 0.36 (loss_decreases would be the older gate)",
         ),

@@ -46,12 +46,19 @@ def test_lora_on_a_gpt2_pretrained_by_saneloop_passes_through_overfit(tmp_path, 
     assert code == EXIT_PASSED, report
     assert (tmp_path / "pre" / "model.safetensors").exists()
     tune = [*LORA, "data.limit=1500", f"init_from.path={tmp_path / 'pre'}", "stop_after=overfit"]
-    tune.append("gates.init_loss.enabled=false")  # a pretrained start below log V: judged right by issue 20.2
     code, report = run_example(tmp_path / "lora", monkeypatch, "gpt2_text", *tune)
     assert code == EXIT_PASSED, report
     assert "(100.0% of the parameters" in _loaded_note(report)
     assert any(n.startswith("peft: LoRA r=8, alpha=16 on 10 modules") for n in report["notes"]), report["notes"]
-    for name in ("params_learn", "causality", "padding_ignored", "model_loss", "input_independent", "overfit"):
+    for name in (
+        "init_loss",
+        "params_learn",
+        "causality",
+        "padding_ignored",
+        "model_loss",
+        "input_independent",
+        "overfit",
+    ):
         assert gate(report, name)["status"] == "passed", gate(report, name)
 
 

@@ -17,6 +17,7 @@ from typing import Optional
 from torch import nn
 
 from ..errors import InputError
+from .adapters import base_of
 from .head import find_head, tied_to_input
 from .pretrained import Loaded
 
@@ -43,7 +44,7 @@ def known_pretraining(
     None: nothing says the model is pretrained (the sanity stage may still find it from the loss at init)."""
     if declared is False:
         return None
-    new_head = _head_keys(model, size, head)
+    new_head = _head_keys(base_of(model), size, head)  # under adapters: the user's model's own key names
     if loaded is not None and loaded.loaded:
         fresh = [k for k in new_head if k not in loaded.loaded]
         return Pretraining(f"init_from loaded {len(loaded.loaded)} keys", head=not fresh)
@@ -106,7 +107,8 @@ def _head_keys(model: nn.Module, size: int, head: Optional[str]) -> list[str]:
         name = next((n for n, m in model.named_modules() if m is module), None) if module is not None else None
     if module is None or name is None:
         return []
-    return [f"{name}.{key}" if name else key for key in module.state_dict()]
+    keys = [f"{name}.{key}" if name else key for key in module.state_dict()]
+    return [k.replace(".base_layer.", ".") for k in keys if ".lora_" not in k]  # a LoRA layer's own weights
 
 
 def _tied_head(model: nn.Module) -> bool:

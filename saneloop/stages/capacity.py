@@ -27,12 +27,12 @@ def run(ctx: RunContext, built: Built) -> None:
 
 
 def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
+    if is_adapted(built.model):  # +peft=lora: more trainable capacity is a higher rank on the same base
+        return _higher_rank(ctx, built, settings)
     if built.pretraining is not None:
         return _pretrained_capacity(ctx, built, settings)
     if not settings.wider:
         return skipped(CAPACITY, "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
-    if is_adapted(built.model):  # +peft=lora: more trainable capacity is a higher rank on the same base
-        return _higher_rank(ctx, built, settings)
     absent = [key for key in settings.wider if not ctx.builders.has(key)]
     if absent:
         return skipped(
