@@ -50,7 +50,7 @@ def run_case(case: Case, root: str, record_all: bool = False, stop_after: str | 
     (the zoo); the row's `gates` holds every verdict. `stop_after`: the last stage to run (the tests give
     a planted bug's the stage of its expected gate, so a bug that stops halting fails fast; the bench
     itself runs every stage, since it records what halts where)."""
-    from saneloop.config.schema import GatesConfig
+    from saneloop.checks import GATES
 
     run_dir = Path(root) / case.id
     row = {
@@ -64,7 +64,7 @@ def run_case(case: Case, root: str, record_all: bool = False, stop_after: str | 
         "note": case.note,
         "overrides": case.all_overrides(),
     }
-    extra = zoo_report.waive_every_gate(list(GatesConfig.__dataclass_fields__)) if record_all else []
+    extra = zoo_report.waive_every_gate([gate.name for gate in GATES]) if record_all else []
     extra += [f"stop_after={stop_after}"] if stop_after else []
     start = time.perf_counter()
     config_dir = REPO / case.config_dir if case.config_dir else None

@@ -4,7 +4,6 @@ changes nothing the train stage draws: the trained weights are identical bit for
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
 from pathlib import Path
 
@@ -12,13 +11,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from saneloop.config.schema import GatesConfig
+from saneloop.checks import GATES as DECLARED
 from saneloop.data.streams import Stream
 from saneloop.errors import EXIT_PASSED
 from tests.conftest import REPO, run_pipeline
 
 PACKAGE, STREAMS = REPO / "saneloop", REPO / "saneloop" / "data" / "streams.py"
-GATES = [f.name for f in dataclasses.fields(GatesConfig)]
+GATES = [gate.name for gate in DECLARED]
 # A short classify run whose training draws from the global streams too (Dropout, augmentation noise), so
 # a gate that moved them, or a train stage that did not reseed, would change the weights.
 SHORT = [
