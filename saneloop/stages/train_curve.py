@@ -16,6 +16,7 @@ import torch
 from ..checks.loss_decreases import GATE as LOSS_DECREASES
 from ..checks.measure.per_example import example_loss
 from ..config.schema import TrainConfig
+from ..engine import interrupts
 from ..engine.hooks import Findings, TrainHook, next_after
 from ..engine.loop import predict_all
 from ..models.forward import ModelOutputs
@@ -56,8 +57,14 @@ class LossCurve(TrainHook):
         return []
 
     def _evaluate(self, model: torch.nn.Module, step: int) -> None:
-        outputs, targets, _ = predict_all(model, self.loader, self.accelerator, outputs=self.outputs)
-        model.train()  # predict_all evaluates in eval mode; the next step trains again
+        """One point of the curve; none where a signal cut the pass (the step's checkpoint comes next, and a
+        resumed run evaluates this step again)."""
+        try:
+            outputs, targets, _ = predict_all(model, self.loader, self.accelerator, outputs=self.outputs)
+        except interrupts.Cut:
+            return
+        finally:
+            model.train()  # predict_all evaluates in eval mode; the next step trains again
         if len(targets) == 0:  # a loader that dropped every batch (drop_last): full_eval names it at the end
             return
         mean, se = mean_and_se(self.per_example(outputs, targets, len(targets)))
