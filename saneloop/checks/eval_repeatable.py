@@ -3,6 +3,10 @@
 Evaluation must be a function of the weights. Dropout applied at eval (`F.dropout(x, p)` without
 `training=self.training`), a random transform in the test dataset, or BatchNorm left in training
 mode make the reported number a draw from a distribution.
+
+At `evaluate` the second pass reads the first `max_items` validation items again, in the same batches, not
+the whole set: any of those causes shows on a few hundred items, and a second full pass cost half of
+`evaluate` on a large validation set.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from torch import nn
 from ..data.padding import IGNORE_INDEX, cat_padded
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .base.gate import Gate
-from .base.settings import GateSettings
+from .base.settings import GateSettings, bounded
 from .base.verdict import Verdict, failed, passed
 from .measure.fitting import each
 
@@ -26,7 +30,9 @@ TIP = "tip 3 (evaluate on the full test set) with tip 1 (fix the seed): eval is 
 
 @dataclass
 class EvalRepeatableSettings(GateSettings):
-    pass
+    # The validation items evaluated a second time: the first whole batches holding at least this many (the
+    # same batches as the first pass, so the outputs may be compared bit for bit). null: all of them.
+    max_items: Optional[int] = bounded(512, low=1)
 
 
 def evaluates_repeatably(
@@ -52,6 +58,19 @@ def evaluates_repeatably(
     targets = cat_padded([b.targets for b in fixed], IGNORE_INDEX)
     scores = (lambda out: dict(metrics(out, targets))) if metrics is not None else (lambda out: {})
     return repeatable_eval(first, second, scores(first), scores(second))
+
+
+def first_rows(
+    outputs: torch.Tensor, targets: torch.Tensor, indices: torch.Tensor, wanted: torch.Tensor, again: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first pass's outputs and targets (sorted by dataset index) of the items `wanted` (sorted too);
+    per-position ones cut to the positions of the second pass's outputs `again`: past them, these rows
+    hold only padding (the full pass is padded to its longest item)."""
+    rows = torch.searchsorted(indices, wanted)
+    found, tgt = outputs[rows], targets[rows]
+    if found.dim() > 2 and again.dim() > 2:
+        found, tgt = found[:, : again.shape[1]], tgt[:, : again.shape[1]]
+    return found, tgt
 
 
 def repeatable_eval(

@@ -83,9 +83,13 @@ class TrainConfig:
     log_every: int = bounded(10, low=1)  # steps between TensorBoard points (each costs one host sync)
     # Steps between predictions on a fixed validation batch (tip 11: prediction dynamics); null: 10 over the run.
     eval_every: Optional[int] = bounded(None, low=1)
-    # Full validation-loss evaluations during train, evenly spaced, the last at the final step (the loss
+    # Validation-loss evaluations during train, evenly spaced, the last at the final step (the loss
     # curve's points with error bars, figures/loss.png); 0: none.
     full_evals: int = bounded(4, low=0)
+    # The validation items each of those evaluates: a fixed seeded subset of this many (all when fewer), so
+    # the curve costs a small share of training whatever the validation set's size (the report states it).
+    # `evaluate` always reads the whole validation and test sets.
+    curve_items: int = bounded(512, low=1)
     # torch.compile the model for the train and evaluate steps (gates and probes run it eagerly).
     # Worth it for models whose steps take milliseconds or more; the first steps pay the compile.
     compile: bool = False

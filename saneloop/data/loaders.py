@@ -132,12 +132,14 @@ class Loaders:
         evaluation in the middle of training draws nothing from the training stream."""
         return self.evaluation("test")
 
-    def evaluation(self, split: str) -> DataLoader:
+    def evaluation(self, split: str, indices: Optional[Sequence[int]] = None) -> DataLoader:
         """The loader of `split` ("val" or "test") over (index, item), as `loader.test` configures it (an
-        evaluation loader), with the split's own generator."""
+        evaluation loader), with the split's own generator; only the items at `indices` (in that order,
+        batches carrying the split's own indices) when given."""
         stream = Stream.VAL_LOADER if split == "val" else Stream.TEST_LOADER
+        dataset = self._batched(self.dataset(split), True, self.test_collate)
         return self._test(
-            self._batched(self.dataset(split), True, self.test_collate),
+            dataset if indices is None else Subset(dataset, list(indices)),
             generator=generator(self.seed, stream),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.test_collate, self.fmt, True),

@@ -39,6 +39,7 @@ class Stream(IntEnum):
     VAL_SPLIT = 9  # which training items become the validation set (seeded by validation.seed, see below)
     VAL_LOADER = 10  # Loaders.val: the validation loader's worker seeds (and its order, if loader.test shuffles)
     SPLIT_SAMPLE_VAL = 11  # the validation items the split gates read, where there are too many to read all
+    CURVE_ITEMS = 12  # the validation items the loss curve evaluates during train (train.curve_items)
 
 
 def generator(seed: int, stream: Stream) -> torch.Generator:

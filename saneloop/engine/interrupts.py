@@ -4,6 +4,10 @@ Outside `train` a signal stops the run at once (raises `Interrupted`). Inside `t
 asked to be told instead (`defer`): the first signal only flags the request, the loop finishes its
 step, saves a checkpoint and then raises `Interrupted`; a second signal stops at once (the last
 complete checkpoint stays usable). The pipeline turns `Interrupted` into status `interrupted`.
+
+A long loop inside the deferred part (the loss curve's validation passes) asks `requested()` between its
+batches and raises `Cut` when it is true: its owner drops the unfinished work, and the step's checkpoint
+follows within a batch of the signal, not after the whole pass (schedulers allow ~30 s before SIGKILL).
 """
 
 from __future__ import annotations
@@ -13,9 +17,17 @@ import threading
 from collections.abc import Callable
 from typing import Any, Optional
 
+import torch
+
 from ..errors import Interrupted
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+ELSEWHERE = "a signal to another process"  # the name a process records when only another one was signalled
+
+
+class Cut(Exception):
+    """A loop stopped between batches because a deferred signal asked the run to stop."""
+
 
 _active: Optional[SignalGuard] = None
 
@@ -50,11 +62,20 @@ class SignalGuard:
     def undefer(self) -> None:
         self._on_signal = None
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
+    @property
+    def deferring(self) -> bool:
+        return self._on_signal is not None
+
+    def take(self, name: str) -> None:
+        """Act as if `name` had arrived here (what another process received): the deferred stop."""
         if self._on_signal is not None and self.received is None:
             self.received = name
             self._on_signal()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self._on_signal is not None and self.received is None:
+            self.take(name)
             return
         raise Interrupted(name)
 
@@ -62,3 +83,26 @@ class SignalGuard:
 def active() -> Optional[SignalGuard]:
     """The guard of the running pipeline, if any (stages run by hand in a test have none)."""
     return _active
+
+
+def requested(accelerator: Any = None) -> bool:
+    """Has a deferred signal asked the run to stop? Free outside `train` (nothing defers there: a signal
+    raises at once). On several processes the answer is agreed (one flag reduced across them), and a
+    process that was not signalled itself takes the stop too, so every process saves at the same step."""
+    guard = _active
+    if guard is None or not guard.deferring:
+        return False
+    here = guard.received is not None
+    if accelerator is None or accelerator.num_processes == 1:
+        return here
+    flag = torch.tensor([1.0 if here else 0.0], device=accelerator.device)
+    anywhere = float(accelerator.reduce(flag, reduction="sum")) > 0
+    if anywhere and not here:
+        guard.take(ELSEWHERE)
+    return anywhere
+
+
+def stop_if_requested(accelerator: Any = None) -> None:
+    """Raise `Cut` where a deferred signal asked the run to stop (between batches of a long loop)."""
+    if requested(accelerator):
+        raise Cut("a signal asked the run to stop")

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from ..data.batch import Batch
 from ..data.padding import IGNORE_INDEX, cat_padded
 from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward, training_loss
+from . import interrupts
 
 LossFn = Callable[[Any, Any], torch.Tensor]
 
@@ -93,10 +94,14 @@ def predict_all(
     Sorted by dataset index, so the metrics do not depend on how many processes shared the work.
     Per-position outputs of padded batches of different lengths are padded to the longest, their
     targets with `ignore_index` (they count nowhere).
+
+    Inside `train` (a deferred signal) it raises `interrupts.Cut` between batches once a signal asked
+    the run to stop: the step's checkpoint comes within a batch, not after the whole pass.
     """
     model.eval()
     found, targets, indices = [], [], []
     for batch in loader:
+        interrupts.stop_if_requested(accelerator)
         out, tgt = forward(model, batch, outputs), batch.targets
         if accelerator.num_processes > 1 and out.dim() > 2:  # processes' batches may be padded differently
             out = accelerator.pad_across_processes(out, dim=1)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import torch
+from torch.utils.data import SequentialSampler
 
 from ..checks import above_baselines, every_example_once
 from ..checks.base.verdict import Verdict
@@ -17,7 +18,7 @@ from ..checks.ceiling_explained import ceiling_search
 from ..checks.contamination import GATE as CONTAMINATION
 from ..checks.contamination import copies_inflate, copy_metrics
 from ..checks.eval_repeatable import GATE as EVAL_REPEATABLE
-from ..checks.eval_repeatable import repeatable_eval
+from ..checks.eval_repeatable import first_rows, repeatable_eval
 from ..checks.full_eval import GATE as FULL_EVAL
 from ..checks.modes import EVAL_MODE, ModeWatch
 from ..data.sample import read_split
@@ -50,7 +51,7 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     ctx.gates(EVAL_MODE, lambda s: modes.verdict())
     ctx.gates(FULL_EVAL, lambda s: _every_example_once(built, found))
     val, test = (task.metrics(found[split].outputs, found[split].targets) for split in SPLITS)
-    ctx.gates(EVAL_REPEATABLE, lambda s: _again(ctx, built, trained, found["val"], val))
+    ctx.gates(EVAL_REPEATABLE, lambda s: _again(ctx, built, trained, found["val"], s))
     report.val_metrics, report.metrics, report.headline = val, test, task.headline()
     report.direction = "maximize" if traits_of(task).higher_is_better else "minimize"
     report.val_baselines = _baselines(ctx, built, built.val_summary)
@@ -113,10 +114,25 @@ def _baselines(ctx: RunContext, built: Built, split: DatasetSummary) -> dict[str
     return baselines
 
 
-def _again(ctx: RunContext, built: Built, trained: Trained, first: Predictions, metrics: dict[str, Any]) -> Verdict:
-    """The same weights, the same validation loader, a second full pass: the metrics must not move."""
-    again, targets, _ = predict_all(trained.model, first.loader, ctx.accelerator, outputs=ctx.outputs)
-    return repeatable_eval(first.outputs, again, metrics, built.task.metrics(again, targets))
+def _again(ctx: RunContext, built: Built, trained: Trained, first: Predictions, settings: Any) -> Verdict:
+    """The same weights, the first validation batches again (`max_items`): outputs and metrics must not move."""
+    loader = _first_batches(ctx, built, first.loader, settings.max_items)
+    again, targets, indices = predict_all(trained.model, loader, ctx.accelerator, outputs=ctx.outputs)
+    before, before_targets = first_rows(first.outputs, first.targets, first.indices, indices, again)
+    metrics = built.task.metrics
+    return repeatable_eval(before, again, metrics(before, before_targets), metrics(again, targets))
+
+
+def _first_batches(ctx: RunContext, built: Built, loader: Any, items: Any) -> Any:
+    """The validation loader cut to its first whole batches holding `items` (a multiple of the process count,
+    so each process gets the batches it had); the loader itself when it shuffles or `items` covers it."""
+    raw = built.loaders.evaluation("val")
+    size, batch = len(raw.dataset), raw.batch_size or 1
+    step = batch * ctx.accelerator.num_processes
+    count = -(-items // step) * step if items is not None else size
+    if count >= size or not isinstance(raw.sampler, SequentialSampler):
+        return loader
+    return ctx.accelerator.prepare(built.loaders.evaluation("val", range(count)))
 
 
 def _beats(built: Built, report: Any, min_se: float, power: float = 0.0) -> Verdict:
