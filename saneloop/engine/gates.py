@@ -35,6 +35,7 @@ EVERY_MODEL_GATE = ("*",)
 SPOILS: dict[str, tuple[tuple[str, ...], str]] = {
     "targets": (EVERY_MODEL_GATE, "a target the task cannot read makes every loss on it meaningless"),
     "inputs_finite": (EVERY_MODEL_GATE, "a non-finite input makes the outputs computed from it meaningless"),
+    "full_pass": (EVERY_MODEL_GATE, "a non-finite input makes the outputs computed from it meaningless"),
     "input_independent": (("too_good",), "too_good reads the held-out losses input_independent could not decide"),
     "full_eval": (("eval_repeatable", "beats_baselines"), "the metrics did not read every example exactly once"),
 }

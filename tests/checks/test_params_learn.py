@@ -33,10 +33,19 @@ def test_unit_a_frozen_body_is_listed_and_a_trainable_layer_without_gradient_sti
 
 def test_unit_zero_gradient_everywhere_counts():
     model = MLP(64, 10)
-    with torch.no_grad():
-        model.head.weight.zero_()  # nothing reaches the body through a zero head
+    model.body.register_forward_hook(lambda module, args, out: out * 0)  # an output multiplied by zero, always
     verdict = every_param_learns(model, F.cross_entropy, X, Y)
     assert not verdict.passed and "gradient zero everywhere" in verdict.message
+    assert "head.weight" in verdict.details["zero_grad"] and "head.bias" not in verdict.details["zero_grad"]
+
+
+def test_unit_a_zero_initialised_head_is_no_dead_body():
+    """A factor that starts at zero (a zero head, LoRA's B) gives the layers before it no gradient at init,
+    and one as soon as it moves: the body learns after the first step, so nothing halts."""
+    model = MLP(64, 10)
+    with torch.no_grad():
+        model.head.weight.zero_()
+    assert every_param_learns(model, F.cross_entropy, X, Y).passed
 
 
 def test_detached_submodule_halts_at_sanity(tmp_path):

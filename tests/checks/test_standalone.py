@@ -18,6 +18,7 @@ from saneloop.tasks import CharLM, Classify
 torch.manual_seed(0)
 X = torch.randn(256, 6)
 Y = (X[:, 0] + X[:, 1] > 0).long()  # a rule a small MLP learns in a few dozen steps
+R = X[:, 0] + X[:, 1] + torch.randn(256)  # a regression target: two columns and as much noise
 TRAIN = DataLoader(TensorDataset(X[:192], Y[:192]), batch_size=32, shuffle=True, generator=torch.Generator())
 TEST = DataLoader(TensorDataset(X[192:], Y[192:]), batch_size=64)
 
@@ -135,13 +136,26 @@ def _uses():
         "likely_mislabelled": lambda: checks.likely_mislabelled(
             F.one_hot(Y[:8], 2).float() * 0.8 + 0.1, Y[:8], torch.arange(8)
         ),
+        # issue 22 and issue 20
+        "targets_in_range": lambda: checks.targets_in_range({"train": R[:192], "test": R[192:]}),
+        "hidden_leaks": lambda: checks.hidden_leaks(*_splits(R), checks.HiddenLeakSettings()),
+        "ceiling_search": lambda: checks.ceiling_search("accuracy", 1.0, _splits(), checks.CeilingExplainedSettings()),
+        "copies_inflate": lambda: checks.copies_inflate(
+            task,
+            net(X[192:]).detach(),
+            Y[192:],
+            torch.arange(64),
+            list(range(0, 64, 4)),
+            checks.ContaminationSettings(),
+        ),
+        "lr_keeps_pretraining": lambda: checks.lr_keeps_pretraining(net, task, TRAIN, TEST, _adamw_1e2),
     }
 
 
-def _splits():
+def _splits(y: torch.Tensor = Y):
     """This file's data as the data gates read a split: one flattened row per item, with its target."""
     make = lambda split, x, y: SplitSample(split, x.double(), y, torch.arange(len(x)), len(x), (6,))
-    return make("train", X[:192], Y[:192]), make("test", X[192:], Y[192:])
+    return make("train", X[:192], y[:192]), make("test", X[192:], y[192:])
 
 
 def test_every_check_is_called_here_and_passes_on_a_correct_model():
