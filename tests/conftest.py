@@ -72,7 +72,7 @@ def gate(report: dict, name: str) -> dict:
 RECIPE_CONDITIONS = {
     "classify": {"class_labels", "wider", "epochs"},
     "binary": {"class_labels", "wider", "epochs"},
-    "regress": {"wider", "epochs"},
+    "regress": {"wider", "epochs", "continuous_targets", "leak_probe"},
     "charlm": {"causal"},
 }
 # Gates for padded batches and models with their own loss skip where there is no padding mask (or

@@ -119,6 +119,7 @@ GATE = Gate(
     settings=HiddenLeakSettings,
     tip=TIP,
     what="no token id wherever it sits, and no pair of features, predicts the target almost perfectly",
+    applies=("leak_probe",),
     checks=(hidden_leaks,),
     after=("target_leak",),
 )

@@ -124,6 +124,7 @@ GATE = Gate(
     settings=TargetRangeSettings,
     tip=TIP,
     what="held-out regression targets lie within the training range as often as a random split puts them",
+    applies=("continuous_targets",),
     checks=(targets_in_range,),
     after=("targets",),
 )

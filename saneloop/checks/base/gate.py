@@ -28,6 +28,8 @@ CONDITIONS = {
     "accumulation": "gradient accumulation (`accelerator.gradient_accumulation_steps` > 1)",
     "processes": "several processes whose parameters are replicated (not sharded)",
     "class_labels": "targets that are class labels",
+    "continuous_targets": "continuous targets (regression)",
+    "leak_probe": "class labels over token inputs, or continuous targets",
     "wider": "a wider model to compare with (`gates.capacity.wider`)",
     "pretrained": "a model that starts pretrained (init_from, `model_pretrained`, from_pretrained, its loss at init)",
     "epochs": "more than one epoch over shuffled data",
