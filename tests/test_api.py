@@ -56,7 +56,9 @@ def test_runs_twice_in_one_process_with_different_recipes_and_leaves_no_state_be
 
 
 def test_a_halt_is_a_result_and_a_bad_recipe_an_error(tmp_path):
-    halted = saneloop.run("classify", [*QUICK, "gates.overfit.max_steps=2"], run_dir=tmp_path / "h")
+    halted = saneloop.run(
+        "classify", [*QUICK, "gates.overfit.max_steps=2", "gates.overfit.ceiling=2"], run_dir=tmp_path / "h"
+    )
     assert halted.status == "halted" and halted.exit_code == EXIT_HALTED and not halted.passed
     assert halted.halted_at == {"stage": "overfit", "gate": "overfit"} and not halted.verdict("overfit").passed
     with pytest.raises(InputError, match="The options for recipe are: binary, charlm, classify, regress"):

@@ -142,9 +142,11 @@ def test_bad_input_is_refused_clearly(case: Case, tmp_path: Path):
 
 
 def test_resume_dir_without_a_checkpoint_is_refused_and_keeps_the_earlier_report(tmp_path):
-    code, halted = run_pipeline(tmp_path, *FAST, "gates.overfit.max_steps=2")
+    code, halted = run_pipeline(tmp_path, *FAST, "gates.overfit.max_steps=2", "gates.overfit.ceiling=2")
     assert code == EXIT_HALTED
-    result = run_config(compose_cfg(*FAST, "gates.overfit.max_steps=2", f"resume={tmp_path}"), tmp_path)
+    result = run_config(
+        compose_cfg(*FAST, "gates.overfit.max_steps=2", "gates.overfit.ceiling=2", f"resume={tmp_path}"), tmp_path
+    )
     assert result.exit_code == EXIT_INPUT_ERROR and result.status == "error"
     assert (
         f"{tmp_path} has no checkpoint to resume from: that run halted at overfit/overfit, before train "

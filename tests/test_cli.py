@@ -48,7 +48,9 @@ def test_same_seed_gives_identical_metrics(default_run, tmp_path):
 
 
 def test_halt_exits_with_documented_status_and_writes_reports(tmp_path):
-    result = run_cli(tmp_path, "+recipe=classify", "gates.overfit.max_steps=2", "output.progress=false")
+    result = run_cli(
+        tmp_path, "+recipe=classify", "gates.overfit.max_steps=2", "gates.overfit.ceiling=2", "output.progress=false"
+    )
     assert result.returncode == EXIT_HALTED
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["halted_at"] == {"stage": "overfit", "gate": "overfit"}
