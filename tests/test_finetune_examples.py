@@ -22,11 +22,11 @@ FOLDER = REPO / "examples" / "finetune"
 QUIET = ["output.progress=false", "output.figures=false"]
 # The quick variant's pretraining: a few hundred lines, 40 steps; it only makes a checkpoint (too short to beat a
 # bigram at evaluate, which the full pretraining does).
-QUICK = ["data.limit=1500", "train.max_steps=40", "gates.beats_baselines.enabled=false"]
+QUICK = ["train.max_steps=150", "gates.beats_baselines.enabled=false"]
 # LoRA on every linear layer and on the tied embedding / lm head: on c_attn alone (or all-linear, which leaves the
 # head out) the adapted model cannot memorise 8 lines (overfit halts; examples/finetune/README.md has the numbers).
 TARGETS = "peft.target_modules=[c_attn,c_proj,c_fc,lm_head,wte]"
-LORA = ["data.text=python", "+peft=lora", "peft.r=8", TARGETS, "optim.lr=1e-2"]
+LORA = ["data.text=docstrings", "+peft=lora", "peft.r=8", TARGETS, "optim.lr=1e-2"]
 
 
 def run_example(run_dir: Path, monkeypatch, recipe: str, *overrides: str) -> tuple[int, dict]:
@@ -45,7 +45,7 @@ def test_lora_on_a_gpt2_pretrained_by_saneloop_passes_through_overfit(tmp_path, 
     code, report = run_example(tmp_path / "pre", monkeypatch, "gpt2_text", *QUICK, "gates.capacity.enabled=false")
     assert code == EXIT_PASSED, report
     assert (tmp_path / "pre" / "model.safetensors").exists()
-    tune = [*LORA, "data.limit=1500", f"init_from.path={tmp_path / 'pre'}", "stop_after=overfit"]
+    tune = [*LORA, f"init_from.path={tmp_path / 'pre'}", "stop_after=overfit"]
     code, report = run_example(tmp_path / "lora", monkeypatch, "gpt2_text", *tune)
     assert code == EXIT_PASSED, report
     assert "(100.0% of the parameters" in _loaded_note(report)
@@ -68,7 +68,7 @@ def test_gpt2_fine_tuned_on_python_beats_its_start_in_full_and_with_lora(tmp_pat
     code, report = run_example(tmp_path / "pre", monkeypatch, "gpt2_text")
     assert code == EXIT_PASSED, report
     results = {}
-    for name, extra in {"full": ["data.text=python"], "lora": LORA}.items():
+    for name, extra in {"full": ["data.text=docstrings"], "lora": LORA}.items():
         tune = [*extra, f"init_from.path={tmp_path / 'pre'}", "gates.capacity.enabled=false"]
         code, report = run_example(tmp_path / name, monkeypatch, "gpt2_text", *tune)
         assert code == EXIT_PASSED, report
