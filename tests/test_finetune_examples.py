@@ -6,12 +6,15 @@ overfit; the full runs, with their quality before and after, are slow."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from saneloop.errors import EXIT_PASSED
+from saneloop.models.adapters import add_lora, merged
 from saneloop.runner import compose_config, run_config
 from tests.conftest import REPO, gate
 
@@ -20,11 +23,11 @@ pytest.importorskip("peft")
 
 FOLDER = REPO / "examples" / "finetune"
 QUIET = ["output.progress=false", "output.figures=false"]
-# The quick variant's pretraining: 3,000 lines of code, 150 steps; it only makes a checkpoint (too short to beat a
+# The quick variant's pretraining: 2,000 lines of code, 120 steps; it only makes a checkpoint (too short to beat a
 # bigram at evaluate, which the full pretraining does), long enough that its loss at init on docstrings is clearly
 # below their unigram entropy (2.91 against 3.22 nats, seed 0; after 40 steps it was not), as init_loss asks of a
 # pretrained model.
-QUICK = ["data.limit=3000", "train.epochs=2", "train.max_steps=150", "gates.beats_baselines.enabled=false"]
+QUICK = ["data.limit=2000", "train.epochs=3", "train.max_steps=120", "gates.beats_baselines.enabled=false"]
 # LoRA on every linear layer and on the tied embedding / lm head: on c_attn alone (or all-linear, which leaves the
 # head out) the adapted model cannot memorise 8 lines (overfit halts; examples/finetune/README.md has the numbers).
 TARGETS = "peft.target_modules=[c_attn,c_proj,c_fc,lm_head,wte]"
@@ -64,8 +67,33 @@ def test_lora_on_a_gpt2_pretrained_by_saneloop_passes_through_overfit(tmp_path, 
         assert gate(report, name)["status"] == "passed", gate(report, name)
 
 
+def test_the_lora_examples_merged_gpt2_computes_what_its_adapted_model_did():
+    """The example adapts wte and lm_head, which share one weight: the merged model that evaluate saves
+    (model.safetensors) must give the adapted model's outputs, its keys GPT-2's own."""
+    from omegaconf import OmegaConf
+
+    from saneloop.models.hf import from_config
+
+    spec = OmegaConf.load(FOLDER / "conf" / "model" / "tiny_gpt2.yaml")
+    spec.pop("_target_")
+    spec.vocab_size = 97
+    torch.manual_seed(0)
+    bare = from_config(**spec)
+    targets = TARGETS.split("=", 1)[1].strip("[]").split(",")
+    model = add_lora(copy.deepcopy(bare), r=8, alpha=16, target_modules=targets)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.normal_(std=0.1)  # trained adapters (peft starts B, or an embedding's A, at zero)
+    ids = torch.randint(1, 97, (4, 24))
+    together = merged(model).eval()
+    assert set(together.state_dict()) == set(bare.state_dict())
+    adapted, merged_out = model.eval()(input_ids=ids).logits, together(input_ids=ids).logits
+    assert torch.allclose(merged_out, adapted, atol=1e-5), (merged_out - adapted).abs().max()
+
+
 @pytest.mark.slow
-def test_gpt2_fine_tuned_on_python_beats_its_start_in_full_and_with_lora(tmp_path, monkeypatch):
+def test_gpt2_pretrained_on_code_fine_tuned_on_docstrings_beats_its_start_in_full_and_with_lora(tmp_path, monkeypatch):
     """Numbers in examples/finetune/README.md (seed 0)."""
     code, report = run_example(tmp_path / "pre", monkeypatch, "gpt2_text")
     assert code == EXIT_PASSED, report
