@@ -12,6 +12,7 @@ fine-tuning).
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import string
 import tokenize
@@ -75,12 +76,20 @@ def _comment_lines(source: str) -> set[int]:
 def python_part(kind: str) -> str:
     """saneloop's Python source, in a fixed order: its "docstrings" (docstrings and comment lines) or its
     "code" (every other line)."""
-    kept = []
+    return _python_parts()[kind == "docstrings"]
+
+
+@functools.lru_cache(maxsize=1)
+def _python_parts() -> tuple[str, str]:
+    """(code, docstrings) of saneloop's source, parsed once per process (a pretraining and a fine-tuning run
+    in one process read both)."""
+    parts: tuple[list[str], list[str]] = ([], [])
     for path in sorted(SOURCE.rglob("*.py")):
         source = path.read_text().replace("\t", "    ")
         prose = _docstring_lines(source) | _comment_lines(source)
-        kept += [row for i, row in enumerate(source.split("\n"), 1) if (i in prose) == (kind == "docstrings")]
-    return "\n".join(kept)
+        for i, row in enumerate(source.split("\n"), 1):
+            parts[i in prose].append(row)
+    return "\n".join(parts[0]), "\n".join(parts[1])
 
 
 def read(text: str) -> str:
