@@ -150,4 +150,17 @@ def summary(model: nn.Module) -> str:
     return (
         f"peft: LoRA r={config.r}, alpha={config.lora_alpha:g} on {adapted} modules{saved}; "
         f"{trainable:,} of {total:,} parameters train ({trainable / max(total, 1):.1%}), the base is frozen"
+        + _untied_note(model)
+    )
+
+
+def _untied_note(model: nn.Module) -> str:
+    """What the saved merged model changes for tied weights that adapters train apart."""
+    pairs = sorted({tuple(sorted(pair)) for pair in tied_adapted(model)})
+    if not pairs:
+        return ""
+    named = ", ".join(f"{a} and {b}" for a, b in pairs)
+    return (
+        f"; {named} share one weight and adapt apart: the merged model (model.safetensors) unties them, "
+        "so a run that loads it builds its model untied (a transformers model: model.tie_word_embeddings=false)"
     )
