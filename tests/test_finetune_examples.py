@@ -93,8 +93,11 @@ def test_the_lora_examples_merged_gpt2_computes_what_its_adapted_model_did():
 
 
 @pytest.mark.slow
-def test_gpt2_pretrained_on_code_fine_tuned_on_docstrings_beats_its_start_in_full_and_with_lora(tmp_path, monkeypatch):
-    """Numbers in examples/finetune/README.md (seed 0)."""
+def test_gpt2_pretrained_on_code_fine_tuned_on_docstrings_beats_its_start_and_training_from_scratch(
+    tmp_path, monkeypatch
+):
+    """Numbers in examples/finetune/README.md (seed 0): the same GPT-2 trained on the docstrings alone, from
+    scratch, for the same steps, ends worse than either fine-tuning (pretraining on code helps)."""
     code, report = run_example(tmp_path / "pre", monkeypatch, "gpt2_text")
     assert code == EXIT_PASSED, report
     results = {}
@@ -102,9 +105,11 @@ def test_gpt2_pretrained_on_code_fine_tuned_on_docstrings_beats_its_start_in_ful
         tune = [*extra, f"init_from.path={tmp_path / 'pre'}", "gates.capacity.enabled=false"]
         code, report = run_example(tmp_path / name, monkeypatch, "gpt2_text", *tune)
         assert code == EXIT_PASSED, report
-        results[name] = (gate(report, "init_loss")["value"], report["metrics"])
-    for start, metrics in results.values():
-        assert metrics["loss"] < 0.8 * start, results
+        results[name] = (gate(report, "init_loss")["value"], report["metrics"]["loss"])
+    scratch = ["data.text=docstrings", "gates.capacity.enabled=false", "gates.beats_baselines.enabled=false"]
+    _, report = run_example(tmp_path / "scratch", monkeypatch, "gpt2_text", *scratch)
+    for start, end in results.values():
+        assert end < 0.9 * start and end < report["metrics"]["loss"], (results, report["metrics"])
 
 
 @pytest.mark.slow
