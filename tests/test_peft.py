@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from saneloop.checks.params_learn import every_param_learns
+from saneloop.datasets import digits
 from saneloop.engine import checkpoint
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
 from saneloop.models import MLP
@@ -24,9 +25,20 @@ QUIET = ["output.progress=false", "output.figures=false"]
 LORA = ["+peft=lora", "peft.r=4", "model.hidden=32", "++gates.capacity.wider={peft.r: 8}"]
 
 
-def _pretrained(path, hidden: int = 32):
+def _pretrained(path, hidden: int = 32, items: int = 400, steps: int = 150):
+    """The recipe's MLP trained in a plain loop on the first training digits, saved as a state dict: a
+    pretrained model, whose loss at init is clearly below the prior's (random weights would halt init_loss)."""
+    train, _ = digits()
+    x, y = train.tensors[0][:items], train.tensors[1][:items]
     torch.manual_seed(123)
-    torch.save(MLP(64, 10, hidden=hidden).state_dict(), path)
+    model = MLP(64, 10, hidden=hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        batch = torch.randint(0, items, (64,))
+        optimizer.zero_grad()
+        F.cross_entropy(model(x[batch]), y[batch]).backward()
+        optimizer.step()
+    torch.save(model.state_dict(), path)
     return path
 
 
@@ -80,6 +92,46 @@ def test_merged_has_the_bare_models_keys_and_outputs():
     assert set(bare.state_dict()) == set(MLP(64, 10, hidden=16).state_dict())
     assert torch.allclose(bare(x), model(x), atol=1e-5)
     assert is_adapted(model), "merging works on a copy: the run's model keeps its adapters"
+
+
+class TiedLM(torch.nn.Module):
+    """A language model whose output layer shares the embedding's weight (as GPT-2's lm_head and wte do)."""
+
+    def __init__(self, vocab: int = 11, dim: int = 8) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, dim)
+        self.mix = torch.nn.Linear(dim, dim)
+        self.head = torch.nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.mix(self.embed(ids))))
+
+
+def _trained(model: torch.nn.Module) -> torch.nn.Module:
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.normal_(std=0.3)  # trained: updates not zero (peft starts B, or an embedding's A, at 0)
+    return model.eval()
+
+
+@pytest.mark.parametrize("targets", [["embed", "mix", "head"], ["head"], ["embed"]])
+def test_merging_adapters_on_a_tied_weight_computes_what_the_adapted_model_did(targets):
+    """Merged into one shared tensor, each module's update would reach the other module too (the LoRA example's
+    lm_head and wte); the merged model unties them and computes what the adapted model did."""
+    torch.manual_seed(0)
+    model = _trained(add_lora(TiedLM(), r=4, alpha=8, target_modules=targets))
+    ids = torch.randint(0, 11, (4, 7))
+    bare = merged(model)
+    assert set(bare.state_dict()) == set(TiedLM().state_dict())
+    assert torch.allclose(bare(ids), model(ids), atol=1e-5), (bare(ids) - model(ids)).abs().max()
+    inner = model.base_model.model
+    assert _weight(inner.head) is _weight(inner.embed), "the run's model keeps its tie"
+
+
+def _weight(module: torch.nn.Module) -> torch.nn.Parameter:
+    return getattr(module, "base_layer", module).weight
 
 
 def test_with_rank_doubles_the_rank_on_the_same_base():

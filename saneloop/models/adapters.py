@@ -89,10 +89,44 @@ def base_of(model: nn.Module) -> nn.Module:
 
 def merged(model: nn.Module) -> nn.Module:
     """A copy of `model` with the adapters merged into the base weights: the bare model's keys, what a run
-    without adapters (init_from) or `from_pretrained` reads. `model` itself when it has no adapters."""
+    without adapters (init_from) or `from_pretrained` reads. `model` itself when it has no adapters.
+    An adapted module whose weight is tied to another module's (GPT-2's `lm_head` and `wte`) gets its own
+    copy first: merging into one shared tensor would add each module's update to the other's, and the
+    merged model would not compute what the adapted one did. Its tied pairs come back untied
+    (`tie_word_embeddings=False` on a transformers config, so `from_pretrained` does not tie them again)."""
     if not is_adapted(model):
         return model
-    return copy.deepcopy(model).merge_and_unload()  # type: ignore[operator]
+    copied = copy.deepcopy(model)
+    untied = _untie_adapted(base_of(copied))
+    bare = copied.merge_and_unload()  # type: ignore[operator]
+    config = getattr(bare, "config", None)
+    if untied and getattr(config, "tie_word_embeddings", False):
+        config.tie_word_embeddings = False
+    return bare
+
+
+def tied_adapted(model: nn.Module) -> list[tuple[str, str]]:
+    """(adapted module, module it shares its weight with) for every adapted module whose base weight is tied
+    to another module's: the merged model unties them (`merged`)."""
+    owners: dict[int, list[str]] = {}
+    for name, module in base_of(model).named_modules():
+        weight = module._parameters.get("weight")  # the module's own weight, not a submodule's
+        if weight is not None:
+            owners.setdefault(id(weight), []).append(name.removesuffix(".base_layer"))
+    return [(a, b) for names in owners.values() for a in names for b in names if a != b and _adapted(model, a)]
+
+
+def _adapted(model: nn.Module, name: str) -> bool:
+    return hasattr(base_of(model).get_submodule(name), "base_layer")
+
+
+def _untie_adapted(base: nn.Module) -> list[str]:
+    """Give each adapted module whose base weight is tied to another module's its own copy of that weight."""
+    names = sorted({a for a, _ in tied_adapted(base)})
+    for name in names:
+        layer = base.get_submodule(name).base_layer
+        layer.weight = nn.Parameter(layer.weight.detach().clone(), requires_grad=layer.weight.requires_grad)
+    return names
 
 
 def with_rank(model: nn.Module, r: int) -> nn.Module:
@@ -116,4 +150,17 @@ def summary(model: nn.Module) -> str:
     return (
         f"peft: LoRA r={config.r}, alpha={config.lora_alpha:g} on {adapted} modules{saved}; "
         f"{trainable:,} of {total:,} parameters train ({trainable / max(total, 1):.1%}), the base is frozen"
+        + _untied_note(model)
+    )
+
+
+def _untied_note(model: nn.Module) -> str:
+    """What the saved merged model changes for tied weights that adapters train apart."""
+    pairs = sorted({tuple(sorted(pair)) for pair in tied_adapted(model)})
+    if not pairs:
+        return ""
+    named = ", ".join(f"{a} and {b}" for a, b in pairs)
+    return (
+        f"; {named} share one weight and adapt apart: the merged model (model.safetensors) unties them, "
+        "so a run that loads it builds its model untied (a transformers model: model.tie_word_embeddings=false)"
     )
