@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         "--zoo", action="store_true", help="run the clean-model zoo (bench/zoo) instead, every gate recorded"
     )
     p.add_argument("--name", help="output files' name: NAME.json, NAME_table.md (default bugbench, or zoo)")
+    p.add_argument("--seeds", help="comma-separated seeds of the zoo and the clean controls (default: 0-4)")
     args = p.parse_args(argv)
 
     if args.zoo:
@@ -217,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in cases if c.name in wanted]
     if args.recipe:
         cases = [c for c in cases if c.recipe in args.recipe.split(",")]
+    cases = _on_seeds(cases, args.seeds)
     rows, wall = run_all(cases, args)
     t = totals(rows)
     out, name = Path(args.out), args.name or "bugbench"
@@ -266,6 +268,14 @@ def _progress(row: dict, done: int, total: int) -> None:
     )
 
 
+def _on_seeds(cases: list[Case], seeds: str | None) -> list[Case]:
+    """The zoo's and the clean controls' cases on `seeds` only (planted bugs run once, on their own seed)."""
+    if not seeds:
+        return cases
+    wanted = {int(s) for s in seeds.split(",")}
+    return [c for c in cases if c.kind == "bug" or c.seed in wanted]
+
+
 def run_zoo(args: argparse.Namespace) -> int:
     """The clean-model zoo: every setup on seeds 0-4, every gate judged; per-gate and per-setup tables."""
     cases = zoo()
@@ -273,6 +283,7 @@ def run_zoo(args: argparse.Namespace) -> int:
         cases = [c for c in cases if c.name in set(args.only.split(","))]
     if args.recipe:
         cases = [c for c in cases if c.recipe == args.recipe]
+    cases = _on_seeds(cases, args.seeds)
     rows, wall = run_all(cases, args, record_all=True)
     t = {**zoo_report.zoo_totals(rows), "per_gate": zoo_report.per_gate(rows)}
     out, name = Path(args.out), args.name or "zoo"
