@@ -15,6 +15,9 @@ import torch
 HASHES, TABLES, WIDTH = 6, 24, 4.0  # K, L, bucket width in radii
 _MAX_OFFSET = 64  # members of one bucket compared with each other (a denser bucket is cut there)
 _PRIME = 1_000_003
+# Candidate pairs are measured in parts of at most this many gathered values per side (2 x 8 MB): dense buckets
+# (text padded to one length) give tens of millions of candidates, and gathering them at once took 17 GB.
+_GATHERED = 1 << 20
 
 
 def distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -54,8 +57,13 @@ def close_pairs(rows: torch.Tensor, radius: float, seed: int = 0) -> torch.Tenso
     pairs = torch.unique(torch.cat(found), dim=0) if found else torch.zeros(0, 2, dtype=torch.long)
     if not len(pairs):
         return pairs
+    keep = [_within(rows, part, radius) for part in pairs.split(max(1, _GATHERED // max(1, rows.shape[1])))]
+    return pairs[torch.cat(keep)]
+
+
+def _within(rows: torch.Tensor, pairs: torch.Tensor, radius: float) -> torch.Tensor:
     d = distances(rows[pairs[:, 0]], rows[pairs[:, 1]])
-    return pairs[(d < radius) & (d > 0)]
+    return (d < radius) & (d > 0)
 
 
 def _keys(rows: torch.Tensor, radius: float, gen: torch.Generator) -> torch.Tensor:
