@@ -29,8 +29,8 @@ GPT2_NA = {"loopy_reference"}
 # on batches padded to different widths per split; label_noise for per-position targets; data_order
 # within the first epoch; trained_causality for a classifier.
 WAVE2_NA = {"grad_accumulation", "replicas", "resume_order", "target_leak"}
-SPEAKERS_NA |= WAVE2_NA | {"trained_causality"}
-GPT2_NA |= WAVE2_NA | {"label_noise", "data_order"}
+SPEAKERS_NA |= WAVE2_NA | {"trained_causality", "target_range", "pretrained_lr"}  # class ids, from scratch
+GPT2_NA |= WAVE2_NA | {"label_noise", "data_order", "target_range", "hidden_leak", "pretrained_lr"}  # token targets
 
 
 def run_example(tmp_path, monkeypatch, folder: str, recipe: str, *overrides: str) -> tuple[int, dict]:
