@@ -40,10 +40,11 @@ class ContaminationSettings(GateSettings):
     # Fewer copies than this are reported, not judged: the few easiest items of a test set can be copies by
     # nature (short lines, stock phrases), and 4 copies that all rank first are already 3.4 standard errors.
     min_copies: int = bounded(10, low=1)
-    # ... and the copies must move the test set's mean loss by more than this many of its own standard errors:
-    # a contamination whose effect on the quoted number stays inside that number's error bar misleads no one
-    # (natural duplication, 2.8% of a code corpus's test lines, moved it by 1-2 standard errors in the zoo).
-    material: float = bounded(2.0, low=0)
+    # ... and the copies must lower the mean test loss by more than this share of the clean items' mean loss:
+    # a contamination whose effect on the quoted number is a fraction of a percent misleads no one. Natural
+    # duplication in the zoo (a code corpus, 2.8% of test lines copied; GPT-2 lines padded to one length, 4%)
+    # moved it by 0.6-1.2%; the bench's remembered copies (13% of the test set) by 11.6%.
+    material: float = bounded(0.05, low=0)
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,16 @@ def _judge(m: CopyMetrics, lead: Lead, settings: Any) -> Verdict:
     z = round(lead.z, 2) if math.isfinite(lead.se) else None
     if z is None or not lead.clear(settings.z, settings.min_gain):
         return passed(GATE, z, expected, f"{shown}: the copies do not inflate the metric", TIP, **details)
-    moved = f"they lower the mean test loss by {m.shift:.4g}, {m.shift / m.loss_se:.2g} of its standard errors"
-    if not m.shift > settings.material * m.loss_se:
+    moved = (
+        f"they lower the mean test loss by {m.shift:.4g}, {m.shift / m.clean_loss:.1%} of the clean items' "
+        f"({m.shift / m.loss_se:.2g} standard errors)"
+    )
+    if not m.shift > settings.material * m.clean_loss:
         return passed(
             GATE,
             z,
             expected,
-            f"{shown}; {moved}: within the metric's error bar, so the number quoted is not misled; both are "
+            f"{shown}; {moved}: under {settings.material:.0%}, so the number quoted is not misled; both are "
             f"reported <gates.contamination.material={settings.material}>",
             TIP,
             **details,
