@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
+from bench.plants.pretrained import fit_on_digits
 from saneloop.checks.params_learn import every_param_learns
-from saneloop.datasets import digits
 from saneloop.engine import checkpoint
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
 from saneloop.models import MLP
@@ -28,16 +28,8 @@ LORA = ["+peft=lora", "peft.r=4", "model.hidden=32", "++gates.capacity.wider={pe
 def _pretrained(path, hidden: int = 32, items: int = 400, steps: int = 150):
     """The recipe's MLP trained in a plain loop on the first training digits, saved as a state dict: a
     pretrained model, whose loss at init is clearly below the prior's (random weights would halt init_loss)."""
-    train, _ = digits()
-    x, y = train.tensors[0][:items], train.tensors[1][:items]
     torch.manual_seed(123)
-    model = MLP(64, 10, hidden=hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        batch = torch.randint(0, items, (64,))
-        optimizer.zero_grad()
-        F.cross_entropy(model(x[batch]), y[batch]).backward()
-        optimizer.step()
+    model = fit_on_digits(MLP(64, 10, hidden=hidden), items, steps)
     torch.save(model.state_dict(), path)
     return path
 

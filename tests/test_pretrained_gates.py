@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 import saneloop
+from bench.plants.pretrained import fit_on_digits
 from saneloop.datasets import digits
 from saneloop.errors import EXIT_INPUT_ERROR, EXIT_PASSED, InputError
 from saneloop.models import MLP
@@ -20,17 +20,8 @@ QUICK = ["output.progress=false", "output.save_weights=false", "output.figures=f
 def pretrained_classifier(items: int = 400, steps: int = 150) -> nn.Module:
     """The recipe's MLP (hidden 32) trained in a plain loop on the first `items` training digits: a model
     built and trained in a notebook, which says nothing about its past."""
-    train, _ = digits()
-    x, y = train.tensors[0][:items], train.tensors[1][:items]
     torch.manual_seed(0)
-    model = MLP(64, 10, hidden=32)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        batch = torch.randint(0, items, (64,))
-        optimizer.zero_grad()
-        F.cross_entropy(model(x[batch]), y[batch]).backward()
-        optimizer.step()
-    return model
+    return fit_on_digits(MLP(64, 10, hidden=32), items, steps)
 
 
 def _verdict(result, name: str) -> dict:

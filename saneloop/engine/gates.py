@@ -30,12 +30,13 @@ PROBES = ("modes", "params_learn", "batch_independence", "causality")
 PROBES_END = "sanity"  # the stage the probes run in: a pending halt is raised when it ends
 MODEL_SETUP_GATES = ("last_batch", "determinism")  # setup's gates that run the model (the rest read data only)
 EVERY_MODEL_GATE = ("*",)
+_NON_FINITE = (EVERY_MODEL_GATE, "a non-finite input makes the outputs computed from it meaningless")
 # A failed gate -> (the later gates it leaves without meaning, why). EVERY_MODEL_GATE: every gate that
 # runs the model (setup's data gates still run: they read the data, not a model's output on it).
 SPOILS: dict[str, tuple[tuple[str, ...], str]] = {
     "targets": (EVERY_MODEL_GATE, "a target the task cannot read makes every loss on it meaningless"),
-    "inputs_finite": (EVERY_MODEL_GATE, "a non-finite input makes the outputs computed from it meaningless"),
-    "full_pass": (EVERY_MODEL_GATE, "a non-finite input makes the outputs computed from it meaningless"),
+    "inputs_finite": _NON_FINITE,
+    "full_pass": _NON_FINITE,  # setup's read of a bad item outside the sample
     "input_independent": (("too_good",), "too_good reads the held-out losses input_independent could not decide"),
     "full_eval": (("eval_repeatable", "beats_baselines"), "the metrics did not read every example exactly once"),
 }

@@ -12,14 +12,10 @@ from ..checks.capacity import CapacitySettings, more_unfrozen
 from ..data.seeding import seed_everything
 from ..models.adapters import is_adapted, with_rank
 from ..models.head import find_head
-from ..models.pretrained import load_pretrained
 from .context import Built, RunContext
 from .setup import seeded_model
 
 NAME = "capacity"
-# Config keys that add trainable capacity to a pretrained model without changing its pretrained shapes (the
-# peft group's adapter rank): a widened model built with them can load init_from's weights.
-ADAPTER_KEYS = ("peft.",)
 
 
 def run(ctx: RunContext, built: Built) -> None:
@@ -27,12 +23,14 @@ def run(ctx: RunContext, built: Built) -> None:
 
 
 def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
+    """The model against a larger one: a higher rank (adapters), more of it unfrozen or the same weights in a
+    model with more of them trainable (pretrained), or a wider model from the seed (from scratch)."""
     if is_adapted(built.model):  # +peft=lora: more trainable capacity is a higher rank on the same base
         return _higher_rank(ctx, built, settings)
-    if built.pretraining is not None:
-        return _pretrained_capacity(ctx, built, settings)
+    if built.pretraining is not None and settings.unfreeze:
+        return _unfrozen(ctx, built, settings)
     if not settings.wider:
-        return skipped(CAPACITY, "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}")
+        return skipped(CAPACITY, _nothing_larger(built))
     absent = [key for key in settings.wider if not ctx.builders.has(key)]
     if absent:
         return skipped(
@@ -42,40 +40,48 @@ def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verd
         )
     what = ", ".join(f"{k}={v}" for k, v in settings.wider.items())
     wider = _wider_model(ctx, built, settings)
-    if built.loaded is not None and not _same_weights(wider, built.model):
+    if (built.pretraining is not None or built.loaded is not None) and not _same_weights(wider, built.model):
         return skipped(
             CAPACITY,
-            f"the model starts from pretrained weights (init_from) and {what} changes their shapes: a fresh wider "
-            "model is no fair comparison. Compare more trainable capacity on the same weights instead, e.g. more "
-            f"unfrozen layers, or a higher rank under +peft=lora <gates.capacity.wider={settings.wider}>",
+            f"{_pretrained(built)} and {what} changes the shapes of its weights: a wider model would start from "
+            "random init, not from its pretraining, and say nothing of this one. Compare more trainable capacity "
+            "on the same weights instead: more unfrozen blocks (gates.capacity.unfreeze=[body.2.*]), a config "
+            "that unfreezes more of the same model, or a higher rank under +peft=lora "
+            f"<gates.capacity.wider={settings.wider}>",
         )
-    seed_everything(ctx.seed, ctx.settings.deterministic)
-    optimizer, loss_fn = ctx.builders.optimizer, built.task.loss
-    return wider_no_worse(
-        built.model, wider, built.loaders.probe(), loss_fn, optimizer, settings, what, ctx.device, outputs=ctx.outputs
+    return _compare(ctx, built, wider, settings, what)
+
+
+def _unfrozen(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
+    """The pretrained model against a copy with its frozen parameters matching `unfreeze` trainable."""
+    larger, opened = more_unfrozen(built.model, settings.unfreeze)
+    if not opened:
+        return skipped(CAPACITY, f"no frozen parameter matches <gates.capacity.unfreeze={settings.unfreeze}>")
+    return _compare(
+        ctx, built, larger, settings, f"{len(opened)} more parameter tensors unfrozen: {', '.join(opened[:6])}"
     )
 
 
-def _pretrained_capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
-    """More trainable capacity of the same pretrained model: more unfrozen parameters, or a higher adapter
-    rank (`wider` on adapter keys, the wider model loading init_from's weights); else skipped, saying why."""
-    if settings.unfreeze:
-        larger, opened = more_unfrozen(built.model, settings.unfreeze)
-        if not opened:
-            return skipped(CAPACITY, f"no frozen parameter matches <gates.capacity.unfreeze={settings.unfreeze}>")
-        what = f"{len(opened)} more parameter tensors unfrozen: {', '.join(opened[:6])}"
-    elif settings.wider and built.loaded is not None and all(k.startswith(ADAPTER_KEYS) for k in settings.wider):
-        larger, what = _wider_model(ctx, built, settings), ", ".join(f"{k}={v}" for k, v in settings.wider.items())
-        source = ctx.settings.init_from  # the same pretrained weights under the larger adapters
-        load_pretrained(larger, str(source.path), source.new, source.min_loaded)
-    else:
-        return skipped(
-            CAPACITY,
-            f"the model is pretrained ({built.pretraining.source}): a wider model would start from random init, not "
-            "from its pretraining, and say nothing of this one. Compare more trainable capacity instead: more "
-            "unfrozen blocks (gates.capacity.unfreeze=[body.2.*]) or a higher adapter rank "
-            "(gates.capacity.wider={peft.r: 16}, with init_from)",
-        )
+def _nothing_larger(built: Built) -> str:
+    if built.pretraining is None:
+        return "no wider model configured; set e.g. gates.capacity.wider={model.hidden: 512}"
+    return (
+        f"{_pretrained(built)}: a wider model would start from random init, not from its pretraining, and say "
+        "nothing of this one. Compare more trainable capacity instead: more unfrozen blocks "
+        "(gates.capacity.unfreeze=[body.2.*]) or a higher adapter rank (+peft=lora, gates.capacity.wider={peft.r: 16})"
+    )
+
+
+def _pretrained(built: Built) -> str:
+    return (
+        f"the model is pretrained ({built.pretraining.source})"
+        if built.pretraining
+        else "the model starts from init_from"
+    )
+
+
+def _compare(ctx: RunContext, built: Built, larger: nn.Module, settings: CapacitySettings, what: str) -> Verdict:
+    """Both trained from the same seed, on the same probe batches, with the run's optimizer and loss."""
     seed_everything(ctx.seed, ctx.settings.deterministic)
     return wider_no_worse(
         built.model,
@@ -120,16 +126,4 @@ def _higher_rank(ctx: RunContext, built: Built, settings: CapacitySettings) -> V
             "an adapted model's trainable capacity is its rank, and no higher rank is configured; set e.g. "
             f"++gates.capacity.wider={{peft.r: 16}} <gates.capacity.wider={settings.wider}>",
         )
-    wider = with_rank(built.model, int(rank)).to(ctx.device)
-    seed_everything(ctx.seed, ctx.settings.deterministic)
-    return wider_no_worse(
-        built.model,
-        wider,
-        built.loaders.probe(),
-        built.task.loss,
-        ctx.builders.optimizer,
-        settings,
-        f"peft.r={rank}",
-        ctx.device,
-        outputs=ctx.outputs,
-    )
+    return _compare(ctx, built, with_rank(built.model, int(rank)).to(ctx.device), settings, f"peft.r={rank}")

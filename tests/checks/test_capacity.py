@@ -28,8 +28,9 @@ def test_clean_run_passes(default_run):
     assert found["status"] == "passed" and "model.hidden=512" in found["message"]
 
 
-def _pretrained_stage_args(unfreeze=()):
-    """What the capacity stage reads, for a pretrained MLP whose body is frozen (a linear probe)."""
+def _pretrained_stage_args(unfreeze=(), wider=None):
+    """What the capacity stage reads, for a pretrained MLP whose body is frozen (a linear probe); `wider`
+    builds the larger model from `gates.capacity.wider` (default: twice the hidden width)."""
     from types import SimpleNamespace
 
     import torch
@@ -43,10 +44,13 @@ def _pretrained_stage_args(unfreeze=()):
     model = MLP(64, 10, hidden=16)
     model.body.requires_grad_(False)
     x, y = torch.rand(64, 64), torch.randint(0, 10, (64,))
+    widened = lambda over: SimpleNamespace(model=lambda: MLP(64, 10, hidden=over.get("model.hidden", 16)))
     ctx = SimpleNamespace(
         seed=0,
-        settings=SimpleNamespace(deterministic=True),
-        builders=SimpleNamespace(optimizer=lambda params: torch.optim.SGD(params, lr=0.1)),
+        settings=SimpleNamespace(deterministic=True, model_head=None),
+        builders=SimpleNamespace(
+            optimizer=lambda params: torch.optim.SGD(params, lr=0.1), has=lambda key: True, widened=widened
+        ),
         device=None,
         outputs=DEFAULT_OUTPUTS,
     )
@@ -54,10 +58,12 @@ def _pretrained_stage_args(unfreeze=()):
         model=model,
         pretraining=Pretraining("declared: model_pretrained=true", head=True),
         loaders=SimpleNamespace(probe=lambda: [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]),
-        task=SimpleNamespace(loss=F.cross_entropy),
+        task=SimpleNamespace(loss=F.cross_entropy, head_size=lambda: 10, init_bias=lambda bias, targets: ""),
+        train_summary=SimpleNamespace(targets=y),
         loaded=None,
     )
-    return ctx, built, Settings(unfreeze=list(unfreeze), wider={"model.hidden": 512}, steps=8, max_steps=8)
+    settings = Settings(unfreeze=list(unfreeze), wider=wider or {"model.hidden": 512}, steps=8, max_steps=8)
+    return ctx, built, settings
 
 
 def test_a_pretrained_model_skips_a_wider_model_saying_why():
@@ -76,3 +82,25 @@ def test_a_pretrained_model_is_compared_with_more_of_it_unfrozen():
     assert "2 more parameter tensors unfrozen: body.3.weight, body.3.bias" in verdict.message
     none = _capacity(*_pretrained_stage_args(unfreeze=["nowhere.*"]))
     assert none.status == "skipped" and "no frozen parameter matches" in none.message
+
+
+def test_a_pretrained_model_is_compared_with_the_same_weights_in_a_model_with_more_of_them_trainable(monkeypatch):
+    """`wider` that keeps every shape (the example's `model.trainable`, here an MLP built unfrozen): the larger
+    model starts from the pretrained weights, not from the seed."""
+    import torch
+
+    from saneloop.stages import capacity
+
+    started = []
+    compare = capacity.wider_no_worse
+    monkeypatch.setattr(
+        capacity,
+        "wider_no_worse",
+        lambda model, larger, *a, **k: (
+            started.append({n: v.clone() for n, v in larger.state_dict().items()}) or compare(model, larger, *a, **k)
+        ),
+    )
+    ctx, built, settings = _pretrained_stage_args(wider={"model.trainable": "all"})
+    verdict = capacity._capacity(ctx, built, settings)
+    assert verdict.status == "passed" and "model.trainable=all" in verdict.message, verdict.message
+    assert all(torch.equal(started[0][name], value) for name, value in built.model.state_dict().items())
