@@ -124,3 +124,5 @@ def test_a_pretrained_digit_body_under_a_fresh_head_frozen_and_not(tmp_path, mon
     assert code == EXIT_PASSED, report
     assert "2 declared new" in _loaded_note(report)
     assert report["metrics"]["auroc"] > 0.95, report["metrics"]
+    if model == "frozen_mlp":  # compared with the same weights unfrozen, not skipped
+        assert gate(report, "capacity")["status"] == "passed", gate(report, "capacity")["message"]
