@@ -16,6 +16,7 @@ from torch import nn
 
 from ...data.batch import Batch
 from ...models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
+from . import budget
 from .probing import batches as as_batches
 
 LossFn = Callable[[Any, Any], torch.Tensor]
@@ -106,7 +107,9 @@ def step(
     batch: Batch,
     outputs: ModelOutputs = DEFAULT_OUTPUTS,
 ) -> float:
-    """One optimizer step on one batch; its loss (the task's, on the logits `outputs` reads)."""
+    """One optimizer step on one batch; its loss (the task's, on the logits `outputs` reads). Raises
+    `budget.OutOfBudget` first when the running gate has spent its time allowance (measure/budget.py)."""
+    budget.check()
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(forward(model, batch, outputs), batch.targets)
     loss.backward()
