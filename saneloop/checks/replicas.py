@@ -6,19 +6,26 @@ gradients: a rank-dependent learning rate or clipping, an update skipped on one 
 or parameter written from rank-local data. The loss looks fine; the checkpoint (rank 0's) is not
 the model the other ranks trained. The BLOOM-176B clipping bug ran 10+ days unseen; Megatron
 checks `check_param_hashes_across_dp_replicas`. Each parameter's bits are hashed exactly (an
-integer sum, so order-free), gathered, and compared. Sharded parameters (FSDP, DeepSpeed) differ by
-design: the gate is skipped there.
+integer sum, so order-free), gathered, and compared.
+
+Sharded by saneloop (`accelerator.fsdp`, FSDP2): `fully_shard` keeps each process's own slice of its own
+copy and broadcasts nothing (DDP broadcasts process 0's at wrapping), so models that differ (a seed
+that depends on the rank) would be stitched together unseen. The whole models are compared before
+sharding (`before_sharding`); after it, the sharded parameters (DTensors, a different slice on each
+process by design) are left out and the tensors left replicated are compared. Sharded by Accelerate
+itself (DeepSpeed and the like, refused at launch): the gate is skipped.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
+from torch.distributed.tensor import DTensor
 
 from .base.gate import Gate
 from .base.settings import GateSettings, bounded
@@ -37,6 +44,8 @@ def parameter_hashes(model: nn.Module) -> tuple[list[str], torch.Tensor]:
     """Names and one exact int64 hash per parameter (its bits, weighted by position, summed with wrap-around)."""
     names, hashes = [], []
     for name, p in model.named_parameters():
+        if isinstance(p, DTensor):  # sharded: each process holds its own slice
+            continue
         bits = p.detach().contiguous().reshape(-1).view(_INT[p.element_size()]).long()
         weights = torch.arange(1, len(bits) + 1, device=bits.device, dtype=torch.long) * 2654435761 + 1
         names.append(name)
@@ -86,6 +95,7 @@ class ReplicaWatch:
     start: int = 0  # the step training started (or went on) at
     checks: int = 0
     last: tuple[int, Any] = field(default=(0, None))
+    sharded: str = ""  # what was compared before sharding (FSDP), said in every later verdict
 
     def next_step(self, step: int) -> int:
         """The first step after `step` to compare at: each of the first steps, then every checkpoint step."""
@@ -96,11 +106,24 @@ class ReplicaWatch:
     def compare(self, step: int) -> Verdict:
         """Every process's parameter hashes after `step` steps, gathered and judged (every process calls it)."""
         names, hashes = parameter_hashes(self.model)
+        if not names and self.sharded:  # every parameter sharded: nothing replicated left to compare
+            return self.last[1]
         gathered = self.gather(hashes).reshape(self.processes, -1).cpu()
         self.checks += 1
         verdict = judge(names, gathered, step, self.checks)
+        if self.sharded and verdict.passed:
+            verdict = replace(verdict, message=f"{verdict.message}; {self.sharded}")
         self.last = (step, verdict)
         return verdict
+
+    def before_sharding(self) -> Verdict:
+        """The whole models, compared before FSDP shards them: each process keeps its own copy's slice."""
+        verdict = self.compare(0)
+        if verdict.passed:
+            count = len(parameter_hashes(self.model)[0])
+            self.sharded = f"before FSDP sharded them, all {count} parameter tensors were identical"
+            self.last = (0, replace(verdict, message=f"all {self.processes} processes: {self.sharded}"))
+        return self.last[1]
 
     def finish(self, step: int) -> Verdict:
         if self.processes <= 1:

@@ -104,6 +104,19 @@ class CheckpointConfig:
 
 
 @dataclass
+class FsdpConfig:
+    """Sharded training (FSDP2: torch's `fully_shard`) when launched as several processes: `+cluster=fsdp`.
+    Parameters, gradients and optimizer state are split across the processes from `train` on; the gates
+    before `train` run on the whole model in each process (README, "Sharded training (FSDP)")."""
+
+    enabled: bool = False
+    # Module class names sharded one by one (e.g. [Block]: each all-gathered only for its own forward and
+    # backward); empty: the model is one unit, gathered whole for each forward and backward.
+    layers: list[str] = field(default_factory=list)
+    reshard_after_forward: bool = True  # free the gathered weights after forward (gather again for backward)
+
+
+@dataclass
 class AcceleratorConfig:
     """Passed to `accelerate.Accelerator`; `accelerate launch` flags and env settings also apply."""
 
@@ -114,6 +127,7 @@ class AcceleratorConfig:
     # Seconds a collective waits for the other processes before the run stops with an error
     # (a hung or lost process); only used when launched as many processes.
     timeout_s: int = bounded(600, low=1)
+    fsdp: FsdpConfig = field(default_factory=FsdpConfig)
 
 
 @dataclass

@@ -28,7 +28,7 @@ import torch
 
 from ..errors import InputError, Interrupted
 from ..record.atomic import DiskFull, in_background, leftovers, no_space, replacing, wait_for_writes
-from . import interrupts
+from . import interrupts, sharding
 from .hooks import TrainHook, hook_states
 from .progress import Progress
 from .rng_state import gather_ranks, global_rng, loader_generators, set_global_rng
@@ -215,7 +215,7 @@ class Checkpointer:
         rng = {**global_rng(), "loader": self._epoch_rng}
         every_rank = [rng] if accelerator.num_processes == 1 else gather_ranks(rng)
         progress = self.progress.record(accelerator, self.epoch, step - self._epoch_first_step)  # every process
-        model_state = accelerator.get_state_dict(self.model)  # every process takes part (sharded models)
+        model_state, optimizer_state = sharding.states(accelerator, self.model, self.optimizer)  # every process
         if accelerator.is_main_process:
             payload = {
                 "format": FORMAT,
@@ -226,7 +226,7 @@ class Checkpointer:
                 **progress,
                 "config": plan.config_yaml,
                 "model": model_state,
-                "optimizer": self.optimizer.state_dict(),
+                "optimizer": optimizer_state,
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                 "losses": torch.stack(losses[:step]).cpu() if step else torch.zeros(0),
                 "rng": every_rank,

@@ -27,7 +27,7 @@ from rich.markup import escape
 from ..checks.base.gate import STAGES
 from ..config.builders import Builders
 from ..config.settings import RunSettings, read_settings
-from ..engine import distributed, interrupts, launcher, resume
+from ..engine import distributed, interrupts, launcher, resume, sharding
 from ..engine.gates import GateRunner
 from ..errors import (
     EXIT_CRASH,
@@ -77,6 +77,7 @@ def _claim(cfg: DictConfig, run_dir: Path) -> list[str]:
 def _run(cfg: DictConfig, run_dir: Path, notes: list[str]) -> RunResult:
     try:
         settings = read_settings(cfg)  # every value checked before the first gate runs
+        sharding.check_launch(settings)  # DeepSpeed and the like: refused, not run silently wrong
     except InputError as err:  # a resumed run's dir keeps the report of the run it continues
         return _refused(cfg, run_dir, err, write=cfg.get("resume") is None)
     accelerator = make_accelerator(settings)

@@ -17,6 +17,7 @@ from ..checks.measure.paired import HeldOut
 from ..checks.measure.per_example import per_example_of
 from ..data.inspection import Rejected
 from ..data.seeding import seed_everything
+from ..engine import sharding
 from ..engine.checkpoint import Checkpointer, CheckpointPlan
 from ..engine.distributed import earliest
 from ..engine.loop import accelerated_step, bare_step, compiled, needs_accelerate_wrappers
@@ -24,7 +25,7 @@ from .context import Built, RunContext, Trained
 from .train_curve import LossCurve
 from .train_data import DataPass
 from .train_figures import TrainFigures
-from .train_guards import guards
+from .train_guards import ReplicaGuard, guards
 from .train_hooks import TrainHooks
 
 NAME = "train"
@@ -35,26 +36,40 @@ def run(ctx: RunContext, built: Built) -> Trained:
     # its own stream (dropout, augmentation in the dataset): seed + process index, as Accelerate's
     # set_seed(device_specific=True); the data order is shared and sharded by `prepare`.
     seed_everything(ctx.seed + ctx.accelerator.process_index, ctx.settings.deterministic)
+    start = copy.deepcopy(built.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
+    replicas = ReplicaGuard(ctx, built.model)  # sharded (FSDP): the whole models compared now, before sharding
+    shell = _shard(ctx, built.model)  # FSDP: in place, before the optimizer takes the (sharded) parameters
     optimizer = ctx.builders.optimizer(list(built.model.parameters()))
     scheduler = ctx.builders.scheduler(optimizer)
     data = DataPass(ctx, built)  # epoch 1 checks every training item (gate full_pass)
     loader = data.loader(ctx.builders.augmented(built.train_set))
-    start = copy.deepcopy(built.model) if ctx.settings.gates.loss_decreases.enabled else None  # as it starts
     model, optimizer, scheduler, loader = _prepare(ctx, built.model, optimizer, scheduler, loader)
     total = _total_steps(ctx, len(loader), built.loaders.train_batch_size)
-    figures = TrainFigures(ctx.record, built, ctx.device, ctx.settings.train, total, ctx.outputs)  # tips 10 and 11
+    figures = TrainFigures(ctx.record, built, ctx.device, ctx.settings.train, total, ctx.outputs, shell is None)
     curve = LossCurve(ctx.record, built, ctx.accelerator, ctx.settings.train, total, ctx.outputs)
     # The checkpoints (and every probe) use `model`; the steps run `stepped`, which shares its
     # parameters (compiled when train.compile): state dict keys never carry `_orig_mod.`.
     stepped = _compiled(ctx, model) if ctx.settings.train.compile else model
     # train_mode, data/resume order, replicas watch what the steps call
-    hooks = TrainHooks([data, figures, curve, *guards(ctx, built, stepped, loader)], ctx.gates)
+    hooks = TrainHooks([data, figures, curve, *guards(ctx, built, stepped, loader, replicas)], ctx.gates)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader, hooks.hooks)
     losses, nonfinite_step = _fit(ctx, built, (stepped, optimizer, scheduler, loader), hooks, checkpoints, total)
     lr = learning_rate(optimizer)
     trained = ctx.accelerator.unwrap_model(model)
+    if shell is not None:  # from here on, what runs on one process or reads the weights uses the full weights
+        built.model = trained = sharding.gathered(model, shell)
     ctx.gates(LOSS_DECREASES, lambda s: _loss_decreased(ctx, built, start, trained, losses, nonfinite_step, lr, s))
-    return Trained(stepped, losses, model)
+    return Trained(stepped, losses, model if shell is None else trained)
+
+
+def _shard(ctx: RunContext, model: torch.nn.Module) -> Optional[torch.nn.Module]:
+    """FSDP with several processes: `model` sharded in place; returned, an unsharded copy to gather into."""
+    if not sharding.active(ctx.settings.accelerator.fsdp, ctx.accelerator):
+        return None
+    shell = copy.deepcopy(model)
+    units = sharding.shard(model, ctx.accelerator, ctx.settings.accelerator.fsdp)
+    ctx.record.note(sharding.note(units, ctx.accelerator.num_processes))
+    return shell
 
 
 def _compiled(ctx: RunContext, model):
@@ -109,7 +124,10 @@ def _prepare(ctx: RunContext, model, optimizer, scheduler, loader):
     accelerator = ctx.accelerator
     if not needs_accelerate_wrappers(accelerator):
         return model.to(accelerator.device), optimizer, scheduler, loader
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    if sharding.is_sharded(model):  # FSDP: no wrapper around the model (Accelerate would add DDP's)
+        optimizer, loader = accelerator.prepare(optimizer, loader)
+    else:
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     if scheduler is not None:
         scheduler = accelerator.prepare(scheduler)
     return model, optimizer, scheduler, loader

@@ -39,14 +39,15 @@ class TrainFigures(TrainHook):
         train: TrainConfig,
         total: int,
         outputs: ModelOutputs,
+        snapshots: bool = True,  # False: a sharded model (FSDP), whose forward runs on every process or none
     ) -> None:
         self.record, self.built, self.device, self.outputs = record, built, device, outputs
         self.enabled = record.main and record.figures
-        self.snapshot_steps = due_steps(train, total)
+        self.snapshot_steps = due_steps(train, total) if snapshots else set()
         self.steps = sorted(self.snapshot_steps | {1}) if self.enabled else []  # 1: the first batch
         self.first: Optional[tuple[Any, Any]] = None
         self.snapshots: list[tuple[int, PredictionView]] = []
-        if self.enabled:
+        if self.enabled and snapshots:
             self.fixed = built.loaders.first_items("val", FIXED_BATCH)
             self._snapshot(0)
 
@@ -98,7 +99,7 @@ class TrainFigures(TrainHook):
         """The last snapshot and the dynamics figure (every snapshot in one); the rest went out as made."""
         if not self.enabled:
             return []
-        if step and (not self.snapshots or self.snapshots[-1][0] != step):
+        if step and self.snapshot_steps and (not self.snapshots or self.snapshots[-1][0] != step):
             self._snapshot(step)
         if self.snapshots:
             steps, views = zip(*self.snapshots)

@@ -20,10 +20,11 @@ from .context import Built, RunContext
 SHARDED = ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA")  # parameters differ per process by design
 
 
-def guards(ctx: RunContext, built: Built, model: Any, loader: Any) -> list[TrainHook]:
+def guards(ctx: RunContext, built: Built, model: Any, loader: Any, replicas: ReplicaGuard) -> list[TrainHook]:
     """The guards of `model` (what the steps call: a compiled wrapper runs its own hooks in Python; hooks
-    inside a compiled region may be ignored, pytorch #117758) trained on `loader`, in report order."""
-    return [ModeGuard(model), OrderGuard(ctx, built, loader), ReplicaGuard(ctx, model)]
+    inside a compiled region may be ignored, pytorch #117758) trained on `loader`, in report order; `replicas`
+    is made before the model is prepared (and, with FSDP, sharded)."""
+    return [ModeGuard(model), OrderGuard(ctx, built, loader), replicas]
 
 
 class ModeGuard(TrainHook):
@@ -91,8 +92,10 @@ class OrderGuard(TrainHook):
 
 
 class ReplicaGuard(TrainHook):
-    """`replicas`: with several processes (parameters replicated, not sharded), exact parameter hashes
-    compared after the first steps and at every checkpoint step, halting at the first difference."""
+    """`replicas`: with several processes, exact parameter hashes compared after the first steps and at every
+    checkpoint step, halting at the first difference. Made before `train` prepares the model: with FSDP
+    (`accelerator.fsdp`), which shards each process's own copy and synchronises nothing, the whole models
+    are compared there, before sharding; after it, the tensors left replicated (not sharded)."""
 
     def __init__(self, ctx: RunContext, model: Any) -> None:
         self.ctx, acc, s = ctx, ctx.accelerator, ctx.settings
@@ -101,11 +104,15 @@ class ReplicaGuard(TrainHook):
             self.watch = ReplicaWatch(
                 model, acc.gather, acc.num_processes, s.gates.replicas.first_steps, s.checkpoint.every
             )
+            if s.accelerator.fsdp.enabled:
+                self.watch.before_sharding()
 
     def on_fit_start(self, model: Any, step: int) -> Findings:
         if self.watch is not None:
             self.watch.start = step
             self.due = self.watch.next_step(step)
+            if self.watch.last[1] is not None and not self.watch.last[1].passed:  # differed before sharding
+                return [found(REPLICAS, self.watch.last[1])]
         return []
 
     def on_step_end(self, model: Any, step: int, batch: Any) -> Findings:
