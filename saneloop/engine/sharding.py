@@ -36,7 +36,7 @@ _REFUSED = {  # what `accelerate launch` / `accelerate config` set, and what to 
 }
 _FIX = (
     "launch without it (`accelerate config`: distributed_type MULTI_GPU or MULTI_CPU, or plain torchrun) and "
-    "add +cluster=fsdp (accelerator.fsdp.enabled=true) for sharded training (README, \"Sharded training (FSDP)\")"
+    'add +cluster=fsdp (accelerator.fsdp.enabled=true) for sharded training (README, "Sharded training (FSDP)")'
 )
 
 
