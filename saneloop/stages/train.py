@@ -65,6 +65,8 @@ def run(ctx: RunContext, built: Built) -> Trained:
 def _shard(ctx: RunContext, model: torch.nn.Module) -> Optional[torch.nn.Module]:
     """FSDP with several processes: `model` sharded in place; returned, an unsharded copy to gather into."""
     if not sharding.active(ctx.settings.accelerator.fsdp, ctx.accelerator):
+        if ctx.settings.accelerator.fsdp.enabled:
+            ctx.record.note("accelerator.fsdp.enabled=true on one process: nothing to shard across; trained whole")
         return None
     shell = copy.deepcopy(model)
     units = sharding.shard(model, ctx.accelerator, ctx.settings.accelerator.fsdp)
