@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -21,6 +22,7 @@ from saneloop.checks.measure import budget
 from saneloop.engine.budget_ledger import Ledger
 from saneloop.errors import EXIT_INTERRUPTED
 from saneloop.models.mlp import MLP
+from saneloop.stages.train_curve import LossCurve, eval_steps
 from tests.conftest import FAST, run_pipeline
 
 GATES_OFF = [f"gates.{gate.name}.enabled=false" for gate in GATES]
@@ -165,3 +167,28 @@ def test_sigterm_while_a_budgeted_gate_trains_ends_the_run_within_seconds(tmp_pa
     assert code == EXIT_INTERRUPTED and report["status"] == "interrupted", report
     assert report["notes"][-1] == "interrupted by SIGTERM" and [s["name"] for s in report["stages"]][-1] == "overfit"
     assert len(_SlowMLP.sent) == 1 and ended - _SlowMLP.sent[0] < 3.0
+
+
+def _curve(step_s: float, one_eval_s: float, total: int = 1000) -> tuple[LossCurve, list[str]]:
+    """A loss curve after its step-0 evaluation took `one_eval_s`, on a model whose plain step takes `step_s`."""
+    notes: list[str] = []
+    curve = LossCurve.__new__(LossCurve)
+    curve.record = SimpleNamespace(report=SimpleNamespace(cost={"plain_step_s": step_s}), note=notes.append)
+    curve.steps, curve.total, curve.points = sorted(eval_steps(4, total)), total, [(0, 1.0, 0.1)]
+    curve.seconds = one_eval_s
+    curve._bound(0)
+    return curve, notes
+
+
+def test_the_loss_curve_takes_fewer_points_where_they_would_cost_more_than_a_tenth_of_training():
+    big, notes = _curve(step_s=0.5, one_eval_s=20.0)  # 4 more points: 80 s against 500 s of training steps
+    assert big.steps == [0, 1000] and "1 evaluations after step 0, not 4" in notes[0]
+    small, notes = _curve(step_s=0.001, one_eval_s=0.05)  # 0.2 s in all: under the floor, as planned
+    assert small.steps == [0, 250, 500, 750, 1000] and not notes
+
+
+def test_the_report_states_what_the_evaluations_cost(default_run):
+    _, report, _ = default_run
+    cost = report["cost"]
+    assert 0 < cost["curve_share_of_train"] and cost["evaluation_s"] > 0
+    assert cost["evaluate_checks_share_of_eval"] >= 0
