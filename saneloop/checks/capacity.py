@@ -146,6 +146,7 @@ def judge(base: Sequence[float], wider: Sequence[float], what: str, settings: Ca
 GATE = Gate(
     name="capacity",
     stage="capacity",
+    budget_share=0.35,
     settings=CapacitySettings,
     tip=TIP,
     what="a wider model reaches a training loss no higher than the model's, within noise",

@@ -291,6 +291,7 @@ def fail(
 GATE = Gate(
     name="input_independent",
     stage="baselines",
+    budget_share=0.3,
     settings=InputIndependentSettings,
     tip=TIP,
     what="a copy trained on real inputs beats one trained on zeroed inputs on held-out examples, by a paired test",

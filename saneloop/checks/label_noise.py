@@ -131,6 +131,7 @@ def likely_mislabelled(probs: torch.Tensor, labels: torch.Tensor, indices: torch
 GATE = Gate(
     name="label_noise",
     stage="baselines",
+    budget_share=0.1,
     settings=LabelNoiseSettings,
     tip=TIP,
     what="the training examples most likely mislabelled, from cross-fitted predictions (a report)",

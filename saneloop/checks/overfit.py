@@ -30,15 +30,15 @@ from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs, forward
 from .base.gate import Gate
 from .base.settings import GateSettings, bounded
 from .base.verdict import Verdict, failed, passed, relative_margin
-from .measure import curves
+from .measure import budget, curves
 from .measure.fitting import OptimizerFactory, default_optimizer, trainable, with_lr
+from .measure.overfit_words import FLATTENED, OUT_OF_BUDGET, WRONG, cut_short, failure, still_needed
 from .measure.probing import as_batch
 
 TIP = "tip 8: overfit one batch"
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 RightFn = Callable[[Any, Any], torch.Tensor]
-WRONG, FLATTENED = "some examples wrong", "flattened above the goal"
 
 
 @dataclass
@@ -73,6 +73,7 @@ class _Run:
     outputs: torch.Tensor
     lr: Optional[float]
     outcome: str  # "memorised", or the curve's shape when it stopped
+    cut: Optional[budget.OutOfBudget] = None  # the time budget that stopped it, if one did
 
 
 def overfit_batch(
@@ -110,7 +111,7 @@ def _train(
     probe, opt, loss_fn, batch, settings: OverfitSettings, floor: float, right: Optional[RightFn], read: ModelOutputs
 ) -> _Run:
     losses: list[float] = []
-    goal, wrong, outcome, looks, flat = math.inf, 0, "", _looks(settings), 0
+    goal, wrong, outcome, looks, flat, cut = math.inf, 0, "", _looks(settings), 0, None
     for at in range(max(settings.ceiling, settings.max_steps) + 1):
         opt.zero_grad(set_to_none=True)
         output = forward(probe, batch, read)
@@ -129,11 +130,17 @@ def _train(
             outcome = _past_budget(losses, goal, floor, settings)
         if outcome:
             break
+        try:
+            budget.check()  # out of the gate's time (gates.budget_steps): judged on the curve so far
+        except budget.OutOfBudget as out:
+            shape = _falling_or_flat(losses, goal, settings) if at >= settings.min_steps else curves.FALLING
+            outcome, cut = cut_short(shape, flat, settings), out
+            break
         loss.backward()
         opt.step()
     with torch.no_grad():
         outputs = forward(probe, batch, read).detach().float().cpu()  # in the mode it trained in (Dropout off)
-    return _Run(losses, goal, floor, wrong, outputs, curves.learning_rate(opt), outcome)
+    return _Run(losses, goal, floor, wrong, outputs, curves.learning_rate(opt), outcome, cut)
 
 
 def _past_budget(losses: list[float], goal: float, floor: float, settings: OverfitSettings) -> str:
@@ -193,13 +200,6 @@ def _falling_or_flat(losses: list[float], goal: float, settings: OverfitSettings
     return curves.OSCILLATING if swings > len(window) / 4 and max(window) > 1.5 * min(window) else FLATTENED
 
 
-_PLATEAU = (
-    "a softmax or sigmoid before a loss that expects logits, a loss that broadcasts (an [N, 1] output against "
-    "[N] targets), a model that cannot tell these examples apart (a bottleneck, inputs cut off), identical "
-    "inputs with different targets"
-)
-
-
 def judge(run: _Run, size: int, settings: OverfitSettings) -> Verdict:
     """The verdict on one overfit run: passed when memorised, else what the curve did and why that may be."""
     steps, final = len(run.losses) - 1, run.losses[-1]
@@ -226,7 +226,11 @@ def judge(run: _Run, size: int, settings: OverfitSettings) -> Verdict:
     )
     if run.outcome == curves.FALLING and within_reach(run.losses, run.goal, settings):
         return _ceiling_note(run, size, settings, key, details)
-    what, why = _failure(run, steps, settings)
+    if run.outcome == OUT_OF_BUDGET and run.cut is not None:
+        return passed(
+            GATE, round(final, 6), shown, still_needed(run, size, run.cut), TIP, inconclusive="budget", **details
+        )
+    what, why = failure(run, steps, settings)
     return failed(
         GATE,
         round(final, 6) if math.isfinite(final) else final,
@@ -258,39 +262,10 @@ def _ceiling_note(run: _Run, size: int, settings: OverfitSettings, key: str, det
     )
 
 
-def _failure(run: _Run, steps: int, settings: OverfitSettings) -> tuple[str, str]:
-    """(what the curve did, the likely causes that fit it)."""
-    half = steps - steps // 2
-    if run.outcome == WRONG:
-        return (
-            f"the loss got there, but {run.wrong} examples were still predicted wrong when it stopped",
-            "identical inputs with different targets, a model that cannot tell these examples apart",
-        )
-    if run.outcome == FLATTENED:
-        return (
-            f"it flattened above the goal: the gap to it shrank by less than {settings.flat:.0%} over the last "
-            f"{half} steps",
-            _PLATEAU,
-        )
-    if run.outcome == curves.FALLING:
-        need = curves.steps_to(run.losses, run.goal)
-        more = f"; at its last rate the goal is about {need:.3g} more steps away" if math.isfinite(need) else ""
-        more += f", beyond {settings.reach:g} x the ceiling of {max(settings.ceiling, settings.max_steps)} steps"
-        if curves.slowing(run.losses):
-            return (
-                f"it was still falling when it stopped, but ever more slowly{more}: it may be heading "
-                "for a floor above the goal",
-                f"{_PLATEAU}; or {curves.causes(curves.FALLING, run.lr)}",
-            )
-        return f"it was still falling when it stopped{more}", curves.causes(curves.FALLING, run.lr)
-    if run.outcome == curves.OSCILLATING:
-        return f"it swung up and down over the last {half} steps", curves.causes(curves.OSCILLATING, run.lr)
-    return "it diverged", curves.causes(curves.DIVERGED, run.lr)
-
-
 GATE = Gate(
     name="overfit",
     stage="overfit",
+    budget_share=0.2,
     settings=OverfitSettings,
     tip=TIP,
     what="a copy memorises a fixed batch: every example right, the loss near its floor",

@@ -127,6 +127,7 @@ def judge(curve: list[tuple[int, float, float]], lr: float, settings: Pretrained
 GATE = Gate(
     name="pretrained_lr",
     stage="sanity",
+    budget_share=0.05,
     settings=PretrainedLrSettings,
     tip=TIP,
     what="a pretrained model's held-out loss does not jump and stay above its value at init in its first steps",

@@ -30,6 +30,13 @@ def _gates_config() -> type:
     # that can still run (one whose inputs the failure spoiled is skipped, saying why), list every failure
     # at the end and exit 3. `saneloop check` is a run with `continue` that stops before train.
     fields.append(("on_fail", str, bounded("halt", choices=ON_FAIL)))
+    # The time the gates that train copies (input_independent, overfit, capacity, ...) may take before `train`,
+    # in plain training steps of the run's model (timed in setup), shared out by `Gate.budget_share`; a gate
+    # out of budget passes as inconclusive, saying what it would need. null: unbounded.
+    fields.append(("budget_steps", Optional[int], bounded(300, low=1)))
+    # ...but never less than this many seconds: a small model's gates cost seconds, and bounding them would
+    # only change verdicts (the bug bench's slowest training gate took 26 s on a busy machine).
+    fields.append(("budget_floor_s", float, bounded(120.0, low=0.0)))
     config = make_dataclass("GatesConfig", fields, namespace={"__module__": __name__})
     config.__doc__ = "One entry per gate (derived from the gates' declarations, `saneloop.checks.base.registry`)."
     return config

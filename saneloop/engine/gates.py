@@ -19,11 +19,12 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from ..checks.base.gate import STAGES, Gate
-from ..checks.base.registry import explainer
+from ..checks.base.registry import GATES, explainer
 from ..checks.base.verdict import Verdict, skipped
 from ..errors import GateHalt
 from ..record.run_record import RunRecord
 from . import distributed
+from .budget_ledger import Ledger
 
 # Model probes that do not depend on the data's quality: cheap, and still run after a data gate halts.
 PROBES = ("modes", "params_learn", "batch_independence", "causality")
@@ -65,6 +66,8 @@ class GateRunner:
         self.go_on = getattr(settings, "on_fail", "halt") == "continue"
         self.failures: list[tuple[str, Verdict]] = []  # (stage, verdict), in the order the run met them
         self.pending = False  # halt mode: a data gate failed; only the model probes run until PROBES_END
+        # The training gates' time before `train` (gates.budget_steps), once setup has timed a plain step
+        self.ledger = Ledger(getattr(settings, "budget_steps", None), getattr(settings, "budget_floor_s", 0.0), GATES)
 
     def __call__(self, gate: Gate, compute: Callable[[Any], Verdict]) -> Verdict:
         if self.pending and gate.name not in PROBES:
@@ -72,6 +75,8 @@ class GateRunner:
         start = time.perf_counter()
         verdict = self._spoiled(gate) or self._decided(gate, compute)
         self.record.verdict(self.stage, verdict, time.perf_counter() - start, finding=self.pending)
+        if gate.name in self.ledger.used:
+            self.record.report.cost.update(self.ledger.summary())
         if verdict.status == "failed":
             self._failed(gate, verdict)
         return verdict
@@ -82,7 +87,9 @@ class GateRunner:
         settings = getattr(self.settings, gate.name)
         try:
             return distributed.agree(
-                self.accelerator, f"{self.stage}/{gate.name}", lambda: decide(gate, settings, compute)
+                self.accelerator,
+                f"{self.stage}/{gate.name}",
+                lambda: self.ledger.run(gate, settings, lambda: decide(gate, settings, compute)),
             )
         except Exception as error:  # e.g. the gate read an item whose data are bad: say that, not its verdict
             owner = explainer(error)

@@ -34,12 +34,12 @@ class Terminal:
             self.console.print(text)
 
     def verdict(self, stage: str, verdict: Verdict, finding: bool = False) -> None:
-        style = "yellow" if verdict.near_miss else STYLE[verdict.status]
+        inconclusive = bool(verdict.details.get("inconclusive"))
+        style = "yellow" if verdict.near_miss or inconclusive else STYLE[verdict.status]
         near = f" [yellow](near miss: {margin_text(verdict.margin)} from its threshold)[/]" if verdict.near_miss else ""
+        label = f"{LABEL[verdict.status]} (inconclusive)" if inconclusive else LABEL[verdict.status]
         aside = " [dim](finding: a model probe run after the data halt; it does not halt)[/]" if finding else ""
-        self.print(
-            f"[{style}]{LABEL[verdict.status]:>6}[/] {stage}/{verdict.gate}: {_escape(verdict.message)}{near}{aside}"
-        )
+        self.print(f"[{style}]{label:>6}[/] {stage}/{verdict.gate}: {_escape(verdict.message)}{near}{aside}")
 
     def failures(self, failures: list[dict[str, Any]]) -> None:
         """Every failure at once, below the halt line: the data's and the model's, or all a `continue` run met."""
@@ -58,7 +58,7 @@ class Terminal:
             table.add_column(column)
         for stage in report["stages"]:
             for g in stage["gates"]:
-                style = "yellow" if g.get("near_miss") else STYLE[g["status"]]
+                style = "yellow" if g.get("near_miss") or g.get("inconclusive") else STYLE[g["status"]]
                 table.add_row(
                     stage["name"],
                     g["name"],

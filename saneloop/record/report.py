@@ -33,9 +33,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def verdict_label(gate: dict[str, Any]) -> str:
-    """PASS, FAIL, ...; a pass within 20% of failing reads "PASS (near miss)"; a model probe run after a data
-    gate halted the run, "FAIL (finding)"."""
+    """PASS, FAIL, ...; a pass within 20% of failing reads "PASS (near miss)"; one that could not decide (out
+    of its time budget) "PASS (inconclusive)"; a model probe run after a data gate halted the run, "FAIL (finding)"."""
     label = f"{LABEL[gate['status']]} (near miss)" if gate.get("near_miss") else LABEL[gate["status"]]
+    label = f"{label} (inconclusive)" if gate.get("inconclusive") else label
     return f"{label} (finding)" if gate.get("finding") else label
 
 
@@ -68,6 +69,9 @@ class Report:
         self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
         self.checkpoint: Optional[dict[str, Any]] = None  # latest checkpoint, how to resume, resumed from
         self.verdicts: list[Verdict] = []  # every gate's verdict, as the checks returned them
+        # What the gates cost in plain training steps of the model (setup times one; engine/budget_ledger.py),
+        # and the evaluations' shares of training and of one evaluation
+        self.cost: dict[str, Any] = {}
 
     def start_stage(self, name: str) -> None:
         self.stages.append({"name": name, "seconds": None, "gates": []})
@@ -91,6 +95,8 @@ class Report:
         self.verdicts.append(verdict)
         entry = verdict.to_json()
         entry["finding"] = finding
+        if verdict.details.get("inconclusive"):  # passed without deciding: says why (e.g. "budget")
+            entry["inconclusive"] = verdict.details["inconclusive"]
         if seconds is not None:
             entry["seconds"] = round(seconds, 3)
         self.stages[-1]["gates"].append(entry)
@@ -145,8 +151,17 @@ class Report:
                 "direction": self.direction,
                 "checkpoint": self.checkpoint,
                 "contamination": self.contamination.to_json() if self.contamination else None,
+                "cost": self.costs(),
             }
         )
+
+    def costs(self) -> dict[str, Any]:
+        """`cost`, with the stages before `train` counted in plain training steps once a step was timed."""
+        step = self.cost.get("plain_step_s")
+        if not step:
+            return dict(self.cost)
+        before = sum(s["seconds"] or 0.0 for s in self.stages if s["name"] not in ("train", "evaluate"))
+        return {**self.cost, "before_train_s": round(before, 3), "before_train_steps": round(before / step, 1)}
 
     def write(self) -> None:
         write_atomic(self.run_dir / "report.json", json.dumps(self.to_json(), indent=2) + "\n")
@@ -181,8 +196,10 @@ class Report:
                 f"Near misses (passed within {NEAR_MISS:.0%} of failing): {', '.join(near)}. Look at them before "
                 "trusting the run: a small change of data or seed may halt it.",
             ]
+        lines += _inconclusive(self.stages)
         lines += ["", "## Stage times", "", "| stage | seconds |", "|---|---|"]
         lines += [f"| {s['name']} | {s['seconds']} |" for s in self.stages]
+        lines += _cost_lines(self.costs())
         lines += _by_split("Metrics", "metric", self.val_metrics, self.metrics)
         if self.val_metrics or self.metrics:
             lines += ["", "Validation decided (the gates, a sweep's objective); the test set was evaluated once."]
@@ -226,3 +243,26 @@ def _copies(found: Optional[CopyMetrics]) -> list[str]:
     rows.append(("with a training copy", found.copied_items, found.copies))
     lines = ["", "## Test items with a training copy (contamination)", "", f"| test items | count | {found.headline} |"]
     return lines + ["|---|---|---|"] + [f"| {name} | {n} | {value:.4f} |" for name, n, value in rows]
+
+
+def _inconclusive(stages: list[dict[str, Any]]) -> list[str]:
+    """The gates that passed without deciding (out of their time budget): a pass to look at, not to trust."""
+    found = [f"`{s['name']}/{g['name']}`" for s in stages for g in s["gates"] if g.get("inconclusive")]
+    if not found:
+        return []
+    return [
+        "",
+        f"Inconclusive (passed without deciding, out of their time budget): {', '.join(found)}. Their "
+        "messages say what they would need <gates.budget_steps>.",
+    ]
+
+
+def _cost_lines(cost: dict[str, Any]) -> list[str]:
+    """The cost section: the plain step, the budget, and what each budgeted gate and evaluation took."""
+    if not cost:
+        return []
+    lines = ["", "## Cost", "", "| what | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in cost.items() if k != "gates"]
+    for name, used in cost.get("gates", {}).items():
+        lines.append(f"| {name} (plain steps used of allowed) | {used['used_steps']} of {used['allowed_steps']} |")
+    return lines

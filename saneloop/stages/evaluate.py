@@ -4,6 +4,7 @@ split (report.json `val_metrics` and `metrics`)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -44,10 +45,12 @@ class Predictions(NamedTuple):
 
 
 def run(ctx: RunContext, built: Built, trained: Trained) -> None:
-    task, report = built.task, ctx.record.report
+    task, report, began = built.task, ctx.record.report, time.perf_counter()
     evaluate_probes.run(ctx, built)  # trained_batch_independence, trained_causality: the probes on trained weights
     with ModeWatch(trained.model, False, EVAL_MODE.name) as modes:
+        evaluating = time.perf_counter()
         found = {split: _predict(ctx, built, trained, split) for split in SPLITS}
+        evaluation_s = time.perf_counter() - evaluating
     ctx.gates(EVAL_MODE, lambda s: modes.verdict())
     ctx.gates(FULL_EVAL, lambda s: _every_example_once(built, found))
     val, test = (task.metrics(found[split].outputs, found[split].targets) for split in SPLITS)
@@ -62,7 +65,14 @@ def run(ctx: RunContext, built: Built, trained: Trained) -> None:
     )
     ctx.gates(CONTAMINATION, lambda s: _copies(built, found["test"], report, s))
     _log(ctx, val, test, len(trained.losses))
+    _cost(report, time.perf_counter() - began - evaluation_s, evaluation_s)
     _save_weights(ctx, trained)
+
+
+def _cost(report: Any, checks_s: float, evaluation_s: float) -> None:
+    """What the checks at evaluate cost beside the evaluation itself (both splits, once): report.json `cost`."""
+    report.cost["evaluation_s"], report.cost["evaluate_checks_s"] = round(evaluation_s, 3), round(checks_s, 3)
+    report.cost["evaluate_checks_share_of_eval"] = round(checks_s / max(evaluation_s, 1e-9), 4)
 
 
 def _samples(ctx: RunContext, built: Built):

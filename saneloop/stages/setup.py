@@ -42,7 +42,7 @@ from ..models.pretrained import Loaded, load_pretrained
 from ..models.pretraining import refuse_nothing_trainable
 from ..tasks.base import ChecksPairs, Task
 from ..tasks.traits import TaskTraits, traits_of
-from . import setup_adapters, setup_splits, setup_validation
+from . import plain_step, setup_adapters, setup_splits, setup_validation
 from .context import Built, RunContext
 from .setup_contract import (
     HELD_OUT_GATES,
@@ -80,6 +80,7 @@ def run(ctx: RunContext) -> Built:
     _refuse_wrong_output_shape(ctx, built)
     ctx.gates(LAST_BATCH, lambda s: _last_batch(ctx, built))  # before the first training step anywhere
     ctx.gates(DETERMINISM, lambda s: reproducible(lambda: _short_run(ctx, built, s.steps)))
+    plain_step.start_ledger(ctx, built)  # one plain step timed: the unit of the training gates' budget
     return built
 
 

@@ -5,7 +5,10 @@ report.md; `val/loss` in TensorBoard). The test set is not read: only `evaluate`
 Each evaluation reads the same fixed, seeded `train.curve_items` validation items (all of them when the set
 is smaller): the points estimate the validation loss, with error bars, at a cost that does not grow with
 the validation set (five full passes over a large one cost more than the training steps of a short run).
-The report states the share: seconds in these evaluations over seconds in the training steps.
+The report states the share: seconds in these evaluations over seconds in the training steps (a note, and
+report.json `cost.curve_share_of_train`). On a model whose evaluations would cost more than `CURVE_SHARE` of
+the planned training (the plain step setup timed x the steps), and more than `CURVE_FLOOR_S`, the points after
+step 0 are fewer, spread over the run as before, the last at the final step (the report says so).
 
 The evaluations run on every process (the items are split and gathered back, as in `evaluate`) at the
 same steps, so they stay in step; they draw nothing from the training stream.
@@ -33,6 +36,9 @@ from ..record.figures import loss_curve_figure
 from ..record.run_record import RunRecord
 from .context import Built
 
+CURVE_SHARE = 0.1  # the evaluations during training may cost this share of the training steps...
+CURVE_FLOOR_S = 10.0  # ...or this many seconds, where that is more (a small model's points cost nothing)
+
 
 class LossCurve(TrainHook):
     """The training loss of every step and the validation loss at `train.full_evals` steps, in one figure."""
@@ -42,7 +48,7 @@ class LossCurve(TrainHook):
     ) -> None:
         self.record, self.accelerator, self.outputs = record, accelerator, outputs
         self.per_example = example_loss(built.task)  # checked against the task's loss on the first evaluation
-        self.steps = sorted(eval_steps(train.full_evals, total))
+        self.steps, self.total = sorted(eval_steps(train.full_evals, total)), total
         self.points: list[tuple[int, float, float]] = []  # (step, mean validation loss, its standard error)
         self.items, self.of = min(train.curve_items, len(built.val_set)), len(built.val_set)  # type: ignore[arg-type]
         self.loader = accelerator.prepare(curve_loader(built.loaders, train.curve_items)) if self.steps else None
@@ -53,6 +59,7 @@ class LossCurve(TrainHook):
         self.started = time.perf_counter()
         if step in self.steps:
             self._evaluate(model, step)
+            self._bound(step)
         self.due = next_after(self.steps, step)
         return []
 
@@ -65,6 +72,8 @@ class LossCurve(TrainHook):
     def on_fit_end(self, model: torch.nn.Module, step: int, losses: torch.Tensor) -> Findings:
         if self.points:
             self.record.note(self.share())
+            training = max(time.perf_counter() - self.started - self.seconds, 1e-9)
+            self.record.report.cost["curve_share_of_train"] = round(self.seconds / training, 4)
         if len(losses):
             steps, train = list(range(1, len(losses) + 1)), losses.detach().float().cpu().tolist()
             self.record.publish(LOSS_DECREASES, "loss", lambda: loss_curve_figure(steps, train, self.points))
@@ -86,6 +95,22 @@ class LossCurve(TrainHook):
         mean, se = mean_and_se(self.per_example(outputs, targets, len(targets)))
         self.points.append((step, mean, se))
         self.record.scalar("val/loss", mean, step)
+
+    def _bound(self, step: int) -> None:
+        """Fewer points where the ones planned would cost more than `CURVE_SHARE` of the planned training (the
+        plain step setup timed, `cost.plain_step_s`, x the steps left) and more than `CURVE_FLOOR_S`."""
+        step_s, later = self.record.report.cost.get("plain_step_s"), [s for s in self.steps if s > step]
+        if not step_s or not self.points or not later or self.seconds <= 0:
+            return
+        allowed = max(CURVE_SHARE * (self.total - step) * step_s, CURVE_FLOOR_S)
+        fits = max(int(allowed / self.seconds) - 1, 1)  # each costs what this one did; the last one stays
+        if fits < len(later):
+            self.steps = [step, *sorted(s for s in eval_steps(fits, self.total) if s > step)]
+            self.record.note(
+                f"loss curve: {fits} evaluations after step {step}, not {len(later)} <train.full_evals>: one took "
+                f"{self.seconds:.1f} s, and {len(later)} would cost more than {CURVE_SHARE:.0%} of the "
+                f"{self.total - step} training steps ({step_s:.3g} s each)"
+            )
 
     def share(self) -> str:
         """What the curve's evaluations cost against the training steps (the fit's time less theirs)."""

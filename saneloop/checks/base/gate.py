@@ -51,6 +51,8 @@ class Gate:
     `halts`: False for a gate that reports and never halts (its planted case asserts what it lists).
     `explains`/`explain`: an error raised while reading data that this gate's verdict stands for, wherever
     it is raised (inside another gate or a stage): the runner records `explain(error, where)` in its place.
+    `budget_share`: for a gate that trains copies of the model, its share of `gates.budget_steps` (the time
+    before `train`, in plain training steps: engine/budget_ledger.py); 0 for a gate whose cost is a few steps.
     """
 
     name: str
@@ -66,12 +68,15 @@ class Gate:
     halts: bool = True
     explains: Optional[type[BaseException]] = None
     explain: Optional[Callable[[Any, str], Verdict]] = None
+    budget_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"gate {self.name}: stage {self.stage!r} is not one of {STAGES}")
         if (self.explains is None) != (self.explain is None):
             raise ValueError(f"gate {self.name}: `explains` and `explain` go together")
+        if not 0.0 <= self.budget_share <= 1.0:
+            raise ValueError(f"gate {self.name}: budget_share {self.budget_share} is not within [0, 1]")
         unknown = [c for c in self.applies if c not in CONDITIONS]
         if unknown:
             raise ValueError(f"gate {self.name}: unknown conditions {unknown}; known: {sorted(CONDITIONS)}")

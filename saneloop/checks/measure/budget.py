@@ -29,6 +29,7 @@ class Allowance:
     seconds: float
     step_s: float
     start: float = field(default_factory=time.perf_counter)
+    fix: str = ""  # the keys that give the gate more time, for its message (the ledger's words)
 
     def spent_s(self) -> float:
         return time.perf_counter() - self.start
