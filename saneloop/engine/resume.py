@@ -33,7 +33,8 @@ SPEED_ONLY_LOADER_KEYS = ("num_workers", "pin_memory", "persistent_workers", "pr
 # the progress bar, figures, what is saved and where; train.compile changes how a step runs, not what
 # it computes, up to float rounding: a compiled run resumes eagerly and back, and so may a run on
 # another number of threads); stop_after only says where the run ends (a run stopped after train
-# resumes to evaluate with stop_after=null).
+# resumes to evaluate with stop_after=null); the gates' time budget bounds gates a resumed run does not
+# run again.
 MAY_DIFFER = (
     "resume",
     "threads",
@@ -41,6 +42,8 @@ MAY_DIFFER = (
     "checkpoint.",
     "train.compile",
     "stop_after",
+    "gates.budget_steps",
+    "gates.budget_floor_s",
     *(f"loader.{split}.{key}" for split in ("train", "test") for key in SPEED_ONLY_LOADER_KEYS),
 )
 RESUME_COMMAND = "python -m saneloop resume={run_dir}"
