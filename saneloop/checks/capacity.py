@@ -143,21 +143,23 @@ def _fresh(batches: Batches) -> Iterable[Any]:
 def _inconclusive(
     out: budget.OutOfBudget, small: Learner, large: Learner, settings: CapacitySettings, judged: Callable
 ) -> Verdict:
-    """What the check measured before its time ran out, and what it would still need (at the pace it measured)."""
+    """What the check measured before its time ran out, and what it would still need: the steps to `steps` (more
+    if the larger is behind then), in seconds and plain steps at the pace measured (the larger's: at least the
+    smaller's)."""
     shared = min(len(small.losses), len(large.losses))
     so_far = judged(small.losses[:shared], large.losses[:shared]).message if shared >= 2 else "nothing compared yet"
     target = max(settings.steps, len(small.losses), len(large.losses))
     more = [max(target - len(s.losses), 0) for s in (small, large)]
-    pace = [s.seconds / len(s.losses) if s.losses else small.pace() for s in (small, large)]
-    need_s = sum(m * p for m, p in zip(more, pace))
-    plain = need_s / out.allowance.step_s if out.allowance.step_s > 0 else math.inf
+    need_s = more[0] * small.pace() + more[1] * (large.pace() or small.pace())
+    cost = f", at least {need_s:.1f} s ({need_s / out.allowance.step_s:.0f} plain training steps)" if need_s else ""
     return passed(
         GATE,
         None,
         f"{target} steps of each model",
-        f"inconclusive: out of budget: {out}; {so_far}. It would need at least {more[0]} more steps of the smaller "
-        f"model and {more[1]} of the larger, about {need_s:.1f} s ({plain:.0f} plain training steps): raise "
-        f"gates.budget_steps, or lower gates.capacity.steps <gates.capacity.steps={settings.steps}>",
+        f"inconclusive: out of budget: {out}; after {len(small.losses)} steps of the smaller model and "
+        f"{len(large.losses)} of the larger, {so_far}. It would need at least {more[0]} more steps of the smaller "
+        f"and {more[1]} of the larger{cost}: raise gates.budget_steps, or lower gates.capacity.steps "
+        f"<gates.capacity.steps={settings.steps}>",
         TIP,
         inconclusive="budget",
         measured_steps=[len(small.losses), len(large.losses)],

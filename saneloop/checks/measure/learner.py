@@ -22,7 +22,8 @@ from ...data.batch import Batch
 from ...models.forward import ModelOutputs
 from .fitting import LossFn, OptimizerFactory, step, trainable
 
-Source = Union[nn.Module, Callable[[], nn.Module]]  # a model (a copy trains) or what builds one (it trains)
+# A model (a copy of it trains) or what builds one (the check owns what it returns: trained, parked, freed).
+Source = Union[nn.Module, Callable[[], nn.Module]]
 
 
 @dataclass
