@@ -262,3 +262,24 @@ def test_out_of_its_time_budget_the_check_is_inconclusive_saying_what_it_would_n
     assert verdict.status == "passed" and verdict.details["inconclusive"] == "budget"
     assert verdict.message.startswith("inconclusive: out of budget: ")
     assert "It would need at least" in verdict.message and sum(verdict.details["needed_steps"]) > 0
+
+
+def test_parked_and_resumed_each_model_trains_as_if_straight_through():
+    """A larger model behind at 8 steps: both train on to 16, each resumed from its file (weights and Adam state);
+    their losses are those of 16 uninterrupted steps on the same batches."""
+    from saneloop.checks.capacity import wider_no_worse as in_turns
+    from saneloop.checks.measure.fitting import train_steps
+
+    torch.manual_seed(0)
+    small, narrow = MLP(64, 10, hidden=32), MLP(64, 10, hidden=2)  # 'wider' 2 wide: behind, so both train on
+    verdict = in_turns(
+        small, narrow, _digit_batches(), F.cross_entropy, settings=Settings(steps=8, max_steps=16, z=0.0, rtol=0.0)
+    )
+    assert not verdict.passed and "of 16 steps" in verdict.message
+    straight = [
+        train_steps(m, torch.optim.AdamW(m.parameters(), lr=1e-3), F.cross_entropy, _digit_batches(), 16)
+        for m in (small, narrow)
+    ]
+    assert verdict.details["base"] == pytest.approx(straight[0][-4:]) and verdict.details["wider"] == pytest.approx(
+        straight[1][-4:]
+    )

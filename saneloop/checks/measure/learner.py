@@ -75,18 +75,21 @@ class Learner:
         """Its parameters and optimizer state to a file and out of memory, until its next turn."""
         self.optimizer.zero_grad(set_to_none=True)
         self.parked = folder / f"{id(self)}.pt"
-        params = dict(self.model.named_parameters())
-        torch.save(
-            {"params": {n: p.detach() for n, p in params.items()}, "optimizer": self.optimizer.state_dict()},
-            self.parked,
-        )
-        self.optimizer.state.clear()
-        for param in params.values():
-            param.data = torch.empty(0, dtype=param.dtype, device=param.device)
+        params = {n: p.detach() for n, p in self.model.named_parameters()}
+        torch.save({"params": params, "optimizer": self.optimizer.state_dict()}, self.parked)
+        self._release()
 
     def drop(self) -> None:
-        """Done with it: the model and optimizer freed (the losses kept)."""
+        """Done with it: its tensors freed, even where the caller still holds the model (the losses kept)."""
+        if self.model is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._release()
         self.model = self.optimizer = self.source = None
+
+    def _release(self) -> None:
+        self.optimizer.state.clear()
+        for param in self.model.parameters():
+            param.data = torch.empty(0, dtype=param.dtype, device=param.device)
 
 
 class Draws:
