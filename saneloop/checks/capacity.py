@@ -105,11 +105,15 @@ def _in_turns(
     small: Learner, large: Learner, train: Callable, folder: Path, settings: CapacitySettings, judged: Callable
 ) -> Verdict:
     """The smaller model to `target` steps, then parked; the larger to `target`, passing early when clearly
-    ahead; both on to twice the target while the larger is behind."""
+    ahead; both on to twice the target while the larger is behind. The smaller goes first: it is the cheaper,
+    and an early pass saves steps of the dearer one."""
     target = settings.steps
     while True:
         train(small, target)
-        small.park(folder) if target < settings.max_steps else small.drop()
+        if target < settings.max_steps:
+            small.park(folder)  # it may train on after the larger's turn
+        else:
+            small.drop()
         for point in _early_points(len(large.losses), target, settings.window):
             train(large, point)
             if len(large.losses) == point and _clearly_ahead(small.losses[:point], large.losses, settings):
