@@ -74,7 +74,8 @@ def _direction(model: nn.Module, settings: CapacitySettings) -> tuple[str, str]:
             f"gates.capacity.narrow_above={settings.narrow_above:,}: "
             "a wider twin and its optimizer state would take several times the memory of training the model"
         )
-    return "wider", f"the model has {size:,} trainable parameters <gates.capacity.narrow_above={settings.narrow_above}>"
+    within = f"gates.capacity.narrow_above={settings.narrow_above:,}"
+    return "wider", f"the model's {size:,} trainable parameters are within {within}"
 
 
 def _narrower(ctx: RunContext, built: Built, settings: CapacitySettings, why: str) -> Verdict:
@@ -113,10 +114,8 @@ def _not_wider(settings: CapacitySettings, shrinking: dict, why: str) -> Verdict
 
 
 def _said(verdict: Verdict, direction: str, why: str) -> Verdict:
-    """The verdict with the comparison that ran and why in its details (and its message, when narrower)."""
-    message = (
-        f"{verdict.message}; compared with a narrower model: {why}" if direction == "narrower" else verdict.message
-    )
+    """The verdict saying which comparison ran and why (message and details: the report keeps the message)."""
+    message = f"{verdict.message}; compared with a {direction} model: {why}"
     return replace(verdict, message=message, details={**verdict.details, "direction": direction, "why": why})
 
 
