@@ -1,14 +1,19 @@
 """Stage `capacity`: a wider model, trained for the same short budget on the same batches, must fit
-the training data no worse (tip 9). Runs when `gates.capacity.wider` says how to widen the model."""
+the training data no worse (tip 9). Runs when `gates.capacity.wider` says how to widen the model; a model
+above `gates.capacity.narrow_above` parameters is compared with a narrower one instead (`direction`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from omegaconf import OmegaConf
 from torch import nn
 
 from ..checks import wider_no_worse
-from ..checks.base.verdict import Verdict, skipped
+from ..checks.base.verdict import Verdict, failed, skipped
 from ..checks.capacity import GATE as CAPACITY
-from ..checks.capacity import CapacitySettings, more_unfrozen
+from ..checks.capacity import CapacitySettings, inverted, more_unfrozen, not_widening
+from ..checks.measure.fitting import trainable
 from ..data.seeding import seed_everything
 from ..models.adapters import is_adapted, with_rank
 from ..models.head import find_head
@@ -38,9 +43,15 @@ def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verd
             f"this config has no {absent} to widen; name the model's width argument, e.g. "
             f"++gates.capacity.wider={{model.channels: 32}} <gates.capacity.wider={settings.wider}>",
         )
-    what = ", ".join(f"{k}={v}" for k, v in settings.wider.items())
-    wider = _wider_model(ctx, built, settings)
-    if (built.pretraining is not None or built.loaded is not None) and not _same_weights(wider, built.model):
+    what = _named(settings.wider)
+    pretrained = built.pretraining is not None or built.loaded is not None
+    direction, why = _direction(built.model, settings)
+    if direction == "narrower" and not pretrained:
+        return _narrower(ctx, built, settings, why)
+    if direction == "narrower":  # a narrower model would start from init and say nothing of pretrained weights
+        why = f"{_pretrained(built)}: compared with the same weights in a larger model; {why}"
+    wider = _wider_model(ctx, built, settings.wider)
+    if pretrained and not _same_weights(wider, built.model):
         return skipped(
             CAPACITY,
             f"{_pretrained(built)} and {what} changes the shapes of its weights: a wider model would start from "
@@ -49,7 +60,67 @@ def _capacity(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verd
             "that unfreezes more of the same model, or a higher rank under +peft=lora "
             f"<gates.capacity.wider={settings.wider}>",
         )
-    return _compare(ctx, built, wider, settings, what)
+    return _said(_compare(ctx, built, wider, settings, what), "wider", why)
+
+
+def _direction(model: nn.Module, settings: CapacitySettings) -> tuple[str, str]:
+    """wider or narrower, and why (`gates.capacity.direction`; auto: by the model's trainable parameters)."""
+    if settings.direction != "auto":
+        return settings.direction, f"<gates.capacity.direction={settings.direction}>"
+    size = sum(p.numel() for p in trainable(model))
+    if size > settings.narrow_above:
+        return "narrower", (
+            f"the model has {size:,} trainable parameters, above "
+            f"gates.capacity.narrow_above={settings.narrow_above:,}: "
+            "a wider twin and its optimizer state would take several times the memory of training the model"
+        )
+    within = f"gates.capacity.narrow_above={settings.narrow_above:,}"
+    return "wider", f"the model's {size:,} trainable parameters are within {within}"
+
+
+def _narrower(ctx: RunContext, built: Built, settings: CapacitySettings, why: str) -> Verdict:
+    """The run's model against one narrower by the factor `wider` widens it; the run's is the larger of the pair."""
+    current = {key: OmegaConf.select(ctx.builders.cfg, key) for key in settings.wider}
+    shrinking = not_widening(settings.wider, current)
+    if shrinking:
+        return _not_wider(settings, shrinking, why)
+    try:
+        overrides = inverted(settings.wider, current)
+        narrow = _wider_model(ctx, built, overrides)
+    except Exception as error:  # noqa: BLE001 -- a narrower model the gate derived; the user's wider one is theirs
+        return skipped(
+            CAPACITY,
+            f"no narrower model to compare with: {error}. Compare with the wider one instead: "
+            f"gates.capacity.direction=wider (more memory) <gates.capacity.wider={settings.wider}>",
+        )
+    what = f"{_named(overrides)}: gates.capacity.wider inverted"
+    return _said(_compare(ctx, built, narrow, settings, what, narrower=True), "narrower", why)
+
+
+def _not_wider(settings: CapacitySettings, shrinking: dict, why: str) -> Verdict:
+    """`wider` sets a width at or below the model's: no narrower model follows from it, and it likely misreads
+    the width argument (a failure, as the trained comparison finds in the other direction)."""
+    said = ", ".join(f"{k}={w} (the model's {v})" for k, (v, w) in shrinking.items())
+    return failed(
+        CAPACITY,
+        {k: w for k, (_, w) in shrinking.items()},
+        {k: f"> {v}" for k, (v, _) in shrinking.items()},
+        f"the 'wider' model is not wider: {said}. More capacity cannot be compared, and a width setting at or "
+        "below the model's is likely a misread width argument; set a larger value, e.g. twice the model's "
+        f"<gates.capacity.wider={settings.wider}, gates.capacity.direction=narrower: {why}>",
+        CAPACITY.tip,
+        direction="narrower",
+    )
+
+
+def _said(verdict: Verdict, direction: str, why: str) -> Verdict:
+    """The verdict saying which comparison ran and why (message and details: the report keeps the message)."""
+    message = f"{verdict.message}; compared with a {direction} model: {why}"
+    return replace(verdict, message=message, details={**verdict.details, "direction": direction, "why": why})
+
+
+def _named(overrides: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in overrides.items())
 
 
 def _unfrozen(ctx: RunContext, built: Built, settings: CapacitySettings) -> Verdict:
@@ -80,25 +151,29 @@ def _pretrained(built: Built) -> str:
     )
 
 
-def _compare(ctx: RunContext, built: Built, larger: nn.Module, settings: CapacitySettings, what: str) -> Verdict:
-    """Both trained from the same seed, on the same probe batches, with the run's optimizer and loss."""
+def _compare(
+    ctx: RunContext, built: Built, other: nn.Module, settings: CapacitySettings, what: str, narrower: bool = False
+) -> Verdict:
+    """The model and `other` (larger; `narrower`: smaller) trained from the same seed, on the same probe batches,
+    with the run's optimizer and loss. The check trains `other` itself (no copy: parked and freed in its turn)."""
     seed_everything(ctx.seed, ctx.settings.deterministic)
+    pair = (lambda: other, built.model) if narrower else (built.model, lambda: other)
     return wider_no_worse(
-        built.model,
-        larger,
-        built.loaders.probe(),
+        *pair,
+        built.loaders.probe,
         built.task.loss,
         ctx.builders.optimizer,
         settings,
         what,
         ctx.device,
         outputs=ctx.outputs,
+        narrower=narrower,
     )
 
 
-def _wider_model(ctx: RunContext, built: Built, settings: CapacitySettings):
+def _wider_model(ctx: RunContext, built: Built, overrides: dict) -> nn.Module:
     """Built from the config with the overrides, seeded like the run's model, final bias set the same way."""
-    model = seeded_model(ctx, ctx.builders.widened(settings.wider))
+    model = seeded_model(ctx, ctx.builders.widened(overrides))
     _, head = find_head(model, built.task.head_size(), ctx.settings.model_head)
     if head is not None:
         built.task.init_bias(head.bias, built.train_summary.targets)
