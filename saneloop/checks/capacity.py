@@ -160,10 +160,10 @@ def _inconclusive(
         GATE,
         None,
         f"{target} steps of each model",
-        f"inconclusive: out of budget: {out}; after {len(small.losses)} steps of the smaller model and "
+        f"inconclusive: out of budget: capacity {out}; after {len(small.losses)} steps of the smaller model and "
         f"{len(large.losses)} of the larger, {so_far}. It would need at least {more[0]} more steps of the smaller "
-        f"and {more[1]} of the larger{cost}: raise gates.budget_steps, or lower gates.capacity.steps "
-        f"<gates.capacity.steps={settings.steps}>",
+        f"and {more[1]} of the larger{cost}. {out.allowance.fix or 'Raise gates.budget_steps.'} Or lower "
+        f"gates.capacity.steps <gates.capacity.steps={settings.steps}>",
         TIP,
         inconclusive="budget",
         measured_steps=[len(small.losses), len(large.losses)],

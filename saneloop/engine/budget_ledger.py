@@ -72,8 +72,7 @@ class Ledger:
             gate,
             None,
             None,
-            f"{INCONCLUSIVE}: out of budget: {gate.name} used {out.spent_s:.3g} s, about {used:.0f} of the "
-            f"{allowed:.0f} plain training steps it was allowed, before it could decide. {out.allowance.fix}",
+            f"{INCONCLUSIVE}: out of budget: {gate.name} {out}, before it could decide. {out.allowance.fix}",
             gate.tip,
             **{INCONCLUSIVE: "budget"},
             used_steps=used,

@@ -51,9 +51,10 @@ class OutOfBudget(Exception):
     def __init__(self, allowance: Allowance) -> None:
         self.allowance = allowance
         self.spent_s = allowance.spent_s()
-        super().__init__(
-            f"out of its time budget: {self.spent_s:.1f} s, about {allowance.spent_steps():.0f} of the "
-            f"{allowance.steps():.0f} plain training steps it was allowed"
+        used = self.spent_s / allowance.step_s if allowance.step_s > 0 else math.inf
+        super().__init__(  # read after the gate's name: "capacity used 1.2 s, about ..."
+            f"used {self.spent_s:.3g} s, about {used:.0f} of the {allowance.steps():.0f} plain training steps "
+            "it was allowed"
         )
 
 
