@@ -105,3 +105,22 @@ def test_unit_never_two_trained_copies_resident(monkeypatch):
     pair.train(cycled(train, 40), 40, F.cross_entropy, zero_inputs, None)
     pair.score(held, ExampleLoss(F.cross_entropy), zero_inputs)
     assert len(resident) == 80 and max(resident) == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_turns_park_in_cpu_memory_and_free_everything():
+    """On CUDA a parked copy waits in CPU memory: the scores are the lockstep's, and nothing the copies
+    allocated stays on the device after the gate."""
+    device = torch.device("cuda")
+    train, held = _data()
+    train, held, model = [b.to(device) for b in each(train)], [b.to(device) for b in held], _model().to(device)
+    torch.manual_seed(1)
+    expected = [t.cpu() for t in _lockstep(model, train, held, 30)[:2]]
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.manual_seed(1)
+    found = [t.cpu() for t in _turns(model, train, held, [10, 20])[:2]]
+    torch.cuda.synchronize()
+    assert torch.cuda.memory_allocated() <= before
+    for want, got in zip(expected, found):
+        assert torch.equal(want, got)
