@@ -229,6 +229,7 @@ def test_unit_a_copy_that_overfit_after_leading_is_judged_at_its_best_point(own_
     verdict = power.judged(_failed_verdict(), point, HeldOut([]), Settings(), later)
     assert verdict.passed == (own_shift > 0), verdict.message
     assert verdict.message.startswith("judged at the real-input copy's best held-out point") == (own_shift > 0)
+    assert verdict.value < 1 if own_shift > 0 else verdict.value == 0.6  # the ratio at the point judged
 
 
 def test_unit_a_weak_lead_that_never_turned_up_stays_a_halt():

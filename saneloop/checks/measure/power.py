@@ -107,7 +107,8 @@ def _early_stopped(verdict: Verdict, best: Point, rise: Lead, settings: Any) -> 
         f"gates.input_independent.lr>. What a halt would have said: {verdict.message}"
     )
     details = {**_details(verdict, best), "inconclusive": False, "overfit_after": best.steps}
-    return replace(verdict, passed=True, status="passed", message=note, margin=0.0, details=details)
+    value = round(best.real / best.ahead.base, 4) if best.ahead.base else verdict.value  # at the point judged
+    return replace(verdict, passed=True, status="passed", value=value, message=note, margin=0.0, details=details)
 
 
 def _details(verdict: Verdict, best: Point) -> dict:
