@@ -85,9 +85,11 @@ def test_unit_turns_give_the_lockstep_scores_bit_for_bit(monkeypatch, tmp_path, 
     assert list(tmp_path.iterdir()) == []  # no parked file left behind
 
 
-def test_unit_never_two_trained_copies_resident(monkeypatch):
-    """At every training step of either copy, the other copy holds no weights and no optimizer state."""
+def test_unit_never_two_trained_copies_resident(monkeypatch, tmp_path):
+    """At every training step of either copy, the other copy holds no weights and no optimizer state; closing
+    the pair removes its parked files."""
     monkeypatch.setattr(parking, "MIN_FILE_BYTES", 0)
+    monkeypatch.setattr(parking.tempfile, "tempdir", str(tmp_path))
     train, held = _data()
     pair = CopyPair(_model(), _adam, None, DEFAULT_OUTPUTS)
     resident = []
@@ -105,6 +107,9 @@ def test_unit_never_two_trained_copies_resident(monkeypatch):
     pair.train(cycled(train, 40), 40, F.cross_entropy, zero_inputs, None)
     pair.score(held, ExampleLoss(F.cross_entropy), zero_inputs)
     assert len(resident) == 80 and max(resident) == 0
+    assert len(list(tmp_path.iterdir())) == 1  # the copy parked last
+    pair.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
