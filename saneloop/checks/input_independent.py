@@ -2,15 +2,17 @@
 
 If the labels do not follow the inputs (shuffled apart from them, misaligned after a join or a
 filter), a model learns nothing from the inputs that a model fed zeros does not. Two copies train
-in lockstep on the same batches (the same Dropout draws), one fed zeros, until the question is
-answered. At 10, 20, 40, ... steps both are scored example by example on held-out data (a model
-can memorise even random labels on its training data, Zhang et al. 2017): the gate passes as soon
-as the real-input copy leads by `z` standard errors of the paired difference and by `min_gain` of
-the zeroed copy's loss, and its outputs score better against their own examples' targets than
-against other examples' (a lead that came from a better overall rate or scale, not from the
-inputs, does not count). It fails only when neither copy's held-out loss still improves (after
-`min_steps`), or when the generous `max_steps` budget runs out, and says what the curves did; except that
-a failure on a held-out set too small to have power is inconclusive (a pass with a note: measure/power.py).
+on the same batches (the same Dropout draws), one fed zeros, until the question is answered; they
+take turns, one resident at a time (measure/copy_pair.py). At 10, 20, 40, ... steps both are scored
+example by example on held-out data (a model can memorise even random labels on its training data,
+Zhang et al. 2017): the gate passes as soon as the real-input copy leads by `z` standard errors of
+the paired difference and by `min_gain` of the zeroed copy's loss, and its outputs score better
+against their own examples' targets than against other examples' (a lead that came from a better
+overall rate or scale, not from the inputs, does not count). It fails only when neither copy's
+held-out loss still improves (after `min_steps`), or when the generous `max_steps` budget runs out,
+and says what the curves did; except that a failure on a held-out set too small to have power, or
+after the real copy overfit past a best point where it led, is a pass with a note; and a comparison
+cut short by the gate's time allowance is inconclusive (measure/power.py).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from ..models.forward import DEFAULT_OUTPUTS, ModelOutputs
 from .base.gate import Gate
 from .base.settings import GateSettings, bounded
 from .base.verdict import Verdict, failed, passed
-from .measure import curves
+from .measure import budget, curves
 from .measure import power as inconclusive
 from .measure.copy_pair import CopyPair, PairScores
+from .measure.copy_story import what_happened
 from .measure.fitting import LossFn, OptimizerFactory, cycled, default_optimizer
 from .measure.paired import HeldOut, Lead, conclude, lead, too_few
 from .measure.per_example import ExampleLoss, PerExampleFn
@@ -87,25 +90,44 @@ def learns_from_inputs(
 
     Usable on its own: `learns_from_inputs(model, train_loader, test_loader, F.cross_entropy).passed`.
     """
-    pair, scorer = (
-        CopyPair(model, optimizer, settings.lr, outputs, zero_copy),
-        ExampleLoss(loss_fn, per_example, per_output),
-    )
-    held = HeldOut(held_out_batches, device)
+    pair, progress = CopyPair(model, optimizer, settings.lr, outputs, zero_copy), inconclusive.Progress()
+    scorer, held = ExampleLoss(loss_fn, per_example, per_output), HeldOut(held_out_batches, device)
+    try:
+        return _compare(pair, progress, train_batches, held, loss_fn, scorer, settings, zero, device)
+    except budget.OutOfBudget as out:
+        return inconclusive.out_of_budget(out, progress, GATE, TIP, settings)
+    finally:
+        pair.close()  # both copies and their optimizer state freed before the next gate
+
+
+def _compare(
+    pair: CopyPair,
+    progress: inconclusive.Progress,
+    train_batches: Iterable[Any],
+    held: HeldOut,
+    loss_fn: LossFn,
+    scorer: ExampleLoss,
+    settings: InputIndependentSettings,
+    zero: Callable[[Batch], Batch],
+    device: Optional[torch.device],
+) -> Verdict:
+    """The comparisons at `schedule(settings)` until one decides; `progress` says how far it got."""
     held.grow(settings.held_out)
     batches = cycled(train_batches, settings.max_steps)
-    initial = before = pair.score(held.batches, scorer, zero)
+    initial = before = progress.last = pair.score(held.batches, scorer, zero)
     deferred, best = False, None
     for target in schedule(settings):
+        progress.target = target
         pair.train(batches, target - pair.steps, loss_fn, zero, device)
-        now = pair.score(held.batches, scorer, zero)
+        now = progress.last = pair.score(held.batches, scorer, zero)
+        progress.steps = pair.steps
         best = inconclusive.best_point(best, now, pair.steps)
         verdict = judge(initial, before, now, pair, settings, pair.steps < target)
         if verdict is not None and verdict.near_miss and not deferred and pair.steps < settings.max_steps:
             verdict, deferred = None, True  # a lead that only just crossed the bar: looked at once more
         if verdict is not None:
             verdict = _with_more_examples(verdict, held, (initial, before), pair, scorer, zero, settings, target)
-            return inconclusive.judged(verdict, best, held, settings)
+            return inconclusive.judged(verdict, best, held, settings, now)
         before = now
     raise AssertionError("unreachable: the last comparison, at max_steps, always decides")
 
@@ -224,46 +246,11 @@ def pass_(ahead: Lead, own: Lead, pair: CopyPair, settings: InputIndependentSett
     )
 
 
-_NO_SIGNAL = (
-    "labels shuffled apart from the inputs (a permutation applied to one and not the other), test labels "
-    "misaligned with test inputs (another order, a join off by one), inputs overwritten or constant, a model "
-    "that ignores its input or reads only a channel that never changes"
-)
-
-
-def _what_happened(kind: str, curve: Optional[curves.Shape], pair: CopyPair, settings: InputIndependentSettings):
-    """(what the curves did, the likely causes that fit it)."""
-    lr = curves.learning_rate(pair.opt_real)
-    trained = f"the real-input copy's training loss {curve.text}" if curve is not None else "no step was taken"
-    if kind == curves.DIVERGED:
-        peak = max(range(len(pair.losses)), key=lambda i: pair.losses[i] if math.isfinite(pair.losses[i]) else math.inf)
-        return (
-            f"the real-input copy diverged: its training loss went from {pair.losses[0]:.4g} to "
-            f"{pair.losses[peak]:.4g} at step {peak + 1}, and its held-out loss is worse than before any step",
-            curves.causes(curves.DIVERGED, lr),
-        )
-    if kind == curves.FALLING:
-        return (
-            f"the real-input copy still improved on held-out data when the budget of {settings.max_steps} steps ran "
-            f"out; {trained}",
-            f"{curves.causes(curves.FALLING, lr)}, or a signal too weak to show within the budget",
-        )
-    stalled = f"neither copy's held-out loss improved over the last {pair.steps - pair.steps // 2} steps"
-    if curve is None or curve.kind == curves.FLAT:
-        return f"{stalled}, and {trained}: nothing learns", f"{curves.causes(curves.FLAT, lr)}; {_NO_SIGNAL}"
-    if curve.kind == curves.OSCILLATING:
-        return f"{stalled}; {trained}", curves.causes(curves.OSCILLATING, lr)
-    return (
-        f"{stalled}, while {trained}: what it learns from the training inputs does not predict held-out targets",
-        _NO_SIGNAL,
-    )
-
-
 def fail(
     ahead: Lead, pair: CopyPair, settings: InputIndependentSettings, kind: str, curve: Optional[curves.Shape]
 ) -> Verdict:
     real = ahead.base - ahead.mean
-    what, why = _what_happened(kind, curve, pair, settings)
+    what, why = what_happened(kind, curve, pair, settings)
     conclusion, why = conclude(ahead, settings, kind == curves.DIVERGED, curves.learning_rate(pair.opt_real), why)
     why = too_few(ahead.count, why)  # before any other cause: no standard error to judge by
     key = (

@@ -201,3 +201,64 @@ def test_unit_no_match_with_its_own_targets_stays_a_halt_on_a_small_set():
     now = _scores(40, real=0.022, zeroed=0.035, unpaired=0.022)
     verdict = power.judged(_failed_verdict(), power.best_point(None, now, 80), HeldOut([]), Settings())
     assert not verdict.passed
+
+
+def _overfit_scores(n=206, own_shift=0.3, seed=0):
+    """A best point (weak lead ~1.7 standard errors, outputs matching their own targets by `own_shift`) and a
+    later point where the real copy's held-out loss rose past it (hf_bert_speakers)."""
+    from saneloop.checks.measure.copy_pair import PairScores
+
+    g = torch.Generator().manual_seed(seed)
+    zeroed = 1.1 + 0.3 * torch.randn(n, generator=g)
+    real = zeroed - 0.06 + 0.35 * torch.randn(n, generator=g)
+    best = PairScores(real, zeroed, real + own_shift + 0.3 * torch.randn(n, generator=g))
+    later = real + 0.3 + 0.2 * torch.randn(n, generator=g)
+    return best, PairScores(later, zeroed, later + own_shift + 0.3 * torch.randn(n, generator=g))
+
+
+@pytest.mark.parametrize("own_shift", [0.3, 0.0])
+def test_unit_a_copy_that_overfit_after_leading_is_judged_at_its_best_point(own_shift):
+    """hf_bert_speakers: at its best held-out point the real copy led by 1-3 standard errors and its outputs
+    matched their own targets by 5-7; then it overfit. Its best point decides; outputs that match others'
+    targets as well as their own (shuffled labels) stay a halt."""
+    from saneloop.checks.measure import power
+    from saneloop.checks.measure.paired import HeldOut
+
+    best, later = _overfit_scores(own_shift=own_shift)
+    point = power.best_point(power.best_point(None, best, 80), later, 320)
+    verdict = power.judged(_failed_verdict(), point, HeldOut([]), Settings(), later)
+    assert verdict.passed == (own_shift > 0), verdict.message
+    assert verdict.message.startswith("judged at the real-input copy's best held-out point") == (own_shift > 0)
+    assert verdict.value < 1 if own_shift > 0 else verdict.value == 0.6  # the ratio at the point judged
+
+
+def test_unit_a_weak_lead_that_never_turned_up_stays_a_halt():
+    from saneloop.checks.measure import power
+    from saneloop.checks.measure.paired import HeldOut
+
+    best, _ = _overfit_scores()
+    verdict = power.judged(_failed_verdict(), power.best_point(None, best, 80), HeldOut([]), Settings(), best)
+    assert not verdict.passed
+
+
+def test_unit_out_of_budget_before_the_first_comparison_is_inconclusive():
+    from saneloop.checks.measure.budget import Allowance, allowed
+
+    with allowed(Allowance(seconds=0.0, step_s=0.01)):
+        verdict = _run(*_regression(), _model())
+    assert verdict.passed and verdict.details["inconclusive"] == "budget"
+    assert verdict.message.startswith("inconclusive: out of budget: before its first comparison (step 10)")
+
+
+def test_unit_out_of_budget_says_what_the_last_comparison_showed():
+    """Labels unrelated to the inputs, with no step budget to stop at: the time allowance ends it, and the verdict
+    says how far the comparison got and what its next comparison would have cost."""
+    from saneloop.checks.measure.budget import Allowance, allowed
+
+    with allowed(Allowance(seconds=0.5, step_s=0.01)):
+        verdict = _run(*_regression(related=False), _model(), settings=Settings(min_steps=10**6, max_steps=10**6))
+    assert verdict.passed and verdict.details["inconclusive"] == "budget" and verdict.details["steps"] >= 10
+    assert verdict.message.startswith(
+        f"inconclusive: out of budget: at its last comparison, after {verdict.details['steps']} steps"
+    )
+    assert "plain training steps it was allowed" in verdict.message and "gates.budget_steps" in verdict.message
