@@ -137,11 +137,9 @@ def out_of_budget(out: OutOfBudget, progress: Progress, gate: GateName, tip: str
         details = {"z": ahead.z, "gain": ahead.gain, "real": ahead.base - ahead.mean, "zeroed": ahead.base}
     allowance = out.allowance
     message = (
-        f"inconclusive: out of budget: {known}. Its next comparison, at step {progress.target}, needed at least "
-        f"{need} more steps of each copy (about {2 * need} plain training steps); it used {out.spent_s:.1f} s, "
-        f"about {allowance.spent_steps():.0f} of the {allowance.steps():.0f} plain training steps it was allowed. "
-        "Raise the budget, or check what the comparison could not <gates.budget_steps, "
-        f"gates.input_independent.max_steps={settings.max_steps}>"
+        f"inconclusive: out of budget: {gate} {out}; {known}. Its next comparison, at step {progress.target}, "
+        f"needed at least {need} more steps of each copy (about {2 * need} plain training steps). "
+        f"{allowance.fix or 'Raise gates.budget_steps.'} <gates.input_independent.max_steps={settings.max_steps}>"
     )
     value = round(1 - details["gain"], 4) if "gain" in details and math.isfinite(details["gain"]) else math.nan
     shown = f"lead >= {settings.z:g} se and >= {settings.min_gain:.0%}"
