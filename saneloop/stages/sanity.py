@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Optional
+from typing import Any, Optional
 
 from ..checks import (
     bias_reaches_output,
@@ -54,7 +54,7 @@ def run(ctx: RunContext, built: Built) -> None:
     # gradient, and this gate says why
     ctx.gates(
         PADDING_IGNORED,
-        lambda s: padding_ignored(model, loaders.probe_batch(s.batch_size).to(device), s.tolerance, outputs=read),
+        lambda s: padding_ignored(model, _padded_batch(loaders, s.batch_size).to(device), s.tolerance, outputs=read),
     )
     ctx.gates(
         PARAMS_LEARN, lambda s: every_param_learns(model, task.loss, loaders.probe_batch().to(device), outputs=read)
@@ -176,3 +176,17 @@ def _model_loss(ctx: RunContext, built: Built, s) -> Verdict:
     if not ctx.settings.model_output.model_loss:
         return skipped(MODEL_LOSS, "the run trains on the task's loss from the logits <model_output.model_loss=false>")
     return losses_agree(built.model, built.task.loss, built.loaders.probe(), s, ctx.device, outputs=ctx.outputs)
+
+
+PADDED_LOOKS = 4  # probe batches read to find one with padding (items cut to one length can fill a batch)
+
+
+def _padded_batch(loaders: Any, size: int) -> Any:
+    """The first of the probe batches that holds a padded position (the first batch when none does): a batch
+    of lines all cut to the maximum length has no padding to probe, and the gate would only skip."""
+    batches = loaders.probe_batches(PADDED_LOOKS, size)
+    for batch in batches:
+        mask = batch.padding_mask
+        if mask is not None and not bool(mask.all()):
+            return batch
+    return batches[0]
