@@ -109,10 +109,10 @@ def plain_loop(size: str, steps: int = 20, warmup: int = 3, device: str = "cpu",
     scaler = torch.amp.GradScaler(device, enabled=precision == "fp16")
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    times, losses, batches = [], [], _forever(loader)
+    times, cpu_times, losses, batches = [], [], [], _forever(loader)
     for _ in range(warmup + steps):
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
-        start = _synced(device)
+        start, cpu_start = _synced(device), time.process_time()
         with torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = model(**batch).loss
         optimizer.zero_grad(set_to_none=True)
@@ -120,10 +120,12 @@ def plain_loop(size: str, steps: int = 20, warmup: int = 3, device: str = "cpu",
         scaler.step(optimizer)
         scaler.update()
         times.append(_synced(device) - start)
+        cpu_times.append(time.process_time() - cpu_start)
         losses.append(loss.item())
     return {
         "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
         "step_ms": round(statistics.median(times[warmup:]) * 1000, 2),
+        "step_cpu_ms": round(statistics.median(cpu_times[warmup:]) * 1000, 2),  # steadier on a busy machine
         "steps": steps,
         "loss_first_last": [round(losses[0], 4), round(losses[-1], 4)],
         "peak_alloc_mb": round(torch.cuda.max_memory_allocated() / MB, 1) if device == "cuda" else None,
@@ -158,8 +160,14 @@ def spawn(argv: list[str], cwd: Path, env: dict, timeout: float) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     reader.join(5)
     wall = time.perf_counter() - start
-    return {"lines": lines, "exit_code": proc.returncode, "timed_out": wall >= timeout, "wall_s": round(wall, 2),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}  # fmt: skip
+    return {
+        "lines": lines,
+        "exit_code": proc.returncode,
+        "timed_out": wall >= timeout,
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # the process's own CPU time (its waited children too)
+    }
 
 
 def _read(proc: subprocess.Popen, start: float, lines: list) -> None:
@@ -327,10 +335,12 @@ def derived(run: dict, plain: dict, device: str) -> dict:
     """The run against the plain loop: time before `train` in plain steps, peak memory over the plain peak."""
     key = "peak_alloc_mb" if device == "cuda" else "peak_rss_mb"
     step_s = (plain.get("step_ms") or 0) / 1000
-    before = run.get("before_train_s")
+    before, cpu_step_s = run.get("before_train_s"), (plain.get("step_cpu_ms") or 0) / 1000
     before_peak = run.get("peak_rss_before_train_mb") if device == "cpu" else None
     return {
         "before_train_plain_steps": round(before / step_s) if before and step_s else None,
+        # the whole process's CPU time (one thread, imports to exit) in CPU time of a plain step: load-proof
+        "run_cpu_plain_steps": round(run["cpu_s"] / cpu_step_s) if run.get("cpu_s") and cpu_step_s else None,
         "peak_vs_plain": round(run[key] / plain[key], 2) if run.get(key) and plain.get(key) else None,
         "peak_before_train_vs_plain": round(before_peak / plain[key], 2) if before_peak and plain.get(key) else None,
     }
@@ -340,10 +350,11 @@ def markdown(rows: list[dict], device: str) -> str:
     """The table for docs/performance.md: one line per size and tree."""
     memory = "peak allocated MB" if device == "cuda" else "peak RSS MB"
     lines = [
-        f"| GPT-2 size | params | lr | tree | plain step | stages before `train` | in plain steps | capacity s | "
+        f"| GPT-2 size | params | lr | tree | plain step | stages before `train` | in plain steps | whole run, CPU "
+        "in plain steps' CPU | capacity s | "
         f"train s ({TRAIN_STEPS} steps) | evaluate s | {memory}: plain; saneloop whole run | saneloop before `train` | "
         "run's own cost | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     key = "peak_alloc_mb" if device == "cuda" else "peak_rss_mb"
     for row in rows:
@@ -358,7 +369,8 @@ def markdown(rows: list[dict], device: str) -> str:
                 f"| {row['width']} wide x {row['layers']} layers | {_num(plain.get('params_m'), 2)} M | "
                 f"{row['lr']:.3g} | {name} | {_num(plain.get('step_ms'), 1)} ms | "
                 f"{_num(run.get('before_train_s'), 1)} s | "
-                f"{_num(run.get('before_train_plain_steps'), 0)} | {_num(stages.get('capacity'), 1)} | "
+                f"{_num(run.get('before_train_plain_steps'), 0)} | {_num(run.get('run_cpu_plain_steps'), 0)} | "
+                f"{_num(stages.get('capacity'), 1)} | "
                 f"{_num(stages.get('train'), 1)} (plain {_num(_plain_train_s(plain), 1)}) | "
                 f"{_num(stages.get('evaluate'), 1)} | {memory_cell} | {_cost(run.get('cost'))} | {_status(run)} |"
             )
@@ -406,10 +418,12 @@ def main() -> None:
         return
     args.trees = dict(t.split("=", 1) for t in (args.tree or [f"after={REPO}"]))
     result = {"machine": machine(args), "fixed_rss_mb": fixed_costs(args) if args.device == "cpu" else None}
-    result["sizes"] = [bench_size(size, args) for size in args.sizes]
-    table = markdown(result["sizes"], args.device)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table + "\n")
+    result["sizes"] = []
+    for size in args.sizes:  # written after each size: a bench cut short by a time limit keeps what it measured
+        result["sizes"].append(bench_size(size, args))
+        table = markdown(result["sizes"], args.device)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        args.out.with_suffix(".md").write_text(table + "\n")
     print(json.dumps(result["fixed_rss_mb"]))
     print(table)
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
