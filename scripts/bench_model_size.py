@@ -1,26 +1,18 @@
 """What saneloop costs in time and memory as the model grows: the hf_gpt2 example's GPT-2 at growing sizes.
 
-    python scripts/bench_model_size.py [--sizes 64x2 128x2 256x4 384x6] [--device cpu|cuda]
-        [--precision no|fp16|bf16] [--tree after=. --tree before=/path/to/checkout] [--timeout 1800]
-        [--out docs/bench/model_size.json]
+    python scripts/bench_model_size.py [--sizes 64x2 128x2 256x4 384x6] [--device cpu|cuda] [--precision no|fp16]
+        [--tree after=. --tree before=/path/to/checkout] [--timeout 1800] [--out docs/bench/model_size.json]
 
-A size is WIDTHxLAYERS (GPT-2's n_embd x n_layer; heads: width/64, at least 4). The learning rate is
-the example's 3e-3 at width 64 scaled as 1/width (the rate the example's recipe comment gives). Per size,
-fresh processes, one after another (plain, then each tree):
-
-- plain: a hand-written loop over the same GPT-2 (transformers, built from its config), the example's
-  lines of Tiny Shakespeare and collator (DataCollatorForLanguageModeling), AdamW (the example's weight
-  decay) and batch of 32: the median step over `--steps` steps after `--warmup`, and the process's peak
-  memory (RSS via os.wait4 on CPU; torch.cuda.max_memory_allocated on CUDA);
-- saneloop: `python -m saneloop +recipe=hf_gpt2 --config-dir conf` in the tree's examples/hf_gpt2 with
-  that size (`gates.capacity.wider` twice the width), `train.max_steps=20`, every gate on (the two that
-  judge a full run, loss_decreases and beats_baselines, waived: they still run, a 20-step run does not
-  halt on them): stage and gate times from report.json, the stages before `train` in plain steps, peak
-  memory and its ratio to the plain loop's, and the report's `cost` fields when the tree writes them.
-
-Also, on CPU, the process's fixed cost: the RSS of a process that has only imported torch and transformers'
-GPT-2, and of one that has imported saneloop (all its modules) besides. Writes the JSON to `--out` and the
-markdown table beside it (`.md`). Single thread (OMP_NUM_THREADS=1), as ../shared/BENCHMARKING.md says.
+A size is WIDTHxLAYERS (n_embd x n_layer; heads width/64, at least 4), at the example's learning rate scaled as
+1/width (3e-3 at 64). Per size, fresh processes, one after another:
+- plain: a hand-written loop, the same GPT-2, lines, collator, AdamW and batch (32): the median step (wall and
+  CPU time) over `--steps` after `--warmup`; peak memory (RSS, os.wait4; on CUDA max_memory_allocated);
+- each tree: `python -m saneloop +recipe=hf_gpt2 --config-dir conf` at that size (capacity's wider model twice
+  as wide), `train.max_steps=20`, every gate on (loss_decreases and beats_baselines waived: they run, a 20-step
+  run does not halt on them): stage times from report.json, the stages before `train` in plain steps, the whole
+  run's CPU time in plain steps' CPU time (steadier on a busy machine), peak memory (whole run, before `train`,
+  the gates that raised it) over the plain loop's, and the report's `cost` fields when the tree writes them.
+On CPU also the process's fixed cost (bench_process.fixed_costs). JSON to `--out`, the table beside it (.md).
 """
 
 from __future__ import annotations
@@ -30,15 +22,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import PRE_TRAIN, VERDICT  # noqa: E402  (scripts/ is no package)
+from bench_process import CUDA_PEAK, child_env, fixed_costs, read_report, spawn, verdict_times  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path("examples") / "hf_gpt2"
@@ -146,52 +136,6 @@ def _synced(device: str) -> float:
     return time.perf_counter()
 
 
-def spawn(argv: list[str], cwd: Path, env: dict, timeout: float) -> dict:
-    """A fresh process: its stdout lines (time, text, peak RSS so far), exit code, wall time and peak RSS."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines: list[tuple[float, str, float | None]] = []
-    reader = threading.Thread(target=_read, args=(proc, start, lines), daemon=True)
-    reader.start()
-    killer = threading.Timer(timeout, proc.kill)
-    killer.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    killer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    reader.join(5)
-    wall = time.perf_counter() - start
-    return {
-        "lines": lines,
-        "exit_code": proc.returncode,
-        "timed_out": wall >= timeout,
-        "wall_s": round(wall, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # the process's own CPU time (its waited children too)
-    }
-
-
-def _read(proc: subprocess.Popen, start: float, lines: list) -> None:
-    """Each line with its time and, for a verdict line, the process's peak RSS so far (VmHWM): which gate
-    raised the peak, and the peak before `train`."""
-    for line in proc.stdout:  # type: ignore[union-attr]
-        is_verdict = line.split()[:1] and line.split()[0] in VERDICT
-        lines.append((time.perf_counter() - start, line.rstrip(), _hwm_mb(proc.pid) if is_verdict else None))
-
-
-def _hwm_mb(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    kb = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
-    return round(int(kb[0]) / 1024, 1) if kb else None
-
-
-def child_env(tree: Path) -> dict:
-    base = {"PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-    return {**os.environ, **base}
-
-
 def run_plain(size: str, args: argparse.Namespace) -> dict:
     argv = [sys.executable, __file__, "--plain", size, "--steps", str(args.steps), "--warmup", str(args.warmup)]
     argv += ["--device", args.device, "--precision", args.precision]
@@ -200,19 +144,6 @@ def run_plain(size: str, args: argparse.Namespace) -> dict:
     results = [line for _, line, _ in done["lines"] if line.startswith("{")]
     row.update(json.loads(results[-1]) if results else {"log_tail": [line for _, line, _ in done["lines"][-20:]]})
     return row
-
-
-# On CUDA the run's process reports its own peak allocation when it exits (nothing outside it can read it).
-CUDA_PEAK = """import atexit, json, os, runpy, sys
-def _peak():
-    import torch
-    if torch.cuda.is_available():
-        peak = {"peak_alloc_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
-        open(os.environ["BENCH_PEAK_FILE"], "w").write(json.dumps(peak))
-atexit.register(_peak)
-sys.argv = ["saneloop", *sys.argv[1:]]
-runpy.run_module("saneloop", run_name="__main__", alter_sys=True)
-"""
 
 
 def saneloop_overrides(size: str, device: str, precision: str) -> list[str]:
@@ -250,70 +181,6 @@ def run_saneloop(tree: Path, size: str, args: argparse.Namespace) -> dict:
     row = {k: v for k, v in done.items() if k != "lines"} | peak
     row |= read_report(report) if report else {"log_tail": [line for _, line, _ in done["lines"][-20:]]}
     return row | verdict_times(done["lines"])
-
-
-def verdict_times(lines: list[tuple[float, str, float | None]]) -> dict:
-    """From the console: the last verdict, when the stages before `train` ended (from process start, imports
-    included), the peak RSS then, and the gates that raised the peak by more than 20 MB (the first verdict's
-    figure is the process up to it: imports, data, model and the setup gates before it)."""
-    verdicts = [(t, line.split()[1].rstrip(":"), hwm) for t, line, hwm in lines if hwm is not None]
-    pre = [(t, hwm) for t, where, hwm in verdicts if where.split("/")[0] in PRE_TRAIN]
-    raised, last = {}, 0.0
-    for _, where, hwm in verdicts:
-        if hwm - last > 20:
-            raised[where] = hwm
-        last = max(last, hwm)
-    return {
-        "last_verdict": verdicts[-1][1] if verdicts else None,
-        "before_train_wall_s": round(pre[-1][0], 2) if pre else None,
-        "peak_rss_before_train_mb": pre[-1][1] if pre else None,
-        "peak_raised_by": raised,
-    }
-
-
-def read_report(report: dict) -> dict:
-    """Stage times, the costliest gates before `train`, the verdicts and the run's own `cost` fields."""
-    stages = {s["name"]: s["seconds"] for s in report["stages"]}
-    gates = {
-        f"{s['name']}/{g['name']}": g["seconds"]
-        for s in report["stages"]
-        for g in s["gates"]
-        if g.get("seconds") is not None
-    }
-    before = [stages[name] for name in PRE_TRAIN if stages.get(name) is not None]
-    return {
-        "status": report["status"],
-        "halted_at": report["halted_at"],
-        "stages_s": stages,
-        "before_train_s": round(sum(before), 2) if len(before) == len(PRE_TRAIN) else None,
-        "gates_s": dict(sorted(gates.items(), key=lambda kv: -kv[1])[:8]),
-        "not_passed": [
-            f"{s['name']}/{g['name']}: {g['status']}"
-            for s in report["stages"]
-            for g in s["gates"]
-            if g["status"] not in ("passed", "skipped")
-        ],
-        "cost": report.get("cost"),
-    }
-
-
-def fixed_costs(args: argparse.Namespace) -> dict:
-    """The peak RSS of a process that only imports (CPU): what of every run's memory is the process."""
-    gpt2_imports = "import torch; from transformers import GPT2LMHeadModel, DataCollatorForLanguageModeling"
-    every_module = (
-        "import importlib, pkgutil, saneloop; "
-        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(saneloop.__path__, 'saneloop.') "
-        "if not m.name.endswith('__main__')]"
-    )
-    codes = {"torch_transformers": gpt2_imports, "saneloop": f"{gpt2_imports}; {every_module}"}
-    trees = {name: Path(path).resolve() for name, path in args.trees.items()}
-    out = {}
-    for label, code in codes.items():
-        for name, tree in trees.items() if label == "saneloop" else [("", REPO)]:
-            done = spawn([sys.executable, "-c", code], REPO, child_env(tree), args.timeout)
-            key = f"{label}_{name}" if name else label
-            out[key] = done["peak_rss_mb"] if done["exit_code"] == 0 else {"failed": done["lines"][-5:]}
-    return out
 
 
 def bench_size(size: str, args: argparse.Namespace) -> dict:
@@ -417,7 +284,8 @@ def main() -> None:
         print(json.dumps(plain_loop(args.plain, args.steps, args.warmup, args.device, args.precision)))
         return
     args.trees = dict(t.split("=", 1) for t in (args.tree or [f"after={REPO}"]))
-    result = {"machine": machine(args), "fixed_rss_mb": fixed_costs(args) if args.device == "cpu" else None}
+    fixed = fixed_costs(args.trees, args.timeout) if args.device == "cpu" else None
+    result = {"machine": machine(args), "fixed_rss_mb": fixed}
     result["sizes"] = []
     for size in args.sizes:  # written after each size: a bench cut short by a time limit keeps what it measured
         result["sizes"].append(bench_size(size, args))
