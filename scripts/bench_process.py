@@ -18,10 +18,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def spawn(argv: list[str], cwd: Path, env: dict, timeout: float) -> dict:
-    """A fresh process: its stdout lines (time, text, peak RSS so far), exit code, wall time and peak RSS."""
+    """A fresh process: its stdout lines (time, text, at a verdict its peak RSS and CPU time so far), exit code,
+    wall time, CPU time and peak RSS."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines: list[tuple[float, str, float | None]] = []
+    lines: list[tuple[float, str, dict | None]] = []
     reader = threading.Thread(target=_read, args=(proc, start, lines), daemon=True)
     reader.start()
     killer = threading.Timer(timeout, proc.kill)
@@ -42,20 +43,23 @@ def spawn(argv: list[str], cwd: Path, env: dict, timeout: float) -> dict:
 
 
 def _read(proc: subprocess.Popen, start: float, lines: list) -> None:
-    """Each line with its time and, for a verdict line, the process's peak RSS so far (VmHWM): which gate
-    raised the peak, and the peak before `train`."""
+    """Each line with its time and, for a verdict line, the process's peak RSS (VmHWM) and CPU time so far:
+    which gate raised the peak, the peak and the CPU time when the stages before `train` ended."""
     for line in proc.stdout:  # type: ignore[union-attr]
         is_verdict = line.split()[:1] and line.split()[0] in VERDICT
-        lines.append((time.perf_counter() - start, line.rstrip(), _hwm_mb(proc.pid) if is_verdict else None))
+        lines.append((time.perf_counter() - start, line.rstrip(), _probe(proc.pid) if is_verdict else None))
 
 
-def _hwm_mb(pid: int) -> float | None:
+def _probe(pid: int) -> dict | None:
+    """The process's peak RSS (MB) and CPU time (s, user + system) so far, from /proc (Linux)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
     kb = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
-    return round(int(kb[0]) / 1024, 1) if kb else None
+    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+    return {"hwm_mb": round(int(kb[0]) / 1024, 1) if kb else 0.0, "cpu_s": round(cpu, 2)}
 
 
 def child_env(tree: Path) -> dict:
@@ -76,21 +80,22 @@ runpy.run_module("saneloop", run_name="__main__", alter_sys=True)
 """
 
 
-def verdict_times(lines: list[tuple[float, str, float | None]]) -> dict:
-    """From the console: the last verdict, when the stages before `train` ended (from process start, imports
-    included), the peak RSS then, and the gates that raised the peak by more than 20 MB (the first verdict's
-    figure is the process up to it: imports, data, model and the setup gates before it)."""
-    verdicts = [(t, line.split()[1].rstrip(":"), hwm) for t, line, hwm in lines if hwm is not None]
-    pre = [(t, hwm) for t, where, hwm in verdicts if where.split("/")[0] in PRE_TRAIN]
+def verdict_times(lines: list[tuple[float, str, dict | None]]) -> dict:
+    """From the console: the last verdict; when the stages before `train` ended (wall and CPU time from process
+    start, imports included) and the peak RSS then; the gates that raised the peak by more than 20 MB (the first
+    verdict's figure is the process up to it: imports, data, model and the setup gates before it)."""
+    verdicts = [(t, line.split()[1].rstrip(":"), probe) for t, line, probe in lines if probe is not None]
+    pre = [(t, probe) for t, where, probe in verdicts if where.split("/")[0] in PRE_TRAIN]
     raised, last = {}, 0.0
-    for _, where, hwm in verdicts:
-        if hwm - last > 20:
-            raised[where] = hwm
-        last = max(last, hwm)
+    for _, where, probe in verdicts:
+        if probe["hwm_mb"] - last > 20:
+            raised[where] = probe["hwm_mb"]
+        last = max(last, probe["hwm_mb"])
     return {
         "last_verdict": verdicts[-1][1] if verdicts else None,
         "before_train_wall_s": round(pre[-1][0], 2) if pre else None,
-        "peak_rss_before_train_mb": pre[-1][1] if pre else None,
+        "before_train_cpu_s": pre[-1][1]["cpu_s"] if pre else None,
+        "peak_rss_before_train_mb": pre[-1][1]["hwm_mb"] if pre else None,
         "peak_raised_by": raised,
     }
 

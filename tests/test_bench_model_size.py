@@ -33,20 +33,23 @@ def test_the_saneloop_run_is_the_example_at_that_size_with_the_rate_scaled():
 
 def test_the_table_counts_the_time_before_train_in_plain_steps_and_names_the_gate_that_raised_memory():
     lines = [
-        (3.0, "  PASS setup/targets: ...", 400.0),
-        (9.0, "  PASS setup/split_overlap: ...", 4000.0),
-        (30.0, "  PASS capacity/capacity: ...", 4010.0),
-        (40.0, "  PASS train/loss_decreases: ...", 4100.0),
+        (3.0, "  PASS setup/targets: ...", {"hwm_mb": 400.0, "cpu_s": 3.0}),
+        (9.0, "  PASS setup/split_overlap: ...", {"hwm_mb": 4000.0, "cpu_s": 9.0}),
+        (10.0, "│ setup │ split_overlap    │ PASS    │", None),
+        (30.0, "  PASS capacity/capacity: ...", {"hwm_mb": 4010.0, "cpu_s": 20.0}),
+        (40.0, "  PASS train/loss_decreases: ...", {"hwm_mb": 4100.0, "cpu_s": 30.0}),
     ]
     times = bench.verdict_times(lines)
     assert list(times["peak_raised_by"]) == ["setup/targets", "setup/split_overlap", "train/loss_decreases"]
     assert times["peak_rss_before_train_mb"] == 4010.0 and times["before_train_wall_s"] == 30.0
+    assert times["before_train_cpu_s"] == 20.0
     plain = {"params_m": 0.108, "step_ms": 50.0, "step_cpu_ms": 40.0, "peak_rss_mb": 500.0}
     run = {"status": "passed", "halted_at": None, "peak_rss_mb": 4100.0, "cpu_s": 60.0, **times}
     run |= {"before_train_s": 25.0, "stages_s": {"capacity": 20.0, "train": 5.0, "evaluate": 2.0}}
     run |= bench.derived(run, plain, "cpu")
-    assert run["before_train_plain_steps"] == 500 and run["run_cpu_plain_steps"] == 1500 and run["peak_vs_plain"] == 8.2
+    assert run["before_train_plain_steps"] == 500 and run["before_train_cpu_plain_steps"] == 500
+    assert run["run_cpu_plain_steps"] == 1500 and run["peak_vs_plain"] == 8.2
     row = {"width": 64, "layers": 2, "lr": 3e-3, "plain": plain, "runs": {"before": run}}
     table = bench.markdown([row], "cpu")
-    assert "| 64 wide x 2 layers | 0.11 M | 0.003 | before | 50.0 ms | 25.0 s | 500 | 1,500 | 20.0 |" in table
+    assert "| 64 wide x 2 layers | 0.11 M | 0.003 | before | 50.0 ms | 25.0 s | 500 | 500 (1,500) | 20.0 |" in table
     assert "| 500; 4,100 = 8.20x | 4,010 = 8.02x |" in table and table.endswith("| passed |")
