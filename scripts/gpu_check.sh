@@ -18,6 +18,7 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${OUT:-$ROOT/gpu_check_out}"
+mkdir -p "$OUT" && OUT="$(cd "$OUT" && pwd)"  # absolute: the hf_gpt2 run works from its own folder
 PY="${PYTHON:-python}"
 LIMIT="${LIMIT:-300}"  # seconds per run
 mkdir -p "$OUT/runs" "$OUT/logs"
