@@ -179,7 +179,9 @@ def run_saneloop(tree: Path, size: str, args: argparse.Namespace) -> dict:
         report = json.loads(report_path.read_text()) if report_path.is_file() else None
         peak = json.loads(peak_file.read_text()) if peak_file.is_file() else {}
     row = {k: v for k, v in done.items() if k != "lines"} | peak
-    row |= read_report(report) if report else {"log_tail": [line for _, line, _ in done["lines"][-20:]]}
+    row |= read_report(report) if report else {}
+    if not report or done["exit_code"] not in (0, 3):  # no report, or a crash: what the console said last
+        row["log_tail"] = [line for _, line, _ in done["lines"][-20:]]
     return row | verdict_times(done["lines"])
 
 

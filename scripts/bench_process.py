@@ -113,6 +113,7 @@ def read_report(report: dict) -> dict:
     return {
         "status": report["status"],
         "halted_at": report["halted_at"],
+        "error": report.get("error"),
         "stages_s": stages,
         "before_train_s": round(sum(before), 2) if len(before) == len(PRE_TRAIN) else None,
         "gates_s": dict(sorted(gates.items(), key=lambda kv: -kv[1])[:8]),
