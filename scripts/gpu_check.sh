@@ -8,12 +8,17 @@
 #   - the four recipes on one GPU, in fp32 and in bf16 (charlm on the bug bench's 250-step budget);
 #   - classify and charlm with train.compile=true (fp32);
 #   - classify under `accelerate launch` with 2 processes, when there are 2 GPUs;
-#   - the train-stage overhead bench on the GPU (scripts/bench_overhead.py --device cuda).
+#   - the train-stage overhead bench on the GPU (scripts/bench_overhead.py --device cuda);
+#   - classify and the hf_gpt2 example in fp16 (a gradient scaler), issue 21;
+#   - the model-size bench on the GPU (scripts/bench_model_size.py --device cuda, $OUT/model_size.json and .md;
+#     MODEL_SIZES picks the sizes, default 64x2 256x4 512x8, about 5 minutes in all), issue 21.
+# Every single-GPU saneloop run records its peak allocated CUDA memory (peak_alloc_mb in its row).
 # Needs: torch with CUDA, saneloop's dependencies (pip install -e .), scikit-learn's bundled data.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${OUT:-$ROOT/gpu_check_out}"
+mkdir -p "$OUT" && OUT="$(cd "$OUT" && pwd)"  # absolute: the hf_gpt2 run works from its own folder
 PY="${PYTHON:-python}"
 LIMIT="${LIMIT:-300}"  # seconds per run
 mkdir -p "$OUT/runs" "$OUT/logs"
@@ -29,6 +34,8 @@ import json, sys
 from pathlib import Path
 name, code, ms, run_dir, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
 row = {"name": name, "exit_code": code, "seconds": round(ms / 1000, 1)}
+peak = run_dir / "peak.json"  # written by the PEAKED launcher as the run's process exits
+row.update(json.loads(peak.read_text()) if peak.is_file() else {})
 report = run_dir / "report.json"
 if report.is_file():
     r = json.loads(report.read_text())
@@ -46,11 +53,25 @@ run() {
   local name="$1"; shift
   local start code
   start=$(date +%s%N)
-  timeout "$LIMIT" "$@" > "$OUT/logs/$name.log" 2>&1
+  mkdir -p "$OUT/runs/$name"
+  BENCH_PEAK_FILE="$OUT/runs/$name/peak.json" timeout "$LIMIT" "$@" > "$OUT/logs/$name.log" 2>&1
   code=$?
   record "$name" "$code" "$(( ($(date +%s%N) - start) / 1000000 ))" "$OUT/runs/$name"
   echo "$name: exit $code"
 }
+
+# SANELOOP: `python -m saneloop` on GPU 0 that writes torch.cuda.max_memory_allocated to $BENCH_PEAK_FILE as
+# it exits (as scripts/bench_model_size.py launches its runs on CUDA); `run` points it at the run's folder.
+PEAKED='import atexit, json, os, runpy, sys
+def _peak():
+    import torch
+    if torch.cuda.is_available():
+        peak = {"peak_alloc_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
+        open(os.environ["BENCH_PEAK_FILE"], "w").write(json.dumps(peak))
+atexit.register(_peak)
+sys.argv = ["saneloop", *sys.argv[1:]]
+runpy.run_module("saneloop", run_name="__main__", alter_sys=True)'
+SANELOOP=(env CUDA_VISIBLE_DEVICES=0 "$PY" -c "$PEAKED")
 
 GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 "$PY" - "$OUT/device.json" <<'EOF'
@@ -72,35 +93,53 @@ for recipe in classify regress binary charlm; do
   [ "$recipe" = charlm ] && extra+=("${CHARLM[@]}")
   for precision in no bf16; do
     name="$recipe-${precision/no/fp32}"
-    run "$name" env CUDA_VISIBLE_DEVICES=0 "$PY" -m saneloop "+recipe=$recipe" "accelerator.mixed_precision=$precision" \
-      "${QUIET[@]}" "${extra[@]}" "hydra.run.dir=$OUT/runs/$name"
+    run "$name" "${SANELOOP[@]}" "+recipe=$recipe" "accelerator.mixed_precision=$precision" "${QUIET[@]}" \
+      "${extra[@]}" "hydra.run.dir=$OUT/runs/$name"
   done
 done
 
-run classify-compile env CUDA_VISIBLE_DEVICES=0 "$PY" -m saneloop +recipe=classify train.compile=true "${QUIET[@]}" \
+run classify-compile "${SANELOOP[@]}" +recipe=classify train.compile=true "${QUIET[@]}" \
   "hydra.run.dir=$OUT/runs/classify-compile"
-run charlm-compile env CUDA_VISIBLE_DEVICES=0 "$PY" -m saneloop +recipe=charlm train.compile=true "${QUIET[@]}" \
-  "${CHARLM[@]}" "hydra.run.dir=$OUT/runs/charlm-compile"
+run charlm-compile "${SANELOOP[@]}" +recipe=charlm train.compile=true "${QUIET[@]}" "${CHARLM[@]}" \
+  "hydra.run.dir=$OUT/runs/charlm-compile"
+
+# fp16: autocast with a gradient scaler (issue 21); the example from its own folder, as its README line runs it
+run classify-fp16 "${SANELOOP[@]}" +recipe=classify accelerator.mixed_precision=fp16 "${QUIET[@]}" \
+  "hydra.run.dir=$OUT/runs/classify-fp16"
+(cd "$ROOT/examples/hf_gpt2" && run hf_gpt2-fp16 "${SANELOOP[@]}" +recipe=hf_gpt2 --config-dir conf \
+  accelerator.mixed_precision=fp16 "${QUIET[@]}" "hydra.run.dir=$OUT/runs/hf_gpt2-fp16")
 
 if [ "$GPUS" -ge 2 ]; then
   run classify-2proc "$PY" -m accelerate.commands.launch --multi_gpu --num_processes 2 --mixed_precision no \
     --dynamo_backend no -m saneloop +recipe=classify "${QUIET[@]}" "hydra.run.dir=$OUT/runs/classify-2proc"
 fi
 
-start=$(date +%s%N)
-timeout "$LIMIT" env CUDA_VISIBLE_DEVICES=0 "$PY" "$ROOT/scripts/bench_overhead.py" --device cuda --rounds 5 \
-  --steps 1000 --out "$OUT/overhead.json" > "$OUT/logs/overhead.log" 2>&1
-code=$?
-"$PY" - "$code" "$(( ($(date +%s%N) - start) / 1000000 ))" "$OUT" <<'EOF' >> "$OUT/results.jsonl"
+# bench NAME SECONDS JSON COMMAND...: a bench script under a time limit, the JSON it writes folded into one row
+bench() {
+  local name="$1" limit="$2" json="$3" log="$OUT/logs/$1.log"; shift 3
+  local start code
+  start=$(date +%s%N)
+  timeout "$limit" "$@" > "$log" 2>&1
+  code=$?
+  "$PY" - "$name" "$code" "$(( ($(date +%s%N) - start) / 1000000 ))" "$json" "$log" <<'EOF' >> "$OUT/results.jsonl"
 import json, sys
 from pathlib import Path
-code, ms, out = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
-bench = out / "overhead.json"
-row = {"name": "overhead-bench-cuda", "exit_code": code, "seconds": round(ms / 1000, 1)}
-row.update(results=json.loads(bench.read_text())) if bench.is_file() else row.update(log_tail=(out / "logs" / "overhead.log").read_text()[-2000:])
+name, code, ms, bench, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
+row = {"name": name, "exit_code": code, "seconds": round(ms / 1000, 1)}
+row.update(results=json.loads(bench.read_text())) if bench.is_file() else row.update(log_tail=log.read_text()[-2000:])
 print(json.dumps(row))
 EOF
-echo "overhead-bench-cuda: exit $code"
+  echo "$name: exit $code"
+}
+
+bench overhead-bench-cuda "$LIMIT" "$OUT/overhead.json" env CUDA_VISIBLE_DEVICES=0 "$PY" \
+  "$ROOT/scripts/bench_overhead.py" --device cuda --rounds 5 --steps 1000 --out "$OUT/overhead.json"
+
+# The model-size bench on the GPU: plain loop vs saneloop per size, peak allocated memory of each (issue 21)
+read -r -a SIZES <<< "${MODEL_SIZES:-64x2 256x4 512x8}"
+bench model-size-cuda "${MS_LIMIT:-600}" "$OUT/model_size.json" env CUDA_VISIBLE_DEVICES=0 \
+  "$PY" "$ROOT/scripts/bench_model_size.py" --device cuda --sizes "${SIZES[@]}" --timeout 300 \
+  --out "$OUT/model_size.json"
 
 "$PY" - "$OUT" <<'EOF'
 import json, sys
