@@ -15,9 +15,10 @@ import torch
 HASHES, TABLES, WIDTH = 6, 24, 4.0  # K, L, bucket width in radii
 _MAX_OFFSET = 64  # members of one bucket compared with each other (a denser bucket is cut there)
 _PRIME = 1_000_003
-# Candidate pairs are measured in parts of at most this many gathered values per side (2 x 8 MB): dense buckets
-# (text padded to one length) give tens of millions of candidates, and gathering them at once took 17 GB.
-_GATHERED = 1 << 20
+# Candidate pairs are measured in parts of at most this many gathered values per side (2 x 512 KB): dense buckets
+# (text padded to one length) give hundreds of thousands of candidates a table. Parts of 8 MB left the process
+# ~400 MB larger after a few tables (freed blocks of that size are kept by the allocator, not returned).
+_GATHERED = 1 << 16
 
 
 def distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -93,7 +94,9 @@ def _keys(rows: torch.Tensor, radius: float, gen: torch.Generator) -> torch.Tens
     else:  # a Gaussian projection of the one-hot vector: one weight per (position, token)
         vocab = int(rows.max()) + 1 if rows.numel() else 1
         weights = torch.randn(rows.shape[1], vocab, HASHES, generator=gen, dtype=torch.double)
-        projected = weights[torch.arange(rows.shape[1]).expand_as(rows), rows].sum(1)  # std = distance
+        projected = torch.zeros(len(rows), HASHES, dtype=torch.double)  # std = distance
+        for t in range(rows.shape[1]):  # position by position: [n, K] at a time, never [n, T, K]
+            projected += weights[t, rows[:, t]]
     shift = torch.rand(HASHES, generator=gen, dtype=torch.double) * width
     cells = torch.floor((projected + shift) / width).long()
     key = torch.zeros(len(rows), dtype=torch.long)
