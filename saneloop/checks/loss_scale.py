@@ -53,39 +53,48 @@ class ScaleWatch:
         self.scale, self.steps = scale, steps[-1]
 
     def collapsed(self, settings: LossScaleSettings) -> bool:
-        low = self.scale is not None and self.scale < settings.min_scale
-        return low or self.in_row >= settings.max_skipped_in_row
+        return _collapsed(self.scale, self.in_row, settings)
+
+    def verdict(self, settings: LossScaleSettings) -> Verdict:
+        return loss_scale_held(self.scale, self.in_row, len(self.skipped), self.steps, settings)
 
 
-def loss_scale_held(watch: ScaleWatch, settings: LossScaleSettings = LossScaleSettings()) -> Verdict:
-    """Failed when the scale fell below `min_scale` or `max_skipped_in_row` steps in a row were skipped."""
-    said = (
-        f"the gradient scaler skipped {len(watch.skipped)} of {watch.steps} steps "
-        f"({watch.in_row} in a row at the end), loss scale {_shown(watch.scale)}"
+def loss_scale_held(
+    scale: Optional[float],
+    in_row: int,
+    skipped: int = 0,
+    steps: int = 0,
+    settings: LossScaleSettings = LossScaleSettings(),
+) -> Verdict:
+    """`scale`: the scaler's loss scale (`GradScaler.get_scale()`); `in_row`: the steps skipped in a row up to
+    now, of `skipped` in `steps`. Failed when the scale fell below `min_scale` or `max_skipped_in_row` steps in
+    a row were skipped."""
+    said = f"the gradient scaler skipped {skipped} of {steps} steps ({in_row} in a row at the end), loss scale " + (
+        "not read" if scale is None else f"{scale:.4g}"
     )
     expected = f"scale >= {settings.min_scale:.3g} and < {settings.max_skipped_in_row} skipped in a row"
-    if not watch.collapsed(settings):
-        margin = relative_margin(watch.in_row, settings.max_skipped_in_row)
-        return passed(GATE, watch.scale, expected, said, TIP, margin=margin, skipped_steps=len(watch.skipped))
+    if not _collapsed(scale, in_row, settings):
+        margin = relative_margin(in_row, settings.max_skipped_in_row)
+        return passed(GATE, scale, expected, said, TIP, margin=margin, skipped_steps=skipped)
     return failed(
         GATE,
-        watch.scale,
+        scale,
         expected,
         f"{said}: the loss scale collapsed; the gradients overflow fp16 at every scale, so the steps train "
         f"nothing <gates.loss_scale.min_scale={settings.min_scale:g}, "
         f"gates.loss_scale.max_skipped_in_row={settings.max_skipped_in_row}>. Likely causes: {CAUSES}. "
         f"Fix: {FIX}.",
         TIP,
-        skipped_steps=len(watch.skipped),
+        skipped_steps=skipped,
     )
+
+
+def _collapsed(scale: Optional[float], in_row: int, settings: LossScaleSettings) -> bool:
+    return (scale is not None and scale < settings.min_scale) or in_row >= settings.max_skipped_in_row
 
 
 def no_scaler(mixed_precision: str) -> Verdict:
     return skipped(GATE, f"no gradient scaler (mixed precision {mixed_precision}): no step is skipped", TIP)
-
-
-def _shown(scale: Optional[float]) -> str:
-    return "not read" if scale is None else f"{scale:.4g}"
 
 
 GATE = Gate(

@@ -13,7 +13,7 @@ import torch
 from ..checks.base.verdict import Verdict, skipped
 from ..checks.data_order import DATA_ORDER, RESUME_ORDER, OrderWatch, fingerprint, shuffled
 from ..checks.loss_scale import GATE as LOSS_SCALE
-from ..checks.loss_scale import ScaleWatch, loss_scale_held, no_scaler
+from ..checks.loss_scale import ScaleWatch, no_scaler
 from ..checks.modes import TRAIN_MODE, ModeWatch
 from ..checks.replicas import GATE as REPLICAS
 from ..checks.replicas import ReplicaWatch
@@ -166,7 +166,7 @@ class ScaleGuard(TrainHook):
         if not self.watch.collapsed(self.settings):
             return []
         self.due, self.judged = NEVER, True
-        return [found(LOSS_SCALE, loss_scale_held(self.watch, self.settings))]
+        return [found(LOSS_SCALE, self.watch.verdict(self.settings))]
 
     def on_fit_end(self, model: Any, step: int, losses: torch.Tensor) -> Findings:
         self.due = NEVER
@@ -179,7 +179,7 @@ class ScaleGuard(TrainHook):
             f"train: the fp16 gradient scaler skipped {skipped} of {step} steps (gradients overflowed; their "
             f"losses are not counted as steps taken); loss scale at the end {self.watch.scale:g}"
         )
-        return [] if self.judged else [Finding(LOSS_SCALE, lambda s: loss_scale_held(self.watch, s))]
+        return [] if self.judged else [Finding(LOSS_SCALE, self.watch.verdict)]
 
     def taken(self, losses: torch.Tensor) -> torch.Tensor:
         """The losses of the steps the optimizer took (a skipped step changed nothing)."""

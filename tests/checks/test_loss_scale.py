@@ -63,8 +63,8 @@ def test_a_scale_that_halves_every_step_halts_in_train_saying_what_to_do():
 def test_a_scale_below_the_floor_halts_before_the_run_of_skips_does():
     watch = ScaleWatch()
     watch.skip([1], 2.0**-15)
-    verdict = loss_scale_held(watch, LossScaleSettings())
-    assert not verdict.passed and "collapsed" in verdict.message
+    assert not watch.verdict(LossScaleSettings()).passed and "collapsed" in watch.verdict(LossScaleSettings()).message
+    assert loss_scale_held(1024.0, 3, 5, 100).passed  # a user's own loop: the scaler's numbers, judged
 
 
 def test_occasional_skips_pass_are_counted_and_are_no_steps_taken():
