@@ -46,6 +46,7 @@ class Case:
     budget: list[str] = field(default_factory=list)
     processes: int = 1  # > 1: launched with torchrun (gloo on CPU)
     resume_from: int | None = None  # run, keep only the checkpoint of this step, then resume from it
+    cuda: bool = False  # needs a CUDA device (fp16's gradient scaler): left out where there is none
 
     @property
     def id(self) -> str:
@@ -557,6 +558,15 @@ def split_mode_order_bugs() -> list[Case]:
             "#40 replicas drift (rank-dependent lr)",
             "2 processes (torchrun, gloo)",
             processes=2,
+        ),
+        Case(
+            "cls_fp16_scale_collapse",
+            c,
+            [*_model("Fp16OverflowMLP"), "accelerator.mixed_precision=fp16", "train.epochs=1"],
+            "loss_scale",
+            "fp16 gradients that overflow at every loss scale",
+            "CUDA only: Accelerate makes a gradient scaler for fp16 on CUDA",
+            cuda=True,
         ),
         Case(
             "cls_batch_mix_learned",

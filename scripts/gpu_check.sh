@@ -9,7 +9,8 @@
 #   - classify and charlm with train.compile=true (fp32);
 #   - classify under `accelerate launch` with 2 processes, when there are 2 GPUs;
 #   - the train-stage overhead bench on the GPU (scripts/bench_overhead.py --device cuda);
-#   - classify and the hf_gpt2 example in fp16 (a gradient scaler), issue 21;
+#   - classify and the hf_gpt2 example in fp16 (a gradient scaler: each row's `train` has its skipped steps and
+#     final loss scale), and the CUDA-marked tests of fp16, determinism and pinned memory, issue 21;
 #   - the model-size bench on the GPU (scripts/bench_model_size.py --device cuda, $OUT/model_size.json and .md;
 #     MODEL_SIZES picks the sizes, default 64x2 256x4 512x8, about 5 minutes in all), issue 21.
 # Every single-GPU saneloop run records its peak allocated CUDA memory (peak_alloc_mb in its row).
@@ -41,7 +42,7 @@ if report.is_file():
     r = json.loads(report.read_text())
     row.update(status=r["status"], halted_at=r["halted_at"], error=r["error"], headline=r["headline"],
                metric=r["metrics"].get(r["headline"]) if r["headline"] else None, notes=r["notes"],
-               stages={s["name"]: s["seconds"] for s in r["stages"]})
+               stages={s["name"]: s["seconds"] for s in r["stages"]}, train=r.get("train"))
 else:
     row["log_tail"] = (out / "logs" / f"{name}.log").read_text()[-2000:]
 print(json.dumps(row))
@@ -108,6 +109,10 @@ run classify-fp16 "${SANELOOP[@]}" +recipe=classify accelerator.mixed_precision=
   "hydra.run.dir=$OUT/runs/classify-fp16"
 (cd "$ROOT/examples/hf_gpt2" && run hf_gpt2-fp16 "${SANELOOP[@]}" +recipe=hf_gpt2 --config-dir conf \
   accelerator.mixed_precision=fp16 "${QUIET[@]}" "hydra.run.dir=$OUT/runs/hf_gpt2-fp16")
+# The CUDA-marked tests of issue 21 item 4: fp16's scaler guard on its planted bug, two deterministic runs
+# bit-identical, pinned copies (their log's tail is the row)
+(cd "$ROOT" && run gpu-tests env CUDA_VISIBLE_DEVICES=0 "$PY" -m pytest -q -p no:cacheprovider \
+  tests/checks/test_loss_scale.py tests/data/test_seeding.py tests/data/test_pinning.py)
 
 if [ "$GPUS" -ge 2 ]; then
   run classify-2proc "$PY" -m accelerate.commands.launch --multi_gpu --num_processes 2 --mixed_precision no \

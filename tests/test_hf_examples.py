@@ -25,10 +25,11 @@ QUIET = ["output.progress=false", "output.save_weights=false", "output.figures=f
 # (no per-position labels to mask) and it trains on the task's loss; a classifier is not causal.
 SPEAKERS_NA = {"loopy_reference", "causality", "labels_masked", "model_loss"}
 GPT2_NA = {"loopy_reference"}
-# The second wave's gates that skip here by design: one process, no accumulation, not resumed; target_leak
+# The second wave's gates that skip here by design: one process, no accumulation, not resumed, no fp16
+# gradient scaler (CPU); target_leak
 # on batches padded to different widths per split; label_noise for per-position targets; data_order
 # within the first epoch; trained_causality for a classifier.
-WAVE2_NA = {"grad_accumulation", "replicas", "resume_order", "target_leak"}
+WAVE2_NA = {"grad_accumulation", "replicas", "resume_order", "target_leak", "loss_scale"}
 SPEAKERS_NA |= WAVE2_NA | {"trained_causality", "target_range", "pretrained_lr"}  # class ids, from scratch
 GPT2_NA |= WAVE2_NA | {"label_noise", "data_order", "target_range", "hidden_leak", "pretrained_lr"}  # token targets
 

@@ -77,6 +77,7 @@ from .training import (
     AdditiveMaskCharTransformer,
     CountingSampler,
     EvalLockedMLP,
+    Fp16OverflowMLP,
     ReseededSampler,
     StuckBatchNormMLP,
     TestTimeBatchNormMLP,
@@ -88,6 +89,7 @@ from .training import (
 )
 
 __all__ = [
+    "Fp16OverflowMLP",
     "resplit",
     "resplit_windows",
     "near_copies",

@@ -43,6 +43,30 @@ class StuckBatchNormMLP(MLP):
         self.body.insert(2, _StuckBatchNorm(self.body[1].out_features))
 
 
+class _GradientBlowup(torch.autograd.Function):
+    """Identity forward; a backward that multiplies the gradient by 1e12 (a division by a norm that rounds to
+    almost nothing in fp16): in fp16 that gradient overflows at any loss scale."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 1e12
+
+
+class Fp16OverflowMLP(MLP):
+    """Bug: under fp16 autocast (CUDA), the hidden layer's backward overflows fp16 at every loss scale, so the
+    gradient scaler skips every step and its scale collapses; in full precision (every gate before `train`)
+    the model is a plain MLP."""
+
+    def forward(self, x):
+        if torch.is_autocast_enabled("cuda") and torch.is_grad_enabled():
+            return self.head(self.body[1:](_GradientBlowup.apply(self.body[0](x))))
+        return super().forward(x)
+
+
 class ValidateInForwardMLP(MLP):
     """Bug: a validate step inside forward (every `every` training calls) that switches to eval and
     never switches back: from then on Dropout is off in training."""

@@ -75,6 +75,9 @@ class Batch:
         return replace(self, inputs=inputs, kwargs=kwargs)
 
     def to(self, device: Any, non_blocking: bool = False) -> Batch:
+        """On `device`. A pinned tensor (a loader with `pin_memory`) is always copied without blocking: the copy
+        runs beside the host's work, and the stream orders it before the step reads it (Accelerate's own
+        placement asks for blocking copies). Copies back from the device block unless asked."""
         move = lambda v: _moved(v, device, non_blocking)
         return replace(
             self,
@@ -104,8 +107,18 @@ class Batch:
         )
 
 
+def pin_memory_for(device: Any, loader_keywords: Mapping[str, Any]) -> dict[str, Any]:
+    """`pin_memory=True` for a loader that feeds a CUDA device, unless its config sets `pin_memory`
+    (`loader.train.pin_memory`): a pinned batch is copied to the GPU without blocking (`Batch.to`), beside
+    the host's work. On CPU pinning only costs."""
+    if device is None or torch.device(device).type != "cuda" or "pin_memory" in loader_keywords:
+        return {}
+    return {"pin_memory": True}
+
+
 def _moved(value: Any, device: Any, non_blocking: bool) -> Any:
-    return _mapped(value, lambda v: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v)
+    move = lambda v: v.to(device, non_blocking=non_blocking or v.is_pinned())
+    return _mapped(value, lambda v: move(v) if isinstance(v, torch.Tensor) else v)
 
 
 def _mapped(value: Any, fn: Callable[[Any], Any]) -> Any:

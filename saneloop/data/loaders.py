@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from ..errors import InputError
-from .batch import Batch, BatchFormat
+from .batch import Batch, BatchFormat, pin_memory_for
 from .inspection import Inspect, Inspected, Rejected
 from .seeding import seed_worker
 from .streams import Stream, generator
@@ -107,18 +107,19 @@ class Loaders:
     def train_batch_size(self) -> int:
         return int(self._train.keywords.get("batch_size", 1))
 
-    def train(self, dataset: Optional[Dataset] = None, inspect: Optional[Inspect] = None) -> DataLoader:
+    def train(self, dataset: Dataset | None = None, inspect: Inspect | None = None, device: Any = None) -> DataLoader:
         """The training loader, shuffled by the run's seed (what `train` and `determinism` iterate).
 
         With `inspect`, batches carry their dataset indices and a batch that fails it comes as a
         `Rejected` (the data order and the batches are the same either way). The train stage's loop
-        takes those; readers that expect batches use `gate_train`."""
+        takes those; readers that expect batches use `gate_train`. Feeding CUDA (`device`), pinned."""
         dataset = dataset if dataset is not None else self.train_set
         return self._train(
             self._batched(dataset, inspect is not None, self.train_collate),
             generator=generator(self.seed, Stream.TRAIN_ORDER),
             worker_init_fn=seed_worker,
             collate_fn=BatchCollate(self.train_collate, self.fmt, inspect is not None, inspect),
+            **pin_memory_for(device, self._train.keywords),
         )
 
     def gate_train(self) -> Iterable[Batch]:

@@ -68,6 +68,7 @@ class Report:
         self.notes: list[str] = []
         self.figures: dict[str, list[str]] = {}  # gate -> figures (paths relative to the run dir) beside it
         self.checkpoint: Optional[dict[str, Any]] = None  # latest checkpoint, how to resume, resumed from
+        self.train: dict[str, Any] = {}  # what the train loop counted: fp16's skipped steps, the final loss scale
         self.verdicts: list[Verdict] = []  # every gate's verdict, as the checks returned them
         # What the gates cost in plain training steps of the model (setup times one; engine/budget_ledger.py),
         # and the evaluations' shares of training and of one evaluation
@@ -150,6 +151,7 @@ class Report:
                 "headline": self.headline,
                 "direction": self.direction,
                 "checkpoint": self.checkpoint,
+                "train": self.train,
                 "contamination": self.contamination.to_json() if self.contamination else None,
                 "cost": self.costs(),
             }

@@ -2,12 +2,11 @@
 
     setup -> sanity -> baselines -> overfit -> capacity -> train -> evaluate
 
-The config is read once, into typed settings, before anything runs. A gate that fails (and is not
-waived) raises GateHalt: nothing of later stages runs, the report is written, and the run's exit
-status is EXIT_HALTED (after a data gate's failure the model probes of `sanity` run first, as findings;
-with `gates.on_fail=continue` the halt comes after the last stage, listing every failure: engine/gates.py).
-`stop_after=STAGE` ends the climb after that stage on purpose: status "stopped",
-EXIT_PASSED (no gate it ran halted). Both the CLI and the Python API run this.
+The config is read once, into typed settings, before anything runs. A gate that fails (and is not waived) raises
+GateHalt: nothing of later stages runs, the report is written, and the run's exit status is EXIT_HALTED (after a data
+gate's failure the model probes of `sanity` run first, as findings; with `gates.on_fail=continue` the halt comes after
+the last stage, listing every failure: engine/gates.py). `stop_after=STAGE` ends the climb after that stage: status
+"stopped", EXIT_PASSED (no gate it ran halted). Both the CLI and the Python API run this.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from rich.markup import escape
 from ..checks.base.gate import STAGES
 from ..config.builders import Builders
 from ..config.settings import RunSettings, read_settings
+from ..data.seeding import deterministic_cuda_env
 from ..engine import distributed, interrupts, launcher, resume, sharding
 from ..engine.gates import GateRunner
 from ..errors import (
@@ -80,7 +80,7 @@ def _run(cfg: DictConfig, run_dir: Path, notes: list[str]) -> RunResult:
         sharding.check_launch(settings)  # DeepSpeed and the like: refused, not run silently wrong
     except InputError as err:  # a resumed run's dir keeps the report of the run it continues
         return _refused(cfg, run_dir, err, write=cfg.get("resume") is None)
-    accelerator = make_accelerator(settings)
+    accelerator, late = make_accelerator(settings)
     run_dir = distributed.share_run_dir(accelerator, run_dir)  # main's, on every process
     try:  # a refused resume changes nothing in the run it refused
         resumed, resume_notes = resume.load_resumed(
@@ -89,7 +89,7 @@ def _run(cfg: DictConfig, run_dir: Path, notes: list[str]) -> RunResult:
     except InputError as err:
         return _refused(cfg, run_dir, err, write=False)
     record = RunRecord(run_dir, settings.recipe, accelerator.is_main_process, settings.output.figures)
-    record.report.notes += distributed.notes(accelerator) + resume_notes + notes
+    record.report.notes += distributed.notes(accelerator) + resume_notes + notes + late
     if (shortfall := launcher.fewer_processes_than_asked()) is not None:
         record.note(shortfall)
         record.terminal.print(f"[bold yellow]WARNING[/] {escape(shortfall)}")
@@ -189,13 +189,14 @@ def _stage(ctx: RunContext, name: str) -> Iterator[None]:
         raise _StoppedAfter(name)
 
 
-def make_accelerator(settings: RunSettings) -> Accelerator:
+def make_accelerator(settings: RunSettings) -> tuple[Accelerator, list[str]]:
+    late = deterministic_cuda_env(settings.deterministic)  # before the Accelerator may start CUDA; a note if too late
     acc = settings.accelerator
     kwargs: dict[str, Any] = {"cpu": acc.cpu, "gradient_accumulation_steps": acc.gradient_accumulation_steps}
     if acc.mixed_precision is not None:
         kwargs["mixed_precision"] = acc.mixed_precision
     kwargs.update(distributed.accelerator_kwargs(acc.timeout_s))
-    return Accelerator(**kwargs)
+    return Accelerator(**kwargs), [late] if late else []
 
 
 def result_of(report: Report, code: int) -> RunResult:

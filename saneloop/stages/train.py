@@ -25,7 +25,7 @@ from .context import Built, RunContext, Trained
 from .train_curve import LossCurve
 from .train_data import DataPass
 from .train_figures import TrainFigures
-from .train_guards import ReplicaGuard, guards
+from .train_guards import ReplicaGuard, ScaleGuard, guards
 from .train_hooks import TrainHooks
 
 NAME = "train"
@@ -50,15 +50,17 @@ def run(ctx: RunContext, built: Built) -> Trained:
     # The checkpoints (and every probe) use `model`; the steps run `stepped`, which shares its
     # parameters (compiled when train.compile): state dict keys never carry `_orig_mod.`.
     stepped = _compiled(ctx, model) if ctx.settings.train.compile else model
+    scale = ScaleGuard(ctx, optimizer)  # fp16: the steps the gradient scaler skipped are no steps taken
     # train_mode, data/resume order, replicas watch what the steps call
-    hooks = TrainHooks([data, figures, curve, *guards(ctx, built, stepped, loader, replicas)], ctx.gates)
+    hooks = TrainHooks([data, figures, curve, *guards(ctx, built, stepped, loader, replicas, scale)], ctx.gates)
     checkpoints = Checkpointer(_plan(ctx), ctx.accelerator, model, optimizer, scheduler, loader, hooks.hooks)
     losses, nonfinite_step = _fit(ctx, built, (stepped, optimizer, scheduler, loader), hooks, checkpoints, total)
     lr = learning_rate(optimizer)
     trained = ctx.accelerator.unwrap_model(model)
     if shell is not None:  # from here on, what runs on one process or reads the weights uses the full weights
         built.model = trained = sharding.gathered(model, shell)
-    ctx.gates(LOSS_DECREASES, lambda s: _loss_decreased(ctx, built, start, trained, losses, nonfinite_step, lr, s))
+    taken = scale.taken(losses)
+    ctx.gates(LOSS_DECREASES, lambda s: _loss_decreased(ctx, built, start, trained, taken, nonfinite_step, lr, s))
     return Trained(stepped, losses, model if shell is None else trained)
 
 

@@ -40,7 +40,7 @@ class DataPass(TrainHook):
         self.collate: Any = None
 
     def loader(self, dataset: Dataset) -> DataLoader:
-        loader = self.built.loaders.train(dataset, self.inspect)
+        loader = self.built.loaders.train(dataset, self.inspect, self.ctx.accelerator.device)  # pinned on CUDA
         self.collate = loader.collate_fn
         return loader
 

@@ -1,7 +1,8 @@
 """The train stage's guards of the second wave, as train hooks: `train_mode` (every module in training
 mode in every step), `data_order` / `resume_order` (a new order every epoch, the same order after a
-resume), `replicas` (identical parameters on every process). Each returns its verdicts to the stage and
-costs the loop nothing between the steps it asked for (train_mode: a forward pre-hook)."""
+resume), `replicas` (identical parameters on every process), `loss_scale` (fp16's gradient scaler does not
+collapse). Each returns its verdicts to the stage and costs the loop nothing between the steps it asked for
+(train_mode: a forward pre-hook; loss_scale: a flag the scaler has already synced for, every step)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import torch
 
 from ..checks.base.verdict import Verdict, skipped
 from ..checks.data_order import DATA_ORDER, RESUME_ORDER, OrderWatch, fingerprint, shuffled
+from ..checks.loss_scale import GATE as LOSS_SCALE
+from ..checks.loss_scale import ScaleWatch, no_scaler
 from ..checks.modes import TRAIN_MODE, ModeWatch
 from ..checks.replicas import GATE as REPLICAS
 from ..checks.replicas import ReplicaWatch
@@ -20,11 +23,13 @@ from .context import Built, RunContext
 SHARDED = ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA")  # parameters differ per process by design
 
 
-def guards(ctx: RunContext, built: Built, model: Any, loader: Any, replicas: ReplicaGuard) -> list[TrainHook]:
+def guards(
+    ctx: RunContext, built: Built, model: Any, loader: Any, replicas: ReplicaGuard, scale: ScaleGuard
+) -> list[TrainHook]:
     """The guards of `model` (what the steps call: a compiled wrapper runs its own hooks in Python; hooks
     inside a compiled region may be ignored, pytorch #117758) trained on `loader`, in report order; `replicas`
-    is made before the model is prepared (and, with FSDP, sharded)."""
-    return [ModeGuard(model), OrderGuard(ctx, built, loader), replicas]
+    is made before the model is prepared (and, with FSDP, sharded); `scale` reads the prepared optimizer."""
+    return [ModeGuard(model), OrderGuard(ctx, built, loader), replicas, scale]
 
 
 class ModeGuard(TrainHook):
@@ -126,6 +131,70 @@ class ReplicaGuard(TrainHook):
         self.due = NEVER
         watch = self.watch
         return [Finding(REPLICAS, lambda s: watch.finish(step) if watch else _one(self.ctx))]
+
+
+class ScaleGuard(TrainHook):
+    """`loss_scale`: under fp16 with a gradient scaler (Accelerate makes one for `mixed_precision=fp16` on
+    CUDA), after every optimizer step whether the scaler skipped it (the prepared optimizer's
+    `step_was_skipped`: the scaler synced to decide it, so reading it costs no extra sync). The skipped steps
+    are kept (`taken` leaves their losses out of what the gates read as steps taken); a scale that
+    collapses halts at once. The skipped count and the final scale go in report.json's `train`."""
+
+    name = "loss_scale"  # its state in a checkpoint: the steps skipped so far
+
+    def __init__(self, ctx: RunContext, optimizer: Any) -> None:
+        self.ctx, self.optimizer, self.settings = ctx, optimizer, ctx.settings.gates.loss_scale
+        self.scaler = getattr(ctx.accelerator, "scaler", None)
+        self.watch, self.synced, self.judged = ScaleWatch(), 0, False
+
+    def on_fit_start(self, model: Any, step: int) -> Findings:
+        self.synced = step
+        self.due = step + 1 if self.scaler is not None and self.settings.enabled else NEVER
+        return []
+
+    def on_step_end(self, model: Any, step: int, batch: Any) -> Findings:
+        if step < self.due:
+            return []
+        self.due = step + 1
+        if not self.ctx.accelerator.sync_gradients:  # accumulating micro-batches: no optimizer step yet
+            return []
+        if getattr(self.optimizer, "step_was_skipped", False):
+            self.watch.skip(list(range(self.synced + 1, step + 1)), float(self.scaler.get_scale()))
+        else:
+            self.watch.took(step)
+        self.synced = step
+        if not self.watch.collapsed(self.settings):
+            return []
+        self.due, self.judged = NEVER, True
+        return [found(LOSS_SCALE, self.watch.verdict(self.settings))]
+
+    def on_fit_end(self, model: Any, step: int, losses: torch.Tensor) -> Findings:
+        self.due = NEVER
+        if self.scaler is None:
+            return [Finding(LOSS_SCALE, lambda s: no_scaler(self.ctx.accelerator.mixed_precision))]
+        self.watch.scale, self.watch.steps = float(self.scaler.get_scale()), step
+        skipped = len(self.watch.skipped)
+        self.ctx.record.report.train.update(skipped_steps=skipped, loss_scale=self.watch.scale)
+        self.ctx.record.note(
+            f"train: the fp16 gradient scaler skipped {skipped} of {step} steps (gradients overflowed; their "
+            f"losses are not counted as steps taken); loss scale at the end {self.watch.scale:g}"
+        )
+        return [] if self.judged else [Finding(LOSS_SCALE, self.watch.verdict)]
+
+    def taken(self, losses: torch.Tensor) -> torch.Tensor:
+        """The losses of the steps the optimizer took (a skipped step changed nothing)."""
+        gone = [s - 1 for s in self.watch.skipped if s <= len(losses)]
+        if not gone:
+            return losses
+        keep = torch.ones(len(losses), dtype=torch.bool)
+        keep[gone] = False
+        return losses[keep.to(losses.device)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"skipped": list(self.watch.skipped), "in_row": self.watch.in_row}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.watch.skipped, self.watch.in_row = list(state.get("skipped", [])), int(state.get("in_row", 0))
 
 
 def _uninterrupted(ctx: RunContext, built: Built, epoch: int, offset: int, count: int) -> Optional[list[int]]:

@@ -148,6 +148,7 @@ def _uses():
             list(range(0, 64, 4)),
             checks.ContaminationSettings(),
         ),
+        "loss_scale_held": lambda: checks.loss_scale_held(2.0**10, 0, skipped=3, steps=100),
         "lr_keeps_pretraining": lambda: checks.lr_keeps_pretraining(net, task, TRAIN, TEST, _adamw_1e2),
     }
 

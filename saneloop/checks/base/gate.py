@@ -34,6 +34,7 @@ CONDITIONS = {
     "pretrained": "a model that starts pretrained (init_from, `model_pretrained`, from_pretrained, its loss at init)",
     "epochs": "more than one epoch over shuffled data",
     "resumed": "a resumed run (`resume=`)",
+    "scaler": "fp16 with a gradient scaler (`accelerator.mixed_precision=fp16` on CUDA)",
 }
 
 
