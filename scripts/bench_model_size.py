@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_process import CUDA_PEAK, child_env, fixed_costs, read_report, spawn, verdict_times  # noqa: E402
+from bench_process import CUDA_PEAK_RUN, child_env, fixed_costs, read_report, spawn, verdict_times  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path("examples") / "hf_gpt2"
@@ -172,7 +172,7 @@ def run_saneloop(tree: Path, size: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as run_dir:
         peak_file = Path(run_dir) / "peak.json"
         env = {**child_env(tree), "BENCH_PEAK_FILE": str(peak_file)}
-        launch = ["-c", CUDA_PEAK] if args.device == "cuda" else ["-m", "saneloop"]
+        launch = [str(CUDA_PEAK_RUN)] if args.device == "cuda" else ["-m", "saneloop"]
         argv = [sys.executable, *launch, *saneloop_overrides(size, args.device, args.precision)]
         done = spawn([*argv, f"hydra.run.dir={run_dir}/run"], tree / EXAMPLE, env, args.timeout)
         report_path = Path(run_dir) / "run" / "report.json"

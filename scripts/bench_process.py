@@ -12,7 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench_scale import PRE_TRAIN, VERDICT
+PRE_TRAIN = ("setup", "sanity", "baselines", "overfit", "capacity")  # the stages before `train`
+VERDICT = ("PASS", "FAIL", "WAIVED", "skip")  # how a gate's console line starts
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -68,16 +69,7 @@ def child_env(tree: Path) -> dict:
 
 
 # On CUDA the run's process reports its own peak allocation when it exits (nothing outside it can read it).
-CUDA_PEAK = """import atexit, json, os, runpy, sys
-def _peak():
-    import torch
-    if torch.cuda.is_available():
-        peak = {"peak_alloc_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
-        open(os.environ["BENCH_PEAK_FILE"], "w").write(json.dumps(peak))
-atexit.register(_peak)
-sys.argv = ["saneloop", *sys.argv[1:]]
-runpy.run_module("saneloop", run_name="__main__", alter_sys=True)
-"""
+CUDA_PEAK_RUN = Path(__file__).resolve().parent / "cuda_peak_run.py"
 
 
 def verdict_times(lines: list[tuple[float, str, dict | None]]) -> dict:

@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_process import PRE_TRAIN, VERDICT, spawn  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
-PRE_TRAIN = ("setup", "sanity", "baselines", "overfit", "capacity")
-VERDICT = ("PASS", "FAIL", "WAIVED", "skip")
 
 
 def overrides(n: int, cost_ms: float, workers: int) -> list[str]:
@@ -57,23 +55,9 @@ def one_run(tree: Path, n: int, cost_ms: float, workers: int, timeout: float) ->
     with tempfile.TemporaryDirectory() as run_dir:
         env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{REPO / 'bench' / 'plants'}", "OMP_NUM_THREADS": "1"}
         argv = [sys.executable, "-m", "saneloop", *overrides(n, cost_ms, workers), f"hydra.run.dir={run_dir}"]
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=tree, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        lines: list[tuple[float, str]] = []
-        reader = threading.Thread(target=_read, args=(proc, start, lines), daemon=True)
-        reader.start()
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        reader.join(5)
-        return _result(lines, time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode, timeout)
-
-
-def _read(proc: subprocess.Popen, start: float, lines: list[tuple[float, str]]) -> None:
-    for line in proc.stdout:  # type: ignore[union-attr]
-        lines.append((time.perf_counter() - start, line.rstrip()))
+        run = spawn(argv, tree, env, timeout)
+        lines = [(t, text) for t, text, _ in run["lines"]]
+        return _result(lines, run["wall_s"], run["peak_rss_mb"], run["exit_code"], timeout)
 
 
 def _result(lines: list[tuple[float, str]], wall: float, peak_mb: float, code: int, timeout: float) -> dict:

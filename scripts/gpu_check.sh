@@ -35,7 +35,7 @@ import json, sys
 from pathlib import Path
 name, code, ms, run_dir, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5])
 row = {"name": name, "exit_code": code, "seconds": round(ms / 1000, 1)}
-peak = run_dir / "peak.json"  # written by the PEAKED launcher as the run's process exits
+peak = run_dir / "peak.json"  # written by scripts/cuda_peak_run.py as the run's process exits
 row.update(json.loads(peak.read_text()) if peak.is_file() else {})
 report = run_dir / "report.json"
 if report.is_file():
@@ -62,17 +62,9 @@ run() {
 }
 
 # SANELOOP: `python -m saneloop` on GPU 0 that writes torch.cuda.max_memory_allocated to $BENCH_PEAK_FILE as
-# it exits (as scripts/bench_model_size.py launches its runs on CUDA); `run` points it at the run's folder.
-PEAKED='import atexit, json, os, runpy, sys
-def _peak():
-    import torch
-    if torch.cuda.is_available():
-        peak = {"peak_alloc_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
-        open(os.environ["BENCH_PEAK_FILE"], "w").write(json.dumps(peak))
-atexit.register(_peak)
-sys.argv = ["saneloop", *sys.argv[1:]]
-runpy.run_module("saneloop", run_name="__main__", alter_sys=True)'
-SANELOOP=(env CUDA_VISIBLE_DEVICES=0 "$PY" -c "$PEAKED")
+# it exits (scripts/cuda_peak_run.py, as scripts/bench_model_size.py launches its runs on CUDA); `run` points it
+# at the run's folder.
+SANELOOP=(env CUDA_VISIBLE_DEVICES=0 "$PY" "$ROOT/scripts/cuda_peak_run.py")
 
 GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 "$PY" - "$OUT/device.json" <<'EOF'

@@ -65,7 +65,7 @@ def test_a_gate_out_of_its_allowance_passes_as_inconclusive_naming_what_it_used_
     assert "of the 2 plain training steps it was allowed" in verdict.message
     assert "gates.budget_steps=4 (now 2" in verdict.message
     assert ledger.used["slow"]["allowed_steps"] == pytest.approx(2)
-    assert budget.current() is None  # the allowance ends with the gate
+    budget.check()  # the allowance ends with the gate: the spent one, had it leaked, would raise here
 
 
 def test_every_gate_that_trains_copies_has_a_share_and_the_shares_make_the_whole_budget():

@@ -71,10 +71,6 @@ def allowed(allowance: Optional[Allowance]) -> Iterator[Optional[Allowance]]:
         _current.reset(token)
 
 
-def current() -> Optional[Allowance]:
-    return _current.get()
-
-
 def check() -> None:
     """Raise `OutOfBudget` when the running gate has spent its allowance (a loop calls this before each step)."""
     allowance = _current.get()
